@@ -1,0 +1,132 @@
+//! The ideal (memorising) denoiser of a finite data set (MATH.md §3).
+//!
+//! For data `{x_0^(i)}`, `q(x_t)` is a Gaussian mixture and
+//! `E[x_0 | x_t] = Σ_i w_i x_0^(i)`, `w = softmax_i(−‖x_t − √ᾱ_t x_0^(i)‖² / (2(1 − ᾱ_t)))`.
+//! Plugged into the reverse chain it is the best possible model for that data: it
+//! reproduces the training points. It is the yardstick for the learned model.
+
+use super::schedule::Schedule;
+
+/// The ideal denoiser over a data set of `n` points of dimension `dim`.
+#[derive(Clone, Debug)]
+pub struct IdealDenoiser {
+    data: Vec<f64>,
+    dim: usize,
+}
+
+impl IdealDenoiser {
+    /// A denoiser over `data`, `n · dim` values, point after point.
+    ///
+    /// # Panics
+    /// If `dim` is 0, `data` is empty or its length is not a multiple of `dim`.
+    #[must_use]
+    pub fn new(data: Vec<f64>, dim: usize) -> Self {
+        assert!(
+            dim > 0 && !data.is_empty() && data.len() % dim == 0,
+            "bad data shape"
+        );
+        Self { data, dim }
+    }
+
+    /// A denoiser over 2D points.
+    #[must_use]
+    pub fn from_points(points: &[[f64; 2]]) -> Self {
+        Self::new(points.iter().flatten().copied().collect(), 2)
+    }
+
+    /// The dimension `d` of one point.
+    #[must_use]
+    pub const fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// The number of data points.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.data.len() / self.dim
+    }
+
+    /// Whether there are no data points (never true: `new` refuses empty data).
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+
+    /// The mixture weights `w_i` of one `x_t` (a probability vector over the data).
+    ///
+    /// # Panics
+    /// If `xt.len() != dim` or `t` is 0 or beyond `T`.
+    #[must_use]
+    pub fn weights(&self, schedule: &Schedule, t: usize, xt: &[f64]) -> Vec<f64> {
+        assert!(xt.len() == self.dim, "x_t has the wrong dimension");
+        assert!(t >= 1, "the ideal denoiser is defined for t ≥ 1");
+        let (s, var) = (schedule.sqrt_alpha_bar(t), schedule.one_minus_alpha_bar(t));
+        let mut logits: Vec<f64> = self
+            .data
+            .chunks_exact(self.dim)
+            .map(|x0| {
+                let d2: f64 = x0
+                    .iter()
+                    .zip(xt)
+                    .map(|(a, b)| (b - s * a) * (b - s * a))
+                    .sum();
+                -d2 / (2.0 * var)
+            })
+            .collect();
+        // Log-sum-exp: subtract the largest logit so the biggest weight is exp(0).
+        let max = logits.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let mut total = 0.0;
+        for l in &mut logits {
+            *l = (*l - max).exp();
+            total += *l;
+        }
+        for l in &mut logits {
+            *l /= total;
+        }
+        logits
+    }
+
+    /// `E[x_0 | x_t]`, written into `out` (both of length `dim`).
+    pub fn predict_x0(&self, schedule: &Schedule, t: usize, xt: &[f64], out: &mut [f64]) {
+        let w = self.weights(schedule, t, xt);
+        out.fill(0.0);
+        for (wi, x0) in w.iter().zip(self.data.chunks_exact(self.dim)) {
+            for (o, v) in out.iter_mut().zip(x0) {
+                *o += wi * v;
+            }
+        }
+    }
+
+    /// The `ε` the ideal denoiser implies: `(x_t − √ᾱ_t E[x_0|x_t]) / √(1 − ᾱ_t)`.
+    pub fn predict_eps(&self, schedule: &Schedule, t: usize, xt: &[f64], out: &mut [f64]) {
+        let mut x0 = vec![0.0; self.dim];
+        self.predict_x0(schedule, t, xt, &mut x0);
+        let (s, n) = (
+            schedule.sqrt_alpha_bar(t),
+            schedule.sqrt_one_minus_alpha_bar(t),
+        );
+        for ((o, x), x0) in out.iter_mut().zip(xt).zip(&x0) {
+            *o = (x - s * x0) / n;
+        }
+    }
+
+    /// `E[x_0 | x_t]` for a batch of points (`xt.len()` a multiple of `dim`).
+    pub fn predict_x0_batch(&self, schedule: &Schedule, t: usize, xt: &[f64], out: &mut [f64]) {
+        for (x, o) in xt
+            .chunks_exact(self.dim)
+            .zip(out.chunks_exact_mut(self.dim))
+        {
+            self.predict_x0(schedule, t, x, o);
+        }
+    }
+
+    /// The implied `ε` for a batch of points (`xt.len()` a multiple of `dim`).
+    pub fn predict_eps_batch(&self, schedule: &Schedule, t: usize, xt: &[f64], out: &mut [f64]) {
+        for (x, o) in xt
+            .chunks_exact(self.dim)
+            .zip(out.chunks_exact_mut(self.dim))
+        {
+            self.predict_eps(schedule, t, x, o);
+        }
+    }
+}

@@ -1,0 +1,17 @@
+//! The lecture's mathematics in `f64`: schedules, the forward chain, the posterior, the
+//! reverse steps, the ELBO's closed-form pieces and the ideal denoiser.
+//!
+//! This module imports neither egui nor candle (a test enforces it): it is the one place
+//! a formula lives, and everything else calls it.
+
+pub mod elbo;
+pub mod forward;
+pub mod ideal;
+pub mod noise;
+pub mod reverse;
+pub mod schedule;
+
+pub use forward::{MarkovChain, Real, q_sample, q_step};
+pub use ideal::IdealDenoiser;
+pub use reverse::ReverseVariance;
+pub use schedule::{Schedule, ScheduleError, ScheduleKind, ScheduleSpec};

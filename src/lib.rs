@@ -1,0 +1,11 @@
+//! diffscope: a desktop app that teaches diffusion models.
+//!
+//! The library holds everything the window and the command line share:
+//! [`diffusion`] (the lecture's mathematics in `f64`, the one place a formula lives),
+//! [`data`] (toy 2D sets, images, digits, CSV), [`export`] (PNG, GIF, CSV) and
+//! [`cli`] (the headless commands).
+
+pub mod cli;
+pub mod data;
+pub mod diffusion;
+pub mod export;
