@@ -65,7 +65,8 @@ pub struct ScheduleArgs {
 }
 
 fn parse_schedule_kind(s: &str) -> Result<ScheduleKind, String> {
-    s.parse().map_err(|e: crate::diffusion::ScheduleError| e.to_string())
+    s.parse()
+        .map_err(|e: crate::diffusion::ScheduleError| e.to_string())
 }
 
 impl ScheduleArgs {
@@ -241,8 +242,8 @@ fn open_output(path: &Path) -> Result<Box<dyn Write>> {
 fn write_lines(path: &Path, lines: impl Iterator<Item = String>) -> Result<()> {
     let mut out = open_output(path)?;
     let result = lines
-        .map(|line| writeln!(out, "{line}"))
-        .collect::<io::Result<()>>()
+        .into_iter()
+        .try_for_each(|line| writeln!(out, "{line}"))
         .and_then(|()| out.flush());
     match result {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
@@ -252,8 +253,8 @@ fn write_lines(path: &Path, lines: impl Iterator<Item = String>) -> Result<()> {
 
 fn schedule_cmd(cmd: &ScheduleCmd) -> Result<()> {
     let schedule = cmd.schedule.build()?;
-    let lines = std::iter::once(ScheduleRow::CSV_HEADER.to_owned())
-        .chain(schedule.rows().map(|r| r.csv_line()));
+    let lines =
+        std::iter::once(ScheduleRow::CSV_HEADER.to_owned()).chain(schedule.rows().map(|r| r.csv_line()));
     write_lines(&cmd.csv, lines)
 }
 
@@ -292,7 +293,10 @@ fn load_source(cmd: &ForwardCmd) -> Result<Source> {
         }
         return Ok(Source::Points(data::generate(dataset, cmd.n, cmd.data_seed)));
     }
-    let path = s.points.as_deref().context("one of --image, --dataset, --points is required")?;
+    let path = s
+        .points
+        .as_deref()
+        .context("one of --image, --dataset, --points is required")?;
     let mut points = data::load_points_csv(path)?;
     data::standardise(&mut points);
     Ok(Source::Points(points))
@@ -318,17 +322,23 @@ impl ForwardRenderer {
         let eps = closed_form_noise(seed, x0.len());
         let chain = markov
             .then(|| MarkovChain::new(schedule.clone(), x0.clone(), seed, DEFAULT_KEYFRAME_BUDGET_BYTES));
-        Self { schedule, source, x0, eps, chain, style: ScatterStyle::default() }
+        Self {
+            schedule,
+            source,
+            x0,
+            eps,
+            chain,
+            style: ScatterStyle::default(),
+        }
     }
 
     fn frame(&mut self, t: usize) -> image::RgbImage {
-        let xt = match &mut self.chain {
-            Some(chain) => chain.frame(t),
-            None => {
-                let mut out = vec![0.0; self.x0.len()];
-                forward::q_sample(&self.schedule, t, &self.x0, &self.eps, &mut out);
-                out
-            }
+        let xt = if let Some(chain) = &mut self.chain {
+            chain.frame(t)
+        } else {
+            let mut out = vec![0.0; self.x0.len()];
+            forward::q_sample(&self.schedule, t, &self.x0, &self.eps, &mut out);
+            out
         };
         match &self.source {
             Source::Image(img) => {
@@ -385,7 +395,10 @@ fn render_forward(cmd: &ForwardCmd) -> Result<()> {
     let source = load_source(cmd)?;
     let mut renderer = ForwardRenderer::new(schedule, source, cmd.seed, cmd.markov);
     if let Some(out) = &cmd.out {
-        let tiles: Vec<_> = at.iter().map(|&t| (renderer.frame(t), renderer.labels(t))).collect();
+        let tiles: Vec<_> = at
+            .iter()
+            .map(|&t| (renderer.frame(t), renderer.labels(t)))
+            .collect();
         export::save_png(&export::strip(&tiles), out)?;
     }
     if let Some(path) = &cmd.gif {

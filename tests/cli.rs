@@ -1,5 +1,6 @@
 //! The command line as a user runs it: the real binary, its output files, its errors.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -40,7 +41,15 @@ fn path_str(p: &Path) -> &str {
 
 #[test]
 fn schedule_csv_has_the_reference_values() {
-    let o = diffscope(&["schedule", "--schedule", "cosine", "--steps", "1000", "--csv", "-"]);
+    let o = diffscope(&[
+        "schedule",
+        "--schedule",
+        "cosine",
+        "--steps",
+        "1000",
+        "--csv",
+        "-",
+    ]);
     assert!(o.status.success());
     let text = stdout(&o);
     let lines: Vec<&str> = text.lines().collect();
@@ -69,11 +78,21 @@ fn schedule_csv_has_the_reference_values() {
 fn schedule_csv_to_a_file_equals_stdout_and_writes_minus_inf() {
     let dir = scratch("schedule_file");
     let file = dir.join("linear.csv");
-    let args = ["schedule", "--schedule", "linear", "--steps", "50", "--zero-terminal-snr"];
+    let args = [
+        "schedule",
+        "--schedule",
+        "linear",
+        "--steps",
+        "50",
+        "--zero-terminal-snr",
+    ];
     let o = diffscope(&[&args[..], &["--csv", path_str(&file)]].concat());
     assert!(o.status.success());
     let from_file = std::fs::read_to_string(&file).unwrap();
-    assert_eq!(from_file, stdout(&diffscope(&[&args[..], &["--csv", "-"]].concat())));
+    assert_eq!(
+        from_file,
+        stdout(&diffscope(&[&args[..], &["--csv", "-"]].concat()))
+    );
     let last = from_file.lines().last().unwrap();
     assert!(last.starts_with("50,0.0,1.0,0.0,-inf,"), "{last}");
 }
@@ -81,14 +100,25 @@ fn schedule_csv_to_a_file_equals_stdout_and_writes_minus_inf() {
 #[test]
 fn schedule_errors_are_one_clear_line() {
     let e = one_error_line(&diffscope(&["schedule", "--schedule", "foo", "--csv", "-"]));
-    assert!(e.contains("'foo'") && e.contains("linear, cosine, quadratic, sigmoid, constant"), "{e}");
+    assert!(
+        e.contains("'foo'") && e.contains("linear, cosine, quadratic, sigmoid, constant"),
+        "{e}"
+    );
     let e = one_error_line(&diffscope(&["schedule", "--steps", "1", "--csv", "-"]));
     assert_eq!(e, "error: the number of steps T must be in 2..=100000, got 1");
     let e = one_error_line(&diffscope(&["schedule", "--steps", "100001", "--csv", "-"]));
     assert!(e.contains("got 100001"), "{e}");
     let e = one_error_line(&diffscope(&["schedule", "--beta-start", "0", "--csv", "-"]));
     assert_eq!(e, "error: beta-start must be in (0, 1), got 0");
-    let e = one_error_line(&diffscope(&["schedule", "--schedule", "constant", "--beta", "1.5", "--csv", "-"]));
+    let e = one_error_line(&diffscope(&[
+        "schedule",
+        "--schedule",
+        "constant",
+        "--beta",
+        "1.5",
+        "--csv",
+        "-",
+    ]));
     assert_eq!(e, "error: beta must be in (0, 1), got 1.5");
     let e = one_error_line(&diffscope(&["schedule", "--steps", "ten", "--csv", "-"]));
     assert!(e.contains("'ten'"), "{e}");
@@ -98,7 +128,17 @@ fn schedule_errors_are_one_clear_line() {
 
 #[test]
 fn data_writes_standardised_points() {
-    let o = diffscope(&["data", "--dataset", "two-moons", "--n", "500", "--seed", "3", "--csv", "-"]);
+    let o = diffscope(&[
+        "data",
+        "--dataset",
+        "two-moons",
+        "--n",
+        "500",
+        "--seed",
+        "3",
+        "--csv",
+        "-",
+    ]);
     assert!(o.status.success());
     let text = stdout(&o);
     let mut lines = text.lines();
@@ -113,10 +153,26 @@ fn data_writes_standardised_points() {
     for c in 0..2 {
         let mean = points.iter().map(|p| p[c]).sum::<f64>() / 500.0;
         let var = points.iter().map(|p| (p[c] - mean).powi(2)).sum::<f64>() / 500.0;
-        assert!(mean.abs() < 1e-9 && (var.sqrt() - 1.0).abs() < 1e-9, "coord {c}: {mean} {var}");
+        assert!(
+            mean.abs() < 1e-9 && (var.sqrt() - 1.0).abs() < 1e-9,
+            "coord {c}: {mean} {var}"
+        );
     }
     // The same seed gives the same points, and they match the library.
-    assert_eq!(text, stdout(&diffscope(&["data", "--dataset", "moons", "--n", "500", "--seed", "3", "--csv", "-"])));
+    assert_eq!(
+        text,
+        stdout(&diffscope(&[
+            "data",
+            "--dataset",
+            "moons",
+            "--n",
+            "500",
+            "--seed",
+            "3",
+            "--csv",
+            "-"
+        ]))
+    );
     let lib = diffscope::data::generate(diffscope::data::Dataset::TwoMoons, 500, 3);
     assert_eq!(points, lib);
     let e = one_error_line(&diffscope(&["data", "--dataset", "blobs", "--csv", "-"]));
@@ -128,14 +184,32 @@ fn render_forward_writes_a_strip_of_the_astronaut_and_of_two_moons() {
     let dir = scratch("render");
     let strip = dir.join("astronaut.png");
     let o = diffscope(&[
-        "render", "forward", "--image", "astronaut", "--schedule", "cosine", "--steps", "1000", "--at",
-        "0,100,250,500,1000", "--out", path_str(&strip),
+        "render",
+        "forward",
+        "--image",
+        "astronaut",
+        "--schedule",
+        "cosine",
+        "--steps",
+        "1000",
+        "--at",
+        "0,100,250,500,1000",
+        "--out",
+        path_str(&strip),
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let img = image::open(&strip).unwrap().to_rgb8();
     // Five 512-pixel tiles, side by side, with gaps and margins, and labels below.
-    assert!(img.width() > 5 * 512 && img.width() < 5 * 512 + 100, "width {}", img.width());
-    assert!(img.height() > 512 && img.height() < 512 + 120, "height {}", img.height());
+    assert!(
+        img.width() > 5 * 512 && img.width() < 5 * 512 + 100,
+        "width {}",
+        img.width()
+    );
+    assert!(
+        img.height() > 512 && img.height() < 512 + 120,
+        "height {}",
+        img.height()
+    );
     // The first tile is the photo itself; the last is noise: its pixels are far from it.
     let m = diffscope::export::MARGIN_PX;
     let x0 = image::open(Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/images/astronaut.png"))
@@ -144,7 +218,15 @@ fn render_forward_writes_a_strip_of_the_astronaut_and_of_two_moons() {
     assert_eq!(img.get_pixel(m + 200, m + 300), x0.get_pixel(200, 300));
 
     let moons = dir.join("moons.png");
-    let o = diffscope(&["render", "forward", "--dataset", "two-moons", "--markov", "--out", path_str(&moons)]);
+    let o = diffscope(&[
+        "render",
+        "forward",
+        "--dataset",
+        "two-moons",
+        "--markov",
+        "--out",
+        path_str(&moons),
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let img = image::open(&moons).unwrap();
     assert!(img.width() > 5 * 200);
@@ -156,14 +238,28 @@ fn render_forward_writes_a_gif_with_the_asked_frames() {
     let dir = scratch("gif");
     let gif = dir.join("camera.gif");
     let o = diffscope(&[
-        "render", "forward", "--image", "camera", "--max-side", "64", "--steps", "100", "--gif",
-        path_str(&gif), "--frames", "7",
+        "render",
+        "forward",
+        "--image",
+        "camera",
+        "--max-side",
+        "64",
+        "--steps",
+        "100",
+        "--gif",
+        path_str(&gif),
+        "--frames",
+        "7",
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     // The reduction is reported on stderr.
     assert!(String::from_utf8_lossy(&o.stderr).contains("reduced to 64×64"));
     let file = std::io::BufReader::new(std::fs::File::open(&gif).unwrap());
-    let frames = image::codecs::gif::GifDecoder::new(file).unwrap().into_frames().collect_frames().unwrap();
+    let frames = image::codecs::gif::GifDecoder::new(file)
+        .unwrap()
+        .into_frames()
+        .collect_frames()
+        .unwrap();
     assert_eq!(frames.len(), 7);
     assert_eq!(frames[0].buffer().dimensions(), (64, 64));
 }
@@ -179,13 +275,20 @@ fn bad_input_files_give_one_clear_error_line() {
     let corrupt = dir.join("corrupt.png");
     std::fs::write(&corrupt, b"\x89PNG\r\n\x1a\n this is not a png at all").unwrap();
     let e = one_error_line(&render("--image", &corrupt));
-    assert!(e.starts_with(&format!("error: cannot read image '{}': ", corrupt.display())), "{e}");
+    assert!(
+        e.starts_with(&format!("error: cannot read image '{}': ", corrupt.display())),
+        "{e}"
+    );
     // A truncated PNG: the first 3000 bytes of the real astronaut.
     let truncated = dir.join("truncated.png");
-    let real = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/images/astronaut.png")).unwrap();
+    let real =
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/images/astronaut.png")).unwrap();
     std::fs::write(&truncated, &real[..3000]).unwrap();
     let e = one_error_line(&render("--image", &truncated));
-    assert!(e.starts_with(&format!("error: cannot read image '{}': ", truncated.display())), "{e}");
+    assert!(
+        e.starts_with(&format!("error: cannot read image '{}': ", truncated.display())),
+        "{e}"
+    );
     // Empty, missing, and not an image.
     let empty = dir.join("empty.png");
     std::fs::write(&empty, b"").unwrap();
@@ -199,7 +302,7 @@ fn bad_input_files_give_one_clear_error_line() {
     let csv = dir.join("points.csv");
     let mut body = String::from("x,y\n");
     for i in 0..15 {
-        body += &format!("{i},{}\n", i * 2);
+        writeln!(body, "{i},{}", i * 2).unwrap();
     }
     body += "1.5,abc\n";
     std::fs::write(&csv, &body).unwrap();
@@ -215,11 +318,32 @@ fn bad_input_files_give_one_clear_error_line() {
 
 #[test]
 fn render_argument_errors_are_one_line() {
-    let e = one_error_line(&diffscope(&["render", "forward", "--dataset", "spiral", "--at", "5,2000", "--out", "x.png"]));
+    let e = one_error_line(&diffscope(&[
+        "render",
+        "forward",
+        "--dataset",
+        "spiral",
+        "--at",
+        "5,2000",
+        "--out",
+        "x.png",
+    ]));
     assert_eq!(e, "error: --at 2000 is beyond T = 1000");
     let e = one_error_line(&diffscope(&["render", "forward", "--out", "x.png"]));
-    assert!(e.contains("--image") && e.contains("--dataset") && e.contains("--points"), "{e}");
-    let e = one_error_line(&diffscope(&["render", "forward", "--dataset", "spiral", "--image", "camera", "--out", "x.png"]));
+    assert!(
+        e.contains("--image") && e.contains("--dataset") && e.contains("--points"),
+        "{e}"
+    );
+    let e = one_error_line(&diffscope(&[
+        "render",
+        "forward",
+        "--dataset",
+        "spiral",
+        "--image",
+        "camera",
+        "--out",
+        "x.png",
+    ]));
     assert!(e.contains("cannot be used with"), "{e}");
 }
 
@@ -228,7 +352,13 @@ fn help_is_there_for_every_command_and_no_command_prints_it() {
     let o = diffscope(&[]);
     assert!(o.status.success());
     assert!(stdout(&o).contains("Usage: diffscope"));
-    for cmd in [&["--help"][..], &["schedule", "--help"], &["render", "--help"], &["render", "forward", "--help"], &["data", "--help"]] {
+    for cmd in [
+        &["--help"][..],
+        &["schedule", "--help"],
+        &["render", "--help"],
+        &["render", "forward", "--help"],
+        &["data", "--help"],
+    ] {
         let o = diffscope(cmd);
         assert!(o.status.success(), "{cmd:?}");
         assert!(stdout(&o).contains("Usage:"), "{cmd:?}");

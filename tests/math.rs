@@ -72,6 +72,11 @@
 //! x0 = w@data; print(w, x0, (xt - np.sqrt(ab[t-1])*x0)/np.sqrt(1-ab[t-1]))
 //! ```
 
+#![allow(
+    clippy::unreadable_literal,
+    reason = "golden values are pasted as the reference printed them"
+)]
+
 use diffscope::diffusion::elbo;
 use diffscope::diffusion::forward::{self, MarkovChain, closed_form_noise};
 use diffscope::diffusion::noise;
@@ -117,7 +122,7 @@ struct Golden {
     log_snr: [f64; 4],
 }
 
-#[allow(clippy::unreadable_literal, clippy::too_many_lines)]
+#[allow(clippy::too_many_lines)]
 #[rustfmt::skip]
 fn goldens() -> Vec<Golden> {
     use ScheduleKind::{Constant, Cosine, Linear, Quadratic, Sigmoid};
@@ -220,7 +225,12 @@ fn every_schedule_matches_the_numpy_reference() {
         }
         for (i, t) in [2, 10, 500, 1000].into_iter().enumerate() {
             let rel = if g.zt { 1e-6 } else { REL };
-            assert_close(s.posterior_variance(t), g.posterior_variance[i], rel, &format!("{name} β̃_{t}"));
+            assert_close(
+                s.posterior_variance(t),
+                g.posterior_variance[i],
+                rel,
+                &format!("{name} β̃_{t}"),
+            );
         }
         for (i, t) in [1, 500, 999, 1000].into_iter().enumerate() {
             let got = s.log_snr(t);
@@ -253,7 +263,12 @@ fn user_beta_ends_give_the_lessons_of_math_md() {
     let mut spec = ScheduleSpec::new(ScheduleKind::Linear, 50);
     spec.beta_start = Some(1e-4);
     spec.beta_end = Some(0.02);
-    assert_close(Schedule::new(&spec).unwrap().alpha_bar(50), 0.602951597329715, REL, "tiny T=50");
+    assert_close(
+        Schedule::new(&spec).unwrap().alpha_bar(50),
+        0.602951597329715,
+        REL,
+        "tiny T=50",
+    );
     // Stable Diffusion's scaled linear (reference: ᾱ_500 = 0.27766965045646763, ᾱ_T = 0.004660098513077238).
     let mut spec = ScheduleSpec::new(ScheduleKind::Quadratic, 1000);
     spec.beta_start = Some(0.00085);
@@ -266,7 +281,10 @@ fn user_beta_ends_give_the_lessons_of_math_md() {
 #[test]
 fn bad_schedule_parameters_are_refused_with_clear_errors() {
     let err = |spec: ScheduleSpec| Schedule::new(&spec).unwrap_err();
-    assert_eq!(err(ScheduleSpec::new(ScheduleKind::Cosine, 1)), ScheduleError::Steps(1));
+    assert_eq!(
+        err(ScheduleSpec::new(ScheduleKind::Cosine, 1)),
+        ScheduleError::Steps(1)
+    );
     assert_eq!(
         err(ScheduleSpec::new(ScheduleKind::Cosine, 100_001)).to_string(),
         "the number of steps T must be in 2..=100000, got 100001"
@@ -281,11 +299,14 @@ fn bad_schedule_parameters_are_refused_with_clear_errors() {
     spec.beta = Some(0.5);
     // 0.5^t leaves f64's normal range (down to 2^-1022) at t = 1022 or 1023, depending
     // on the last bit of exp(−t ln 2).
-    assert!(matches!(err(spec), ScheduleError::Underflow { t: 1022..=1023, steps: 10_000 }));
-    assert_eq!(
-        "Cosine".parse::<ScheduleKind>().unwrap(),
-        ScheduleKind::Cosine
-    );
+    assert!(matches!(
+        err(spec),
+        ScheduleError::Underflow {
+            t: 1022..=1023,
+            steps: 10_000
+        }
+    ));
+    assert_eq!("Cosine".parse::<ScheduleKind>().unwrap(), ScheduleKind::Cosine);
     assert_eq!(
         "foo".parse::<ScheduleKind>().unwrap_err().to_string(),
         "unknown schedule 'foo' (valid: linear, cosine, quadratic, sigmoid, constant)"
@@ -413,7 +434,12 @@ fn ddpm_and_ddim_steps_match_the_reference() {
     let c = s.ddim_coefs(500, 250, 0.5);
     assert_close(c.sigma, 0.17750160712135377, REL, "DDIM σ");
     reverse::ddim_step(&s, 500, 250, 0.5, &xt, &eps, &z, &mut out);
-    assert_all_close(&out, &[-0.0794950352767528, 1.3097731606848515, -3.251907222524433], REL, "DDIM x_250");
+    assert_all_close(
+        &out,
+        &[-0.0794950352767528, 1.3097731606848515, -3.251907222524433],
+        REL,
+        "DDIM x_250",
+    );
     // DDPM = μ_θ + σ_t z; at t = 1 no noise is added (Ho et al. 2020, Algorithm 2).
     let mu = [0.09882903016962465, 0.7028751798541714, -2.008024994406202];
     for variance in [ReverseVariance::Beta, ReverseVariance::PosteriorVariance] {
@@ -441,8 +467,14 @@ fn ddpm_and_ddim_steps_match_the_reference() {
 #[test]
 fn ddim_timesteps_are_a_decreasing_subsequence_ending_at_zero() {
     assert_eq!(reverse::ddim_timesteps(1000, 4), vec![1000, 750, 500, 250, 0]);
-    assert_eq!(reverse::ddim_timesteps(10, 10), (0..=10).rev().collect::<Vec<_>>());
-    assert_eq!(reverse::ddim_timesteps(10, 50), (0..=10).rev().collect::<Vec<_>>());
+    assert_eq!(
+        reverse::ddim_timesteps(10, 10),
+        (0..=10).rev().collect::<Vec<_>>()
+    );
+    assert_eq!(
+        reverse::ddim_timesteps(10, 50),
+        (0..=10).rev().collect::<Vec<_>>()
+    );
     assert_eq!(reverse::ddim_timesteps(1000, 1), vec![1000, 0]);
     let ts = reverse::ddim_timesteps(997, 50);
     assert_eq!((ts[0], ts.len()), (997, 51));
@@ -460,19 +492,24 @@ fn gaussian_kl_and_prior_term_match_the_reference() {
 
     let x0_sq = 0.5f64.powi(2) + 1.2f64.powi(2);
     let linear = schedule(ScheduleKind::Linear, 1000, false);
-    assert_close(elbo::prior_term(&linear, 2, x0_sq), 3.410357593539219e-05, 1e-7, "prior linear");
+    assert_close(
+        elbo::prior_term(&linear, 2, x0_sq),
+        3.410357593539219e-05,
+        1e-7,
+        "prior linear",
+    );
     let cosine = schedule(ScheduleKind::Cosine, 1000, false);
     // The reference computes 1 − ᾱ_T and ln(1 − ᾱ_T) in floating point: it loses
     // ~1e-7 relative at ᾱ_T = 2.4e-9, which our ln_1p form does not.
-    assert_close(elbo::prior_term(&cosine, 2, x0_sq), 2.052307993168503e-09, 1e-6, "prior cosine");
+    assert_close(
+        elbo::prior_term(&cosine, 2, x0_sq),
+        2.052307993168503e-09,
+        1e-6,
+        "prior cosine",
+    );
     // The closed form equals the generic KL.
     let t = 1000;
-    let generic = elbo::gaussian_kl_iso(
-        2,
-        linear.one_minus_alpha_bar(t),
-        1.0,
-        linear.alpha_bar(t) * x0_sq,
-    );
+    let generic = elbo::gaussian_kl_iso(2, linear.one_minus_alpha_bar(t), 1.0, linear.alpha_bar(t) * x0_sq);
     assert_close(elbo::prior_term(&linear, 2, x0_sq), generic, 1e-6, "prior = KL");
     // Zero terminal SNR: q(x_T|x_0) is exactly N(0, I).
     let zt = schedule(ScheduleKind::Linear, 1000, true);
@@ -513,7 +550,8 @@ fn denoising_terms_weights_and_the_vdm_form_agree() {
     reverse::q_posterior_mean(&s, t, &x0, &xt, &mut mu_tilde);
     reverse::p_mean_from_eps(&s, t, &xt, &eps_hat, &mut mu_theta);
     let direct = elbo::squared_distance(&mu_tilde, &mu_theta) / (2.0 * s.beta(t));
-    let via_eps = elbo::eps_loss_weight(&s, t, ReverseVariance::Beta) * elbo::squared_distance(&eps, &eps_hat);
+    let via_eps =
+        elbo::eps_loss_weight(&s, t, ReverseVariance::Beta) * elbo::squared_distance(&eps, &eps_hat);
     assert_close(via_eps, direct, 1e-7, "mean part");
 }
 
@@ -528,18 +566,35 @@ fn discretized_gaussian_matches_scipy_and_is_a_probability() {
     ];
     for (v, mu, sd, expected) in cases {
         let got = elbo::discretized_gaussian_log_likelihood(v, mu, sd);
-        assert_close(got, expected, 1e-9, &format!("ln P(v = {v} | μ = {mu}, σ = {sd})"));
+        assert_close(
+            got,
+            expected,
+            1e-9,
+            &format!("ln P(v = {v} | μ = {mu}, σ = {sd})"),
+        );
     }
     // Summed over the 256 values of the grid, the masses are exactly one distribution.
     for (mu, sd) in [(0.0, 0.5), (0.93, 0.01), (-1.4, 0.2), (0.3, 3.0)] {
         let total: f64 = (0..256)
-            .map(|k| elbo::discretized_gaussian_log_likelihood(2.0 * f64::from(k) / 255.0 - 1.0, mu, sd).exp())
+            .map(|k| {
+                elbo::discretized_gaussian_log_likelihood(2.0 * f64::from(k) / 255.0 - 1.0, mu, sd).exp()
+            })
             .sum();
         assert_close(total, 1.0, 1e-12, &format!("Σ P at μ = {mu}, σ = {sd}"));
     }
-    assert_close(elbo::bits_per_dim(-2.0 * std::f64::consts::LN_2 * 64.0, 64), 2.0, 1e-15, "bpd");
+    assert_close(
+        elbo::bits_per_dim(-2.0 * std::f64::consts::LN_2 * 64.0, 64),
+        2.0,
+        1e-15,
+        "bpd",
+    );
     // ln N(0; 0, 1) in one dimension is −½ ln 2π.
-    assert_close(elbo::gaussian_log_density(1, 1.0, 0.0), -0.9189385332046727, 1e-15, "log density");
+    assert_close(
+        elbo::gaussian_log_density(1, 1.0, 0.0),
+        -0.9189385332046727,
+        1e-15,
+        "log density",
+    );
 }
 
 #[test]
@@ -549,10 +604,20 @@ fn ideal_denoiser_matches_the_reference_and_memorises() {
     let ideal = IdealDenoiser::from_points(&data);
     let xt = [0.4, 0.3];
     let w = ideal.weights(&s, 300, &xt);
-    assert_all_close(&w, &[0.9571073758624143, 0.03424565847006303, 0.008646965667522452], 1e-9, "w");
+    assert_all_close(
+        &w,
+        &[0.9571073758624143, 0.03424565847006303, 0.008646965667522452],
+        1e-9,
+        "w",
+    );
     let mut x0 = [0.0; 2];
     ideal.predict_x0(&s, 300, &xt, &mut x0);
-    assert_all_close(&x0, &[0.9228617173923513, 0.017293931335044904], 1e-9, "E[x_0|x_t]");
+    assert_all_close(
+        &x0,
+        &[0.9228617173923513, 0.017293931335044904],
+        1e-9,
+        "E[x_0|x_t]",
+    );
     let mut eps = [0.0; 2];
     ideal.predict_eps(&s, 300, &xt, &mut eps);
     assert_all_close(&eps, &[-0.906926539919683, 0.6166571312756643], 1e-9, "ε̂");
@@ -590,7 +655,11 @@ fn the_ideal_reverse_chain_lands_on_training_points() {
             .map(|(k, q)| (k, elbo::squared_distance(p, q)))
             .min_by(|a, b| a.1.total_cmp(&b.1))
             .unwrap();
-        assert!(d2.sqrt() < 0.05, "sample {p:?} is {} from the nearest point", d2.sqrt());
+        assert!(
+            d2.sqrt() < 0.05,
+            "sample {p:?} is {} from the nearest point",
+            d2.sqrt()
+        );
         hit[k] += 1;
     }
     assert!(hit.iter().all(|&h| h >= 8), "hits {hit:?}");
@@ -634,9 +703,17 @@ fn noise_is_standard_normal_and_independent_across_streams() {
     assert!((var - 1.0).abs() < 7e-3, "variance {var}");
     assert!((s3 / n).abs() < 1.2e-2, "skewness {}", s3 / n);
     assert!((s4 / n - 3.0).abs() < 2.5e-2, "kurtosis {}", s4 / n);
-    assert!((cross / n).abs() < 5e-3, "correlation between streams {}", cross / n);
+    assert!(
+        (cross / n).abs() < 5e-3,
+        "correlation between streams {}",
+        cross / n
+    );
     // P(Z < −1.96) = 0.025, standard error 1.56e-4.
-    assert!((below as f64 / n - 0.025).abs() < 8e-4, "tail mass {}", below as f64 / n);
+    assert!(
+        (below as f64 / n - 0.025).abs() < 8e-4,
+        "tail mass {}",
+        below as f64 / n
+    );
 }
 
 #[test]
@@ -646,7 +723,10 @@ fn markov_chain_frames_are_the_same_however_they_are_reached() {
     // A small budget forces a keyframe spacing > 1.
     let mut chain = MarkovChain::new(s.clone(), x0.clone(), 11, 8 * 5000 * 4);
     assert_eq!(chain.keyframe_every(), 43);
-    let jumps: Vec<Vec<f32>> = [299, 7, 150, 43, 86, 0, 300].iter().map(|&t| chain.frame(t)).collect();
+    let jumps: Vec<Vec<f32>> = [299, 7, 150, 43, 86, 0, 300]
+        .iter()
+        .map(|&t| chain.frame(t))
+        .collect();
     let mut x = x0;
     let mut sequential = vec![x.clone()];
     for t in 1..=300 {
@@ -717,8 +797,16 @@ fn markov_chain_and_closed_form_agree_in_distribution() {
     let fade = ((1.0 - ab100) * (1.0 - ab500)).sqrt();
     // SE of a product-moment ≈ √(var_s var_t (1 + ρ²)/N) ≤ √(2 var_s var_t / N).
     let se = (2.0 * (1.0 - ab100) * (1.0 - ab500) / n).sqrt();
-    assert!((cov_markov / n - walk).abs() < 5.0 * se, "Markov cov {} vs {walk}", cov_markov / n);
-    assert!((cov_closed / n - fade).abs() < 5.0 * se, "closed-form cov {} vs {fade}", cov_closed / n);
+    assert!(
+        (cov_markov / n - walk).abs() < 5.0 * se,
+        "Markov cov {} vs {walk}",
+        cov_markov / n
+    );
+    assert!(
+        (cov_closed / n - fade).abs() < 5.0 * se,
+        "closed-form cov {} vs {fade}",
+        cov_closed / n
+    );
     assert!(fade - walk > 10.0 * se, "the test must tell the two apart");
 }
 
@@ -731,7 +819,14 @@ fn the_math_core_imports_neither_egui_nor_candle() {
         let text = std::fs::read_to_string(&path).unwrap();
         for (n, line) in text.lines().enumerate() {
             let code = line.split("//").next().unwrap_or("");
-            for banned in ["egui", "eframe", "candle", "crate::model", "crate::app", "crate::ui"] {
+            for banned in [
+                "egui",
+                "eframe",
+                "candle",
+                "crate::model",
+                "crate::app",
+                "crate::ui",
+            ] {
                 assert!(
                     !code.contains(banned),
                     "{}:{}: src/diffusion must not use {banned}",
@@ -743,4 +838,42 @@ fn the_math_core_imports_neither_egui_nor_candle() {
         checked += 1;
     }
     assert!(checked >= 6, "only {checked} files checked");
+}
+
+#[test]
+fn markov_path_of_a_few_elements_is_what_the_full_chain_does_to_them() {
+    let s = schedule(ScheduleKind::Sigmoid, 120, false);
+    let x0: Vec<f64> = (0..40_000).map(|i| f64::from(i % 7) / 3.0 - 1.0).collect();
+    let indices = [0u64, 5, 32_767, 32_768, 39_999];
+    let starts: Vec<f64> = indices.iter().map(|&i| x0[i as usize]).collect();
+    let path = forward::markov_path(&s, 4, &starts, &indices);
+    assert_eq!(path.len(), 121);
+    let mut chain = MarkovChain::new(s, x0, 4, usize::MAX);
+    for t in [0, 1, 60, 119, 120] {
+        let frame = chain.frame(t);
+        for (j, &i) in indices.iter().enumerate() {
+            assert_eq!(path[t][j], frame[i as usize], "t = {t}, element {i}");
+        }
+    }
+}
+
+#[test]
+fn histogram_counts_and_compares_with_the_standard_normal() {
+    use diffscope::diffusion::metrics::{Histogram, mean_std, standard_normal_pdf};
+    let h = Histogram::new(&[-5.0, -1.0, -0.5, 0.0, 0.49, 0.5, 3.9, 4.0, f64::NAN], -4.0, 4.0, 8);
+    assert_eq!(h.counts, vec![0, 0, 0, 2, 3, 0, 0, 1]);
+    assert_eq!((h.below, h.above, h.total), (1, 1, 8));
+    assert_eq!(h.bin_centre(0), -3.5);
+    assert_close(h.density(3), 2.0 / 8.0, 1e-15, "density");
+    assert_close(standard_normal_pdf(0.0), 0.3989422804014327, 1e-15, "φ(0)");
+    // 10^5 standard normal draws are within TV 0.01 of N(0, 1) binned (64 bins:
+    // E[TV] ≈ Σ √(p_k/(2πN)) ≈ 0.007 here); a shifted copy is far.
+    let z: Vec<f64> = (0..100_000).map(|i| noise::normal(1, 2, i)).collect();
+    let tv = Histogram::new(&z, -4.0, 4.0, 64).tv_distance_to_standard_normal();
+    assert!(tv < 0.012, "TV {tv}");
+    let shifted: Vec<f64> = z.iter().map(|v| v + 1.0).collect();
+    let tv = Histogram::new(&shifted, -4.0, 4.0, 64).tv_distance_to_standard_normal();
+    assert!((tv - 0.383).abs() < 0.02, "TV of N(1, 1) vs N(0, 1) is 2Φ(½) − 1 = 0.383, got {tv}");
+    let (m, sd) = mean_std(&[1.0, 2.0, 3.0, 4.0]);
+    assert_eq!((m, sd), (2.5, 1.25f64.sqrt()));
 }

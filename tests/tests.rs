@@ -1,5 +1,10 @@
 //! diffscope's integration tests, one binary so they link once.
 
+#![allow(
+    clippy::float_cmp,
+    reason = "exactness is what many tests check: round trips, determinism, exact zeros"
+)]
+
 mod cli;
 mod data;
 mod export;

@@ -55,17 +55,22 @@ pub fn axpby<R: Real>(a: f64, x: &[R], b: f64, y: &[R], out: &mut [R]) {
         "axpby: lengths differ"
     );
     let (a, b) = (R::from_f64(a), R::from_f64(b));
-    let body = |(o, (x, y)): (&mut [R], (&[R], &[R]))| {
+    for_each_chunk(out, |start, o| {
+        let (x, y) = (&x[start..start + o.len()], &y[start..start + o.len()]);
         for ((o, &x), &y) in o.iter_mut().zip(x).zip(y) {
             *o = a * x + b * y;
         }
-    };
+    });
+}
+
+/// Runs `body(start, chunk)` over `out` in chunks, in parallel when `out` is large.
+fn for_each_chunk<R: Real>(out: &mut [R], body: impl Fn(usize, &mut [R]) + Sync) {
     if out.len() <= PAR_CHUNK {
-        body((out, (x, y)));
+        body(0, out);
     } else {
         out.par_chunks_mut(PAR_CHUNK)
-            .zip(x.par_chunks(PAR_CHUNK).zip(y.par_chunks(PAR_CHUNK)))
-            .for_each(body);
+            .enumerate()
+            .for_each(|(k, chunk)| body(k * PAR_CHUNK, chunk));
     }
 }
 
@@ -79,22 +84,13 @@ pub fn axpbypcz<R: Real>(a: f64, x: &[R], b: f64, y: &[R], c: f64, z: &[R], out:
         "axpbypcz: lengths differ"
     );
     let (a, b, c) = (R::from_f64(a), R::from_f64(b), R::from_f64(c));
-    let body = |(o, ((x, y), z)): (&mut [R], ((&[R], &[R]), &[R]))| {
+    for_each_chunk(out, |start, o| {
+        let end = start + o.len();
+        let (x, y, z) = (&x[start..end], &y[start..end], &z[start..end]);
         for (((o, &x), &y), &z) in o.iter_mut().zip(x).zip(y).zip(z) {
             *o = a * x + b * y + c * z;
         }
-    };
-    if out.len() <= PAR_CHUNK {
-        body((out, ((x, y), z)));
-    } else {
-        out.par_chunks_mut(PAR_CHUNK)
-            .zip(
-                x.par_chunks(PAR_CHUNK)
-                    .zip(y.par_chunks(PAR_CHUNK))
-                    .zip(z.par_chunks(PAR_CHUNK)),
-            )
-            .for_each(body);
-    }
+    });
 }
 
 /// The two coefficients of a Gaussian transition `x' = signal·x + noise·ε`.
@@ -153,17 +149,11 @@ pub fn q_step_seeded_in_place<R: Real>(schedule: &Schedule, t: usize, seed: u64,
     let c = schedule.q_step_coefs(t);
     let key = StreamKey::new(seed, t as u64);
     let (a, b) = (R::from_f64(c.signal), R::from_f64(c.noise));
-    let body = |(chunk_index, chunk): (usize, &mut [R])| {
-        let base = (chunk_index * PAR_CHUNK) as u64;
+    for_each_chunk(x, |start, chunk| {
         for (i, v) in chunk.iter_mut().enumerate() {
-            *v = a * *v + b * R::from_f64(key.normal(base + i as u64));
+            *v = a * *v + b * R::from_f64(key.normal((start + i) as u64));
         }
-    };
-    if x.len() <= PAR_CHUNK {
-        body((0, x));
-    } else {
-        x.par_chunks_mut(PAR_CHUNK).enumerate().for_each(body);
-    }
+    });
 }
 
 /// The closed form's one fixed `ε` for data of `len` elements under `seed`.
@@ -171,18 +161,33 @@ pub fn q_step_seeded_in_place<R: Real>(schedule: &Schedule, t: usize, seed: u64,
 pub fn closed_form_noise<R: Real>(seed: u64, len: usize) -> Vec<R> {
     let key = StreamKey::new(seed, noise::CLOSED_FORM_STREAM);
     let mut out = vec![R::default(); len];
-    let body = |(chunk_index, chunk): (usize, &mut [R])| {
-        let base = (chunk_index * PAR_CHUNK) as u64;
+    for_each_chunk(&mut out, |start, chunk| {
         for (i, v) in chunk.iter_mut().enumerate() {
-            *v = R::from_f64(key.normal(base + i as u64));
+            *v = R::from_f64(key.normal((start + i) as u64));
         }
-    };
-    if len <= PAR_CHUNK {
-        body((0, &mut out));
-    } else {
-        out.par_chunks_mut(PAR_CHUNK).enumerate().for_each(body);
-    }
+    });
     out
+}
+
+/// The Markov-chain path `x_0, x_1, …, x_T` of a few elements of a larger array: element
+/// `indices[j]` of the array starts at `x0[j]`. Each step uses the same counter-based
+/// noise as [`q_step_seeded_in_place`] on the whole array, so the path is exactly what
+/// the full chain does to those elements (`path[t][j]` is element `indices[j]` of `x_t`).
+#[must_use]
+pub fn markov_path(schedule: &Schedule, seed: u64, x0: &[f64], indices: &[u64]) -> Vec<Vec<f64>> {
+    assert_eq!(x0.len(), indices.len(), "one start value per index");
+    let mut x = x0.to_vec();
+    let mut path = Vec::with_capacity(schedule.steps() + 1);
+    path.push(x.clone());
+    for t in 1..=schedule.steps() {
+        let c = schedule.q_step_coefs(t);
+        let key = StreamKey::new(seed, t as u64);
+        for (v, &i) in x.iter_mut().zip(indices) {
+            *v = c.signal * *v + c.noise * key.normal(i);
+        }
+        path.push(x.clone());
+    }
+    path
 }
 
 /// Default memory a [`MarkovChain`] may spend on keyframes.

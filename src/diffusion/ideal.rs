@@ -22,7 +22,7 @@ impl IdealDenoiser {
     #[must_use]
     pub fn new(data: Vec<f64>, dim: usize) -> Self {
         assert!(
-            dim > 0 && !data.is_empty() && data.len() % dim == 0,
+            dim > 0 && !data.is_empty() && data.len().is_multiple_of(dim),
             "bad data shape"
         );
         Self { data, dim }
@@ -65,11 +65,7 @@ impl IdealDenoiser {
             .data
             .chunks_exact(self.dim)
             .map(|x0| {
-                let d2: f64 = x0
-                    .iter()
-                    .zip(xt)
-                    .map(|(a, b)| (b - s * a) * (b - s * a))
-                    .sum();
+                let d2: f64 = x0.iter().zip(xt).map(|(a, b)| (b - s * a) * (b - s * a)).sum();
                 -d2 / (2.0 * var)
             })
             .collect();
@@ -101,10 +97,7 @@ impl IdealDenoiser {
     pub fn predict_eps(&self, schedule: &Schedule, t: usize, xt: &[f64], out: &mut [f64]) {
         let mut x0 = vec![0.0; self.dim];
         self.predict_x0(schedule, t, xt, &mut x0);
-        let (s, n) = (
-            schedule.sqrt_alpha_bar(t),
-            schedule.sqrt_one_minus_alpha_bar(t),
-        );
+        let (s, n) = (schedule.sqrt_alpha_bar(t), schedule.sqrt_one_minus_alpha_bar(t));
         for ((o, x), x0) in out.iter_mut().zip(xt).zip(&x0) {
             *o = (x - s * x0) / n;
         }
@@ -112,20 +105,14 @@ impl IdealDenoiser {
 
     /// `E[x_0 | x_t]` for a batch of points (`xt.len()` a multiple of `dim`).
     pub fn predict_x0_batch(&self, schedule: &Schedule, t: usize, xt: &[f64], out: &mut [f64]) {
-        for (x, o) in xt
-            .chunks_exact(self.dim)
-            .zip(out.chunks_exact_mut(self.dim))
-        {
+        for (x, o) in xt.chunks_exact(self.dim).zip(out.chunks_exact_mut(self.dim)) {
             self.predict_x0(schedule, t, x, o);
         }
     }
 
     /// The implied `ε` for a batch of points (`xt.len()` a multiple of `dim`).
     pub fn predict_eps_batch(&self, schedule: &Schedule, t: usize, xt: &[f64], out: &mut [f64]) {
-        for (x, o) in xt
-            .chunks_exact(self.dim)
-            .zip(out.chunks_exact_mut(self.dim))
-        {
+        for (x, o) in xt.chunks_exact(self.dim).zip(out.chunks_exact_mut(self.dim)) {
             self.predict_eps(schedule, t, x, o);
         }
     }

@@ -7,6 +7,7 @@
 pub mod elbo;
 pub mod forward;
 pub mod ideal;
+pub mod metrics;
 pub mod noise;
 pub mod reverse;
 pub mod schedule;

@@ -110,14 +110,12 @@ pub fn fill_normal_f32(seed: u64, stream: u64, out: &mut [f32]) {
 /// Fills `out[i] = ε(seed, stream, first + i)` as `f32`, in parallel for large buffers.
 pub fn fill_normal_f32_from(seed: u64, stream: u64, first: u64, out: &mut [f32]) {
     let key = StreamKey::new(seed, stream);
-    out.par_chunks_mut(CHUNK)
-        .enumerate()
-        .for_each(|(c, chunk)| {
-            let base = first + (c * CHUNK) as u64;
-            for (i, v) in chunk.iter_mut().enumerate() {
-                *v = key.normal(base + i as u64) as f32;
-            }
-        });
+    out.par_chunks_mut(CHUNK).enumerate().for_each(|(c, chunk)| {
+        let base = first + (c * CHUNK) as u64;
+        for (i, v) in chunk.iter_mut().enumerate() {
+            *v = key.normal(base + i as u64) as f32;
+        }
+    });
 }
 
 /// Fills `out[i] = ε(seed, stream, i)` in `f64`.

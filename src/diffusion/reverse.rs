@@ -17,9 +17,7 @@ pub struct PosteriorCoefs {
 }
 
 /// The variance `σ_t²` of the learned reverse step `p_θ(x_{t−1}|x_t)`.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
 pub enum ReverseVariance {
     /// `σ_t² = β_t` (the upper bound on the reverse entropy, Ho et al. 2020 §3.2).
     #[default]
@@ -88,10 +86,7 @@ impl Schedule {
         assert!(t_prev < t && t <= self.steps(), "DDIM needs t_prev < t ≤ T");
         assert!((0.0..=1.0).contains(&eta), "η must be in [0, 1]");
         let (ab, ab_prev) = (self.alpha_bar(t), self.alpha_bar(t_prev));
-        let (omab, omab_prev) = (
-            self.one_minus_alpha_bar(t),
-            self.one_minus_alpha_bar(t_prev),
-        );
+        let (omab, omab_prev) = (self.one_minus_alpha_bar(t), self.one_minus_alpha_bar(t_prev));
         // σ = η √((1 − ᾱ')/(1 − ᾱ)) √(1 − ᾱ/ᾱ'); 1 − ᾱ/ᾱ' written as (ᾱ' − ᾱ)/ᾱ'.
         let sigma = eta * (omab_prev / omab).sqrt() * ((ab_prev - ab) / ab_prev).sqrt();
         let dir = (omab_prev - sigma * sigma).max(0.0).sqrt();
@@ -129,13 +124,7 @@ pub fn q_posterior_mean<R: Real>(schedule: &Schedule, t: usize, x0: &[R], xt: &[
 }
 
 /// `x̂_0` from a predicted `ε`: "what the model thinks `x_0` is".
-pub fn predict_x0_from_eps<R: Real>(
-    schedule: &Schedule,
-    t: usize,
-    xt: &[R],
-    eps: &[R],
-    out: &mut [R],
-) {
+pub fn predict_x0_from_eps<R: Real>(schedule: &Schedule, t: usize, xt: &[R], eps: &[R], out: &mut [R]) {
     let (a, b) = schedule.x0_from_eps_coefs(t);
     axpby(a, xt, b, eps, out);
 }

@@ -6,7 +6,7 @@
 //! clipped `1 − β_t`; the zero-terminal-SNR option (Lin et al. 2024) then rescales
 //! `√ᾱ_t` so that `ᾱ_T = 0` exactly.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
@@ -189,14 +189,15 @@ impl ScheduleSpec {
     pub fn describe(&self) -> String {
         let mut s = format!("{}, T = {}", self.kind.label(), self.steps);
         if self.kind.uses_beta_range() {
-            s += &format!(
+            let _ = write!(
+                s,
                 ", β₁ = {:.3e}, β_T = {:.3e}",
                 self.effective_beta_start(),
                 self.effective_beta_end()
             );
         }
         if self.kind == ScheduleKind::Constant {
-            s += &format!(", β = {}", self.effective_beta());
+            let _ = write!(s, ", β = {}", self.effective_beta());
         }
         if self.zero_terminal_snr {
             s += ", zero terminal SNR";

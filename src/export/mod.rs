@@ -152,7 +152,11 @@ pub fn image_to_rgb(pixels: &[f32], width: u32, height: u32, channels: u8) -> Rg
 #[must_use]
 pub fn image_to_rgba(pixels: &[f32], width: u32, height: u32, channels: u8) -> Vec<u8> {
     let n_pixels = width as usize * height as usize;
-    debug_assert_eq!(pixels.len(), n_pixels * usize::from(channels), "pixel buffer length");
+    debug_assert_eq!(
+        pixels.len(),
+        n_pixels * usize::from(channels),
+        "pixel buffer length"
+    );
     interleave(pixels, n_pixels, usize::from(channels), 4)
 }
 
@@ -171,7 +175,10 @@ fn interleave(pixels: &[f32], n_pixels: usize, channels: usize, out_channels: us
         out.iter_mut().skip(3).step_by(4).for_each(|a| *a = 255);
     }
     if channels > 0 {
-        for (o, px) in out.chunks_exact_mut(out_channels).zip(pixels.chunks_exact(channels)) {
+        for (o, px) in out
+            .chunks_exact_mut(out_channels)
+            .zip(pixels.chunks_exact(channels))
+        {
             if channels < 3 {
                 o[..3].fill(value_to_u8(px[0]));
             } else {
