@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use clap::{Args, CommandFactory, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 use crate::data::{self, Dataset};
 use crate::diffusion::forward::{self, DEFAULT_KEYFRAME_BUDGET_BYTES, MarkovChain, closed_form_noise};
@@ -19,13 +19,95 @@ use crate::diffusion::{Schedule, ScheduleKind, ScheduleSpec};
 use crate::export::{self, ScatterStyle};
 
 /// diffscope: see diffusion models work — the forward chain, the learned reverse chain
-/// and the ELBO, with exact numbers.
+/// and the ELBO, with exact numbers. Without a command, it opens the window.
 #[derive(Debug, Parser)]
-#[command(name = "diffscope", version, about, long_about = None)]
+#[command(name = "diffscope", version, about, long_about = None, args_conflicts_with_subcommands = true)]
 pub struct Cli {
-    /// What to do; without one, diffscope prints this help.
+    /// A headless command; without one, diffscope opens its window.
     #[command(subcommand)]
     pub command: Option<Command>,
+    #[command(flatten)]
+    window: WindowArgs,
+}
+
+/// Options of the window.
+#[derive(Debug, Args)]
+struct WindowArgs {
+    /// An image (PNG, JPEG, GIF, BMP, WebP) or points CSV to open in the window.
+    #[arg(value_name = "FILE")]
+    file: Option<PathBuf>,
+    /// Start on built-in data: astronaut, camera, cat, or a 2D set (two-moons, …).
+    #[arg(long, value_name = "NAME")]
+    data: Option<String>,
+    /// Start at this t.
+    #[arg(long, value_name = "T")]
+    t: Option<usize>,
+    /// Start on this tab.
+    #[arg(long, value_parser = ["forward", "compare"])]
+    tab: Option<String>,
+    /// Window size in points, WIDTHxHEIGHT.
+    #[arg(long, default_value = "1440x900", value_parser = parse_size, value_name = "WxH")]
+    size: [f32; 2],
+    /// Start from the default settings and do not save them.
+    #[arg(long)]
+    fresh: bool,
+    /// Save a screenshot of the window to this PNG once it has settled, then quit.
+    #[arg(long, value_name = "FILE.png")]
+    screenshot: Option<PathBuf>,
+    /// Show the frame-time overlay, and print frame-time statistics on exit.
+    #[arg(long)]
+    frame_stats: bool,
+}
+
+fn parse_size(s: &str) -> Result<[f32; 2], String> {
+    let (w, h) = s
+        .split_once(['x', '×'])
+        .ok_or_else(|| format!("expected WIDTHxHEIGHT, got '{s}'"))?;
+    let parse = |v: &str| {
+        v.trim()
+            .parse::<f32>()
+            .ok()
+            .filter(|v| (200.0..=8000.0).contains(v))
+    };
+    match (parse(w), parse(h)) {
+        (Some(w), Some(h)) => Ok([w, h]),
+        _ => Err(format!("expected WIDTHxHEIGHT between 200 and 8000, got '{s}'")),
+    }
+}
+
+impl WindowArgs {
+    /// The app's run options, or a one-line error.
+    fn run_options(&self) -> Result<crate::app::RunOptions> {
+        use crate::app::settings::{SourceChoice, Tab};
+        let source = match &self.data {
+            None => None,
+            Some(name) => Some(if let Ok(image) = name.parse::<data::BuiltinImage>() {
+                SourceChoice::image(image)
+            } else if let Ok(dataset) = name.parse::<Dataset>() {
+                SourceChoice::dataset(dataset)
+            } else {
+                bail!(
+                    "unknown data '{name}' (valid: astronaut, camera, cat, two-moons, swiss-roll, 8gaussians, \
+                     checkerboard, circles, spiral)"
+                );
+            }),
+        };
+        Ok(crate::app::RunOptions {
+            file: self.file.clone(),
+            fresh: self.fresh || self.screenshot.is_some(),
+            t: self.t,
+            tab: self.tab.as_deref().map(|t| {
+                if t == "compare" {
+                    Tab::Compare
+                } else {
+                    Tab::Forward
+                }
+            }),
+            source,
+            screenshot: self.screenshot.clone(),
+            frame_times: self.frame_stats,
+        })
+    }
 }
 
 /// The headless commands.
@@ -201,10 +283,10 @@ where
         }
     };
     let result = match cli.command {
-        None => {
-            let _ = Cli::command().print_help();
-            Ok(())
-        }
+        None => match cli.window.run_options() {
+            Ok(options) => return crate::gui::run(options, cli.window.size, cli.window.frame_stats),
+            Err(e) => Err(e),
+        },
         Some(Command::Schedule(cmd)) => schedule_cmd(&cmd),
         Some(Command::Render(RenderCmd::Forward(cmd))) => render_forward(&cmd),
         Some(Command::Data(cmd)) => data_cmd(&cmd),

@@ -1,0 +1,228 @@
+//! The comparison grid (rows: schedules, columns: evenly spaced `t`, one shared `ε`) and
+//! the pictures exports are made of.
+
+use egui::{ColorImage, TextureHandle, TextureOptions};
+use image::RgbImage;
+
+use super::scene::{Scene, SceneData};
+use super::settings::{Settings, Tab};
+use crate::cli::format_sig;
+use crate::diffusion::Schedule;
+use crate::diffusion::forward::{self, DEFAULT_KEYFRAME_BUDGET_BYTES, MarkovChain, closed_form_noise};
+use crate::export::{self, ScatterStyle};
+
+/// Long side of the grid's image thumbnails in the window.
+const THUMBNAIL_SIDE: u32 = 160;
+
+/// The `t` of each column: `0, T/(c−1), …, T`.
+#[must_use]
+pub fn column_steps(steps: usize, columns: usize) -> Vec<usize> {
+    let columns = columns.max(2);
+    (0..columns)
+        .map(|j| ((j as f64 / (columns - 1) as f64) * steps as f64).round() as usize)
+        .collect()
+}
+
+/// One cell of the grid in the window.
+pub enum Cell {
+    /// An image thumbnail.
+    Image(TextureHandle),
+    /// A point cloud.
+    Points(Vec<[f64; 2]>),
+}
+
+/// What the grid was computed for.
+#[derive(Clone, Debug, PartialEq)]
+struct Key {
+    scene: String,
+    scene_len: usize,
+    specs: Vec<crate::diffusion::ScheduleSpec>,
+    columns: usize,
+    seed: u64,
+}
+
+/// The grid shown in the Compare tab, recomputed only when its inputs change.
+#[derive(Default)]
+pub struct CompareCache {
+    key: Option<Key>,
+    /// The `t` of each column.
+    pub steps: Vec<usize>,
+    /// `cells[row][column]`.
+    pub cells: Vec<Vec<Cell>>,
+}
+
+impl CompareCache {
+    /// Recomputes the grid if the Compare tab is shown and its inputs changed.
+    pub fn update(
+        &mut self,
+        ctx: &egui::Context,
+        scene: &Scene,
+        schedules: &[Schedule],
+        settings: &Settings,
+    ) {
+        if settings.tab != Tab::Compare {
+            return;
+        }
+        let key = Key {
+            scene: format!("{:?}", scene.source),
+            scene_len: scene.dim(),
+            specs: schedules.iter().map(|s| s.spec().clone()).collect(),
+            columns: settings.compare_columns,
+            seed: settings.noise_seed,
+        };
+        if self.key.as_ref() == Some(&key) {
+            return;
+        }
+        let steps = column_steps(schedules[0].steps(), settings.compare_columns);
+        let reduced = reduced_scene(scene, THUMBNAIL_SIDE);
+        let eps = closed_form_noise::<f64>(settings.noise_seed, reduced.values.len());
+        let mut cells = Vec::new();
+        for (r, schedule) in schedules.iter().enumerate() {
+            let mut row = Vec::new();
+            for (c, &t) in steps.iter().enumerate() {
+                let mut xt = vec![0.0; reduced.values.len()];
+                forward::q_sample(schedule, t, &reduced.values, &eps, &mut xt);
+                row.push(match reduced.image {
+                    Some((w, h, ch)) => {
+                        let px: Vec<f32> = xt.iter().map(|&v| v as f32).collect();
+                        let rgba = export::image_to_rgba(&px, w, h, ch);
+                        let img = ColorImage::from_rgba_unmultiplied([w as usize, h as usize], &rgba);
+                        Cell::Image(ctx.load_texture(format!("compare-{r}-{c}"), img, TextureOptions::LINEAR))
+                    }
+                    None => Cell::Points(xt.chunks_exact(2).map(|p| [p[0], p[1]]).collect()),
+                });
+            }
+            cells.push(row);
+        }
+        self.steps = steps;
+        self.cells = cells;
+        self.key = Some(key);
+    }
+}
+
+/// A scene's values, reduced for thumbnails if it is an image.
+struct Reduced {
+    values: Vec<f64>,
+    /// Width, height, channels of an image; `None` for points.
+    image: Option<(u32, u32, u8)>,
+}
+
+fn reduced_scene(scene: &Scene, side: u32) -> Reduced {
+    match &scene.data {
+        SceneData::Points(p) => Reduced {
+            values: p.iter().flatten().copied().collect(),
+            image: None,
+        },
+        SceneData::Image(img) => {
+            let scale = f64::from(side) / f64::from(img.width.max(img.height));
+            if scale >= 1.0 {
+                return Reduced {
+                    values: img.pixels.iter().map(|&v| f64::from(v)).collect(),
+                    image: Some((img.width, img.height, img.channels)),
+                };
+            }
+            let w = ((f64::from(img.width) * scale).round() as u32).max(1);
+            let h = ((f64::from(img.height) * scale).round() as u32).max(1);
+            let small = image::imageops::resize(&img.to_rgb8(), w, h, image::imageops::FilterType::Triangle);
+            let ch = usize::from(img.channels);
+            let values = small
+                .pixels()
+                .flat_map(|p| p.0[..ch].to_vec())
+                .map(|v| 2.0 * f64::from(v) / 255.0 - 1.0)
+                .collect();
+            Reduced {
+                values,
+                image: Some((w, h, img.channels)),
+            }
+        }
+    }
+}
+
+/// Renders views of a scene to pictures, for exports (own thread, own caches).
+pub struct FrameRenderer {
+    scene: Scene,
+    schedule: Schedule,
+    x0: Vec<f64>,
+    eps: Vec<f64>,
+    seed: u64,
+    /// Built on the first Markov frame (exports of the closed form never need it).
+    chain: Option<MarkovChain<f64>>,
+    style: ScatterStyle,
+}
+
+impl FrameRenderer {
+    /// A renderer of `scene` under `schedule` and `seed`.
+    #[must_use]
+    pub fn new(scene: &Scene, schedule: &Schedule, seed: u64) -> Self {
+        let x0: Vec<f64> = match &scene.data {
+            SceneData::Image(img) => img.pixels.iter().map(|&v| f64::from(v)).collect(),
+            SceneData::Points(p) => p.iter().flatten().copied().collect(),
+        };
+        let eps = closed_form_noise(seed, x0.len());
+        Self {
+            scene: scene.clone(),
+            schedule: schedule.clone(),
+            x0,
+            eps,
+            seed,
+            chain: None,
+            style: ScatterStyle::default(),
+        }
+    }
+
+    fn picture(&self, values: &[f64]) -> RgbImage {
+        match &self.scene.data {
+            SceneData::Image(img) => {
+                let px: Vec<f32> = values.iter().map(|&v| v as f32).collect();
+                export::image_to_rgb(&px, img.width, img.height, img.channels)
+            }
+            SceneData::Points(x0) => {
+                let pts: Vec<[f64; 2]> = values.chunks_exact(2).map(|p| [p[0], p[1]]).collect();
+                export::render_scatter(&pts, Some(x0), &self.style)
+            }
+        }
+    }
+
+    /// The closed-form `x_t`.
+    #[must_use]
+    pub fn closed(&self, t: usize) -> RgbImage {
+        let mut xt = vec![0.0; self.x0.len()];
+        forward::q_sample(&self.schedule, t, &self.x0, &self.eps, &mut xt);
+        self.picture(&xt)
+    }
+
+    /// Both views at `t` side by side, labelled.
+    pub fn both_views(&mut self, t: usize) -> RgbImage {
+        let (schedule, x0, seed) = (&self.schedule, &self.x0, self.seed);
+        let chain = self.chain.get_or_insert_with(|| {
+            MarkovChain::new(schedule.clone(), x0.clone(), seed, DEFAULT_KEYFRAME_BUDGET_BYTES)
+        });
+        let markov = chain.frame(t);
+        let markov = self.picture(&markov);
+        let closed = self.closed(t);
+        let ab = format!("ᾱ = {}", format_sig(self.schedule.alpha_bar(t), 4));
+        export::strip(&[
+            (markov, vec![format!("Markov chain, t = {t}"), ab.clone()]),
+            (closed, vec![format!("closed form, t = {t}"), ab]),
+        ])
+    }
+}
+
+/// The comparison grid at full resolution, labelled, for export.
+#[must_use]
+pub fn render_grid(scene: &Scene, schedules: &[Schedule], columns: usize, seed: u64) -> RgbImage {
+    let steps = column_steps(schedules[0].steps(), columns);
+    let rows: Vec<Vec<RgbImage>> = schedules
+        .iter()
+        .map(|s| {
+            let r = FrameRenderer::new(scene, s, seed);
+            steps.iter().map(|&t| r.closed(t)).collect()
+        })
+        .collect();
+    let row_labels: Vec<String> = schedules
+        .iter()
+        .map(|s| s.spec().kind.label().to_owned())
+        .collect();
+    let col_labels: Vec<String> = steps.iter().map(|t| format!("t = {t}")).collect();
+    export::grid(&rows, &row_labels, &col_labels)
+}

@@ -1,0 +1,242 @@
+//! Everything the window remembers between runs (eframe's storage, RON).
+//!
+//! Loaded once in `DiffscopeApp::new` and saved by eframe; every field has a default,
+//! and [`Settings::sanitised`] clamps whatever a stale or hand-edited file holds, so a
+//! garbage settings file can only ever give the defaults.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::{BuiltinImage, Dataset};
+use crate::diffusion::schedule::{MAX_STEPS, MIN_STEPS};
+use crate::diffusion::{Schedule, ScheduleKind, ScheduleSpec};
+
+/// The key of the settings in eframe's storage.
+pub const STORAGE_KEY: &str = "diffscope-settings";
+
+/// Largest `T` the window offers (the library accepts up to 100,000).
+pub const MAX_WINDOW_STEPS: usize = 10_000;
+
+/// Where the data on screen comes from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SourceChoice {
+    /// A built-in image, by name.
+    Image(String),
+    /// A built-in 2D data set, by name.
+    Dataset(String),
+    /// A file the user opened (image or points CSV).
+    File(PathBuf),
+}
+
+impl Default for SourceChoice {
+    fn default() -> Self {
+        Self::Image(BuiltinImage::Astronaut.name().to_owned())
+    }
+}
+
+impl SourceChoice {
+    /// The built-in image `image`.
+    #[must_use]
+    pub fn image(image: BuiltinImage) -> Self {
+        Self::Image(image.name().to_owned())
+    }
+
+    /// The built-in data set `dataset`.
+    #[must_use]
+    pub fn dataset(dataset: Dataset) -> Self {
+        Self::Dataset(dataset.name().to_owned())
+    }
+}
+
+/// The horizontal axis of the schedule plots.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TimeAxis {
+    /// The step `t`.
+    #[default]
+    Step,
+    /// The fraction `t/T` (compares schedules of different `T`).
+    Fraction,
+}
+
+/// Which quantities the schedule plots show.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+#[allow(clippy::struct_excessive_bools)] // one switch per plotted quantity
+pub struct PlotQuantities {
+    /// `ᾱ_t`.
+    pub alpha_bar: bool,
+    /// `√ᾱ_t`.
+    pub sqrt_alpha_bar: bool,
+    /// `√(1 − ᾱ_t)`.
+    pub sqrt_one_minus_alpha_bar: bool,
+    /// `β_t`.
+    pub beta: bool,
+    /// `log SNR(t)`.
+    pub log_snr: bool,
+}
+
+impl Default for PlotQuantities {
+    fn default() -> Self {
+        Self {
+            alpha_bar: true,
+            sqrt_alpha_bar: false,
+            sqrt_one_minus_alpha_bar: false,
+            beta: false,
+            log_snr: true,
+        }
+    }
+}
+
+/// The tabs of the central area.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Tab {
+    /// The forward chain, Markov and closed form side by side.
+    #[default]
+    Forward,
+    /// Schedules × t grid with one shared ε.
+    Compare,
+}
+
+/// Light or dark.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ThemeChoice {
+    /// Dark background (the default: projectors love it).
+    #[default]
+    Dark,
+    /// Light background.
+    Light,
+}
+
+/// Everything the window remembers.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+#[allow(clippy::struct_excessive_bools)] // independent switches of the UI
+pub struct Settings {
+    /// The data on screen.
+    pub source: SourceChoice,
+    /// Points drawn from a built-in 2D set.
+    pub n_points: usize,
+    /// Seed of the built-in 2D set.
+    pub data_seed: u64,
+    /// Seed of the diffusion noise (both views).
+    pub noise_seed: u64,
+    /// Images are reduced so their long side is at most this.
+    pub max_side: u32,
+    /// The schedule on screen.
+    pub schedule: ScheduleSpec,
+    /// Other schedule families overlaid in the plots and rows of the comparison (same `T`).
+    pub overlay: Vec<ScheduleKind>,
+    /// The current step.
+    pub t: usize,
+    /// Playback speed in steps per second.
+    pub speed_steps_per_s: f32,
+    /// Start again at 0 after `T`.
+    pub looping: bool,
+    /// What the schedule plots show.
+    pub plot_quantities: PlotQuantities,
+    /// The plots' horizontal axis.
+    pub plot_axis: TimeAxis,
+    /// The central tab.
+    pub tab: Tab,
+    /// Columns (values of `t`) of the comparison grid.
+    pub compare_columns: usize,
+    /// Light or dark.
+    pub theme: ThemeChoice,
+    /// UI scale (Ctrl +/−).
+    pub zoom: f32,
+    /// Show the "the math" panel.
+    pub show_math: bool,
+    /// Show the frame-time overlay (F3).
+    pub show_frame_times: bool,
+    /// Number of highlighted points whose paths are drawn (2D data).
+    pub highlighted: usize,
+    /// Where exports are written.
+    pub export_dir: PathBuf,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            source: SourceChoice::default(),
+            n_points: 1000,
+            data_seed: 0,
+            noise_seed: 0,
+            max_side: crate::data::DEFAULT_MAX_SIDE,
+            schedule: ScheduleSpec::new(ScheduleKind::Linear, 1000),
+            overlay: vec![ScheduleKind::Cosine],
+            t: 250,
+            speed_steps_per_s: 100.0,
+            looping: true,
+            plot_quantities: PlotQuantities::default(),
+            plot_axis: TimeAxis::Step,
+            tab: Tab::Forward,
+            compare_columns: 6,
+            theme: ThemeChoice::Dark,
+            zoom: 1.0,
+            show_math: true,
+            show_frame_times: false,
+            highlighted: 6,
+            export_dir: default_export_dir(),
+        }
+    }
+}
+
+/// The default export folder: the current directory, where `cargo run` was typed.
+fn default_export_dir() -> PathBuf {
+    std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."))
+}
+
+impl Settings {
+    /// These settings with every value brought into its valid range; a schedule that
+    /// cannot be built is replaced by the default.
+    #[must_use]
+    pub fn sanitised(mut self) -> Self {
+        let defaults = Self::default();
+        self.schedule.steps = self
+            .schedule
+            .steps
+            .clamp(MIN_STEPS, MAX_WINDOW_STEPS.min(MAX_STEPS));
+        if Schedule::new(&self.schedule).is_err() {
+            self.schedule = defaults.schedule.clone();
+        }
+        self.t = self.t.min(self.schedule.steps);
+        self.n_points = self.n_points.clamp(16, 20_000);
+        self.max_side = self.max_side.clamp(32, 2048);
+        if !(self.speed_steps_per_s.is_finite() && (1.0..=2000.0).contains(&self.speed_steps_per_s)) {
+            self.speed_steps_per_s = defaults.speed_steps_per_s;
+        }
+        self.compare_columns = self.compare_columns.clamp(2, 10);
+        if !(self.zoom.is_finite() && (0.5..=3.0).contains(&self.zoom)) {
+            self.zoom = 1.0;
+        }
+        self.highlighted = self.highlighted.min(20);
+        self.overlay.retain(|k| *k != self.schedule.kind);
+        self.overlay.dedup();
+        self
+    }
+
+    /// The schedule on screen (always valid after [`Settings::sanitised`]).
+    #[must_use]
+    pub fn build_schedule(&self) -> Schedule {
+        Schedule::new(&self.schedule).unwrap_or_else(|_| {
+            Schedule::new(&ScheduleSpec::default()).expect("the default schedule is valid")
+        })
+    }
+
+    /// The schedules overlaid with the current one: the current first, then each
+    /// overlay family at the same `T` with its default parameters and the same
+    /// zero-terminal-SNR choice.
+    #[must_use]
+    pub fn compared_schedules(&self) -> Vec<Schedule> {
+        let mut out = vec![self.build_schedule()];
+        for &kind in &self.overlay {
+            let mut spec = ScheduleSpec::new(kind, self.schedule.steps);
+            spec.zero_terminal_snr = self.schedule.zero_terminal_snr;
+            if let Ok(s) = Schedule::new(&spec) {
+                out.push(s);
+            }
+        }
+        out
+    }
+}

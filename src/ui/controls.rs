@@ -1,0 +1,218 @@
+//! The left panel: data, schedule parameters, overlays, noise, playback, export, view.
+
+use super::section;
+use super::theme;
+use crate::app::scene::SceneData;
+use crate::app::settings::{Settings, SourceChoice, ThemeChoice};
+use crate::app::{Command, Model};
+use crate::diffusion::ScheduleKind;
+
+/// Lays out the controls.
+pub fn controls_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, commands: &mut Vec<Command>) {
+    data_ui(ui, settings, model);
+    schedule_ui(ui, settings);
+    noise_ui(ui, settings, model);
+    playback_ui(ui, settings);
+    export_ui(ui, settings, model, commands);
+    view_ui(ui, settings, commands);
+}
+
+fn data_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model) {
+    section(ui, "Data");
+    ui.label(format!("{}: {}", model.scene.name, model.scene.describe()));
+    if let Some(note) = &model.scene.note {
+        ui.label(egui::RichText::new(note).small());
+    }
+    match (&model.scene.data, &settings.source) {
+        (SceneData::Points(_), SourceChoice::Dataset(_)) => {
+            ui.horizontal(|ui| {
+                ui.label("points");
+                ui.add(
+                    egui::DragValue::new(&mut settings.n_points)
+                        .range(16..=20_000)
+                        .speed(10.0),
+                );
+                ui.label("seed");
+                ui.add(egui::DragValue::new(&mut settings.data_seed).range(0..=9999));
+            });
+        }
+        (SceneData::Image(_), _) => {
+            ui.horizontal(|ui| {
+                ui.label("working size ≤");
+                ui.add(
+                    egui::DragValue::new(&mut settings.max_side)
+                        .range(32..=2048)
+                        .speed(4.0)
+                        .suffix(" px"),
+                )
+                .on_hover_text("Large images are reduced so their long side is at most this");
+            });
+        }
+        _ => {}
+    }
+    ui.label(
+        egui::RichText::new("Open… or drop an image or points CSV on the window")
+            .small()
+            .weak(),
+    );
+}
+
+fn schedule_ui(ui: &mut egui::Ui, settings: &mut Settings) {
+    section(ui, "Schedule");
+    let spec = &mut settings.schedule;
+    ui.label(format!("{}, T = {}", spec.kind.label(), spec.steps));
+    if spec.kind.uses_beta_range() {
+        beta_param(ui, "β₁", &mut spec.beta_start, spec.steps, 1e-4);
+        beta_param(ui, "β_T", &mut spec.beta_end, spec.steps, 0.02);
+    }
+    if spec.kind == ScheduleKind::Constant {
+        let mut beta = spec.effective_beta();
+        ui.horizontal(|ui| {
+            ui.label("β");
+            if ui
+                .add(
+                    egui::DragValue::new(&mut beta)
+                        .range(1e-5..=0.5)
+                        .speed(1e-4)
+                        .max_decimals(5),
+                )
+                .changed()
+            {
+                spec.beta = Some(beta);
+            }
+        });
+    }
+    ui.checkbox(&mut spec.zero_terminal_snr, "zero terminal SNR (ᾱ_T = 0)")
+        .on_hover_text("Lin et al. 2024: rescale √ᾱ so that x_T carries nothing of x_0");
+    ui.add_space(4.0);
+    ui.label("overlay in plots and Compare:");
+    ui.horizontal_wrapped(|ui| {
+        for kind in ScheduleKind::ALL {
+            if kind == settings.schedule.kind {
+                continue;
+            }
+            let mut on = settings.overlay.contains(&kind);
+            let text = egui::RichText::new(kind.label()).color(theme::schedule_color(kind));
+            if ui.checkbox(&mut on, text).changed() {
+                if on {
+                    settings.overlay.push(kind);
+                } else {
+                    settings.overlay.retain(|k| *k != kind);
+                }
+            }
+        }
+    });
+}
+
+/// A `β` end of linear/quadratic: shows the value in effect (default `·1000/T`), edits
+/// set it, "default" clears it.
+fn beta_param(ui: &mut egui::Ui, label: &str, value: &mut Option<f64>, steps: usize, base: f64) {
+    let default = base * 1000.0 / steps as f64;
+    let mut v = value.unwrap_or(default);
+    let speed = v * 0.01;
+    ui.horizontal(|ui| {
+        ui.label(label);
+        if ui
+            .add(
+                egui::DragValue::new(&mut v)
+                    .range(1e-6..=0.999)
+                    .speed(speed)
+                    .max_decimals(6),
+            )
+            .changed()
+        {
+            *value = Some(v);
+        }
+        if value.is_some() {
+            if ui
+                .small_button("default")
+                .on_hover_text(format!("{base}·1000/T"))
+                .clicked()
+            {
+                *value = None;
+            }
+        } else {
+            ui.label(egui::RichText::new(format!("({base}·1000/T)")).small().weak());
+        }
+    });
+}
+
+fn noise_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model) {
+    section(ui, "Noise");
+    ui.horizontal(|ui| {
+        ui.label("seed");
+        ui.add(egui::DragValue::new(&mut settings.noise_seed).range(0..=99_999));
+    });
+    if model.points.is_some() {
+        ui.horizontal(|ui| {
+            ui.label("highlighted paths");
+            ui.add(egui::DragValue::new(&mut settings.highlighted).range(0..=6));
+        });
+    }
+}
+
+fn playback_ui(ui: &mut egui::Ui, settings: &mut Settings) {
+    section(ui, "Playback");
+    ui.add(
+        egui::Slider::new(&mut settings.speed_steps_per_s, 1.0..=2000.0)
+            .logarithmic(true)
+            .text("steps/s"),
+    );
+    ui.checkbox(&mut settings.looping, "loop");
+}
+
+fn export_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, commands: &mut Vec<Command>) {
+    section(ui, "Export");
+    ui.horizontal(|ui| {
+        ui.label(egui::RichText::new(format!("to {}", settings.export_dir.display())).small());
+        if ui.small_button("Choose…").clicked() {
+            commands.push(Command::ChooseExportDir);
+        }
+    });
+    ui.add_enabled_ui(model.export.is_none(), |ui| {
+        ui.horizontal_wrapped(|ui| {
+            if ui
+                .button("frame PNG")
+                .on_hover_text("Both views at the current t")
+                .clicked()
+            {
+                commands.push(Command::ExportFrame);
+            }
+            if ui
+                .button("GIF")
+                .on_hover_text("The forward chain t = 0 → T, 60 frames")
+                .clicked()
+            {
+                commands.push(Command::ExportGif(60));
+            }
+            if ui.button("schedule CSV").clicked() {
+                commands.push(Command::ExportScheduleCsv);
+            }
+            if ui.button("compare PNG").clicked() {
+                commands.push(Command::ExportCompare);
+            }
+        });
+    });
+}
+
+fn view_ui(ui: &mut egui::Ui, settings: &mut Settings, commands: &mut Vec<Command>) {
+    section(ui, "View");
+    ui.horizontal(|ui| {
+        ui.selectable_value(&mut settings.theme, ThemeChoice::Dark, "dark");
+        ui.selectable_value(&mut settings.theme, ThemeChoice::Light, "light");
+        if ui.button("fullscreen").on_hover_text("F11").clicked() {
+            commands.push(Command::ToggleFullscreen);
+        }
+    });
+    ui.horizontal(|ui| {
+        ui.label(format!("UI scale {:.0} %", settings.zoom * 100.0));
+        if ui.small_button("−").on_hover_text("Ctrl −").clicked() {
+            settings.zoom = (settings.zoom - 0.1).max(0.5);
+        }
+        if ui.small_button("+").on_hover_text("Ctrl +").clicked() {
+            settings.zoom = (settings.zoom + 0.1).min(3.0);
+        }
+    });
+    ui.checkbox(&mut settings.show_math, "the math");
+    ui.checkbox(&mut settings.show_frame_times, "frame times (F3)");
+}

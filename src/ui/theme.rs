@@ -1,0 +1,132 @@
+//! Colours, fonts and sizes: the one place a colour literal lives.
+
+use egui::{Color32, FontData, FontDefinitions, FontFamily, Visuals};
+
+use crate::app::settings::ThemeChoice;
+use crate::diffusion::ScheduleKind;
+
+/// The colour of a schedule family, the same in every plot and grid.
+#[must_use]
+pub fn schedule_color(kind: ScheduleKind) -> Color32 {
+    match kind {
+        ScheduleKind::Linear => Color32::from_rgb(66, 165, 245),
+        ScheduleKind::Cosine => Color32::from_rgb(255, 167, 38),
+        ScheduleKind::Quadratic => Color32::from_rgb(102, 187, 106),
+        ScheduleKind::Sigmoid => Color32::from_rgb(236, 64, 122),
+        ScheduleKind::Constant => Color32::from_rgb(171, 71, 188),
+    }
+}
+
+/// Points of `x_t` in the scatter views.
+#[must_use]
+pub fn point_color(dark: bool) -> Color32 {
+    if dark {
+        Color32::from_rgb(100, 181, 246)
+    } else {
+        Color32::from_rgb(21, 101, 192)
+    }
+}
+
+/// The faint `x_0` behind the scatter.
+#[must_use]
+pub fn faint_color(dark: bool) -> Color32 {
+    if dark {
+        Color32::from_gray(75)
+    } else {
+        Color32::from_gray(200)
+    }
+}
+
+/// Paths of highlighted points.
+pub const PATH_COLORS: [Color32; 6] = [
+    Color32::from_rgb(255, 112, 67),
+    Color32::from_rgb(255, 213, 79),
+    Color32::from_rgb(129, 199, 132),
+    Color32::from_rgb(240, 98, 146),
+    Color32::from_rgb(77, 208, 225),
+    Color32::from_rgb(186, 104, 200),
+];
+
+/// The `N(0, 1)` density curve over the histogram.
+pub const NORMAL_CURVE: Color32 = Color32::from_rgb(255, 167, 38);
+
+/// The outline of the closed-form histogram.
+pub const CLOSED_FORM_LINE: Color32 = Color32::from_rgb(102, 187, 106);
+
+/// Errors in the status line and warnings.
+#[must_use]
+pub fn error_color(dark: bool) -> Color32 {
+    if dark {
+        Color32::from_rgb(255, 110, 100)
+    } else {
+        Color32::from_rgb(198, 40, 40)
+    }
+}
+
+/// Warnings (the prior term is not negligible).
+#[must_use]
+pub fn warning_color(dark: bool) -> Color32 {
+    if dark {
+        Color32::from_rgb(255, 202, 40)
+    } else {
+        Color32::from_rgb(176, 110, 0)
+    }
+}
+
+/// The marker of the current `t` in plots.
+#[must_use]
+pub fn marker_color(dark: bool) -> Color32 {
+    if dark { Color32::WHITE } else { Color32::BLACK }
+}
+
+/// Applies the light or dark theme, with text large enough for the back of a hall.
+pub fn apply(ctx: &egui::Context, theme: ThemeChoice) {
+    let visuals = match theme {
+        ThemeChoice::Dark => Visuals::dark(),
+        ThemeChoice::Light => Visuals::light(),
+    };
+    ctx.set_visuals(visuals);
+    ctx.all_styles_mut(|style| {
+        use egui::{FontId, TextStyle};
+        style
+            .text_styles
+            .insert(TextStyle::Body, FontId::proportional(15.0));
+        style
+            .text_styles
+            .insert(TextStyle::Button, FontId::proportional(15.0));
+        style
+            .text_styles
+            .insert(TextStyle::Heading, FontId::proportional(20.0));
+        style
+            .text_styles
+            .insert(TextStyle::Monospace, FontId::monospace(14.0));
+        style
+            .text_styles
+            .insert(TextStyle::Small, FontId::proportional(12.0));
+    });
+}
+
+/// Installs DejaVu Sans (it has `ᾱ`, `√`, `‖` and the subscripts the equations need)
+/// ahead of egui's default fonts.
+pub fn install_fonts(ctx: &egui::Context) {
+    let mut fonts = FontDefinitions::default();
+    fonts.font_data.insert(
+        "DejaVuSans".into(),
+        std::sync::Arc::new(FontData::from_static(include_bytes!(
+            "../../assets/fonts/DejaVuSans.ttf"
+        ))),
+    );
+    fonts.font_data.insert(
+        "DejaVuSansMono".into(),
+        std::sync::Arc::new(FontData::from_static(include_bytes!(
+            "../../assets/fonts/DejaVuSansMono.ttf"
+        ))),
+    );
+    if let Some(family) = fonts.families.get_mut(&FontFamily::Proportional) {
+        family.insert(0, "DejaVuSans".into());
+    }
+    if let Some(family) = fonts.families.get_mut(&FontFamily::Monospace) {
+        family.insert(0, "DejaVuSansMono".into());
+    }
+    ctx.set_fonts(fonts);
+}

@@ -1,0 +1,89 @@
+//! The top bar: data, schedule, `T`, play and the global `t` slider.
+
+use crate::app::settings::{MAX_WINDOW_STEPS, Settings, SourceChoice};
+use crate::app::{Command, Model};
+use crate::data::{BuiltinImage, Dataset};
+use crate::diffusion::ScheduleKind;
+
+/// The label of the data on screen in the data menu.
+fn source_label(source: &SourceChoice) -> String {
+    match source {
+        SourceChoice::Image(name) => name.clone(),
+        SourceChoice::Dataset(name) => name
+            .parse::<Dataset>()
+            .map_or_else(|_| name.clone(), |d| d.label().to_owned()),
+        SourceChoice::File(path) => path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        ),
+    }
+}
+
+/// Lays out the top bar.
+pub fn top_bar_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, commands: &mut Vec<Command>) {
+    ui.add_space(4.0);
+    ui.horizontal(|ui| {
+        ui.label("Data");
+        egui::ComboBox::from_id_salt("data")
+            .selected_text(source_label(&settings.source))
+            .width(150.0)
+            .show_ui(ui, |ui| {
+                for image in BuiltinImage::ALL {
+                    let choice = SourceChoice::image(image);
+                    if ui
+                        .selectable_label(settings.source == choice, image.label())
+                        .clicked()
+                    {
+                        commands.push(Command::Load(choice));
+                    }
+                }
+                ui.separator();
+                for dataset in Dataset::ALL {
+                    let choice = SourceChoice::dataset(dataset);
+                    if ui
+                        .selectable_label(settings.source == choice, dataset.label())
+                        .clicked()
+                    {
+                        commands.push(Command::Load(choice));
+                    }
+                }
+            });
+        if ui
+            .button("Open…")
+            .on_hover_text(
+                "An image (PNG, JPEG, GIF, BMP, WebP) or a points CSV; or drop a file on the window",
+            )
+            .clicked()
+        {
+            commands.push(Command::OpenDialog);
+        }
+        ui.separator();
+        ui.label("Schedule");
+        egui::ComboBox::from_id_salt("schedule")
+            .selected_text(settings.schedule.kind.label())
+            .width(130.0)
+            .show_ui(ui, |ui| {
+                for kind in ScheduleKind::ALL {
+                    ui.selectable_value(&mut settings.schedule.kind, kind, kind.label());
+                }
+            });
+        ui.label("T");
+        ui.add(
+            egui::DragValue::new(&mut settings.schedule.steps)
+                .range(2..=MAX_WINDOW_STEPS)
+                .speed(5.0),
+        )
+        .on_hover_text("Number of steps T (2 to 10,000)");
+        ui.separator();
+        let play = if model.playing { "■ Pause" } else { "▶ Play" };
+        if ui.button(play).on_hover_text("Space").clicked() {
+            commands.push(Command::TogglePlay);
+        }
+        let steps = model.schedule.steps();
+        let width = (ui.available_width() - 60.0).max(120.0);
+        ui.spacing_mut().slider_width = width;
+        ui.add(egui::Slider::new(&mut settings.t, 0..=steps).text("t"))
+            .on_hover_text("← → one step, Shift+← → ten, Home/End");
+    });
+    ui.add_space(2.0);
+}

@@ -1,0 +1,4 @@
+//! Background threads: named, behind typed commands and events that carry plain data.
+
+pub mod export;
+pub mod frames;
