@@ -9,3 +9,5 @@ mod cli;
 mod data;
 mod export;
 mod math;
+mod ui;
+mod window;

@@ -2,9 +2,10 @@
 //!
 //! The UI (`crate::ui`) lays out panels from [`Model`] and the persisted [`Settings`];
 //! it edits settings in place and pushes [`Command`]s for actions with side effects.
-//! After layout, [`DiffscopeApp::apply_changes`] compares the settings with those of the
-//! start of the frame (rebuilding the schedule, the scene or the caches as needed) and
-//! runs the commands, so nothing changes state in the middle of a frame.
+//! After layout, [`DiffscopeApp::apply_changes`] compares the settings with those last
+//! applied (rebuilding the schedule, the scene or the caches as needed) and runs the
+//! commands, so nothing changes state in the middle of a frame — and a change made
+//! anywhere (a panel, a key, a test) takes effect the same way.
 
 pub mod compare;
 pub mod forward;
@@ -171,6 +172,8 @@ pub struct RunOptions {
 pub struct DiffscopeApp {
     /// What the user chose (persisted).
     pub settings: Settings,
+    /// The settings the model was last brought in line with.
+    applied: Settings,
     /// What is on screen.
     pub model: Model,
     frames: FrameWorker,
@@ -244,6 +247,7 @@ impl DiffscopeApp {
             compare: CompareCache::default(),
         };
         let mut app = Self {
+            applied: settings.clone(),
             settings,
             model,
             frames,
@@ -471,6 +475,8 @@ impl DiffscopeApp {
             None => format!("opened {} ({})", scene.name, scene.describe()),
         });
         self.settings.source = scene.source.clone();
+        // Already in line: the scene was loaded with these settings.
+        self.applied.source = scene.source.clone();
         self.model.x0_sq_norm = scene.sq_norm();
         self.model.scene = scene;
         self.rebuild_views();
@@ -505,8 +511,9 @@ impl DiffscopeApp {
         }
     }
 
-    /// Applies what the UI changed this frame: settings, then commands.
-    pub fn apply_changes(&mut self, before: &Settings, ctx: &egui::Context) {
+    /// Applies what changed since the last call: settings, then commands.
+    pub fn apply_changes(&mut self, ctx: &egui::Context) {
+        let before = std::mem::replace(&mut self.applied, self.settings.clone());
         let s = &self.settings;
         let data_changed = match (&s.source, &before.source) {
             (SourceChoice::Dataset(_), SourceChoice::Dataset(_)) => {
@@ -550,6 +557,7 @@ impl DiffscopeApp {
             self.run(command, ctx);
         }
         self.request_frame();
+        self.applied = self.settings.clone();
     }
 
     fn run(&mut self, command: Command, ctx: &egui::Context) {
@@ -818,12 +826,11 @@ impl eframe::App for DiffscopeApp {
         if let Some(ms) = frame.info().cpu_usage {
             self.model.frame_times.push(ms * 1000.0);
         }
-        let before = self.settings.clone();
         self.keys(&ctx);
         self.dropped_files(&ctx);
         crate::ui::app_ui(ui, &mut self.settings, &self.model, &mut self.commands);
         self.settings.zoom = ctx.zoom_factor();
-        self.apply_changes(&before, &ctx);
+        self.apply_changes(&ctx);
         self.model
             .compare
             .update(&ctx, &self.model.scene, &self.model.compared, &self.settings);

@@ -11,8 +11,9 @@ use crate::app::{Command, Model};
 /// Lays out the Compare tab.
 pub fn compare_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, commands: &mut Vec<Command>) {
     ui.horizontal(|ui| {
-        ui.label("columns");
-        ui.add(egui::DragValue::new(&mut settings.compare_columns).range(2..=10));
+        let label = ui.label("columns");
+        ui.add(egui::DragValue::new(&mut settings.compare_columns).range(2..=10))
+            .labelled_by(label.id);
         ui.label(
             RichText::new("rows: the schedule and its overlays (tick them on the left); one shared ε").weak(),
         );

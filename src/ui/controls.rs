@@ -26,25 +26,28 @@ fn data_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model) {
     match (&model.scene.data, &settings.source) {
         (SceneData::Points(_), SourceChoice::Dataset(_)) => {
             ui.horizontal(|ui| {
-                ui.label("points");
+                let label = ui.label("points");
                 ui.add(
                     egui::DragValue::new(&mut settings.n_points)
                         .range(16..=20_000)
                         .speed(10.0),
-                );
-                ui.label("seed");
-                ui.add(egui::DragValue::new(&mut settings.data_seed).range(0..=9999));
+                )
+                .labelled_by(label.id);
+                let label = ui.label("seed");
+                ui.add(egui::DragValue::new(&mut settings.data_seed).range(0..=9999))
+                    .labelled_by(label.id);
             });
         }
         (SceneData::Image(_), _) => {
             ui.horizontal(|ui| {
-                ui.label("working size ≤");
+                let label = ui.label("working size ≤");
                 ui.add(
                     egui::DragValue::new(&mut settings.max_side)
                         .range(32..=2048)
                         .speed(4.0)
                         .suffix(" px"),
                 )
+                .labelled_by(label.id)
                 .on_hover_text("Large images are reduced so their long side is at most this");
             });
         }
@@ -68,7 +71,7 @@ fn schedule_ui(ui: &mut egui::Ui, settings: &mut Settings) {
     if spec.kind == ScheduleKind::Constant {
         let mut beta = spec.effective_beta();
         ui.horizontal(|ui| {
-            ui.label("β");
+            let label = ui.label("β");
             if ui
                 .add(
                     egui::DragValue::new(&mut beta)
@@ -76,6 +79,7 @@ fn schedule_ui(ui: &mut egui::Ui, settings: &mut Settings) {
                         .speed(1e-4)
                         .max_decimals(5),
                 )
+                .labelled_by(label.id)
                 .changed()
             {
                 spec.beta = Some(beta);
@@ -111,7 +115,7 @@ fn beta_param(ui: &mut egui::Ui, label: &str, value: &mut Option<f64>, steps: us
     let mut v = value.unwrap_or(default);
     let speed = v * 0.01;
     ui.horizontal(|ui| {
-        ui.label(label);
+        let name = ui.label(label);
         if ui
             .add(
                 egui::DragValue::new(&mut v)
@@ -119,6 +123,7 @@ fn beta_param(ui: &mut egui::Ui, label: &str, value: &mut Option<f64>, steps: us
                     .speed(speed)
                     .max_decimals(6),
             )
+            .labelled_by(name.id)
             .changed()
         {
             *value = Some(v);
@@ -140,13 +145,15 @@ fn beta_param(ui: &mut egui::Ui, label: &str, value: &mut Option<f64>, steps: us
 fn noise_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model) {
     section(ui, "Noise");
     ui.horizontal(|ui| {
-        ui.label("seed");
-        ui.add(egui::DragValue::new(&mut settings.noise_seed).range(0..=99_999));
+        let label = ui.label("seed");
+        ui.add(egui::DragValue::new(&mut settings.noise_seed).range(0..=99_999))
+            .labelled_by(label.id);
     });
     if model.points.is_some() {
         ui.horizontal(|ui| {
-            ui.label("highlighted paths");
-            ui.add(egui::DragValue::new(&mut settings.highlighted).range(0..=6));
+            let label = ui.label("highlighted paths");
+            ui.add(egui::DragValue::new(&mut settings.highlighted).range(0..=6))
+                .labelled_by(label.id);
         });
     }
 }

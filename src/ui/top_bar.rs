@@ -23,7 +23,7 @@ fn source_label(source: &SourceChoice) -> String {
 pub fn top_bar_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, commands: &mut Vec<Command>) {
     ui.add_space(4.0);
     ui.horizontal(|ui| {
-        ui.label("Data");
+        let label = ui.label("Data");
         egui::ComboBox::from_id_salt("data")
             .selected_text(source_label(&settings.source))
             .width(150.0)
@@ -47,7 +47,9 @@ pub fn top_bar_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, com
                         commands.push(Command::Load(choice));
                     }
                 }
-            });
+            })
+            .response
+            .labelled_by(label.id);
         if ui
             .button("Open…")
             .on_hover_text(
@@ -58,7 +60,7 @@ pub fn top_bar_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, com
             commands.push(Command::OpenDialog);
         }
         ui.separator();
-        ui.label("Schedule");
+        let label = ui.label("Schedule");
         egui::ComboBox::from_id_salt("schedule")
             .selected_text(settings.schedule.kind.label())
             .width(130.0)
@@ -66,13 +68,16 @@ pub fn top_bar_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, com
                 for kind in ScheduleKind::ALL {
                     ui.selectable_value(&mut settings.schedule.kind, kind, kind.label());
                 }
-            });
-        ui.label("T");
+            })
+            .response
+            .labelled_by(label.id);
+        let label = ui.label("T");
         ui.add(
             egui::DragValue::new(&mut settings.schedule.steps)
                 .range(2..=MAX_WINDOW_STEPS)
                 .speed(5.0),
         )
+        .labelled_by(label.id)
         .on_hover_text("Number of steps T (2 to 10,000)");
         ui.separator();
         let play = if model.playing { "■ Pause" } else { "▶ Play" };
