@@ -10,7 +10,9 @@ use diffscope::diffusion::forward::{self, DEFAULT_KEYFRAME_BUDGET_BYTES, MarkovC
 use diffscope::diffusion::{Schedule, ScheduleKind, ScheduleSpec};
 
 fn astronaut() -> Vec<f32> {
-    let img = BuiltinImage::Astronaut.load(DEFAULT_MAX_SIDE).expect("embedded image");
+    let img = BuiltinImage::Astronaut
+        .load(DEFAULT_MAX_SIDE)
+        .expect("embedded image");
     assert_eq!((img.width, img.height, img.channels), (512, 512, 3));
     img.pixels
 }
@@ -47,7 +49,10 @@ fn markov(c: &mut Criterion) {
         });
     });
     // The worst case: K − 1 steps past a keyframe.
-    let worst: Vec<usize> = (0..1000 / every).map(|k| k * every + every - 1).filter(|&t| t <= 1000).collect();
+    let worst: Vec<usize> = (0..1000 / every)
+        .map(|k| k * every + every - 1)
+        .filter(|&t| t <= 1000)
+        .collect();
     let mut i = 0;
     c.bench_function("markov_x_t_worst_t_512x512_rgb", |b| {
         b.iter(|| {

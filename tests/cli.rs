@@ -348,10 +348,8 @@ fn render_argument_errors_are_one_line() {
 }
 
 #[test]
-fn help_is_there_for_every_command_and_no_command_prints_it() {
-    let o = diffscope(&[]);
-    assert!(o.status.success());
-    assert!(stdout(&o).contains("Usage: diffscope"));
+fn help_is_there_for_every_command() {
+    // (Without a command diffscope opens its window: see the window tests.)
     for cmd in [
         &["--help"][..],
         &["schedule", "--help"],

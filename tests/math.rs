@@ -860,7 +860,12 @@ fn markov_path_of_a_few_elements_is_what_the_full_chain_does_to_them() {
 #[test]
 fn histogram_counts_and_compares_with_the_standard_normal() {
     use diffscope::diffusion::metrics::{Histogram, mean_std, standard_normal_pdf};
-    let h = Histogram::new(&[-5.0, -1.0, -0.5, 0.0, 0.49, 0.5, 3.9, 4.0, f64::NAN], -4.0, 4.0, 8);
+    let h = Histogram::new(
+        &[-5.0, -1.0, -0.5, 0.0, 0.49, 0.5, 3.9, 4.0, f64::NAN],
+        -4.0,
+        4.0,
+        8,
+    );
     assert_eq!(h.counts, vec![0, 0, 0, 2, 3, 0, 0, 1]);
     assert_eq!((h.below, h.above, h.total), (1, 1, 8));
     assert_eq!(h.bin_centre(0), -3.5);
@@ -873,7 +878,10 @@ fn histogram_counts_and_compares_with_the_standard_normal() {
     assert!(tv < 0.012, "TV {tv}");
     let shifted: Vec<f64> = z.iter().map(|v| v + 1.0).collect();
     let tv = Histogram::new(&shifted, -4.0, 4.0, 64).tv_distance_to_standard_normal();
-    assert!((tv - 0.383).abs() < 0.02, "TV of N(1, 1) vs N(0, 1) is 2Φ(½) − 1 = 0.383, got {tv}");
+    assert!(
+        (tv - 0.383).abs() < 0.02,
+        "TV of N(1, 1) vs N(0, 1) is 2Φ(½) − 1 = 0.383, got {tv}"
+    );
     let (m, sd) = mean_std(&[1.0, 2.0, 3.0, 4.0]);
     assert_eq!((m, sd), (2.5, 1.25f64.sqrt()));
 }

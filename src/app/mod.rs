@@ -60,6 +60,8 @@ pub enum Command {
     DismissError,
     /// Enter or leave fullscreen.
     ToggleFullscreen,
+    /// Close the window (Ctrl+Q).
+    Quit,
 }
 
 /// Messages for the status line.
@@ -75,18 +77,34 @@ pub struct Status {
 #[derive(Clone, Debug, Default)]
 pub struct FrameTimes {
     cpu_ms: std::collections::VecDeque<f32>,
+    /// The app's own share: `logic` + `ui` (no tessellation or painting).
+    pub app_ms: std::collections::VecDeque<f32>,
 }
 
 impl FrameTimes {
     /// Frames kept.
     pub const WINDOW: usize = 600;
 
-    /// Records one frame's CPU time.
+    /// Records one frame's CPU time (eframe's measure: the whole frame but the buffer swap).
     pub fn push(&mut self, ms: f32) {
         if self.cpu_ms.len() == Self::WINDOW {
             self.cpu_ms.pop_front();
         }
         self.cpu_ms.push_back(ms);
+    }
+
+    /// Records the app's own time of one frame.
+    pub fn push_app(&mut self, ms: f32) {
+        if self.app_ms.len() == Self::WINDOW {
+            self.app_ms.pop_front();
+        }
+        self.app_ms.push_back(ms);
+    }
+
+    /// The `q`-quantile of the app's own times, in ms.
+    #[must_use]
+    pub fn app_quantile(&self, q: f64) -> f32 {
+        quantile(self.app_ms.iter().copied(), q)
     }
 
     /// Number of frames recorded.
@@ -104,19 +122,23 @@ impl FrameTimes {
     /// The `q`-quantile (0..=1) of the recorded times, in ms.
     #[must_use]
     pub fn quantile(&self, q: f64) -> f32 {
-        if self.cpu_ms.is_empty() {
-            return 0.0;
-        }
-        let mut v: Vec<f32> = self.cpu_ms.iter().copied().collect();
-        v.sort_by(f32::total_cmp);
-        let k = ((v.len() - 1) as f64 * q).round() as usize;
-        v[k]
+        quantile(self.cpu_ms.iter().copied(), q)
     }
 
     /// The recorded times, oldest first.
     pub fn iter(&self) -> impl Iterator<Item = f32> + '_ {
         self.cpu_ms.iter().copied()
     }
+}
+
+/// The `q`-quantile (0..=1) of `values` (0 if there are none).
+fn quantile(values: impl Iterator<Item = f32>, q: f64) -> f32 {
+    let mut v: Vec<f32> = values.collect();
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(f32::total_cmp);
+    v[((v.len() - 1) as f64 * q).round() as usize]
 }
 
 /// Everything the UI reads (but the settings, which it edits).
@@ -133,8 +155,10 @@ pub struct Model {
     pub points: Option<PointsView>,
     /// What the image views show, when the scene is an image.
     pub image: ImageView,
-    /// Textures of the image views: (Markov, closed form).
+    /// Textures of the two views: (Markov, closed form); for points, rendered scatters.
     pub textures: (Option<TextureHandle>, Option<TextureHandle>),
+    /// What the `x_0` texture of the point views shows: (dark theme, data generation).
+    scatter_key: Option<(bool, u64)>,
     /// Messages and errors.
     pub status: Status,
     /// What is loading, if anything.
@@ -185,6 +209,7 @@ pub struct DiffscopeApp {
     commands: Vec<Command>,
     theme_applied: Option<settings::ThemeChoice>,
     frames_drawn: u64,
+    logic_ms: f32,
 }
 
 /// What a native dialog returned.
@@ -239,6 +264,7 @@ impl DiffscopeApp {
             points: None,
             image: ImageView::default(),
             textures: (None, None),
+            scatter_key: None,
             status,
             loading: None,
             export: None,
@@ -263,6 +289,7 @@ impl DiffscopeApp {
             commands: Vec::new(),
             theme_applied: None,
             frames_drawn: 0,
+            logic_ms: 0.0,
         };
         app.rebuild_views();
         if let Some(file) = options.file {
@@ -311,6 +338,7 @@ impl DiffscopeApp {
             }
             SceneData::Image(img) => {
                 self.model.points = None;
+                self.model.textures = (None, None);
                 self.model.image = ImageView {
                     generation,
                     built: (0, self.model.schedule.steps()),
@@ -452,20 +480,57 @@ impl DiffscopeApp {
     fn upload_textures(&mut self, ctx: &egui::Context) {
         let view = &mut self.model.image;
         view.dirty = false;
-        let upload = |slot: &mut Option<TextureHandle>, name: &str, rgba: &Rgba| {
-            let image =
-                ColorImage::from_rgba_unmultiplied([rgba.width as usize, rgba.height as usize], &rgba.pixels);
-            match slot {
-                Some(handle) => handle.set(image, TextureOptions::NEAREST),
-                None => *slot = Some(ctx.load_texture(name, image, TextureOptions::NEAREST)),
-            }
-        };
         if let Some((_, m)) = &view.markov {
-            upload(&mut self.model.textures.0, "markov", &m.image);
+            upload(
+                ctx,
+                &mut self.model.textures.0,
+                "markov",
+                &m.image,
+                TextureOptions::NEAREST,
+            );
         }
         if let Some((_, c)) = &view.closed {
-            upload(&mut self.model.textures.1, "closed", &c.image);
+            upload(
+                ctx,
+                &mut self.model.textures.1,
+                "closed",
+                &c.image,
+                TextureOptions::NEAREST,
+            );
         }
+    }
+
+    /// Renders the constant part of the point views, `x_0` with the axes, to a texture
+    /// when the data or the theme changed; returns whether it rendered. The moving
+    /// points are drawn over it by the UI as one small mesh (two triangles a point): a
+    /// software renderer (llvmpipe) pays per triangle, and this keeps a frame to a few
+    /// thousand.
+    fn render_scatters(&mut self, ctx: &egui::Context) -> bool {
+        let Some(points) = &mut self.model.points else {
+            return false;
+        };
+        points.set_t(self.settings.t);
+        let dark = ctx.global_style().visuals.dark_mode;
+        let key = (dark, self.model.image.generation);
+        if self.model.scatter_key == Some(key) {
+            return false;
+        }
+        self.model.scatter_key = Some(key);
+        let style = crate::ui::theme::scatter_style(dark);
+        let img = crate::export::render_scatter(&points.x0, None, &style);
+        let rgba = Rgba {
+            width: img.width(),
+            height: img.height(),
+            pixels: img.pixels().flat_map(|p| [p[0], p[1], p[2], 255]).collect(),
+        };
+        upload(
+            ctx,
+            &mut self.model.textures.0,
+            "x0",
+            &rgba,
+            TextureOptions::LINEAR,
+        );
+        true
     }
 
     /// Replaces the scene (after a successful load).
@@ -557,6 +622,10 @@ impl DiffscopeApp {
             self.run(command, ctx);
         }
         self.request_frame();
+        if self.render_scatters(ctx) {
+            // The new picture is laid out in the next frame.
+            ctx.request_repaint();
+        }
         self.applied = self.settings.clone();
     }
 
@@ -589,6 +658,7 @@ impl DiffscopeApp {
                 }
             }
             Command::DismissError => self.model.status.error = None,
+            Command::Quit => ctx.send_viewport_cmd(egui::ViewportCommand::Close),
             Command::ToggleFullscreen => {
                 let full = ctx.input(|i| i.viewport().fullscreen.unwrap_or(false));
                 ctx.send_viewport_cmd(egui::ViewportCommand::Fullscreen(!full));
@@ -752,6 +822,9 @@ impl DiffscopeApp {
             if i.consume_key(Modifiers::NONE, Key::End) {
                 push.push(Command::End);
             }
+            if i.consume_key(Modifiers::COMMAND, Key::Q) {
+                push.push(Command::Quit);
+            }
             if i.consume_key(Modifiers::NONE, Key::F11) {
                 push.push(Command::ToggleFullscreen);
             }
@@ -804,6 +877,21 @@ impl DiffscopeApp {
     }
 }
 
+/// Uploads `rgba` into the texture in `slot` (creating it the first time).
+fn upload(
+    ctx: &egui::Context,
+    slot: &mut Option<TextureHandle>,
+    name: &str,
+    rgba: &Rgba,
+    options: TextureOptions,
+) {
+    let image = ColorImage::from_rgba_unmultiplied([rgba.width as usize, rgba.height as usize], &rgba.pixels);
+    match slot {
+        Some(handle) => handle.set(image, options),
+        None => *slot = Some(ctx.load_texture(name, image, options)),
+    }
+}
+
 /// Saves an egui screenshot as PNG (RGBA → RGB).
 fn save_color_image(image: &ColorImage, path: &std::path::Path) -> Result<(), String> {
     let [w, h] = image.size;
@@ -814,10 +902,13 @@ fn save_color_image(image: &ColorImage, path: &std::path::Path) -> Result<(), St
 
 impl eframe::App for DiffscopeApp {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        let start = std::time::Instant::now();
         self.logic(ctx);
+        self.logic_ms = start.elapsed().as_secs_f32() * 1000.0;
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {
+        let start = std::time::Instant::now();
         let ctx = ui.ctx().clone();
         if self.theme_applied != Some(self.settings.theme) {
             crate::ui::theme::apply(&ctx, self.settings.theme);
@@ -838,6 +929,8 @@ impl eframe::App for DiffscopeApp {
         if self.screenshot.is_some() {
             self.screenshot_step(&ctx);
         }
+        let app_ms = self.logic_ms + start.elapsed().as_secs_f32() * 1000.0;
+        self.model.frame_times.push_app(app_ms);
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {

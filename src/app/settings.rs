@@ -176,7 +176,7 @@ impl Default for Settings {
             zoom: 1.0,
             show_math: true,
             show_frame_times: false,
-            highlighted: 6,
+            highlighted: 4,
             export_dir: default_export_dir(),
         }
     }

@@ -307,10 +307,32 @@ fn decode_error(source: &str, error: &ImageError) -> DataError {
         ImageError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
             "the file is truncated (unexpected end of data)".to_owned()
         }
+        ImageError::Decoding(d) => format!("corrupt image data ({})", readable(&d.to_string())),
         other => other.to_string(),
     };
     let reason = reason.split_whitespace().collect::<Vec<_>>().join(" ");
     DataError::ImageDecode { file, reason }
+}
+
+/// A decoder's message made fit for a status line: `Debug` dumps of its internals
+/// (`ChunkType { type: …, critical: false }`) dropped, and at most 100 characters.
+fn readable(message: &str) -> String {
+    let mut out = String::new();
+    let mut depth = 0usize;
+    for c in message.chars() {
+        match c {
+            '{' => depth += 1,
+            '}' => depth = depth.saturating_sub(1),
+            _ if depth == 0 => out.push(c),
+            _ => {}
+        }
+    }
+    let out = out.split_whitespace().collect::<Vec<_>>().join(" ");
+    if out.chars().count() > 100 {
+        format!("{}…", out.chars().take(99).collect::<String>())
+    } else {
+        out
+    }
 }
 
 /// Converts to 8-bit grey or RGB (alpha composited on black), reduces so the long side is

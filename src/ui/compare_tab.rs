@@ -10,16 +10,16 @@ use crate::app::{Command, Model};
 
 /// Lays out the Compare tab.
 pub fn compare_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, commands: &mut Vec<Command>) {
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
+        if ui.button("export PNG").clicked() {
+            commands.push(Command::ExportCompare);
+        }
         let label = ui.label("columns");
         ui.add(egui::DragValue::new(&mut settings.compare_columns).range(2..=10))
             .labelled_by(label.id);
         ui.label(
             RichText::new("rows: the schedule and its overlays (tick them on the left); one shared ε").weak(),
         );
-        if ui.button("export PNG").clicked() {
-            commands.push(Command::ExportCompare);
-        }
     });
     let grid = &model.compare;
     if grid.cells.is_empty() {

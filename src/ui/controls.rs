@@ -171,7 +171,9 @@ fn playback_ui(ui: &mut egui::Ui, settings: &mut Settings) {
 fn export_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, commands: &mut Vec<Command>) {
     section(ui, "Export");
     ui.horizontal(|ui| {
-        ui.label(egui::RichText::new(format!("to {}", settings.export_dir.display())).small());
+        let dir = settings.export_dir.display().to_string();
+        ui.add(egui::Label::new(egui::RichText::new(format!("to {dir}")).small()).truncate())
+            .on_hover_text(&dir);
         if ui.small_button("Choose…").clicked() {
             commands.push(Command::ChooseExportDir);
         }

@@ -2,7 +2,6 @@
 //! does — the Markov chain `q(x_t|x_{t−1})` and the closed form `q(x_t|x_0)`.
 
 use egui::RichText;
-use egui_plot::{Line, Plot, PlotPoints, Points};
 
 use super::theme;
 use crate::app::Model;
@@ -28,14 +27,14 @@ pub fn forward_ui(ui: &mut egui::Ui, settings: &Settings, model: &Model) {
         view_heading(
             &mut cols[1],
             "closed form",
-            "q(x_t | x_0): one fixed ε, a straight fade",
+            "q(x_t | x_0): one fixed ε, a smooth fade",
         );
         if let Some(points) = &model.points {
-            let dark = cols[0].visuals().dark_mode;
+            let x0 = model.textures.0.as_ref();
             let markov = (&points.markov[..], &points.markov_paths[..]);
             let closed = (&points.closed[..], &points.closed_paths[..]);
-            scatter_ui(&mut cols[0], "markov", &points.x0, markov, points.t, side, dark);
-            scatter_ui(&mut cols[1], "closed", &points.x0, closed, points.t, side, dark);
+            scatter_ui(&mut cols[0], x0, markov, points.t, side);
+            scatter_ui(&mut cols[1], x0, closed, points.t, side);
         } else {
             let markov_t = model.image.markov.as_ref().map(|m| m.0);
             let closed_t = model.image.closed.as_ref().map(|c| c.0);
@@ -154,57 +153,73 @@ fn image_ui(
 }
 
 /// Data extent shown in the scatter views (points are standardised).
-const EXTENT: f64 = 3.5;
+pub const EXTENT: f64 = 3.5;
 
-/// A scatter of `x_t` over a faint `x_0`, with the highlighted points' paths up to `t`.
+/// A scatter of `x_t` (one mesh, two triangles a point) over the faint `x_0` (a
+/// texture rendered once per data set), with the highlighted points' paths up to `t`.
 fn scatter_ui(
     ui: &mut egui::Ui,
-    id: &str,
-    x0: &[[f64; 2]],
+    texture: Option<&egui::TextureHandle>,
     (xt, paths): (&[[f64; 2]], &[Vec<[f64; 2]>]),
     t: usize,
     side: f32,
-    dark: bool,
 ) {
-    Plot::new(id)
-        .data_aspect(1.0)
-        .width(side)
-        .height(side)
-        .default_x_bounds(-EXTENT, EXTENT)
-        .default_y_bounds(-EXTENT, EXTENT)
-        .allow_drag(false)
-        .allow_zoom(false)
-        .allow_scroll(false)
-        .allow_boxed_zoom(false)
-        .show_axes(false)
-        .show(ui, |plot| {
-            plot.add(
-                Points::new("x_0", PlotPoints::from(x0.to_vec()))
-                    .color(theme::faint_color(dark))
-                    .radius(1.5)
-                    .allow_hover(false),
+    let (rect, response) = ui.allocate_exact_size(egui::vec2(side, side), egui::Sense::hover());
+    let Some(texture) = texture else { return };
+    let painter = ui.painter_at(rect);
+    let uv = egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0));
+    painter.image(texture.id(), rect, uv, egui::Color32::WHITE);
+    let to_screen = |p: [f64; 2]| {
+        egui::pos2(
+            rect.left() + ((p[0] + EXTENT) / (2.0 * EXTENT)) as f32 * rect.width(),
+            rect.bottom() - ((p[1] + EXTENT) / (2.0 * EXTENT)) as f32 * rect.height(),
+        )
+    };
+    let color = theme::point_color(ui.visuals().dark_mode);
+    let mut mesh = egui::Mesh::default();
+    let r = (side / 300.0).clamp(1.2, 2.5);
+    for &p in xt {
+        let c = to_screen(p);
+        if rect.contains(c) {
+            mesh.add_colored_rect(
+                egui::Rect::from_center_size(c, egui::vec2(2.0 * r, 2.0 * r)),
+                color,
             );
-            plot.add(
-                Points::new("x_t", PlotPoints::from(xt.to_vec()))
-                    .color(theme::point_color(dark))
-                    .radius(2.0),
-            );
-            for (k, path) in paths.iter().enumerate() {
-                let color = theme::PATH_COLORS[k % theme::PATH_COLORS.len()];
-                let upto = &path[..=t.min(path.len() - 1)];
-                plot.add(
-                    Line::new(format!("path {}", k + 1), PlotPoints::from(upto.to_vec()))
-                        .color(color)
-                        .width(1.5),
-                );
-                plot.add(
-                    Points::new(
-                        format!("point {}", k + 1),
-                        PlotPoints::from(vec![upto[upto.len() - 1]]),
-                    )
-                    .color(color)
-                    .radius(5.0),
-                );
+        }
+    }
+    painter.add(egui::Shape::mesh(mesh));
+    for (k, path) in paths.iter().enumerate() {
+        let color = theme::PATH_COLORS[k % theme::PATH_COLORS.len()];
+        let upto = &path[..=t.min(path.len() - 1)];
+        let last = to_screen(upto[upto.len() - 1]);
+        painter.add(egui::Shape::line(
+            decimate(upto.iter().map(|&p| to_screen(p))),
+            egui::Stroke::new(1.5, color),
+        ));
+        painter.circle_filled(last, 5.0, color);
+    }
+    if let Some(pos) = response.hover_pos() {
+        let x = (f64::from((pos.x - rect.left()) / rect.width()) * 2.0 - 1.0) * EXTENT;
+        let y = (1.0 - f64::from((pos.y - rect.top()) / rect.height()) * 2.0) * EXTENT;
+        response.on_hover_text_at_pointer(format!("({x:.2}, {y:.2})"));
+    }
+}
+
+/// The points of a polyline with those closer than 3 px to the previous kept one
+/// dropped (the last one is always kept): the same picture, with a fraction of the
+/// triangles — a path of 1,000 steps is mostly sub-pixel moves.
+fn decimate(points: impl Iterator<Item = egui::Pos2>) -> Vec<egui::Pos2> {
+    let mut out: Vec<egui::Pos2> = Vec::new();
+    let mut pending = None;
+    for p in points {
+        match out.last() {
+            Some(q) if q.distance_sq(p) < 9.0 => pending = Some(p),
+            _ => {
+                out.push(p);
+                pending = None;
             }
-        });
+        }
+    }
+    out.extend(pending);
+    out
 }

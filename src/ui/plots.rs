@@ -225,9 +225,13 @@ fn gaussian_yet_ui(ui: &mut egui::Ui, model: &Model) {
             [x, standard_normal_pdf(x)]
         })
         .collect();
+    ui.label(
+        RichText::new("bars: Markov x_t · green outline: closed-form x_t · orange: N(0, 1)")
+            .small()
+            .weak(),
+    );
     Plot::new("histogram")
         .height(ui.available_height().max(60.0))
-        .legend(Legend::default().position(Corner::LeftTop))
         .include_y(0.0)
         .include_y(0.45)
         .allow_drag(false)

@@ -13,7 +13,8 @@ pub fn status_ui(ui: &mut egui::Ui, settings: &Settings, model: &Model, commands
             if ui.small_button("✕").on_hover_text("dismiss").clicked() {
                 commands.push(Command::DismissError);
             }
-            ui.label(egui::RichText::new(format!("error: {error}")).color(theme::error_color(dark)));
+            let text = egui::RichText::new(format!("error: {error}")).color(theme::error_color(dark));
+            ui.add(egui::Label::new(text).truncate()).on_hover_text(error);
             ui.separator();
         }
         if let Some(what) = &model.loading {
@@ -57,10 +58,13 @@ pub fn status_ui(ui: &mut egui::Ui, settings: &Settings, model: &Model, commands
 #[must_use]
 pub fn frame_summary(times: &FrameTimes) -> String {
     format!(
-        "frame CPU p50 {:.1} ms · p99 {:.1} ms · max {:.1} ms ({} frames)",
+        "frame CPU p50 {:.1} · p99 {:.1} · max {:.1} ms (app {:.1} · {:.1} · {:.1}) over {} frames",
         times.quantile(0.5),
         times.quantile(0.99),
         times.quantile(1.0),
+        times.app_quantile(0.5),
+        times.app_quantile(0.99),
+        times.app_quantile(1.0),
         times.len()
     )
 }

@@ -37,6 +37,22 @@ pub fn faint_color(dark: bool) -> Color32 {
     }
 }
 
+/// The scatter views' look in the window: the panel's background, the theme's colours.
+#[must_use]
+pub fn scatter_style(dark: bool) -> crate::export::ScatterStyle {
+    let rgb = |c: Color32| [c.r(), c.g(), c.b()];
+    crate::export::ScatterStyle {
+        size_px: 640,
+        extent: crate::ui::forward_tab::EXTENT,
+        point_radius_px: 2.0,
+        // x_0 is drawn as the points of this picture, in the faint colour.
+        point_rgb: rgb(faint_color(dark)),
+        background_point_rgb: rgb(faint_color(dark)),
+        canvas_rgb: if dark { [20, 20, 20] } else { [250, 250, 250] },
+        axes: true,
+    }
+}
+
 /// Paths of highlighted points.
 pub const PATH_COLORS: [Color32; 6] = [
     Color32::from_rgb(255, 112, 67),

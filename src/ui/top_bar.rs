@@ -85,7 +85,8 @@ pub fn top_bar_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, com
             commands.push(Command::TogglePlay);
         }
         let steps = model.schedule.steps();
-        let width = (ui.available_width() - 60.0).max(120.0);
+        // Leave room for the value box and the slider's "t".
+        let width = (ui.available_width() - 110.0).max(120.0);
         ui.spacing_mut().slider_width = width;
         ui.add(egui::Slider::new(&mut settings.t, 0..=steps).text("t"))
             .on_hover_text("← → one step, Shift+← → ten, Home/End");

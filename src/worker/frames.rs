@@ -128,7 +128,18 @@ impl FrameWorker {
         let (event_tx, rx) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("forward-frames".into())
-            .spawn(move || run(&cmd_rx, &event_tx, wake.as_ref()))
+            .spawn(move || {
+                // One core for this worker, the other for the UI (and, without a GPU, for
+                // the software renderer): its parallel loops run on this one-thread pool.
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(1)
+                    .thread_name(|_| "forward-frames-pool".into())
+                    .build();
+                match pool {
+                    Ok(pool) => pool.install(move || run(&cmd_rx, &event_tx, wake.as_ref())),
+                    Err(_) => run(&cmd_rx, &event_tx, wake.as_ref()),
+                }
+            })
             .expect("start the forward-frames thread");
         Self {
             tx,
