@@ -12,11 +12,13 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 
+use crate::app::compare::FrameRenderer;
+use crate::app::scene::{self, Scene, SceneData};
+use crate::app::settings::{Settings, SourceChoice};
 use crate::data::{self, Dataset};
-use crate::diffusion::forward::{self, DEFAULT_KEYFRAME_BUDGET_BYTES, MarkovChain, closed_form_noise};
 use crate::diffusion::schedule::ScheduleRow;
 use crate::diffusion::{Schedule, ScheduleKind, ScheduleSpec};
-use crate::export::{self, ScatterStyle};
+use crate::export;
 
 /// diffscope: see diffusion models work — the forward chain, the learned reverse chain
 /// and the ELBO, with exact numbers. Without a command, it opens the window.
@@ -78,7 +80,7 @@ fn parse_size(s: &str) -> Result<[f32; 2], String> {
 impl WindowArgs {
     /// The app's run options, or a one-line error.
     fn run_options(&self) -> Result<crate::app::RunOptions> {
-        use crate::app::settings::{SourceChoice, Tab};
+        use crate::app::settings::Tab;
         let source = match &self.data {
             None => None,
             Some(name) => Some(if let Ok(image) = name.parse::<data::BuiltinImage>() {
@@ -346,100 +348,53 @@ fn data_cmd(cmd: &DataCmd) -> Result<()> {
     write_lines(&cmd.csv, lines)
 }
 
-/// The data a forward render starts from.
-enum Source {
-    Image(data::ImageData),
-    Points(Vec<[f64; 2]>),
-}
-
-fn load_source(cmd: &ForwardCmd) -> Result<Source> {
+/// The scene a forward render starts from: an image, a built-in set or a points CSV.
+fn load_source(cmd: &ForwardCmd) -> Result<Scene> {
     let s = &cmd.source;
     if let Some(image) = &s.image {
         let path = Path::new(image);
         // A built-in name is used unless a file of that name exists.
-        let loaded = match image.parse::<data::BuiltinImage>() {
-            Ok(builtin) if !path.exists() => builtin.load(cmd.max_side)?,
-            _ => data::load_image(path, cmd.max_side)?,
+        let scene = match image.parse::<data::BuiltinImage>() {
+            Ok(builtin) if !path.exists() => {
+                scene::load(&SourceChoice::image(builtin), &scene_settings(cmd)).map_err(anyhow::Error::msg)?
+            }
+            _ => scene::load_file(path, cmd.max_side).map_err(anyhow::Error::msg)?,
         };
-        if loaded.was_reduced() {
-            eprintln!(
-                "note: '{image}' is {}×{}; reduced to {}×{} (--max-side {})",
-                loaded.source_size.0, loaded.source_size.1, loaded.width, loaded.height, cmd.max_side
-            );
+        if let Some(note) = &scene.note {
+            eprintln!("note: '{image}': {note}");
         }
-        return Ok(Source::Image(loaded));
+        return Ok(scene);
     }
     if let Some(dataset) = s.dataset {
         if cmd.n < 2 {
             bail!("--n must be at least 2, got {}", cmd.n);
         }
-        return Ok(Source::Points(data::generate(dataset, cmd.n, cmd.data_seed)));
+        return scene::load(&SourceChoice::dataset(dataset), &scene_settings(cmd)).map_err(anyhow::Error::msg);
     }
     let path = s
         .points
         .as_deref()
         .context("one of --image, --dataset, --points is required")?;
+    if path.is_dir() {
+        bail!("cannot open '{}': it is a folder, not a file", path.display());
+    }
     let mut points = data::load_points_csv(path)?;
     data::standardise(&mut points);
-    Ok(Source::Points(points))
+    Ok(Scene {
+        source: SourceChoice::File(path.to_owned()),
+        name: "points".into(),
+        data: SceneData::Points(std::sync::Arc::new(points)),
+        note: None,
+    })
 }
 
-/// Produces `x_t` frames of one view of the forward chain, as pictures.
-struct ForwardRenderer {
-    schedule: Schedule,
-    source: Source,
-    /// The data as one flat array (HWC for images, x, y, x, y, … for points).
-    x0: Vec<f64>,
-    eps: Vec<f64>,
-    chain: Option<MarkovChain<f64>>,
-    style: ScatterStyle,
-}
-
-impl ForwardRenderer {
-    fn new(schedule: Schedule, source: Source, seed: u64, markov: bool) -> Self {
-        let x0: Vec<f64> = match &source {
-            Source::Image(img) => img.pixels.iter().map(|&v| f64::from(v)).collect(),
-            Source::Points(p) => p.iter().flatten().copied().collect(),
-        };
-        let eps = closed_form_noise(seed, x0.len());
-        let chain = markov
-            .then(|| MarkovChain::new(schedule.clone(), x0.clone(), seed, DEFAULT_KEYFRAME_BUDGET_BYTES));
-        Self {
-            schedule,
-            source,
-            x0,
-            eps,
-            chain,
-            style: ScatterStyle::default(),
-        }
-    }
-
-    fn frame(&mut self, t: usize) -> image::RgbImage {
-        let xt = if let Some(chain) = &mut self.chain {
-            chain.frame(t)
-        } else {
-            let mut out = vec![0.0; self.x0.len()];
-            forward::q_sample(&self.schedule, t, &self.x0, &self.eps, &mut out);
-            out
-        };
-        match &self.source {
-            Source::Image(img) => {
-                let pixels: Vec<f32> = xt.iter().map(|&v| v as f32).collect();
-                export::image_to_rgb(&pixels, img.width, img.height, img.channels)
-            }
-            Source::Points(x0) => {
-                let points: Vec<[f64; 2]> = xt.chunks_exact(2).map(|p| [p[0], p[1]]).collect();
-                export::render_scatter(&points, Some(x0), &self.style)
-            }
-        }
-    }
-
-    fn labels(&self, t: usize) -> Vec<String> {
-        let s = &self.schedule;
-        vec![
-            format!("t = {t}"),
-            format!("ᾱ = {}", format_sig(s.alpha_bar(t), 4)),
-        ]
+/// The data settings of a render, as the window's loader takes them.
+fn scene_settings(cmd: &ForwardCmd) -> Settings {
+    Settings {
+        n_points: cmd.n,
+        data_seed: cmd.data_seed,
+        max_side: cmd.max_side,
+        ..Settings::default()
     }
 }
 
@@ -474,12 +429,16 @@ fn render_forward(cmd: &ForwardCmd) -> Result<()> {
     if !(1..=100).contains(&cmd.fps) {
         bail!("--fps must be in 1..=100, got {}", cmd.fps);
     }
-    let source = load_source(cmd)?;
-    let mut renderer = ForwardRenderer::new(schedule, source, cmd.seed, cmd.markov);
+    let scene = load_source(cmd)?;
+    let mut renderer = FrameRenderer::new(&scene, &schedule, cmd.seed);
+    let mut frame = |t: usize| if cmd.markov { renderer.markov(t) } else { renderer.closed(t) };
     if let Some(out) = &cmd.out {
         let tiles: Vec<_> = at
             .iter()
-            .map(|&t| (renderer.frame(t), renderer.labels(t)))
+            .map(|&t| {
+                let labels = vec![format!("t = {t}"), format!("ᾱ = {}", format_sig(schedule.alpha_bar(t), 4))];
+                (frame(t), labels)
+            })
             .collect();
         export::save_png(&export::strip(&tiles), out)?;
     }
@@ -487,7 +446,7 @@ fn render_forward(cmd: &ForwardCmd) -> Result<()> {
         let n = cmd.frames;
         let frames = (0..n).map(|i| {
             let t = ((i as f64 / (n - 1) as f64) * steps as f64).round() as usize;
-            let mut img = renderer.frame(t);
+            let mut img = frame(t);
             let label = format!("t = {t}");
             export::draw_text(&mut img, 6, 6, &label, 2, [255, 64, 32]);
             img

@@ -253,7 +253,7 @@ fn render_forward_writes_a_gif_with_the_asked_frames() {
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     // The reduction is reported on stderr.
-    assert!(String::from_utf8_lossy(&o.stderr).contains("reduced to 64×64"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("reduced from 512 × 512 to 64 × 64"));
     let file = std::io::BufReader::new(std::fs::File::open(&gif).unwrap());
     let frames = image::codecs::gif::GifDecoder::new(file)
         .unwrap()

@@ -191,14 +191,19 @@ impl FrameRenderer {
         self.picture(&xt)
     }
 
-    /// Both views at `t` side by side, labelled.
-    pub fn both_views(&mut self, t: usize) -> RgbImage {
+    /// The Markov chain's `x_t` (the chain's keyframes are built on first use).
+    pub fn markov(&mut self, t: usize) -> RgbImage {
         let (schedule, x0, seed) = (&self.schedule, &self.x0, self.seed);
         let chain = self.chain.get_or_insert_with(|| {
             MarkovChain::new(schedule.clone(), x0.clone(), seed, DEFAULT_KEYFRAME_BUDGET_BYTES)
         });
-        let markov = chain.frame(t);
-        let markov = self.picture(&markov);
+        let xt = chain.frame(t);
+        self.picture(&xt)
+    }
+
+    /// Both views at `t` side by side, labelled.
+    pub fn both_views(&mut self, t: usize) -> RgbImage {
+        let markov = self.markov(t);
         let closed = self.closed(t);
         let ab = format!("ᾱ = {}", format_sig(self.schedule.alpha_bar(t), 4));
         export::strip(&[
