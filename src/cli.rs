@@ -355,9 +355,8 @@ fn load_source(cmd: &ForwardCmd) -> Result<Scene> {
         let path = Path::new(image);
         // A built-in name is used unless a file of that name exists.
         let scene = match image.parse::<data::BuiltinImage>() {
-            Ok(builtin) if !path.exists() => {
-                scene::load(&SourceChoice::image(builtin), &scene_settings(cmd)).map_err(anyhow::Error::msg)?
-            }
+            Ok(builtin) if !path.exists() => scene::load(&SourceChoice::image(builtin), &scene_settings(cmd))
+                .map_err(anyhow::Error::msg)?,
             _ => scene::load_file(path, cmd.max_side).map_err(anyhow::Error::msg)?,
         };
         if let Some(note) = &scene.note {
@@ -369,7 +368,8 @@ fn load_source(cmd: &ForwardCmd) -> Result<Scene> {
         if cmd.n < 2 {
             bail!("--n must be at least 2, got {}", cmd.n);
         }
-        return scene::load(&SourceChoice::dataset(dataset), &scene_settings(cmd)).map_err(anyhow::Error::msg);
+        return scene::load(&SourceChoice::dataset(dataset), &scene_settings(cmd))
+            .map_err(anyhow::Error::msg);
     }
     let path = s
         .points
@@ -431,12 +431,21 @@ fn render_forward(cmd: &ForwardCmd) -> Result<()> {
     }
     let scene = load_source(cmd)?;
     let mut renderer = FrameRenderer::new(&scene, &schedule, cmd.seed);
-    let mut frame = |t: usize| if cmd.markov { renderer.markov(t) } else { renderer.closed(t) };
+    let mut frame = |t: usize| {
+        if cmd.markov {
+            renderer.markov(t)
+        } else {
+            renderer.closed(t)
+        }
+    };
     if let Some(out) = &cmd.out {
         let tiles: Vec<_> = at
             .iter()
             .map(|&t| {
-                let labels = vec![format!("t = {t}"), format!("ᾱ = {}", format_sig(schedule.alpha_bar(t), 4))];
+                let labels = vec![
+                    format!("t = {t}"),
+                    format!("ᾱ = {}", format_sig(schedule.alpha_bar(t), 4)),
+                ];
                 (frame(t), labels)
             })
             .collect();

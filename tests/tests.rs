@@ -11,3 +11,4 @@ mod export;
 mod math;
 mod ui;
 mod window;
+mod worker;

@@ -461,14 +461,8 @@ impl DiffscopeApp {
                 built_up_to,
                 steps,
             } if generation == view.generation => {
+                // The worker keeps the newest request and answers it once the chain reaches it.
                 view.built = (built_up_to, steps);
-                // A Markov frame the cache could not reach yet may be reachable now.
-                if view.markov.as_ref().map(|m| m.0) != view.requested
-                    && let Some(t) = view.requested
-                    && t <= built_up_to
-                {
-                    self.frames.send(FrameCommand::Frame { generation, t });
-                }
             }
             FrameEvent::Failed { generation, message } if generation == view.generation => {
                 self.model.status.error = Some(format!("computing the frames failed: {message}"));
