@@ -333,7 +333,13 @@ fn any_spec() -> impl Strategy<Value = ScheduleSpec> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+    // A fixed seed: the same 300 cases in every run (and in CI); failures found while
+    // developing are kept in tests/math.proptest-regressions and replayed first.
+    #![proptest_config(ProptestConfig {
+        cases: 300,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(0x00d1_ff5c),
+        ..ProptestConfig::default()
+    })]
 
     /// MATH.md §1: ᾱ strictly decreasing, 0 < α < 1 except where zero terminal SNR makes
     /// ᾱ_T = 0, nothing NaN or infinite, log SNR finite for t < T.
@@ -362,6 +368,10 @@ proptest! {
                 prop_assert_eq!(s.log_snr(t), f64::NEG_INFINITY);
             } else {
                 prop_assert!(s.log_snr(t).is_finite(), "log SNR_{} = {}", t, s.log_snr(t));
+            }
+            // Every β is clipped to 0.999; zero terminal SNR then rescales ᾱ, and its β_t
+            // (t < T) are whatever the rescale gives (MATH.md §1): e.g. linear, T = 3.
+            if !spec.zero_terminal_snr {
                 prop_assert!(s.beta(t) <= 0.999 + 1e-12);
             }
             if t > 1 {

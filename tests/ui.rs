@@ -465,3 +465,28 @@ fn settings_survive_a_restart_and_garbage_gives_the_defaults() {
     .sanitised();
     assert_eq!((wild.t, wild.zoom, wild.n_points), (1000, 1.0, 16));
 }
+
+#[test]
+fn a_cancelled_gif_export_says_so_and_leaves_no_file() {
+    use diffscope::app::Command;
+    let mut harness = harness_with(Settings {
+        export_dir: scratch("cancel"),
+        schedule: ScheduleSpec::new(ScheduleKind::Linear, 1000),
+        ..Settings::default()
+    });
+    let dir = harness.state().settings.export_dir.clone();
+    harness.state_mut().push(Command::ExportGif(1001));
+    harness.run_steps(2);
+    harness.get_by_label("cancel").click();
+    harness.step();
+    step_until(&mut harness, "the export to stop", |app| {
+        app.model.export.is_none()
+    });
+    let status = harness.state().model.status.clone();
+    assert!(status.error.is_none(), "{status:?}");
+    assert!(
+        status.info.as_deref().is_some_and(|i| i.contains("cancelled")),
+        "{status:?}"
+    );
+    assert!(!dir.join("astronaut-linear-forward.gif").exists());
+}

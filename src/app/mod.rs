@@ -409,7 +409,11 @@ impl DiffscopeApp {
                     self.model.export = None;
                 }
                 ExportOutcome::Failed(e) => {
-                    self.model.status.error = Some(e);
+                    if job.cancelled() {
+                        self.model.status.info = Some(format!("{} export cancelled", job.what));
+                    } else {
+                        self.model.status.error = Some(e);
+                    }
                     self.model.export = None;
                 }
             }

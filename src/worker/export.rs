@@ -96,6 +96,12 @@ impl ExportJob {
         self.control.cancel.store(true, Ordering::Relaxed);
     }
 
+    /// Whether cancel was asked.
+    #[must_use]
+    pub fn cancelled(&self) -> bool {
+        self.control.cancelled()
+    }
+
     /// Whether the job ended, and how.
     #[must_use]
     pub fn poll(&self) -> ExportOutcome {
