@@ -109,15 +109,15 @@ struct Reduced {
 
 fn reduced_scene(scene: &Scene, side: u32) -> Reduced {
     match &scene.data {
-        SceneData::Points(p) => Reduced {
-            values: p.iter().flatten().copied().collect(),
+        SceneData::Points(_) => Reduced {
+            values: scene.values(),
             image: None,
         },
         SceneData::Image(img) => {
             let scale = f64::from(side) / f64::from(img.width.max(img.height));
             if scale >= 1.0 {
                 return Reduced {
-                    values: img.pixels.iter().map(|&v| f64::from(v)).collect(),
+                    values: scene.values(),
                     image: Some((img.width, img.height, img.channels)),
                 };
             }
@@ -154,10 +154,7 @@ impl FrameRenderer {
     /// A renderer of `scene` under `schedule` and `seed`.
     #[must_use]
     pub fn new(scene: &Scene, schedule: &Schedule, seed: u64) -> Self {
-        let x0: Vec<f64> = match &scene.data {
-            SceneData::Image(img) => img.pixels.iter().map(|&v| f64::from(v)).collect(),
-            SceneData::Points(p) => p.iter().flatten().copied().collect(),
-        };
+        let x0 = scene.values();
         let eps = closed_form_noise(seed, x0.len());
         Self {
             scene: scene.clone(),

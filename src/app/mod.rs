@@ -504,10 +504,9 @@ impl DiffscopeApp {
     /// software renderer (llvmpipe) pays per triangle, and this keeps a frame to a few
     /// thousand.
     fn render_scatters(&mut self, ctx: &egui::Context) -> bool {
-        let Some(points) = &mut self.model.points else {
+        let Some(points) = &self.model.points else {
             return false;
         };
-        points.set_t(self.settings.t);
         let dark = ctx.global_style().visuals.dark_mode;
         let key = (dark, self.model.image.generation);
         if self.model.scatter_key == Some(key) {

@@ -41,6 +41,15 @@ impl Scene {
         }
     }
 
+    /// The data as one flat `f64` array: HWC for an image, `x, y, x, y, …` for points.
+    #[must_use]
+    pub fn values(&self) -> Vec<f64> {
+        match &self.data {
+            SceneData::Image(img) => img.pixels.iter().map(|&v| f64::from(v)).collect(),
+            SceneData::Points(p) => p.iter().flatten().copied().collect(),
+        }
+    }
+
     /// `‖x_0‖²` over the whole scene (all pixels, or all points).
     #[must_use]
     pub fn sq_norm(&self) -> f64 {
