@@ -12,5 +12,6 @@ pub mod data;
 pub mod diffusion;
 pub mod export;
 pub mod gui;
+pub mod model;
 pub mod ui;
 pub mod worker;

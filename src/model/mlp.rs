@@ -1,0 +1,213 @@
+//! The 2D denoiser of tiny-diffusion (Tanel Pärnamaa's `ddpm.py`), bit for bit in
+//! structure and names, so that its weights load into that PyTorch model.
+//!
+//! ```text
+//! x_t = (x, y), t ∈ 1..T (float step number of MATH.md)
+//! e = [emb(25·x) | emb(25·y) | emb(t)]             rows × 384   (emb: 128 values each)
+//!   emb(v) = [sin(v·f_0..f_63), cos(v·f_0..f_63)],  f_k = exp(−ln(10000)·k/63)
+//! h = GELU(e·W_0ᵀ + b_0)                             joint_mlp.0   [128, 384], [128]
+//! h = h + GELU(h·W_iᵀ + b_i), i = 2, 3, 4            joint_mlp.i.ff [128, 128], [128]
+//! ε̂ = h·W_5ᵀ + b_5                                   joint_mlp.5   [2, 128],   [2]
+//! ```
+//! 99,074 parameters at the defaults; GELU is the exact (erf) one. Width, depth and the
+//! embedding size are configurable; the names follow `nn.Sequential`'s numbering.
+
+use candle_core::{Device, Tensor, Var};
+
+use super::ops::{BiasGelu, Embed, Linear, ResidualBiasGelu, tensor_vec};
+use super::params::Param;
+use super::{ModelError, kernels};
+use crate::diffusion::noise::StreamKey;
+
+/// Shape of the 2D denoiser.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MlpConfig {
+    /// Hidden width (128).
+    pub hidden: usize,
+    /// Residual blocks (3).
+    pub blocks: usize,
+    /// Values per sinusoidal embedding (128; even).
+    pub embedding: usize,
+}
+
+impl Default for MlpConfig {
+    fn default() -> Self {
+        Self { hidden: 128, blocks: 3, embedding: 128 }
+    }
+}
+
+/// Scale of the x and y inputs before their embedding (tiny-diffusion's 25).
+pub const INPUT_SCALE: f32 = 25.0;
+
+impl MlpConfig {
+    /// Parameter names and shapes, in order.
+    #[must_use]
+    pub fn layout(&self) -> Vec<(String, Vec<usize>)> {
+        let h = self.hidden;
+        let mut out = vec![
+            ("joint_mlp.0.weight".to_owned(), vec![h, 3 * self.embedding]),
+            ("joint_mlp.0.bias".to_owned(), vec![h]),
+        ];
+        for i in 0..self.blocks {
+            out.push((format!("joint_mlp.{}.ff.weight", i + 2), vec![h, h]));
+            out.push((format!("joint_mlp.{}.ff.bias", i + 2), vec![h]));
+        }
+        let last = self.blocks + 2;
+        out.push((format!("joint_mlp.{last}.weight"), vec![2, h]));
+        out.push((format!("joint_mlp.{last}.bias"), vec![2]));
+        out
+    }
+
+    /// Number of parameters (99,074 at the defaults).
+    #[must_use]
+    pub fn parameter_count(&self) -> usize {
+        self.layout().iter().map(|(_, s)| s.iter().product::<usize>()).sum()
+    }
+}
+
+/// The 2D denoiser: a configuration and its parameters.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Mlp2d {
+    /// Its shape.
+    pub config: MlpConfig,
+    /// Its parameters, in [`MlpConfig::layout`] order.
+    pub params: Vec<Param>,
+}
+
+impl Mlp2d {
+    /// A freshly initialised model (PyTorch's `nn.Linear` default: uniform in `±1/√fan_in`).
+    #[must_use]
+    pub fn new(config: MlpConfig, seed: u64) -> Self {
+        let params = config
+            .layout()
+            .into_iter()
+            .enumerate()
+            .map(|(i, (name, shape))| {
+                // A bias's fan-in is its weight's (the previous entry's second dimension).
+                let fan_in = if shape.len() == 2 {
+                    shape[1]
+                } else if i % 2 == 1 {
+                    config.layout()[i - 1].1[1]
+                } else {
+                    1
+                };
+                let bound = 1.0 / (fan_in as f32).sqrt();
+                Param::uniform(name, shape, bound, StreamKey::new(seed, 0x1417_0000 + i as u64))
+            })
+            .collect();
+        Self { config, params }
+    }
+
+    /// A model from loaded tensors, checked against the layout of `config`.
+    pub fn from_params(config: MlpConfig, params: Vec<Param>) -> Result<Self, ModelError> {
+        super::check_layout(&config.layout(), &params)?;
+        Ok(Self { config, params })
+    }
+
+    fn embed_op(&self) -> Embed {
+        Embed::new(vec![INPUT_SCALE, INPUT_SCALE, 1.0], self.config.embedding)
+    }
+
+    /// `L_simple` on a batch and the gradient of every parameter: `xt` is `n × 2`, `t` the
+    /// step of each row, `eps` the noise that made `xt`.
+    pub fn loss_and_grads(&self, xt: &[f32], t: &[f32], eps: &[f32]) -> Result<(f32, Vec<Vec<f32>>), ModelError> {
+        let n = t.len();
+        let dev = Device::Cpu;
+        let vars = self
+            .params
+            .iter()
+            .map(|p| Var::from_slice(&p.data, p.shape.as_slice(), &dev))
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        let mut input = Vec::with_capacity(3 * n);
+        for (p, t) in xt.chunks_exact(2).zip(t) {
+            input.extend_from_slice(&[p[0], p[1], *t]);
+        }
+        let input = Tensor::from_vec(input, (n, 3), &dev)?;
+        let emb = input.apply_op1_no_bwd(&self.embed_op())?;
+        let tensors: Vec<&Tensor> = vars.iter().map(Var::as_tensor).collect();
+        let out = self.forward(&tensors, &emb)?;
+        let target = Tensor::from_slice(eps, (n, 2), &dev)?;
+        let loss = (out - target)?.sqr()?.mean_all()?;
+        let grads = loss.backward()?;
+        let grads = vars
+            .iter()
+            .map(|v| match grads.get(v) {
+                Some(g) => tensor_vec(g),
+                None => Ok(vec![0.0; v.elem_count()]),
+            })
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        Ok((loss.to_scalar::<f32>()?, grads))
+    }
+
+    /// The network after the embedding (`emb` is `rows × 3·embedding`).
+    fn forward(&self, w: &[&Tensor], emb: &Tensor) -> candle_core::Result<Tensor> {
+        let data = Linear { input_grad: false };
+        let hidden = Linear { input_grad: true };
+        let mut h = emb.apply_op2(w[0], data)?.apply_op2(w[1], BiasGelu)?;
+        for b in 0..self.config.blocks {
+            let z = h.apply_op2(w[2 + 2 * b], hidden)?;
+            h = h.apply_op3(&z, w[3 + 2 * b], ResidualBiasGelu)?;
+        }
+        let last = 2 + 2 * self.config.blocks;
+        h.apply_op2(w[last], hidden)?.broadcast_add(w[last + 1])
+    }
+
+    /// Ready-to-run tensors for inference.
+    pub fn inference(&self) -> Result<MlpInference, ModelError> {
+        let dev = Device::Cpu;
+        let tensors = self
+            .params
+            .iter()
+            .map(|p| Tensor::from_slice(&p.data, p.shape.as_slice(), &dev))
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        let e = self.config.embedding;
+        // The x–y part of the first layer; the t part becomes a bias per step.
+        let w0_xy = tensors[0].narrow(1, 0, 2 * e)?.t()?;
+        let w0_t = self.params[0].data.clone();
+        Ok(MlpInference { config: self.config, tensors, w0_xy, w0_t, freqs: kernels::frequencies(e) })
+    }
+}
+
+/// The 2D denoiser prepared for sampling: one `t` for the whole batch, so the `t` part of
+/// the first layer, `W_0[:, 256..]·emb(t) + b_0`, is computed once per step as a bias.
+#[derive(Debug)]
+pub struct MlpInference {
+    config: MlpConfig,
+    tensors: Vec<Tensor>,
+    w0_xy: Tensor,
+    w0_t: Vec<f32>,
+    freqs: Vec<f32>,
+}
+
+impl MlpInference {
+    /// `ε̂(x_t, t)` for `n × 2` points `xt`, all at step `t` (given as a float, 1..T).
+    pub fn predict_eps(&self, xt: &[f32], t: f32) -> Result<Vec<f32>, ModelError> {
+        let n = xt.len() / 2;
+        let e = self.config.embedding;
+        let h = self.config.hidden;
+        let dev = Device::Cpu;
+        // bias_t = b_0 + W_0[:, 2e..3e]·emb(t), in f32 like the reference.
+        let mut t_emb = vec![0f32; e];
+        kernels::embed_into(t, 1.0, &self.freqs, &mut t_emb);
+        let b0 = &self.tensors[1];
+        let b0 = tensor_vec(b0)?;
+        let bias: Vec<f32> = (0..h)
+            .map(|j| {
+                let row = &self.w0_t[j * 3 * e + 2 * e..(j + 1) * 3 * e];
+                b0[j] + row.iter().zip(&t_emb).map(|(w, v)| w * v).sum::<f32>()
+            })
+            .collect();
+        let bias = Tensor::from_vec(bias, h, &dev)?;
+        let input = Tensor::from_slice(xt, (n, 2), &dev)?;
+        let op = Embed::new(vec![INPUT_SCALE, INPUT_SCALE], e);
+        let emb = input.apply_op1_no_bwd(&op)?;
+        let mut hid = emb.matmul(&self.w0_xy)?.apply_op2_no_bwd(&bias, &BiasGelu)?;
+        for b in 0..self.config.blocks {
+            let z = hid.matmul(&self.tensors[2 + 2 * b].t()?)?;
+            hid = hid.apply_op3_no_bwd(&z, &self.tensors[3 + 2 * b], &ResidualBiasGelu)?;
+        }
+        let last = 2 + 2 * self.config.blocks;
+        let out = hid.matmul(&self.tensors[last].t()?)?.broadcast_add(&self.tensors[last + 1])?;
+        Ok(tensor_vec(&out)?)
+    }
+}

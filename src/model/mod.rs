@@ -1,0 +1,280 @@
+//! The learned models (candle, CPU): the 2D denoiser of tiny-diffusion ([`mlp`]) and a
+//! small convolutional denoiser for images ([`conv`]), both predicting ε; their fused
+//! kernels ([`kernels`], [`ops`]), parameters and optimiser ([`params`]), safetensors
+//! files ([`io`]), training ([`train`]) and the reverse chain ([`sample`]).
+
+pub mod bench;
+pub mod conv;
+pub mod io;
+pub mod kernels;
+pub mod mlp;
+pub mod ops;
+pub mod params;
+pub mod sample;
+pub mod train;
+
+use std::fmt;
+
+use conv::{ConvConfig, ConvInference, ConvNet};
+use mlp::{Mlp2d, MlpConfig, MlpInference};
+use params::Param;
+
+use crate::diffusion::ScheduleSpec;
+
+/// What can go wrong building, running, training or loading a model.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    /// An error inside candle.
+    #[error("candle: {0}")]
+    Candle(#[from] candle_core::Error),
+    /// Tensors that do not fit the architecture.
+    #[error("{0}")]
+    Layout(String),
+    /// A weights file that cannot be read or is not a diffscope model.
+    #[error("{path}: {message}")]
+    File {
+        /// The file.
+        path: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// Data the model cannot take (wrong dimension, empty set).
+    #[error("{0}")]
+    Data(String),
+    /// Training diverged.
+    #[error("{0}")]
+    Diverged(String),
+}
+
+/// Checks that `params` has exactly the names and shapes of `layout`, in order.
+pub fn check_layout(layout: &[(String, Vec<usize>)], params: &[Param]) -> Result<(), ModelError> {
+    for (name, shape) in layout {
+        match params.iter().find(|p| &p.name == name) {
+            None => return Err(ModelError::Layout(format!("tensor `{name}` is missing"))),
+            Some(p) if &p.shape != shape => {
+                return Err(ModelError::Layout(format!(
+                    "tensor `{name}` has shape {:?}, the architecture needs {shape:?}",
+                    p.shape
+                )));
+            }
+            Some(_) => {}
+        }
+    }
+    if let Some(extra) = params.iter().find(|p| !layout.iter().any(|(n, _)| n == &p.name)) {
+        return Err(ModelError::Layout(format!("unexpected tensor `{}`", extra.name)));
+    }
+    if params.len() != layout.len() || params.iter().zip(layout).any(|(p, (n, _))| &p.name != n) {
+        return Err(ModelError::Layout("tensors are not in the architecture's order".into()));
+    }
+    Ok(())
+}
+
+/// The shape of one example.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DataShape {
+    /// A 2D point.
+    Points,
+    /// An image, `channels × height × width`, stored channel-major (CHW).
+    Image {
+        /// 1 (grey) or 3 (RGB).
+        channels: usize,
+        /// Rows.
+        height: usize,
+        /// Columns.
+        width: usize,
+    },
+}
+
+impl DataShape {
+    /// Values per example (`d` of MATH.md).
+    #[must_use]
+    pub const fn dim(self) -> usize {
+        match self {
+            Self::Points => 2,
+            Self::Image { channels, height, width } => channels * height * width,
+        }
+    }
+}
+
+impl fmt::Display for DataShape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Points => f.write_str("2D points"),
+            Self::Image { channels, height, width } => {
+                write!(f, "{width}×{height} {}", if *channels == 1 { "grey" } else { "RGB" })
+            }
+        }
+    }
+}
+
+/// An architecture and its shape parameters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Architecture {
+    /// The 2D denoiser.
+    Mlp2d(MlpConfig),
+    /// The image denoiser.
+    Conv(ConvConfig),
+}
+
+impl Architecture {
+    /// The data this architecture denoises.
+    #[must_use]
+    pub fn data_shape(&self) -> DataShape {
+        match self {
+            Self::Mlp2d(_) => DataShape::Points,
+            Self::Conv(c) => DataShape::Image { channels: c.channels, height: c.height, width: c.width },
+        }
+    }
+
+    /// Tensor names and shapes, in order.
+    #[must_use]
+    pub fn layout(&self) -> Vec<(String, Vec<usize>)> {
+        match self {
+            Self::Mlp2d(c) => c.layout(),
+            Self::Conv(c) => c.layout(),
+        }
+    }
+
+    /// Number of parameters.
+    #[must_use]
+    pub fn parameter_count(&self) -> usize {
+        self.layout().iter().map(|(_, s)| s.iter().product::<usize>()).sum()
+    }
+}
+
+impl fmt::Display for Architecture {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Mlp2d(c) => write!(
+                f,
+                "MLP {}×{} (embedding {}), {} parameters",
+                c.hidden,
+                c.blocks,
+                c.embedding,
+                c.parameter_count()
+            ),
+            Self::Conv(c) => write!(
+                f,
+                "conv net {}ch×{} blocks for {}, {} parameters",
+                c.features,
+                c.blocks,
+                self.data_shape(),
+                c.parameter_count()
+            ),
+        }
+    }
+}
+
+/// What a weights file says about itself besides its tensors.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelInfo {
+    /// The schedule it was trained with (its `T` included).
+    pub schedule: ScheduleSpec,
+    /// The data it was trained on (a data-set name, a file name, `digits`).
+    pub dataset: String,
+    /// Training iterations done.
+    pub iterations: u64,
+    /// The seed of initialisation and training noise.
+    pub seed: u64,
+    /// The command that produced it, if any.
+    pub command: String,
+}
+
+/// A network of either architecture with its parameters.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Network {
+    /// The 2D denoiser.
+    Mlp(Mlp2d),
+    /// The image denoiser.
+    Conv(ConvNet),
+}
+
+impl Network {
+    /// A freshly initialised network of `arch`.
+    #[must_use]
+    pub fn new(arch: Architecture, seed: u64) -> Self {
+        match arch {
+            Architecture::Mlp2d(c) => Self::Mlp(Mlp2d::new(c, seed)),
+            Architecture::Conv(c) => Self::Conv(ConvNet::new(c, seed)),
+        }
+    }
+
+    /// A network of `arch` from loaded tensors.
+    pub fn from_params(arch: Architecture, params: Vec<Param>) -> Result<Self, ModelError> {
+        Ok(match arch {
+            Architecture::Mlp2d(c) => Self::Mlp(Mlp2d::from_params(c, params)?),
+            Architecture::Conv(c) => Self::Conv(ConvNet::from_params(c, params)?),
+        })
+    }
+
+    /// Its architecture.
+    #[must_use]
+    pub fn architecture(&self) -> Architecture {
+        match self {
+            Self::Mlp(m) => Architecture::Mlp2d(m.config),
+            Self::Conv(m) => Architecture::Conv(m.config),
+        }
+    }
+
+    /// Its parameters.
+    #[must_use]
+    pub fn params(&self) -> &[Param] {
+        match self {
+            Self::Mlp(m) => &m.params,
+            Self::Conv(m) => &m.params,
+        }
+    }
+
+    /// Its parameters, to update.
+    pub fn params_mut(&mut self) -> &mut [Param] {
+        match self {
+            Self::Mlp(m) => &mut m.params,
+            Self::Conv(m) => &mut m.params,
+        }
+    }
+
+    /// `L_simple` on a batch (`xt` is `n × d`, `t` the float step of each row, `eps` the
+    /// noise that made `xt`) and the gradient of every parameter, in order.
+    pub fn loss_and_grads(&self, xt: &[f32], t: &[f32], eps: &[f32]) -> Result<(f32, Vec<Vec<f32>>), ModelError> {
+        match self {
+            Self::Mlp(m) => m.loss_and_grads(xt, t, eps),
+            Self::Conv(m) => m.loss_and_grads(xt, t, eps),
+        }
+    }
+
+    /// The network prepared for inference.
+    pub fn inference(&self) -> Result<Inference, ModelError> {
+        Ok(match self {
+            Self::Mlp(m) => Inference::Mlp(m.inference()?),
+            Self::Conv(m) => Inference::Conv(m.inference()?),
+        })
+    }
+}
+
+/// A network prepared for inference (one `t` per batch).
+#[derive(Debug)]
+pub enum Inference {
+    /// The 2D denoiser.
+    Mlp(MlpInference),
+    /// The image denoiser.
+    Conv(ConvInference),
+}
+
+impl Inference {
+    /// `ε̂(x_t, t)` for `n × d` values `xt`, all at step `t` (1..T).
+    pub fn predict_eps(&self, xt: &[f32], t: usize) -> Result<Vec<f32>, ModelError> {
+        match self {
+            Self::Mlp(m) => m.predict_eps(xt, t as f32),
+            Self::Conv(m) => m.predict_eps(xt, t as f32),
+        }
+    }
+}
+
+/// A trained model: network, what it was trained with, and where it came from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Model {
+    /// The network.
+    pub network: Network,
+    /// Its training record.
+    pub info: ModelInfo,
+}
