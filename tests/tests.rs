@@ -9,6 +9,7 @@ mod cli;
 mod data;
 mod export;
 mod math;
+mod model_conv;
 mod ui;
 mod window;
 mod worker;

@@ -11,8 +11,9 @@
 //! Accuracy (tests/model.rs checks it against `f64` libm over wide ranges):
 //! - `sin`, `cos`: range reduction in `f64` (exact for any argument the model can see),
 //!   then Cephes' single-precision polynomials on `[−π/4, π/4]`: ≤ 2 ulp.
-//! - `erf`: Abramowitz & Stegun 7.1.26, absolute error ≤ 1.5e-7 (the same formula as
-//!   PyTorch's vectorised CPU `erf`), so GELU matches `torch.nn.GELU()` to ~1e-7·|x|.
+//! - `erf`: Abramowitz & Stegun 7.1.28 in the forward GELU (absolute error ≤ 3e-7, no
+//!   `exp`), 7.1.26 beside the Gaussian in its derivative (≤ 1.5e-7; the formula of
+//!   PyTorch's vectorised CPU `erf`), so GELU matches `torch.nn.GELU()` to ~2e-7·|x|.
 
 /// Defines `fn name<'a>(args)` whose body is compiled for the best instruction set this
 /// CPU has (AVX2 + FMA, else SSE2), chosen at run time by `pulp`. The body sits in an
@@ -81,12 +82,20 @@ fn half_erf_and_gauss(x: f32) -> (f32, f32) {
     (erf_abs.copysign(u), gauss)
 }
 
-/// Exact (erf) GELU, `x·Φ(x)`.
+/// Exact (erf) GELU, `x·Φ(x)`. The forward pass needs no Gaussian, so its `erf` is
+/// Abramowitz & Stegun 7.1.28, `1 − (1 + a_1 u + … + a_6 u⁶)^−16` (absolute error
+/// ≤ 3e-7), which costs no `exp`: about a third faster than 7.1.26 here.
 #[inline(always)]
 #[must_use]
 pub fn gelu(x: f32) -> f32 {
-    let (erf, _) = half_erf_and_gauss(x);
-    0.5 * x * (1.0 + erf)
+    const A: [f32; 6] = [0.070_523_08, 0.042_282_01, 0.009_270_527, 0.000_152_014_3, 0.000_276_567_2, 0.000_043_063_8];
+    let u = (x * std::f32::consts::FRAC_1_SQRT_2).abs();
+    let p = 1.0 + u * (A[0] + u * (A[1] + u * (A[2] + u * (A[3] + u * (A[4] + u * A[5])))));
+    let p2 = p * p;
+    let p4 = p2 * p2;
+    let p8 = p4 * p4;
+    let erf_abs = 1.0 - 1.0 / (p8 * p8);
+    0.5 * x * (1.0 + erf_abs.copysign(x))
 }
 
 /// Derivative of the exact GELU, `Φ(x) + x·φ(x)`.

@@ -168,6 +168,9 @@ impl Mlp2d {
     }
 }
 
+/// Rows below which a batch is not split across threads.
+const PARALLEL_MIN_ROWS: usize = 256;
+
 /// The 2D denoiser prepared for sampling: one `t` for the whole batch, so the `t` part of
 /// the first layer, `W_0[:, 256..]·emb(t) + b_0`, is computed once per step as a bias.
 #[derive(Debug)]
@@ -181,7 +184,27 @@ pub struct MlpInference {
 
 impl MlpInference {
     /// `ε̂(x_t, t)` for `n × 2` points `xt`, all at step `t` (given as a float, 1..T).
+    /// Large batches are split across the threads of the current rayon pool (the rows
+    /// are independent; gemm alone does not parallelise matrices this thin).
     pub fn predict_eps(&self, xt: &[f32], t: f32) -> Result<Vec<f32>, ModelError> {
+        use rayon::prelude::*;
+        if xt.len() % 2 != 0 {
+            return Err(ModelError::Data(format!("{} values are not a list of 2D points", xt.len())));
+        }
+        let threads = rayon::current_num_threads();
+        let n = xt.len() / 2;
+        if threads < 2 || n < 2 * PARALLEL_MIN_ROWS {
+            return self.predict_chunk(xt, t);
+        }
+        let rows = n.div_ceil(threads).max(PARALLEL_MIN_ROWS);
+        let parts = xt
+            .par_chunks(2 * rows)
+            .map(|chunk| self.predict_chunk(chunk, t))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(parts.concat())
+    }
+
+    fn predict_chunk(&self, xt: &[f32], t: f32) -> Result<Vec<f32>, ModelError> {
         let n = xt.len() / 2;
         let e = self.config.embedding;
         let h = self.config.hidden;

@@ -5,12 +5,14 @@
 
 pub mod bench;
 pub mod conv;
+pub mod conv_ops;
 pub mod io;
 pub mod kernels;
 pub mod mlp;
 pub mod ops;
 pub mod params;
 pub mod sample;
+pub mod shipped;
 pub mod train;
 
 use std::fmt;
@@ -277,4 +279,31 @@ pub struct Model {
     pub network: Network,
     /// Its training record.
     pub info: ModelInfo,
+}
+
+/// Reorders one image from channel-major (CHW, the models') to interleaved (HWC, the
+/// exporters' and the window's).
+#[must_use]
+pub fn chw_to_hwc(chw: &[f32], channels: usize, height: usize, width: usize) -> Vec<f32> {
+    let plane = height * width;
+    let mut out = vec![0f32; chw.len()];
+    for c in 0..channels {
+        for p in 0..plane {
+            out[p * channels + c] = chw[c * plane + p];
+        }
+    }
+    out
+}
+
+/// Reorders one image from interleaved (HWC) to channel-major (CHW).
+#[must_use]
+pub fn hwc_to_chw(hwc: &[f32], channels: usize, height: usize, width: usize) -> Vec<f32> {
+    let plane = height * width;
+    let mut out = vec![0f32; hwc.len()];
+    for c in 0..channels {
+        for p in 0..plane {
+            out[c * plane + p] = hwc[p * channels + c];
+        }
+    }
+    out
 }

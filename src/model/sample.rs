@@ -1,1 +1,210 @@
-//! (being written)
+//! The learned reverse chain: DDPM ancestral sampling and DDIM, one step at a time, for
+//! a learned network or the ideal denoiser, from pure noise or (SDEdit) from data noised
+//! to a chosen `t`.
+//!
+//! Noise is counter-based like everything else: `x_T` is stream [`START_STREAM`] of the
+//! seed and the `z` of the step from `t` is stream `t`, so a chain is a pure function of
+//! (model, sampler, seed) and single-stepping gives the same frames as running.
+
+use super::{Inference, ModelError};
+use crate::diffusion::forward::q_sample;
+use crate::diffusion::noise::fill_normal_f32;
+use crate::diffusion::reverse::{ddim_step, ddim_timesteps, ddpm_step, predict_x0_from_eps};
+use crate::diffusion::{IdealDenoiser, ReverseVariance, Schedule};
+
+/// Noise stream of the chain's starting point.
+pub const START_STREAM: u64 = 0x5A3D_0000_0000_0000;
+
+/// How the reverse chain steps.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Sampler {
+    /// Ancestral sampling over every step, `σ_t² = β_t` or `β̃_t` (Ho et al. 2020).
+    Ddpm(ReverseVariance),
+    /// DDIM over `steps` evenly spaced steps with stochasticity `η` (Song et al. 2021).
+    Ddim {
+        /// Number of steps `k` (1..=T).
+        steps: usize,
+        /// `η ∈ [0, 1]`; 0 is deterministic.
+        eta: f64,
+    },
+}
+
+impl Sampler {
+    /// The decreasing steps the chain visits, from `from` (≤ T) down to and including 0.
+    #[must_use]
+    pub fn timesteps(&self, from: usize) -> Vec<usize> {
+        match *self {
+            Self::Ddpm(_) => (0..=from).rev().collect(),
+            Self::Ddim { steps, .. } => ddim_timesteps(from, steps),
+        }
+    }
+
+    /// A short description, e.g. `DDIM, 50 steps, η = 0`.
+    #[must_use]
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Ddpm(ReverseVariance::Beta) => "DDPM, σ² = β_t".into(),
+            Self::Ddpm(ReverseVariance::PosteriorVariance) => "DDPM, σ² = β̃_t".into(),
+            Self::Ddim { steps, eta } => format!("DDIM, {steps} steps, η = {eta}"),
+        }
+    }
+}
+
+/// What predicts `ε` in the chain: a learned network or the ideal denoiser of a data set.
+#[derive(Debug)]
+pub enum Denoiser {
+    /// A learned network (its own schedule is the chain's).
+    Learned(Inference),
+    /// The ideal denoiser `E[x_0 | x_t]` of a finite data set (MATH.md §3).
+    Ideal(IdealDenoiser),
+}
+
+impl Denoiser {
+    /// `ε̂(x_t, t)` for `n × d` values all at step `t`.
+    pub fn predict_eps(&self, schedule: &Schedule, xt: &[f32], t: usize) -> Result<Vec<f32>, ModelError> {
+        match self {
+            Self::Learned(net) => net.predict_eps(xt, t),
+            Self::Ideal(ideal) => {
+                let x: Vec<f64> = xt.iter().map(|&v| f64::from(v)).collect();
+                let mut eps = vec![0.0; x.len()];
+                ideal.predict_eps_batch(schedule, t, &x, &mut eps);
+                Ok(eps.into_iter().map(|v| v as f32).collect())
+            }
+        }
+    }
+}
+
+/// One frame of the chain: the state at step `t` and the model's `x̂_0` there.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Frame {
+    /// The step of `x`.
+    pub t: usize,
+    /// `x_t`, `n × d`.
+    pub x: Vec<f32>,
+    /// `x̂_0` predicted at the step that produced this frame's predecessor (for `t = T`, at
+    /// `T` itself); `n × d`.
+    pub x0_hat: Vec<f32>,
+}
+
+/// A reverse chain in progress.
+#[derive(Clone, Debug)]
+pub struct ReverseChain {
+    schedule: Schedule,
+    sampler: Sampler,
+    seed: u64,
+    dim: usize,
+    timesteps: Vec<usize>,
+    position: usize,
+    x: Vec<f32>,
+}
+
+impl ReverseChain {
+    /// A chain of `n` examples of `dim` values from `x_T ~ N(0, I)`.
+    #[must_use]
+    pub fn from_noise(schedule: Schedule, sampler: Sampler, n: usize, dim: usize, seed: u64) -> Self {
+        let mut x = vec![0f32; n * dim];
+        fill_normal_f32(seed, START_STREAM, &mut x);
+        let from = schedule.steps();
+        Self { timesteps: sampler.timesteps(from), schedule, sampler, seed, dim, position: 0, x }
+    }
+
+    /// SDEdit (Meng et al. 2022): `x0` (`n × dim`) noised by the closed form to step
+    /// `from`, then the reverse chain from there.
+    #[must_use]
+    pub fn from_data(schedule: Schedule, sampler: Sampler, x0: &[f32], dim: usize, from: usize, seed: u64) -> Self {
+        let from = from.clamp(1, schedule.steps());
+        let mut eps = vec![0f32; x0.len()];
+        fill_normal_f32(seed, START_STREAM, &mut eps);
+        let mut x = vec![0f32; x0.len()];
+        q_sample(&schedule, from, x0, &eps, &mut x);
+        Self { timesteps: sampler.timesteps(from), schedule, sampler, seed, dim, position: 0, x }
+    }
+
+    /// The current step `t`.
+    #[must_use]
+    pub fn t(&self) -> usize {
+        self.timesteps[self.position]
+    }
+
+    /// The current `x_t`.
+    #[must_use]
+    pub fn x(&self) -> &[f32] {
+        &self.x
+    }
+
+    /// Values per example.
+    #[must_use]
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// Whether the chain has reached `t = 0`.
+    #[must_use]
+    pub fn is_done(&self) -> bool {
+        self.t() == 0
+    }
+
+    /// Steps taken and the total the chain will take.
+    #[must_use]
+    pub fn progress(&self) -> (usize, usize) {
+        (self.position, self.timesteps.len() - 1)
+    }
+
+    /// The schedule.
+    #[must_use]
+    pub fn schedule(&self) -> &Schedule {
+        &self.schedule
+    }
+
+    /// The sampler.
+    #[must_use]
+    pub fn sampler(&self) -> Sampler {
+        self.sampler
+    }
+
+    /// One step `t → t'` with `denoiser`; returns the new frame, whose `x0_hat` is the
+    /// prediction made at `t`. Does nothing (returns `None`) once at `t = 0`.
+    pub fn step(&mut self, denoiser: &Denoiser) -> Result<Option<Frame>, ModelError> {
+        if self.is_done() {
+            return Ok(None);
+        }
+        let t = self.t();
+        let t_next = self.timesteps[self.position + 1];
+        let eps = denoiser.predict_eps(&self.schedule, &self.x, t)?;
+        if eps.len() != self.x.len() {
+            return Err(ModelError::Data(format!(
+                "the model returned {} values for {} inputs",
+                eps.len(),
+                self.x.len()
+            )));
+        }
+        let mut x0_hat = vec![0f32; self.x.len()];
+        predict_x0_from_eps(&self.schedule, t, &self.x, &eps, &mut x0_hat);
+        let mut z = vec![0f32; self.x.len()];
+        let stochastic = match self.sampler {
+            Sampler::Ddpm(_) => t > 1,
+            Sampler::Ddim { eta, .. } => eta > 0.0 && t_next > 0,
+        };
+        if stochastic {
+            fill_normal_f32(self.seed, t as u64, &mut z);
+        }
+        let mut next = vec![0f32; self.x.len()];
+        match self.sampler {
+            Sampler::Ddpm(variance) => ddpm_step(&self.schedule, t, &self.x, &eps, variance, &z, &mut next),
+            // The last DDIM step (to t' = 0, ᾱ_0 = 1, σ = 0) lands on x̂_0 itself.
+            Sampler::Ddim { eta, .. } => ddim_step(&self.schedule, t, t_next, eta, &self.x, &eps, &z, &mut next),
+        }
+        if next.iter().any(|v| !v.is_finite()) {
+            return Err(ModelError::Diverged(format!("the reverse chain produced a non-finite value at t = {t}")));
+        }
+        self.x = next;
+        self.position += 1;
+        Ok(Some(Frame { t: t_next, x: self.x.clone(), x0_hat }))
+    }
+
+    /// Runs the chain to `t = 0` and returns the final samples.
+    pub fn run(mut self, denoiser: &Denoiser) -> Result<Vec<f32>, ModelError> {
+        while self.step(denoiser)?.is_some() {}
+        Ok(self.x)
+    }
+}

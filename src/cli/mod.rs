@@ -20,6 +20,8 @@ use crate::diffusion::schedule::ScheduleRow;
 use crate::diffusion::{Schedule, ScheduleKind, ScheduleSpec};
 use crate::export;
 
+mod model;
+
 /// diffscope: see diffusion models work — the forward chain, the learned reverse chain
 /// and the ELBO, with exact numbers. Without a command, it opens the window.
 #[derive(Debug, Parser)]
@@ -122,6 +124,13 @@ pub enum Command {
     Render(RenderCmd),
     /// Write the normalised points of a built-in 2D data set as CSV.
     Data(DataCmd),
+    /// Train a denoiser (the 2D MLP, or the conv net for the digits) and save its weights.
+    Train(model::TrainCmd),
+    /// Run the learned reverse chain from noise and write the samples.
+    Sample(model::SampleCmd),
+    /// Measure training and sampling speed of the 2D model.
+    #[command(subcommand)]
+    Bench(model::BenchCmd),
 }
 
 /// A schedule and its parameters, shared by every command that needs one.
@@ -272,6 +281,11 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    let command_line = std::iter::once("diffscope".to_owned())
+        .chain(args.iter().skip(1).map(|a| a.to_string_lossy().into_owned()))
+        .collect::<Vec<_>>()
+        .join(" ");
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => {
@@ -292,6 +306,9 @@ where
         Some(Command::Schedule(cmd)) => schedule_cmd(&cmd),
         Some(Command::Render(RenderCmd::Forward(cmd))) => render_forward(&cmd),
         Some(Command::Data(cmd)) => data_cmd(&cmd),
+        Some(Command::Train(cmd)) => model::train_cmd(&cmd, command_line),
+        Some(Command::Sample(cmd)) => model::sample_cmd(&cmd),
+        Some(Command::Bench(cmd)) => model::bench_cmd(&cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

