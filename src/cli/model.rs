@@ -294,16 +294,17 @@ pub(super) fn train_cmd(cmd: &TrainCmd, command_line: String) -> Result<()> {
     if arch.parameter_count() == 0 || arch.parameter_count() > 50_000_000 {
         bail!("--width and --blocks give {} parameters (1..50M allowed)", arch.parameter_count());
     }
-    eprintln!(
-        "training {arch} on {} ({} examples), {}, {} iterations of batch {}",
-        set.name,
-        set.len(),
-        settings.schedule.describe(),
-        settings.iterations,
-        settings.batch
-    );
     let mut trainer = Trainer::new(Network::new(arch, cmd.seed), set, settings)?;
     trainer.set_command(command_line);
+    eprintln!(
+        "training {arch} on {} ({} examples), {}, {} iterations of batch {}",
+        trainer.set().name,
+        trainer.set().len(),
+        trainer.settings().schedule.describe(),
+        trainer.settings().iterations,
+        trainer.settings().batch
+    );
+
     let (_, result) = with_threads(cmd.threads, || -> Result<Model> {
         let mut progress = Progress::new();
         let mut ema: Option<f64> = None;

@@ -139,6 +139,27 @@ impl Mlp2d {
         Ok((loss.to_scalar::<f32>()?, grads))
     }
 
+    /// `ε̂` for `n × 2` points with a step per row (no gradients).
+    pub fn predict_eps_rows(&self, xt: &[f32], t: &[f32]) -> Result<Vec<f32>, ModelError> {
+        let n = t.len();
+        if xt.len() != 2 * n {
+            return Err(ModelError::Data(format!("{} values for {n} points", xt.len())));
+        }
+        let dev = Device::Cpu;
+        let tensors = self
+            .params
+            .iter()
+            .map(|p| Tensor::from_slice(&p.data, p.shape.as_slice(), &dev))
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        let mut input = Vec::with_capacity(3 * n);
+        for (p, t) in xt.chunks_exact(2).zip(t) {
+            input.extend_from_slice(&[p[0], p[1], *t]);
+        }
+        let emb = Tensor::from_vec(input, (n, 3), &dev)?.apply_op1_no_bwd(&self.embed_op())?;
+        let refs: Vec<&Tensor> = tensors.iter().collect();
+        Ok(tensor_vec(&self.forward(&refs, &emb)?)?)
+    }
+
     /// The network after the embedding (`emb` is `rows × 3·embedding`).
     fn forward(&self, w: &[&Tensor], emb: &Tensor) -> candle_core::Result<Tensor> {
         let data = Linear { input_grad: false };

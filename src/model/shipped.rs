@@ -4,8 +4,16 @@
 
 use super::{Model, ModelError, io};
 
-/// `(name, safetensors bytes)` of every shipped model.
-const SHIPPED: &[(&str, &[u8])] = &[];
+macro_rules! shipped {
+    ($($name:literal),* $(,)?) => {
+        &[$(($name, include_bytes!(concat!("../../assets/weights/", $name, ".safetensors")))),*]
+    };
+}
+
+/// `(name, safetensors bytes)` of every shipped model: the 2D sets under their
+/// command-line names, and `digits`.
+const SHIPPED: &[(&str, &[u8])] =
+    shipped!["two-moons", "swiss-roll", "8gaussians", "checkerboard", "circles", "spiral"];
 
 /// Names of the shipped models.
 pub fn names() -> impl Iterator<Item = &'static str> {

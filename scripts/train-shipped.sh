@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Reproduces the shipped weights in assets/weights/ (README, "Shipped weights").
+# Each file records this command and its seed in its safetensors metadata.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release --quiet
+bin=target/release/diffscope
+mkdir -p assets/weights
+for set in two-moons swiss-roll 8gaussians checkerboard circles spiral; do
+    "$bin" train --dataset "$set" --seed 1 --out "assets/weights/$set.safetensors"
+done
+"$bin" train --digits --seed 1 --out assets/weights/digits.safetensors
