@@ -17,8 +17,8 @@
 //! GELU is the exact (erf) one; every convolution is 3×3, stride 1, zero padding equal to
 //! its dilation (same size out). The receptive field is `5 + 4·Σ d_i` pixels: 33 with 3
 //! blocks (1 + 2 + 4), 37 with 4. [`ConvConfig::digits`] (8×8 grey) has F = 32 and 3
-//! blocks, 63,393 parameters; a 32×32 RGB image ([`ConvConfig::for_image`]) F = 48 and 4
-//! blocks, 183,939 parameters.
+//! blocks, 63,393 parameters; a 32×32 RGB image ([`ConvConfig::for_image`]) F = 32 and 4
+//! blocks, 84,099 parameters.
 //!
 //! The same network in PyTorch (its `state_dict` names and shapes are [`ConvConfig::layout`],
 //! so diffscope's safetensors load with `load_state_dict`):
@@ -96,7 +96,13 @@ impl ConvConfig {
     /// The default for the 8×8 grey digits: F = 32, 3 blocks (63,393 parameters).
     #[must_use]
     pub const fn digits() -> Self {
-        Self { channels: 1, height: 8, width: 8, features: 32, blocks: 3 }
+        Self {
+            channels: 1,
+            height: 8,
+            width: 8,
+            features: 32,
+            blocks: 3,
+        }
     }
 
     /// The default for an image of `channels × height × width` (up to 32×32): F = 32,
@@ -105,7 +111,13 @@ impl ConvConfig {
     pub const fn for_image(channels: usize, height: usize, width: usize) -> Self {
         let side = if height > width { height } else { width };
         let blocks = if side <= 16 { 3 } else { 4 };
-        Self { channels, height, width, features: 32, blocks }
+        Self {
+            channels,
+            height,
+            width,
+            features: 32,
+            blocks,
+        }
     }
 
     /// Dilation (and padding) of the convolutions of block `i`: 1, 2, 4, 1, 2, 4, ….
@@ -156,11 +168,17 @@ impl ConvConfig {
     /// Number of parameters.
     #[must_use]
     pub fn parameter_count(&self) -> usize {
-        self.layout().iter().map(|(_, s)| s.iter().product::<usize>()).sum()
+        self.layout()
+            .iter()
+            .map(|(_, s)| s.iter().product::<usize>())
+            .sum()
     }
 
     fn grid(&self) -> Grid {
-        Grid { height: self.height, width: self.width }
+        Grid {
+            height: self.height,
+            width: self.width,
+        }
     }
 }
 
@@ -171,7 +189,10 @@ fn transpose_examples(data: &[f32], channels: usize, pixels: usize, to_chw: bool
         return data.to_vec();
     }
     let mut out = vec![0f32; data.len()];
-    for (src, dst) in data.chunks_exact(channels * pixels).zip(out.chunks_exact_mut(channels * pixels)) {
+    for (src, dst) in data
+        .chunks_exact(channels * pixels)
+        .zip(out.chunks_exact_mut(channels * pixels))
+    {
         for c in 0..channels {
             for p in 0..pixels {
                 if to_chw {
@@ -209,7 +230,12 @@ impl ConvNet {
                 let weight = if shape.len() == 1 { &layout[i - 1].1 } else { shape };
                 let fan_in: usize = weight[1..].iter().product();
                 let bound = 1.0 / (fan_in as f32).sqrt();
-                Param::uniform(name.clone(), shape.clone(), bound, StreamKey::new(seed, 0xC0DE_0000 + i as u64))
+                Param::uniform(
+                    name.clone(),
+                    shape.clone(),
+                    bound,
+                    StreamKey::new(seed, 0xC0DE_0000 + i as u64),
+                )
             })
             .collect();
         Self { config, params }
@@ -227,7 +253,12 @@ impl ConvNet {
     /// `L_simple` on a batch and the gradient of every parameter, in order: `xt` and `eps`
     /// are `n × C·H·W` (CHW per example), `t` the step of each example; the loss is the
     /// mean of `(ε − ε̂)²` over all `n·C·H·W` values.
-    pub fn loss_and_grads(&self, xt: &[f32], t: &[f32], eps: &[f32]) -> Result<(f32, Vec<Vec<f32>>), ModelError> {
+    pub fn loss_and_grads(
+        &self,
+        xt: &[f32],
+        t: &[f32],
+        eps: &[f32],
+    ) -> Result<(f32, Vec<Vec<f32>>), ModelError> {
         let cfg = self.config;
         let n = t.len();
         let d = cfg.dim();
@@ -250,13 +281,23 @@ impl ConvNet {
             .collect::<candle_core::Result<Vec<_>>>()?;
         let tensors: Vec<&Tensor> = vars.iter().map(Var::as_tensor).collect();
         let px = cfg.height * cfg.width;
-        let x = Tensor::from_vec(transpose_examples(xt, cfg.channels, px, false), (n * px, cfg.channels), &dev)?;
+        let x = Tensor::from_vec(
+            transpose_examples(xt, cfg.channels, px, false),
+            (n * px, cfg.channels),
+            &dev,
+        )?;
         let t = Tensor::from_slice(t, (n, 1), &dev)?;
         let emb = t.apply_op1_no_bwd(&Embed::new(vec![1.0], TIME_EMBEDDING))?;
-        let temb = emb.apply_op2(tensors[0], Linear { input_grad: false })?.apply_op2(tensors[1], BiasGelu)?;
+        let temb = emb
+            .apply_op2(tensors[0], Linear { input_grad: false })?
+            .apply_op2(tensors[1], BiasGelu)?;
         let biases = block_biases(&tensors, &temb, cfg.blocks)?;
         let out = forward(&cfg, &tensors, &x, &biases)?;
-        let target = Tensor::from_vec(transpose_examples(eps, cfg.channels, px, false), (n * px, cfg.channels), &dev)?;
+        let target = Tensor::from_vec(
+            transpose_examples(eps, cfg.channels, px, false),
+            (n * px, cfg.channels),
+            &dev,
+        )?;
         let loss = (out - target)?.sqr()?.mean_all()?;
         let grads = loss.backward()?;
         let grads = vars
@@ -277,18 +318,22 @@ impl ConvNet {
             .iter()
             .map(|p| Tensor::from_slice(&p.data, p.shape.as_slice(), &dev))
             .collect::<candle_core::Result<Vec<_>>>()?;
-        Ok(ConvInference { config: self.config, tensors, freqs: kernels::frequencies(TIME_EMBEDDING) })
+        Ok(ConvInference {
+            config: self.config,
+            tensors,
+            freqs: kernels::frequencies(TIME_EMBEDDING),
+        })
     }
 }
 
-/// The per-image bias of every block's first activation, `b_1 + temb·W_iᵀ + b_i`
-/// (`rows × F`, one row per row of `temb`).
+/// The per-image bias of every block's first activation, `temb·W_iᵀ + b_i` (`rows × F`,
+/// one row per row of `temb`).
 fn block_biases(w: &[&Tensor], temb: &Tensor, blocks: usize) -> candle_core::Result<Vec<Tensor>> {
     (0..blocks)
         .map(|i| {
             let k = FIRST_BLOCK + PER_BLOCK * i;
-            let b = (w[k + 1] + w[k + 3])?;
-            temb.apply_op2(w[k + 2], Linear { input_grad: true })?.broadcast_add(&b)
+            temb.apply_op2(w[k + 2], Linear { input_grad: true })?
+                .broadcast_add(w[k + 3])
         })
         .collect()
 }
@@ -297,17 +342,26 @@ fn block_biases(w: &[&Tensor], temb: &Tensor, blocks: usize) -> candle_core::Res
 /// each, or `1 × F` for all images) to `ε̂` (`(n·H·W) × C`).
 fn forward(cfg: &ConvConfig, w: &[&Tensor], x: &Tensor, biases: &[Tensor]) -> candle_core::Result<Tensor> {
     let grid = cfg.grid();
-    let conv = |dilation, input_grad| Conv3x3 { grid, dilation, input_grad };
-    let mut h = x.apply_op2(w[2], conv(1, false))?.broadcast_add(w[3])?;
-    let act = ExampleBiasGelu { pixels: grid.pixels() };
+    let conv = |dilation, input_grad| Conv3x3 {
+        grid,
+        dilation,
+        input_grad,
+    };
+    let mut h = x.apply_op3(w[2], w[3], conv(1, false))?;
+    let act = ExampleBiasGelu {
+        pixels: grid.pixels(),
+    };
     for (i, bias) in biases.iter().enumerate() {
         let k = FIRST_BLOCK + PER_BLOCK * i;
         let d = ConvConfig::dilation(i);
-        let u = h.apply_op1(Gelu)?.apply_op2(w[k], conv(d, true))?.apply_op2(bias, act)?;
-        h = (h + u.apply_op2(w[k + 4], conv(d, true))?.broadcast_add(w[k + 5])?)?;
+        let u = h
+            .apply_op1(Gelu)?
+            .apply_op3(w[k], w[k + 1], conv(d, true))?
+            .apply_op2(bias, act)?;
+        h = (h + u.apply_op3(w[k + 4], w[k + 5], conv(d, true))?)?;
     }
     let last = FIRST_BLOCK + PER_BLOCK * cfg.blocks;
-    h.apply_op1(Gelu)?.apply_op2(w[last], conv(1, true))?.broadcast_add(w[last + 1])
+    h.apply_op1(Gelu)?.apply_op3(w[last], w[last + 1], conv(1, true))
 }
 
 /// The image denoiser prepared for sampling: one `t` for the whole batch, so the time
@@ -325,7 +379,7 @@ impl ConvInference {
     pub fn predict_eps(&self, xt: &[f32], t: f32) -> Result<Vec<f32>, ModelError> {
         let cfg = self.config;
         let d = cfg.dim();
-        if d == 0 || xt.len() % d != 0 {
+        if d == 0 || !xt.len().is_multiple_of(d) {
             return Err(ModelError::Data(format!(
                 "conv net: {} values are not whole {}×{}×{} images",
                 xt.len(),
@@ -343,10 +397,16 @@ impl ConvInference {
         let mut e = vec![0f32; TIME_EMBEDDING];
         kernels::embed_into(t, 1.0, &self.freqs, &mut e);
         let emb = Tensor::from_vec(e, (1, TIME_EMBEDDING), &dev)?;
-        let temb = emb.apply_op2_no_bwd(w[0], &Linear { input_grad: false })?.apply_op2_no_bwd(w[1], &BiasGelu)?;
+        let temb = emb
+            .apply_op2_no_bwd(w[0], &Linear { input_grad: false })?
+            .apply_op2_no_bwd(w[1], &BiasGelu)?;
         let biases = block_biases(&w, &temb, cfg.blocks)?;
         let px = cfg.height * cfg.width;
-        let x = Tensor::from_vec(transpose_examples(xt, cfg.channels, px, false), (n * px, cfg.channels), &dev)?;
+        let x = Tensor::from_vec(
+            transpose_examples(xt, cfg.channels, px, false),
+            (n * px, cfg.channels),
+            &dev,
+        )?;
         let out = forward(&cfg, &w, &x, &biases)?;
         Ok(transpose_examples(&tensor_vec(&out)?, cfg.channels, px, true))
     }

@@ -10,7 +10,9 @@
 //!   embedding's projection) broadcast over that image's pixels.
 
 use candle_core::backend::BackendStorage;
-use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Shape, Tensor};
+use std::cell::RefCell;
+
+use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Shape, Storage, Tensor};
 use rayon::prelude::*;
 
 use super::kernels;
@@ -80,59 +82,71 @@ fn im2col_image(grid: Grid, dilation: usize, c: usize, input: &[f32], cols: &mut
     }
 }
 
-/// im2col of a batch (`input` is `(n·pixels) × c`), in parallel over images.
-#[must_use]
-pub fn im2col(grid: Grid, dilation: usize, c: usize, input: &[f32]) -> Vec<f32> {
-    let px = grid.pixels();
-    let mut cols = vec![0f32; input.len() * TAPS];
-    cols.par_chunks_mut(px * TAPS * c)
-        .zip(input.par_chunks(px * c))
-        .for_each(|(cols, input)| im2col_image(grid, dilation, c, input, cols));
-    cols
+/// Values of im2col scratch per chunk of images (1 MiB): a chunk's columns are written
+/// and then read by the matrix product while still in cache.
+const CHUNK_VALUES: usize = 256 * 1024;
+
+thread_local! {
+    /// This thread's im2col buffer, reused from call to call.
+    static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
-/// The adjoint of [`im2col`]: sums each column entry back into the pixel it was read
-/// from. Written as a gather (every input pixel sums its ≤ 9 uses), in parallel over images.
-#[must_use]
-pub fn col2im(grid: Grid, dilation: usize, c: usize, cols: &[f32]) -> Vec<f32> {
-    let px = grid.pixels();
-    let offsets = Grid::offsets(dilation);
-    let k = TAPS * c;
-    let mut out = vec![0f32; cols.len() / TAPS];
-    out.par_chunks_mut(px * c).zip(cols.par_chunks(px * k)).for_each(|(out, cols)| {
-        for y in 0..grid.height {
-            for x in 0..grid.width {
-                let dst = &mut out[(y * grid.width + x) * c..][..c];
-                // Output pixel q read pixel p at tap j when p = q + off_j, so q = p − off_j.
-                for (tap, &(dy, dx)) in offsets.iter().enumerate() {
-                    if let Some(q) = grid.source(y, x, (-dy, -dx)) {
-                        for (d, s) in dst.iter_mut().zip(&cols[q * k + tap * c..][..c]) {
-                            *d += s;
-                        }
-                    }
-                }
-            }
-        }
-    });
+/// Fills this thread's scratch buffer, resized to `len`, with `fill` and hands it to `f`
+/// as candle storage. The buffer is taken out while in use, so a nested call (rayon may
+/// run another chunk on this thread inside the matrix product) simply gets a fresh one.
+fn with_scratch<R>(
+    len: usize,
+    fill: impl FnOnce(&mut [f32]),
+    f: impl FnOnce(&CpuStorage) -> candle_core::Result<R>,
+) -> candle_core::Result<R> {
+    let mut buf = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
+    buf.resize(len, 0.0);
+    fill(&mut buf);
+    let storage = CpuStorage::F32(buf);
+    let out = f(&storage);
+    if let CpuStorage::F32(buf) = storage {
+        SCRATCH.with(|s| *s.borrow_mut() = buf);
+    }
     out
 }
 
-/// PyTorch's `[out, in, 3, 3]` weight as the `[out, 9·in]` matrix of [`im2col`]'s column
-/// order `(ky, kx, in)`.
+/// Runs `f` on the contiguous `f32` values of a CPU tensor, without copying them.
+fn with_values<R>(
+    tensor: &Tensor,
+    f: impl FnOnce(&[f32]) -> candle_core::Result<R>,
+) -> candle_core::Result<R> {
+    let tensor = tensor.contiguous()?;
+    let (storage, layout) = tensor.storage_and_layout();
+    match &*storage {
+        Storage::Cpu(cpu) => f(slice(cpu, layout, "conv3x3")?),
+        _ => Err(candle_core::Error::Msg(
+            "diffscope runs its models on the CPU".into(),
+        )),
+    }
+}
+
+/// PyTorch's `[out, in, 3, 3]` weight as the `[out, 9·in]` matrix of im2col's column
+/// order `(ky, kx, in)`; with `flip`, the weight of the adjoint convolution instead, as
+/// `[in, 9·out]`: `w[o, c, 8 − tap]` at `[c, tap·out + o]`.
 #[must_use]
-pub fn weight_to_cols(w: &[f32], out: usize, c: usize) -> Vec<f32> {
+pub fn weight_to_cols(w: &[f32], out: usize, c: usize, flip: bool) -> Vec<f32> {
     let mut m = vec![0f32; w.len()];
     for o in 0..out {
         for ch in 0..c {
             for tap in 0..TAPS {
-                m[o * TAPS * c + tap * c + ch] = w[(o * c + ch) * TAPS + tap];
+                let v = w[(o * c + ch) * TAPS + tap];
+                if flip {
+                    m[ch * TAPS * out + (TAPS - 1 - tap) * out + o] = v;
+                } else {
+                    m[o * TAPS * c + tap * c + ch] = v;
+                }
             }
         }
     }
     m
 }
 
-/// The inverse of [`weight_to_cols`].
+/// The inverse of [`weight_to_cols`] without `flip`.
 #[must_use]
 pub fn cols_to_weight(m: &[f32], out: usize, c: usize) -> Vec<f32> {
     let mut w = vec![0f32; m.len()];
@@ -146,11 +160,14 @@ pub fn cols_to_weight(m: &[f32], out: usize, c: usize) -> Vec<f32> {
     w
 }
 
-/// A 3×3 convolution, dilation `d`, zero padding `d`, stride 1, no bias — PyTorch's
-/// `nn.Conv2d(in, out, 3, padding=d, dilation=d, bias=False)` — on NHWC images:
-/// input `(n·H·W) × in`, weight `[out, in, 3, 3]`, output `(n·H·W) × out`.
-/// Forward is `im2col(x)·W'ᵀ`; backward `∂W' = gᵀ·im2col(x)` and
-/// `∂x = col2im(g·W')` (skipped when the input is data).
+/// A 3×3 convolution, dilation `d`, zero padding `d`, stride 1 — PyTorch's
+/// `nn.Conv2d(in, out, 3, padding=d, dilation=d)` — on NHWC images: input
+/// `(n·H·W) × in`, weight `[out, in, 3, 3]`, bias `[out]`, output `(n·H·W) × out`.
+///
+/// Forward is `im2col(x)·W'ᵀ + b` (`W'` the weight as `[out, 9·in]`), a chunk of images at a
+/// time so that the columns stay in cache. Backward: `∂W' = Σ_chunks gᵀ·im2col(x)`, and
+/// `∂x` is the adjoint convolution, `im2col(g)·W''ᵀ` with the taps of `W` mirrored
+/// (`W''` is `[in, 9·out]`; skipped when the input is data).
 #[derive(Clone, Copy, Debug)]
 pub struct Conv3x3 {
     /// Image size.
@@ -164,16 +181,108 @@ pub struct Conv3x3 {
 impl Conv3x3 {
     fn check(&self, rows: usize, c: usize, w_dims: &[usize]) -> candle_core::Result<usize> {
         match *w_dims {
-            [out, c2, 3, 3] if c2 == c && rows % self.grid.pixels() == 0 => Ok(out),
+            [out, c2, 3, 3] if c2 == c && rows.is_multiple_of(self.grid.pixels()) => Ok(out),
             _ => Err(candle_core::Error::Msg(format!(
                 "conv3x3: input {rows}×{c} and weight {w_dims:?} do not fit {}×{} images",
                 self.grid.height, self.grid.width
             ))),
         }
     }
+
+    /// Images per chunk for `c` input channels.
+    fn chunk_images(&self, c: usize) -> usize {
+        (CHUNK_VALUES / (self.grid.pixels() * TAPS * c).max(1)).max(1)
+    }
+
+    /// `im2col(x)·Wᵀ + b` for `x` of `c` channels, `wm` the `[out, 9c]` weight matrix and
+    /// `bias` of `out` values (or empty for none).
+    fn apply(
+        &self,
+        x: &[f32],
+        c: usize,
+        wm: &CpuStorage,
+        bias: &[f32],
+        out: usize,
+    ) -> candle_core::Result<Vec<f32>> {
+        let px = self.grid.pixels();
+        let k = TAPS * c;
+        let imgs = self.chunk_images(c);
+        let wt = Layout::contiguous((out, k)).transpose(0, 1)?;
+        let mut y = vec![0f32; x.len() / c * out];
+        y.par_chunks_mut(imgs * px * out)
+            .zip(x.par_chunks(imgs * px * c))
+            .try_for_each(|(y, x)| {
+                let rows = x.len() / c;
+                let fill = |cols: &mut [f32]| {
+                    for (x, cols) in x.chunks_exact(px * c).zip(cols.chunks_exact_mut(px * k)) {
+                        im2col_image(self.grid, self.dilation, c, x, cols);
+                    }
+                };
+                with_scratch(rows * k, fill, |cols| {
+                    let r = cols.matmul(wm, (1, rows, out, k), &Layout::contiguous((rows, k)), &wt)?;
+                    let r = r.as_slice::<f32>()?;
+                    if bias.is_empty() {
+                        y.copy_from_slice(r);
+                    } else {
+                        for (y, r) in y.chunks_exact_mut(out).zip(r.chunks_exact(out)) {
+                            for ((y, r), b) in y.iter_mut().zip(r).zip(bias) {
+                                *y = r + b;
+                            }
+                        }
+                    }
+                    Ok(())
+                })
+            })?;
+        Ok(y)
+    }
+
+    /// `∂W'` (`[out, 9c]`) from the input `x` and the output gradient `g` (storage and
+    /// layout, contiguous).
+    fn weight_grad(
+        &self,
+        x: &[f32],
+        c: usize,
+        g: &CpuStorage,
+        g_layout: &Layout,
+        out: usize,
+    ) -> candle_core::Result<Vec<f32>> {
+        let px = self.grid.pixels();
+        let k = TAPS * c;
+        let imgs = self.chunk_images(c);
+        let base = g_layout.start_offset();
+        let partials = x
+            .par_chunks(imgs * px * c)
+            .enumerate()
+            .map(|(i, x)| {
+                let rows = x.len() / c;
+                let fill = |cols: &mut [f32]| {
+                    for (x, cols) in x.chunks_exact(px * c).zip(cols.chunks_exact_mut(px * k)) {
+                        im2col_image(self.grid, self.dilation, c, x, cols);
+                    }
+                };
+                with_scratch(rows * k, fill, |cols| {
+                    let gt = Layout::contiguous_with_offset((rows, out), base + i * imgs * px * out)
+                        .transpose(0, 1)?;
+                    let r = g.matmul(cols, (1, out, k, rows), &gt, &Layout::contiguous((rows, k)))?;
+                    match r {
+                        CpuStorage::F32(v) => Ok(v),
+                        _ => Err(candle_core::Error::Msg("conv3x3: f32 expected".into())),
+                    }
+                })
+            })
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        // Summed in chunk order: the same result for any number of threads.
+        let mut sum = vec![0f32; out * k];
+        for p in partials {
+            for (s, v) in sum.iter_mut().zip(p) {
+                *s += v;
+            }
+        }
+        Ok(sum)
+    }
 }
 
-impl CustomOp2 for Conv3x3 {
+impl CustomOp3 for Conv3x3 {
     fn name(&self) -> &'static str {
         "conv3x3"
     }
@@ -184,43 +293,61 @@ impl CustomOp2 for Conv3x3 {
         l1: &Layout,
         s2: &CpuStorage,
         l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         let x = slice(s1, l1, self.name())?;
         let w = slice(s2, l2, self.name())?;
+        let b = slice(s3, l3, self.name())?;
         let (rows, c) = l1.shape().dims2()?;
         let out = self.check(rows, c, l2.dims())?;
-        let k = TAPS * c;
-        let cols = CpuStorage::F32(im2col(self.grid, self.dilation, c, x));
-        let wm = CpuStorage::F32(weight_to_cols(w, out, c));
-        let cols_l = Layout::contiguous((rows, k));
-        let wt_l = Layout::contiguous((out, k)).transpose(0, 1)?;
-        let y = cols.matmul(&wm, (1, rows, out, k), &cols_l, &wt_l)?;
-        Ok((y, Shape::from((rows, out))))
+        if b.len() != out {
+            return Err(candle_core::Error::Msg(format!(
+                "conv3x3: bias of {} for {out} channels",
+                b.len()
+            )));
+        }
+        let wm = CpuStorage::F32(weight_to_cols(w, out, c, false));
+        let y = self.apply(x, c, &wm, b, out)?;
+        Ok((CpuStorage::F32(y), Shape::from((rows, out))))
     }
 
     fn bwd(
         &self,
         x: &Tensor,
         w: &Tensor,
+        b: &Tensor,
         _res: &Tensor,
         grad_res: &Tensor,
-    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let (rows, c) = x.dims2()?;
         let out = self.check(rows, c, w.dims())?;
-        let k = TAPS * c;
         let dev = x.device();
         let g = grad_res.contiguous()?;
-        let cols = Tensor::from_vec(im2col(self.grid, self.dilation, c, &tensor_vec(x)?), (rows, k), dev)?;
-        let gw = tensor_vec(&g.t()?.matmul(&cols)?)?;
+        let (g_storage, g_layout) = g.storage_and_layout();
+        let Storage::Cpu(g_cpu) = &*g_storage else {
+            return Err(candle_core::Error::Msg(
+                "diffscope runs its models on the CPU".into(),
+            ));
+        };
+        let g_values = slice(g_cpu, g_layout, self.name())?;
+        let gw = with_values(x, |x| self.weight_grad(x, c, g_cpu, g_layout, out))?;
         let grad_w = Tensor::from_vec(cols_to_weight(&gw, out, c), w.shape(), dev)?;
+        let mut gb = vec![0f32; out];
+        for row in g_values.chunks_exact(out) {
+            for (s, v) in gb.iter_mut().zip(row) {
+                *s += v;
+            }
+        }
+        let grad_b = Tensor::from_vec(gb, b.shape(), dev)?;
         let grad_x = if self.input_grad {
-            let wm = Tensor::from_vec(weight_to_cols(&tensor_vec(w)?, out, c), (out, k), dev)?;
-            let gcols = tensor_vec(&g.matmul(&wm)?)?;
-            Some(Tensor::from_vec(col2im(self.grid, self.dilation, c, &gcols), (rows, c), dev)?)
+            let wb = CpuStorage::F32(with_values(w, |w| Ok(weight_to_cols(w, out, c, true)))?);
+            let gx = self.apply(g_values, out, &wb, &[], c)?;
+            Some(Tensor::from_vec(gx, (rows, c), dev)?)
         } else {
             None
         };
-        Ok((grad_x, Some(grad_w)))
+        Ok((grad_x, Some(grad_w), Some(grad_b)))
     }
 }
 
@@ -268,7 +395,7 @@ pub struct ExampleBiasGelu {
 
 impl ExampleBiasGelu {
     /// Rows of `z` per bias row, checked.
-    fn rows_per_bias(&self, z: &[usize], b: &[usize]) -> candle_core::Result<usize> {
+    fn rows_per_bias(self, z: &[usize], b: &[usize]) -> candle_core::Result<usize> {
         match (z, b) {
             (&[rows, f], &[1, f2]) if f == f2 => Ok(rows),
             (&[rows, f], &[m, f2]) if f == f2 && rows == m * self.pixels => Ok(self.pixels),
