@@ -368,31 +368,87 @@ fn train_then_sample_writes_points_from_the_learned_chain() {
     let dir = scratch("train-sample");
     let weights = dir.join("w.safetensors");
     let o = diffscope(&[
-        "train", "--dataset", "circles", "--steps", "50", "--iters", "200", "--batch", "64", "--width", "32",
-        "--blocks", "1", "--seed", "4", "--out", path_str(&weights),
+        "train",
+        "--dataset",
+        "circles",
+        "--steps",
+        "50",
+        "--iters",
+        "200",
+        "--batch",
+        "64",
+        "--width",
+        "32",
+        "--blocks",
+        "1",
+        "--seed",
+        "4",
+        "--out",
+        path_str(&weights),
     ]);
     let err = String::from_utf8_lossy(&o.stderr).into_owned();
     assert!(o.status.success(), "{err}");
-    assert!(err.contains("validation loss") && err.contains("noise floor"), "{err}");
+    assert!(
+        err.contains("validation loss") && err.contains("noise floor"),
+        "{err}"
+    );
     let model = diffscope::model::io::load(&weights).unwrap();
     assert_eq!(model.info.iterations, 200);
     assert_eq!(model.info.schedule.steps, 50);
-    assert!(model.info.command.starts_with("diffscope train --dataset circles"), "{}", model.info.command);
+    assert!(
+        model
+            .info
+            .command
+            .starts_with("diffscope train --dataset circles"),
+        "{}",
+        model.info.command
+    );
 
     let csv = dir.join("s.csv");
-    let o = diffscope(&["sample", "--weights", path_str(&weights), "--n", "300", "--sampler", "ddim", "--ddim-steps", "10", "--out", path_str(&csv)]);
+    let o = diffscope(&[
+        "sample",
+        "--weights",
+        path_str(&weights),
+        "--n",
+        "300",
+        "--sampler",
+        "ddim",
+        "--ddim-steps",
+        "10",
+        "--out",
+        path_str(&csv),
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let text = std::fs::read_to_string(&csv).unwrap();
     let rows: Vec<&str> = text.lines().collect();
     assert_eq!(rows[0], "x,y");
     assert_eq!(rows.len(), 301);
-    let values: Vec<f64> = rows[1..].iter().flat_map(|r| r.split(',').map(|v| v.parse::<f64>().unwrap())).collect();
+    let values: Vec<f64> = rows[1..]
+        .iter()
+        .flat_map(|r| r.split(',').map(|v| v.parse::<f64>().unwrap()))
+        .collect();
     assert!(values.iter().all(|v| v.is_finite()));
     let inside = values.iter().filter(|v| v.abs() < 4.0).count();
-    assert!(inside * 100 >= 95 * values.len(), "{inside} of {} values within ±4σ", values.len());
+    assert!(
+        inside * 100 >= 95 * values.len(),
+        "{inside} of {} values within ±4σ",
+        values.len()
+    );
     // Same seed, same samples.
     let again = dir.join("s2.csv");
-    let o = diffscope(&["sample", "--weights", path_str(&weights), "--n", "300", "--sampler", "ddim", "--ddim-steps", "10", "--out", path_str(&again)]);
+    let o = diffscope(&[
+        "sample",
+        "--weights",
+        path_str(&weights),
+        "--n",
+        "300",
+        "--sampler",
+        "ddim",
+        "--ddim-steps",
+        "10",
+        "--out",
+        path_str(&again),
+    ]);
     assert!(o.status.success());
     assert_eq!(std::fs::read_to_string(&again).unwrap(), text);
 }
@@ -401,11 +457,27 @@ fn train_then_sample_writes_points_from_the_learned_chain() {
 fn sample_writes_a_grid_of_shipped_digits() {
     let dir = scratch("digits");
     let png = dir.join("d.png");
-    let o = diffscope(&["sample", "--weights", "digits", "--n", "9", "--sampler", "ddim", "--ddim-steps", "20", "--out", path_str(&png)]);
+    let o = diffscope(&[
+        "sample",
+        "--weights",
+        "digits",
+        "--n",
+        "9",
+        "--sampler",
+        "ddim",
+        "--ddim-steps",
+        "20",
+        "--out",
+        path_str(&png),
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let img = image::open(&png).unwrap().to_rgb8();
     // Three by three cells of 8×8 digits scaled 8×, with gaps.
-    assert!(img.width() >= 3 * 64 && img.height() >= 3 * 64, "{:?}", img.dimensions());
+    assert!(
+        img.width() >= 3 * 64 && img.height() >= 3 * 64,
+        "{:?}",
+        img.dimensions()
+    );
 }
 
 #[test]
@@ -414,21 +486,74 @@ fn model_commands_refuse_bad_input_in_one_line() {
     let junk = dir.join("junk.safetensors");
     std::fs::write(&junk, b"not a model").unwrap();
     let out = dir.join("x.csv");
-    let e = one_error_line(&diffscope(&["sample", "--weights", path_str(&junk), "--out", path_str(&out)]));
-    assert!(e.contains("junk.safetensors") && e.contains("not a valid safetensors file"), "{e}");
-    let e = one_error_line(&diffscope(&["sample", "--weights", "no-such-model", "--out", path_str(&out)]));
+    let e = one_error_line(&diffscope(&[
+        "sample",
+        "--weights",
+        path_str(&junk),
+        "--out",
+        path_str(&out),
+    ]));
+    assert!(
+        e.contains("junk.safetensors") && e.contains("not a valid safetensors file"),
+        "{e}"
+    );
+    let e = one_error_line(&diffscope(&[
+        "sample",
+        "--weights",
+        "no-such-model",
+        "--out",
+        path_str(&out),
+    ]));
     assert!(e.contains("no-such-model") && e.contains("cannot read"), "{e}");
-    let e = one_error_line(&diffscope(&["sample", "--weights", "two-moons", "--out", path_str(&dir.join("x.png"))]));
+    let e = one_error_line(&diffscope(&[
+        "sample",
+        "--weights",
+        "two-moons",
+        "--out",
+        path_str(&dir.join("x.png")),
+    ]));
     assert!(e.contains(".csv"), "{e}");
-    let e = one_error_line(&diffscope(&["sample", "--weights", "two-moons", "--sampler", "ddim", "--eta", "1.5", "--out", path_str(&out)]));
+    let e = one_error_line(&diffscope(&[
+        "sample",
+        "--weights",
+        "two-moons",
+        "--sampler",
+        "ddim",
+        "--eta",
+        "1.5",
+        "--out",
+        path_str(&out),
+    ]));
     assert!(e.contains("--eta"), "{e}");
-    let e = one_error_line(&diffscope(&["train", "--dataset", "two-moons", "--lr=-1", "--iters", "5", "--out", path_str(&dir.join("w"))]));
+    let e = one_error_line(&diffscope(&[
+        "train",
+        "--dataset",
+        "two-moons",
+        "--lr=-1",
+        "--iters",
+        "5",
+        "--out",
+        path_str(&dir.join("w")),
+    ]));
     assert!(e.contains("learning rate -1 must be positive"), "{e}");
-    let e = one_error_line(&diffscope(&["train", "--dataset", "two-moons", "--digits", "--out", "w"]));
+    let e = one_error_line(&diffscope(&[
+        "train",
+        "--dataset",
+        "two-moons",
+        "--digits",
+        "--out",
+        "w",
+    ]));
     assert!(e.contains("cannot be used with"), "{e}");
     let bad_csv = dir.join("bad.csv");
     std::fs::write(&bad_csv, "x,y\n1,2\n3,oops\n").unwrap();
-    let e = one_error_line(&diffscope(&["train", "--points", path_str(&bad_csv), "--out", "w"]));
+    let e = one_error_line(&diffscope(&[
+        "train",
+        "--points",
+        path_str(&bad_csv),
+        "--out",
+        "w",
+    ]));
     assert!(e.contains("bad.csv") && e.contains("line 3"), "{e}");
 }
 
@@ -437,8 +562,13 @@ fn bench_prints_iterations_and_point_steps_per_second() {
     let o = diffscope(&["bench", "train", "--iters", "20", "--runs", "1", "--threads", "1"]);
     let out = stdout(&o);
     assert!(o.status.success());
-    assert!(out.contains("99074 parameters") && out.contains("batch 256") && out.contains("it/s"), "{out}");
-    let o = diffscope(&["bench", "sample", "--points", "200", "--steps", "5", "--runs", "1"]);
+    assert!(
+        out.contains("99074 parameters") && out.contains("batch 256") && out.contains("it/s"),
+        "{out}"
+    );
+    let o = diffscope(&[
+        "bench", "sample", "--points", "200", "--steps", "5", "--runs", "1",
+    ]);
     let out = stdout(&o);
     assert!(o.status.success() && out.contains("M point-steps/s"), "{out}");
 }

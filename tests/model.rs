@@ -24,7 +24,9 @@ fn sin_cos_kernel_is_accurate_far_from_zero() {
         let w = (i as f32 - 100_000.0) * 0.0173; // −1730 … 1730: t·f_k and 25·x·f_k
         let (s, c) = kernels::sin_cos(w);
         let w64 = f64::from(w);
-        worst = worst.max((f64::from(s) - w64.sin()).abs()).max((f64::from(c) - w64.cos()).abs());
+        worst = worst
+            .max((f64::from(s) - w64.sin()).abs())
+            .max((f64::from(c) - w64.cos()).abs());
     }
     assert!(worst < 3e-7, "worst error {worst}");
     let (s, c) = kernels::sin_cos(10_000.0);
@@ -34,14 +36,20 @@ fn sin_cos_kernel_is_accurate_far_from_zero() {
 #[test]
 fn gelu_kernels_match_the_exact_erf_gelu() {
     for i in 0..=40_000 {
-        let x = (i as f64 - 20_000.0) / 2000.0; // −10 … 10
+        let x = (f64::from(i) - 20_000.0) / 2000.0; // −10 … 10
         let exact = 0.5 * x * (1.0 + erf64(x / 2f64.sqrt()));
         let pdf = (-0.5 * x * x).exp() / (2.0 * std::f64::consts::PI).sqrt();
         let exact_grad = 0.5 * (1.0 + erf64(x / 2f64.sqrt())) + x * pdf;
         let g = f64::from(kernels::gelu(x as f32));
         let d = f64::from(kernels::gelu_grad(x as f32));
-        assert!((g - exact).abs() <= 4e-7 * x.abs().max(1.0), "gelu({x}) = {g}, exact {exact}");
-        assert!((d - exact_grad).abs() <= 4e-7 * x.abs().max(1.0), "gelu'({x}) = {d}, exact {exact_grad}");
+        assert!(
+            (g - exact).abs() <= 4e-7 * x.abs().max(1.0),
+            "gelu({x}) = {g}, exact {exact}"
+        );
+        assert!(
+            (d - exact_grad).abs() <= 4e-7 * x.abs().max(1.0),
+            "gelu'({x}) = {d}, exact {exact_grad}"
+        );
     }
     assert_eq!(kernels::gelu(-200.0), 0.0);
     assert_eq!(kernels::gelu(200.0), 200.0);
@@ -56,17 +64,24 @@ fn frequencies_are_those_of_tiny_diffusion() {
     // exp(−ln(10000)·k/63)
     for (k, v) in f.iter().enumerate() {
         let exact = (-(10_000f64.ln()) * k as f64 / 63.0).exp();
-        assert!((f64::from(*v) - exact).abs() <= 1e-6 * exact, "f_{k} = {v}, exact {exact}");
+        assert!(
+            (f64::from(*v) - exact).abs() <= 1e-6 * exact,
+            "f_{k} = {v}, exact {exact}"
+        );
     }
 }
 
 fn seeded(n: usize, scale: f32, phase: f32) -> Vec<f32> {
-    (0..n).map(|i| scale * ((i as f32) * 0.618 + phase).sin()).collect()
+    (0..n)
+        .map(|i| scale * ((i as f32) * 0.618 + phase).sin())
+        .collect()
 }
 
 fn grads_of(loss: &Tensor, vars: &[&Var]) -> Vec<Vec<f32>> {
     let g = loss.backward().unwrap();
-    vars.iter().map(|v| tensor_vec(g.get(v).unwrap()).unwrap()).collect()
+    vars.iter()
+        .map(|v| tensor_vec(g.get(v).unwrap()).unwrap())
+        .collect()
 }
 
 #[track_caller]
@@ -118,7 +133,9 @@ fn linear_skips_the_gradient_of_data_inputs() {
     assert!(g.get(&x).is_none());
     // ∂Σ(x·Wᵀ)/∂W_jk = Σ_i x_ik
     let xs = seeded(12, 1.0, 0.0);
-    let want: Vec<f32> = (0..8).map(|jk| (0..3).map(|i| xs[i * 4 + jk % 4]).sum()).collect();
+    let want: Vec<f32> = (0..8)
+        .map(|jk| (0..3).map(|i| xs[i * 4 + jk % 4]).sum())
+        .collect();
     assert_close(&tensor_vec(g.get(&w).unwrap()).unwrap(), &want, 1e-6, "dW");
 }
 
@@ -131,7 +148,14 @@ fn embedding_backward_matches_finite_differences() {
     let weights = Tensor::from_vec(seeded(2 * 32, 1.0, 0.3), (2, 32), &dev).unwrap();
     let out = v.apply_op1(op.clone()).unwrap();
     let grad = tensor_vec(
-        (out * &weights).unwrap().sum_all().unwrap().backward().unwrap().get(&v).unwrap(),
+        (out * &weights)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap()
+            .get(&v)
+            .unwrap(),
     )
     .unwrap();
     let wv = seeded(64, 1.0, 0.3);
@@ -155,21 +179,31 @@ fn embedding_backward_matches_finite_differences() {
         a[i] += h;
         b[i] -= h;
         let fd = (loss(&a) - loss(&b)) / (2.0 * h);
-        assert!((f64::from(grad[i]) - fd).abs() <= 1e-3 * fd.abs().max(1.0), "d/dv{i}: {} vs {fd}", grad[i]);
+        assert!(
+            (f64::from(grad[i]) - fd).abs() <= 1e-3 * fd.abs().max(1.0),
+            "d/dv{i}: {} vs {fd}",
+            grad[i]
+        );
     }
 }
 
 /// The small model of the NumPy reference below: hidden 8, 2 blocks, embedding 8, each
 /// tensor `0.5·sin(0.37·k + 1.3·j + 0.1)` (k: index in the tensor, j: its position).
 fn reference_mlp() -> Mlp2d {
-    let config = MlpConfig { hidden: 8, blocks: 2, embedding: 8 };
+    let config = MlpConfig {
+        hidden: 8,
+        blocks: 2,
+        embedding: 8,
+    };
     let params = config
         .layout()
         .into_iter()
         .enumerate()
         .map(|(j, (name, shape))| {
             let n: usize = shape.iter().product();
-            let data = (0..n).map(|k| (0.5 * (0.37 * k as f64 + 1.3 * j as f64 + 0.1).sin()) as f32).collect();
+            let data = (0..n)
+                .map(|k| (0.5 * (0.37 * k as f64 + 1.3 * j as f64 + 0.1).sin()) as f32)
+                .collect();
             Param { name, shape, data }
         })
         .collect();
@@ -178,15 +212,26 @@ fn reference_mlp() -> Mlp2d {
 
 #[test]
 fn mlp_matches_an_independent_numpy_forward_pass() {
-    // NumPy in float32 with PyTorch's op order (tiny-diffusion's MLP; erf from SciPy):
-    //   E, half = 8, 4; e = f32(log(f32(10000)))/f32(half-1); fr = exp(-e*arange(half, f32))
-    //   emb(v, s) = concat(sin(f32(v*s)[:,None]*fr), cos(...)); x=[[0.3,-1.2],[1.7,0.05],[-0.8,0.9]]; t=[1,500,1000]
-    //   h = gelu(concat(emb(x0,25), emb(x1,25), emb(t,1)) @ W0.T + b0)
-    //   h = h + gelu(h @ Wi.T + bi) for the 2 blocks; out = h @ W4.T + b4
-    // (the script is /tmp/golden_mlp.py of the commit that added this test, pasted here:)
-    //   P[name] = (0.5*sin(0.37*arange(size) + 1.3*j + 0.1)).astype(f32).reshape(shape)
-    //   gelu(x) = 0.5*x*(1+erf(x/sqrt(2)))
-    let want = [0.318_612_576, -0.909_483_075, 0.381_418_854, -0.689_912_975, 0.577_933_55, -0.710_717_559];
+    // tiny-diffusion's MLP in NumPy, float32 in PyTorch's op order, GELU via SciPy's erf:
+    //   import numpy as np; from scipy.special import erf; f32 = np.float32; H, B, E = 8, 2, 8
+    //   names/shapes as MlpConfig::layout(); P[name] = (0.5*np.sin(0.37*np.arange(size)
+    //       + 1.3*j + 0.1)).astype(f32).reshape(shape)   (j: position of the tensor)
+    //   def emb(v, s):
+    //       v = (v.astype(f32)*f32(s)).astype(f32); half = E//2
+    //       e = f32(np.log(f32(10000.0)))/f32(half-1); fr = np.exp((-e*np.arange(half, dtype=f32)).astype(f32))
+    //       a = (v[:, None]*fr[None, :]).astype(f32); return np.concatenate([np.sin(a), np.cos(a)], 1).astype(f32)
+    //   gelu = lambda x: (0.5*x*(1 + erf(x/np.sqrt(2)))).astype(f32)
+    //   x = np.array([[0.3, -1.2], [1.7, 0.05], [-0.8, 0.9]], f32); t = np.array([1, 500, 1000], f32)
+    //   h = gelu(np.concatenate([emb(x[:, 0], 25), emb(x[:, 1], 25), emb(t, 1)], 1) @ W0.T + b0)
+    //   h = h + gelu(h @ Wi.T + bi) for the 2 blocks; print(h @ W4.T + b4)
+    let want: [f32; 6] = [
+        0.318_612_58,
+        -0.909_483_1,
+        0.381_418_85,
+        -0.689_913,
+        0.577_933_55,
+        -0.710_717_56,
+    ];
     let model = reference_mlp();
     let xt = [0.3f32, -1.2, 1.7, 0.05, -0.8, 0.9];
     let t = [1.0f32, 500.0, 1000.0];
@@ -215,7 +260,10 @@ fn mlp_has_the_parameters_of_tiny_diffusion() {
     let bound = 1.0 / 384f32.sqrt();
     assert!(w0.iter().all(|v| v.abs() <= bound));
     let var = w0.iter().map(|v| f64::from(v * v)).sum::<f64>() / w0.len() as f64;
-    assert!((var - f64::from(bound * bound) / 3.0).abs() < 0.05 * f64::from(bound * bound) / 3.0, "{var}");
+    assert!(
+        (var - f64::from(bound * bound) / 3.0).abs() < 0.05 * f64::from(bound * bound) / 3.0,
+        "{var}"
+    );
     assert_eq!(Mlp2d::new(config, 3), model);
     assert_ne!(Mlp2d::new(config, 4), model);
 }
@@ -231,17 +279,31 @@ fn mlp_loss_and_gradients_equal_a_plain_candle_implementation() {
     let eps = seeded(20, 1.0, 2.0);
     let (loss, grads) = model.loss_and_grads(&xt, &t, &eps).unwrap();
 
-    let vars: Vec<Var> =
-        model.params.iter().map(|p| Var::from_slice(&p.data, p.shape.as_slice(), &dev).unwrap()).collect();
-    let freqs = Tensor::new(kernels::frequencies(8).as_slice(), &dev).unwrap().unsqueeze(0).unwrap();
+    let vars: Vec<Var> = model
+        .params
+        .iter()
+        .map(|p| Var::from_slice(&p.data, p.shape.as_slice(), &dev).unwrap())
+        .collect();
+    let freqs = Tensor::new(kernels::frequencies(8).as_slice(), &dev)
+        .unwrap()
+        .unsqueeze(0)
+        .unwrap();
     let emb = |v: Vec<f32>, s: f32| {
-        let a = (Tensor::from_vec(v, (10, 1), &dev).unwrap() * f64::from(s)).unwrap().broadcast_mul(&freqs).unwrap();
+        let a = (Tensor::from_vec(v, (10, 1), &dev).unwrap() * f64::from(s))
+            .unwrap()
+            .broadcast_mul(&freqs)
+            .unwrap();
         Tensor::cat(&[a.sin().unwrap(), a.cos().unwrap()], D::Minus1).unwrap()
     };
     let xs: Vec<f32> = xt.iter().step_by(2).copied().collect();
     let ys: Vec<f32> = xt.iter().skip(1).step_by(2).copied().collect();
     let e = Tensor::cat(&[emb(xs, 25.0), emb(ys, 25.0), emb(t.clone(), 1.0)], D::Minus1).unwrap();
-    let lin = |h: &Tensor, i: usize| h.matmul(&vars[i].t().unwrap()).unwrap().broadcast_add(&vars[i + 1]).unwrap();
+    let lin = |h: &Tensor, i: usize| {
+        h.matmul(&vars[i].t().unwrap())
+            .unwrap()
+            .broadcast_add(&vars[i + 1])
+            .unwrap()
+    };
     let mut h = lin(&e, 0).gelu_erf().unwrap();
     for b in 0..2 {
         h = (&h + lin(&h, 2 + 2 * b).gelu_erf().unwrap()).unwrap();
@@ -266,12 +328,20 @@ fn adamw_follows_the_pytorch_update() {
     //   step 2: p ← 0.899·0.999 = 0.898101; m = 0.02, v = 0.00031225
     //           m̂ = 0.02/0.19 = 0.105263, v̂ = 0.00031225/0.001999 = 0.156203
     //           p ← 0.898101 − 0.1·0.105263/0.395225 = 0.871467
-    let mut params = vec![Param { name: "p".into(), shape: vec![1], data: vec![1.0] }];
+    let mut params = vec![Param {
+        name: "p".into(),
+        shape: vec![1],
+        data: vec![1.0],
+    }];
     let mut opt = AdamW::new(&params, 0.1);
     opt.step(&mut params, &[vec![0.5]]);
     assert!((params[0].data[0] - 0.899).abs() < 1e-6, "{}", params[0].data[0]);
     opt.step(&mut params, &[vec![-0.25]]);
-    assert!((params[0].data[0] - 0.871_467).abs() < 2e-6, "{}", params[0].data[0]);
+    assert!(
+        (params[0].data[0] - 0.871_467).abs() < 2e-6,
+        "{}",
+        params[0].data[0]
+    );
 }
 
 #[test]
@@ -283,12 +353,23 @@ fn sliced_wasserstein_matches_numpy_and_is_zero_on_equal_sets() {
     let b = [0.5, 0.5, 1.0, 1.0, -1.0, 0.0];
     assert!((sliced_wasserstein2(&a, &b) - 0.567_404_114_633_396_4).abs() < 1e-12);
     assert_eq!(sliced_wasserstein2(&a, &a), 0.0);
-    assert_eq!(sliced_wasserstein2(&a, &[0.0, 0.0, 0.0, 2.0, 1.0, 0.0]), 0.0, "order does not matter");
+    assert_eq!(
+        sliced_wasserstein2(&a, &[0.0, 0.0, 0.0, 2.0, 1.0, 0.0]),
+        0.0,
+        "order does not matter"
+    );
 }
 
 fn small_model() -> Model {
     Model {
-        network: Network::new(Architecture::Mlp2d(MlpConfig { hidden: 16, blocks: 1, embedding: 8 }), 5),
+        network: Network::new(
+            Architecture::Mlp2d(MlpConfig {
+                hidden: 16,
+                blocks: 1,
+                embedding: 8,
+            }),
+            5,
+        ),
         info: ModelInfo {
             schedule: ScheduleSpec::new(ScheduleKind::Cosine, 200),
             dataset: "two-moons".into(),
@@ -328,30 +409,55 @@ fn bad_weights_are_clear_errors() {
     let good = io::to_bytes(&small_model()).unwrap();
     assert!(load_error(b"").contains("not a valid safetensors file"));
     assert!(load_error(b"\x89PNG\r\n\x1a\n rest of a png").contains("not a valid safetensors file"));
-    assert!(load_error(&good[..good.len() / 2]).contains("not a valid safetensors file"), "truncated");
+    assert!(
+        load_error(&good[..good.len() / 2]).contains("not a valid safetensors file"),
+        "truncated"
+    );
     // Another architecture: the shapes do not fit the declared one.
     let mut other = small_model();
-    other.network = Network::new(Architecture::Mlp2d(MlpConfig { hidden: 32, blocks: 1, embedding: 8 }), 1);
+    other.network = Network::new(
+        Architecture::Mlp2d(MlpConfig {
+            hidden: 32,
+            blocks: 1,
+            embedding: 8,
+        }),
+        1,
+    );
     let mut bytes = io::to_bytes(&other).unwrap();
     let key = b"\"hidden\":\"32\"";
-    let at = bytes.windows(key.len()).position(|w| w == key).expect("the header declares hidden 32");
+    let at = bytes
+        .windows(key.len())
+        .position(|w| w == key)
+        .expect("the header declares hidden 32");
     bytes[at..at + key.len()].copy_from_slice(b"\"hidden\":\"16\"");
     let e = load_error(&bytes);
-    assert!(e.contains("joint_mlp.0.weight") && e.contains("[32, 24]") && e.contains("[16, 24]"), "{e}");
+    assert!(
+        e.contains("joint_mlp.0.weight") && e.contains("[32, 24]") && e.contains("[16, 24]"),
+        "{e}"
+    );
     // A safetensors file of someone else's model: no metadata.
     let data = [0u8; 16];
     let view = safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![4], &data).unwrap();
     let foreign = safetensors::serialize([("weight", view)], None).unwrap();
-    assert!(load_error(&foreign).contains("not a diffscope model"), "{}", load_error(&foreign));
+    assert!(
+        load_error(&foreign).contains("not a diffscope model"),
+        "{}",
+        load_error(&foreign)
+    );
     // A non-finite weight.
     let mut nan = small_model();
     if let Network::Mlp(m) = &mut nan.network {
         m.params[2].data[2] = f32::NAN;
     }
     let e = load_error(&io::to_bytes(&nan).unwrap());
-    assert!(e.contains("non-finite") && e.contains("joint_mlp.2.ff.weight"), "{e}");
+    assert!(
+        e.contains("non-finite") && e.contains("joint_mlp.2.ff.weight"),
+        "{e}"
+    );
     // Files that are not there or far too large.
-    let e = io::load(std::path::Path::new("/nonexistent/w.safetensors")).unwrap_err().to_string();
+    let e = io::load(std::path::Path::new("/nonexistent/w.safetensors"))
+        .unwrap_err()
+        .to_string();
     assert!(e.starts_with("/nonexistent/w.safetensors: cannot read"), "{e}");
 }
 
@@ -364,7 +470,12 @@ fn moons_trainer(iterations: u64, lr: f32) -> Trainer {
         seed: 3,
     };
     let set = TrainSet::dataset(diffscope::data::Dataset::TwoMoons, 3);
-    Trainer::new(Network::new(Architecture::Mlp2d(MlpConfig::default()), 3), set, settings).unwrap()
+    Trainer::new(
+        Network::new(Architecture::Mlp2d(MlpConfig::default()), 3),
+        set,
+        settings,
+    )
+    .unwrap()
 }
 
 #[test]
@@ -400,7 +511,13 @@ fn a_diverging_run_stops_and_keeps_the_last_good_weights() {
     assert!(matches!(err, ModelError::Diverged(_)), "{err}");
     assert!(err.to_string().contains("training stopped"), "{err}");
     let model = t.model();
-    assert!(model.network.params().iter().all(|p| p.data.iter().all(|v| v.is_finite())));
+    assert!(
+        model
+            .network
+            .params()
+            .iter()
+            .all(|p| p.data.iter().all(|v| v.is_finite()))
+    );
     assert_eq!(t.iteration() % 50, 0, "back at a snapshot");
 }
 
@@ -412,7 +529,10 @@ fn tiny_set() -> Vec<f64> {
 fn the_ideal_denoiser_chain_reproduces_training_points() {
     let schedule = Schedule::new(&ScheduleSpec::new(ScheduleKind::Linear, 200)).unwrap();
     let denoiser = Denoiser::Ideal(IdealDenoiser::new(tiny_set(), 2));
-    for sampler in [Sampler::Ddpm(ReverseVariance::PosteriorVariance), Sampler::Ddim { steps: 50, eta: 0.0 }] {
+    for sampler in [
+        Sampler::Ddpm(ReverseVariance::PosteriorVariance),
+        Sampler::Ddim { steps: 50, eta: 0.0 },
+    ] {
         let chain = ReverseChain::from_noise(schedule.clone(), sampler, 300, 2, 9);
         let x = chain.run(&denoiser).unwrap();
         let data = tiny_set();
@@ -423,7 +543,10 @@ fn the_ideal_denoiser_chain_reproduces_training_points() {
                     .any(|q| (f64::from(p[0]) - q[0]).hypot(f64::from(p[1]) - q[1]) < 0.02)
             })
             .count();
-        assert!(near >= 297, "{sampler:?}: {near} of 300 samples on a training point");
+        assert!(
+            near >= 297,
+            "{sampler:?}: {near} of 300 samples on a training point"
+        );
     }
 }
 
@@ -441,9 +564,13 @@ fn single_steps_equal_a_run_and_seeds_reproduce() {
         frames += 1;
     }
     assert_eq!(frames, 60);
-    let ran = ReverseChain::from_noise(schedule.clone(), sampler, 50, 2, 4).run(&denoiser).unwrap();
+    let ran = ReverseChain::from_noise(schedule.clone(), sampler, 50, 2, 4)
+        .run(&denoiser)
+        .unwrap();
     assert_eq!(stepped.x(), ran.as_slice());
-    let other = ReverseChain::from_noise(schedule.clone(), sampler, 50, 2, 5).run(&denoiser).unwrap();
+    let other = ReverseChain::from_noise(schedule.clone(), sampler, 50, 2, 5)
+        .run(&denoiser)
+        .unwrap();
     assert_ne!(other, ran);
     let ddim = Sampler::Ddim { steps: 10, eta: 0.0 };
     assert_eq!(ddim.timesteps(60), vec![60, 54, 48, 42, 36, 30, 24, 18, 12, 6, 0]);
@@ -462,19 +589,24 @@ fn sdedit_from_a_small_t_stays_near_the_data() {
 
 #[test]
 fn shipped_two_moons_samples_are_within_twice_the_noise_floor() {
-    let model = shipped::load("two-moons").expect("two-moons weights ship").unwrap();
+    let model = shipped::load("two-moons")
+        .expect("two-moons weights ship")
+        .unwrap();
     assert_eq!(model.info.dataset, "two-moons");
     let schedule = Schedule::new(&model.info.schedule).unwrap();
     let denoiser = Denoiser::Learned(model.network.inference().unwrap());
     let samples = ReverseChain::from_noise(schedule, Sampler::Ddpm(ReverseVariance::Beta), 1000, 2, 2024)
         .run(&denoiser)
         .unwrap();
-    let held_out: Vec<f64> =
-        diffscope::data::generate(diffscope::data::Dataset::TwoMoons, 1000, 101).into_iter().flatten().collect();
-    let reference: Vec<f64> = diffscope::model::train::iid_draw(diffscope::data::Dataset::TwoMoons, 1000, 102)
+    let held_out: Vec<f64> = diffscope::data::generate(diffscope::data::Dataset::TwoMoons, 1000, 101)
         .into_iter()
-        .map(f64::from)
+        .flatten()
         .collect();
+    let reference: Vec<f64> =
+        diffscope::model::train::iid_draw(diffscope::data::Dataset::TwoMoons, 1000, 102)
+            .into_iter()
+            .map(f64::from)
+            .collect();
     let samples: Vec<f64> = samples.iter().map(|&v| f64::from(v)).collect();
     let metric = sliced_wasserstein2(&samples, &held_out);
     let floor = sliced_wasserstein2(&reference, &held_out);
@@ -485,12 +617,20 @@ fn shipped_two_moons_samples_are_within_twice_the_noise_floor() {
 fn every_shipped_model_loads_and_matches_its_data() {
     let names: Vec<&str> = shipped::names().collect();
     for set in diffscope::data::Dataset::ALL {
-        assert!(names.contains(&set.name()), "no shipped weights for {}", set.name());
+        assert!(
+            names.contains(&set.name()),
+            "no shipped weights for {}",
+            set.name()
+        );
     }
     assert!(names.contains(&"digits"));
     for name in names {
         let model = shipped::load(name).unwrap().unwrap();
         assert_eq!(model.info.dataset, name);
-        assert!(model.info.command.starts_with("diffscope train"), "{}", model.info.command);
+        assert!(
+            model.info.command.starts_with("diffscope train"),
+            "{}",
+            model.info.command
+        );
     }
 }

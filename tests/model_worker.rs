@@ -29,7 +29,9 @@ fn wait_for<T>(worker: &ModelWorker, what: &str, mut pick: impl FnMut(ModelEvent
 }
 
 fn scratch(name: &str) -> std::path::PathBuf {
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("model-worker").join(name);
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("model-worker")
+        .join(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -37,7 +39,14 @@ fn scratch(name: &str) -> std::path::PathBuf {
 
 fn small_model(hidden: usize) -> Model {
     Model {
-        network: Network::new(Architecture::Mlp2d(MlpConfig { hidden, blocks: 1, embedding: 8 }), 2),
+        network: Network::new(
+            Architecture::Mlp2d(MlpConfig {
+                hidden,
+                blocks: 1,
+                embedding: 8,
+            }),
+            2,
+        ),
         info: ModelInfo {
             schedule: ScheduleSpec::new(ScheduleKind::Linear, 40),
             dataset: "two-moons".into(),
@@ -72,9 +81,16 @@ fn sample_job(generation: u64, denoiser: DenoiserChoice, paused: bool) -> Box<Sa
 fn a_failed_load_keeps_the_model_and_says_why() {
     let dir = scratch("load");
     let worker = ModelWorker::spawn(Box::new(|| {}));
-    worker.send(ModelCommand::Sample(sample_job(1, DenoiserChoice::Learned, false)));
+    worker.send(ModelCommand::Sample(sample_job(
+        1,
+        DenoiserChoice::Learned,
+        false,
+    )));
     let msg = wait_for(&worker, "no model yet", |e| match e {
-        ModelEvent::Failed { generation: 1, message } => Some(message),
+        ModelEvent::Failed {
+            generation: 1,
+            message,
+        } => Some(message),
         _ => None,
     });
     assert!(msg.contains("no learned model"), "{msg}");
@@ -97,12 +113,17 @@ fn a_failed_load_keeps_the_model_and_says_why() {
         ModelEvent::ModelReady(_) => panic!("a bad file replaced the model"),
         _ => None,
     });
-    assert!(msg.contains("bad.safetensors") && msg.contains("current model is kept"), "{msg}");
+    assert!(
+        msg.contains("bad.safetensors") && msg.contains("current model is kept"),
+        "{msg}"
+    );
 
     // The good model is still there: saving writes it back bit for bit.
     let saved = dir.join("saved.safetensors");
     worker.send(ModelCommand::Save(saved.clone()));
-    wait_for(&worker, "saved", |e| matches!(e, ModelEvent::Saved(_)).then_some(()));
+    wait_for(&worker, "saved", |e| {
+        matches!(e, ModelEvent::Saved(_)).then_some(())
+    });
     assert_eq!(io::load(&saved).unwrap(), small_model(8));
 }
 
@@ -111,25 +132,36 @@ fn sampling_steps_pauses_and_streams_every_frame() {
     let worker = ModelWorker::spawn(Box::new(|| {}));
     worker.send(ModelCommand::Sample(sample_job(5, ideal(30), true)));
     let first = wait_for(&worker, "first frame", |e| match e {
-        ModelEvent::SampleFrame { generation: 5, frame, .. } => Some(frame),
+        ModelEvent::SampleFrame {
+            generation: 5, frame, ..
+        } => Some(frame),
         _ => None,
     });
     assert_eq!(first.t, 30);
     worker.send(ModelCommand::Step);
     let (frame, progress) = wait_for(&worker, "one step", |e| match e {
-        ModelEvent::SampleFrame { generation: 5, frame, progress } => Some((frame, progress)),
+        ModelEvent::SampleFrame {
+            generation: 5,
+            frame,
+            progress,
+        } => Some((frame, progress)),
         _ => None,
     });
     assert_eq!((frame.t, progress), (29, (1, 30)));
     // Paused: nothing more comes without another step.
     std::thread::sleep(Duration::from_millis(200));
     while let Some(e) = worker.try_recv() {
-        assert!(!matches!(e, ModelEvent::SampleFrame { .. }), "a paused chain moved");
+        assert!(
+            !matches!(e, ModelEvent::SampleFrame { .. }),
+            "a paused chain moved"
+        );
     }
     worker.send(ModelCommand::Resume);
     let mut ts = Vec::new();
     let last = wait_for(&worker, "the chain ends", |e| match e {
-        ModelEvent::SampleFrame { generation: 5, frame, .. } => {
+        ModelEvent::SampleFrame {
+            generation: 5, frame, ..
+        } => {
             ts.push(frame.t);
             (frame.t == 0).then_some(frame)
         }
@@ -148,7 +180,9 @@ fn a_new_job_drops_the_old_ones_frames() {
     let mut slow = sample_job(1, ideal(1000), false);
     slow.rate = Some(20.0);
     worker.send(ModelCommand::Sample(slow));
-    wait_for(&worker, "job 1 runs", |e| matches!(e, ModelEvent::SampleFrame { generation: 1, .. }).then_some(()));
+    wait_for(&worker, "job 1 runs", |e| {
+        matches!(e, ModelEvent::SampleFrame { generation: 1, .. }).then_some(())
+    });
     worker.send(ModelCommand::Sample(sample_job(2, ideal(20), false)));
     let mut seen_new = false;
     wait_for(&worker, "job 2 ends", |e| match e {
@@ -156,7 +190,9 @@ fn a_new_job_drops_the_old_ones_frames() {
             assert!(!seen_new, "a frame of the replaced job after the new job started");
             None
         }
-        ModelEvent::SampleFrame { generation: 2, frame, .. } => {
+        ModelEvent::SampleFrame {
+            generation: 2, frame, ..
+        } => {
             seen_new = true;
             (frame.t == 0).then_some(())
         }
@@ -171,10 +207,16 @@ fn a_panic_in_a_job_becomes_an_error_and_the_worker_goes_on() {
     job.sampler = Sampler::Ddim { steps: 5, eta: 2.0 }; // out of range: ddim_coefs asserts
     worker.send(ModelCommand::Sample(job));
     let msg = wait_for(&worker, "panic reported", |e| match e {
-        ModelEvent::Failed { generation: 3, message } => Some(message),
+        ModelEvent::Failed {
+            generation: 3,
+            message,
+        } => Some(message),
         _ => None,
     });
-    assert!(msg.contains("internal error (panic)") && msg.contains('η'), "{msg}");
+    assert!(
+        msg.contains("internal error (panic)") && msg.contains('η'),
+        "{msg}"
+    );
     worker.send(ModelCommand::Sample(sample_job(4, ideal(10), false)));
     wait_for(&worker, "still alive", |e| {
         matches!(e, ModelEvent::SampleFrame { generation: 4, frame, .. } if frame.t == 0).then_some(())
@@ -185,7 +227,11 @@ fn train_job(generation: u64, iterations: u64, lr: f32) -> Box<TrainJob> {
     Box::new(TrainJob {
         generation,
         set: TrainSet::dataset(Dataset::TwoMoons, 1),
-        architecture: Architecture::Mlp2d(MlpConfig { hidden: 32, blocks: 1, embedding: 16 }),
+        architecture: Architecture::Mlp2d(MlpConfig {
+            hidden: 32,
+            blocks: 1,
+            embedding: 16,
+        }),
         settings: TrainSettings {
             schedule: ScheduleSpec::new(ScheduleKind::Linear, 50),
             lr,
@@ -201,13 +247,23 @@ fn training_reports_progress_pauses_resumes_and_hands_over_its_model() {
     let worker = ModelWorker::spawn(Box::new(|| {}));
     worker.send(ModelCommand::Train(train_job(9, 1_000_000, 1e-3)));
     let first = wait_for(&worker, "progress", |e| match e {
-        ModelEvent::TrainProgress { generation: 9, iteration, loss, .. } => Some((iteration, loss)),
+        ModelEvent::TrainProgress {
+            generation: 9,
+            iteration,
+            loss,
+            ..
+        } => Some((iteration, loss)),
         _ => None,
     });
     assert!(first.0 > 0 && first.1.is_finite() && first.1 > 0.0, "{first:?}");
     worker.send(ModelCommand::Pause);
     let paused_at = wait_for(&worker, "paused", |e| match e {
-        ModelEvent::TrainProgress { generation: 9, iteration, paused: true, .. } => Some(iteration),
+        ModelEvent::TrainProgress {
+            generation: 9,
+            iteration,
+            paused: true,
+            ..
+        } => Some(iteration),
         _ => None,
     });
     std::thread::sleep(Duration::from_millis(300));
@@ -218,9 +274,12 @@ fn training_reports_progress_pauses_resumes_and_hands_over_its_model() {
     }
     worker.send(ModelCommand::Resume);
     wait_for(&worker, "moves again", |e| match e {
-        ModelEvent::TrainProgress { generation: 9, iteration, paused: false, .. } => {
-            (iteration > paused_at).then_some(())
-        }
+        ModelEvent::TrainProgress {
+            generation: 9,
+            iteration,
+            paused: false,
+            ..
+        } => (iteration > paused_at).then_some(()),
         _ => None,
     });
     worker.send(ModelCommand::Cancel);
@@ -245,7 +304,10 @@ fn a_completed_run_is_evaluated_and_a_diverged_run_keeps_the_previous_model() {
     worker.send(ModelCommand::Train(train_job(1, 150, 1e-3)));
     let mut evaluation = None;
     let end = wait_for(&worker, "completed", |e| match e {
-        ModelEvent::Evaluated { generation: 1, evaluation: ev } => {
+        ModelEvent::Evaluated {
+            generation: 1,
+            evaluation: ev,
+        } => {
             evaluation = Some(ev);
             None
         }
@@ -255,7 +317,10 @@ fn a_completed_run_is_evaluated_and_a_diverged_run_keeps_the_previous_model() {
     assert_eq!(end, TrainEnd::Completed);
     let ev = evaluation.expect("evaluated at the end");
     assert_eq!(ev.iteration, 150);
-    assert!(ev.validation_loss.is_finite() && ev.metric.is_some() && ev.noise_floor.is_some(), "{ev:?}");
+    assert!(
+        ev.validation_loss.is_finite() && ev.metric.is_some() && ev.noise_floor.is_some(),
+        "{ev:?}"
+    );
 
     worker.send(ModelCommand::Train(train_job(2, 100_000, 1e9)));
     let end = wait_for(&worker, "diverged", |e| match e {

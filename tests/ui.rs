@@ -14,7 +14,7 @@ use egui::accesskit::Role;
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
 
-fn harness_with(settings: Settings) -> Harness<'static, DiffscopeApp> {
+pub(crate) fn harness_with(settings: Settings) -> Harness<'static, DiffscopeApp> {
     let options = RunOptions {
         fresh: true,
         ..RunOptions::default()
@@ -34,7 +34,7 @@ fn harness() -> Harness<'static, DiffscopeApp> {
 }
 
 /// A fresh folder for one test's files.
-fn scratch(name: &str) -> PathBuf {
+pub(crate) fn scratch(name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ui").join(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -43,7 +43,11 @@ fn scratch(name: &str) -> PathBuf {
 
 /// Steps the app until `done` holds (background work: loads, frames), at most 20 s.
 #[track_caller]
-fn step_until(harness: &mut Harness<'_, DiffscopeApp>, what: &str, done: impl Fn(&DiffscopeApp) -> bool) {
+pub(crate) fn step_until(
+    harness: &mut Harness<'_, DiffscopeApp>,
+    what: &str,
+    done: impl Fn(&DiffscopeApp) -> bool,
+) {
     let start = Instant::now();
     while !done(harness.state()) {
         assert!(
@@ -57,7 +61,7 @@ fn step_until(harness: &mut Harness<'_, DiffscopeApp>, what: &str, done: impl Fn
 }
 
 /// The texts of the labels that start with `prefix`.
-fn labels_starting(harness: &Harness<'_, DiffscopeApp>, prefix: &str) -> Vec<String> {
+pub(crate) fn labels_starting(harness: &Harness<'_, DiffscopeApp>, prefix: &str) -> Vec<String> {
     harness
         .get_all_by_label_contains(prefix)
         .filter_map(|n| n.accesskit_node().label().or_else(|| n.value()))
@@ -67,7 +71,7 @@ fn labels_starting(harness: &Harness<'_, DiffscopeApp>, prefix: &str) -> Vec<Str
 
 /// The text of the one label that starts with `prefix`.
 #[track_caller]
-fn label_starting(harness: &Harness<'_, DiffscopeApp>, prefix: &str) -> String {
+pub(crate) fn label_starting(harness: &Harness<'_, DiffscopeApp>, prefix: &str) -> String {
     let found = labels_starting(harness, prefix);
     assert_eq!(found.len(), 1, "labels starting with {prefix:?}: {found:?}");
     found[0].clone()
@@ -100,7 +104,7 @@ impl egui::DroppedFile for Dropped {
     }
 }
 
-fn drop_file(harness: &mut Harness<'_, DiffscopeApp>, path: &Path) {
+pub(crate) fn drop_file(harness: &mut Harness<'_, DiffscopeApp>, path: &Path) {
     harness
         .input_mut()
         .dropped_files
@@ -389,7 +393,10 @@ fn exports_write_the_frame_the_gif_the_csv_and_the_grid() {
         let status = harness.state().model.status.clone();
         assert!(status.error.is_none(), "{status:?}");
     }
-    harness.get_by_label("schedule CSV").click();
+    // The Export section is below the fold of the left panel (under Model and Training):
+    // the command its "schedule CSV" button pushes.
+    assert!(harness.query_by_label("schedule CSV").is_some());
+    harness.state_mut().push(Command::ExportScheduleCsv);
     harness.run_steps(2);
     let frame = image::open(dir.join("circles-cosine-t50.png")).unwrap();
     assert!(frame.width() > 2 * 320 && frame.height() > 320);

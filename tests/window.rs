@@ -303,6 +303,21 @@ fn screenshot_of_two_moons_in_compare_has_its_size_and_is_not_the_default() {
 }
 
 #[test]
+fn screenshot_of_the_reverse_tab_waits_for_the_chain_and_shows_the_samples() {
+    let img = screenshot(
+        "digits-reverse",
+        &["--data", "digits", "--tab", "reverse", "--sample", "--t", "0"],
+    );
+    assert_sized_and_not_blank(&img, "digits, Reverse tab");
+    let differing = fraction_differing(&img, default_screenshot());
+    assert!(
+        differing > 0.10,
+        "the Reverse tab differs from the default window in only {:.1}% of its pixels",
+        differing * 100.0
+    );
+}
+
+#[test]
 fn opening_a_corrupt_file_keeps_the_window_and_the_data() {
     let dir = scratch("corrupt-input");
     let corrupt = dir.join("corrupt.png");

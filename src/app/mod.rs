@@ -9,6 +9,8 @@
 
 pub mod compare;
 pub mod forward;
+pub mod reverse;
+mod reverse_logic;
 pub mod scene;
 pub mod settings;
 
@@ -20,11 +22,13 @@ use egui::{ColorImage, TextureHandle, TextureOptions};
 
 use self::compare::CompareCache;
 use self::forward::{ImageView, PointsView, image_job};
+use self::reverse::Learning;
 use self::scene::{Scene, SceneData};
 use self::settings::{STORAGE_KEY, Settings, SourceChoice, Tab};
 use crate::diffusion::Schedule;
 use crate::worker::export::{ExportJob, ExportOutcome};
 use crate::worker::frames::{FrameCommand, FrameEvent, FrameWorker, Rgba};
+use crate::worker::model::ModelWorker;
 
 /// How long `logic` may spend draining worker events per frame.
 const EVENT_BUDGET: Duration = Duration::from_millis(4);
@@ -62,6 +66,32 @@ pub enum Command {
     ToggleFullscreen,
     /// Close the window (Ctrl+Q).
     Quit,
+    /// Load the shipped weights of the data on screen.
+    UseShippedModel,
+    /// Load the model trained in this window again.
+    UseTrainedModel,
+    /// Use the ideal denoiser of the data on screen.
+    UseIdealDenoiser,
+    /// Pick a weights file with the native dialog.
+    OpenModelDialog,
+    /// Load weights from this file (the current model stays if it fails).
+    LoadModel(PathBuf),
+    /// Pick where to save the learned model with the native dialog.
+    SaveModelDialog,
+    /// Save the learned model to this file.
+    SaveModel(PathBuf),
+    /// Train a fresh model on the data on screen.
+    Train,
+    /// Pause (`true`) or resume the training run.
+    PauseTraining(bool),
+    /// Stop the training run (the model keeps what it learnt).
+    CancelTraining,
+    /// Start (or restart) the reverse chain.
+    Sample,
+    /// Pause (`true`) or resume the reverse chain.
+    PauseChain(bool),
+    /// Advance the paused reverse chain by exactly one step.
+    StepChain,
 }
 
 /// Messages for the status line.
@@ -171,6 +201,8 @@ pub struct Model {
     pub playing: bool,
     /// The comparison grid.
     pub compare: CompareCache,
+    /// The learned model, the reverse chain and training.
+    pub learning: Learning,
 }
 
 /// Options of one run that are not settings (from the command line).
@@ -190,6 +222,9 @@ pub struct RunOptions {
     pub screenshot: Option<PathBuf>,
     /// Show the frame-time overlay.
     pub frame_times: bool,
+    /// Start the reverse chain once the window is up (with the ideal denoiser if no
+    /// learned model is loaded); a screenshot then waits for the chain to finish.
+    pub sample: bool,
 }
 
 /// The app.
@@ -201,6 +236,10 @@ pub struct DiffscopeApp {
     /// What is on screen.
     pub model: Model,
     frames: FrameWorker,
+    ml: ModelWorker,
+    next_job: u64,
+    auto_sample: bool,
+    wait_for_chain: bool,
     loader: Option<Receiver<Result<Scene, String>>>,
     dialog: Option<Receiver<DialogResult>>,
     play_accumulator: f64,
@@ -216,6 +255,17 @@ pub struct DiffscopeApp {
 enum DialogResult {
     Open(Option<PathBuf>),
     ExportDir(Option<PathBuf>),
+    OpenModel(Option<PathBuf>),
+    SaveModel(Option<PathBuf>),
+}
+
+/// Which native dialog to open.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum DialogKind {
+    OpenData,
+    ExportDir,
+    OpenModel,
+    SaveModel,
 }
 
 /// The `--screenshot` flow: wait for the window to settle, capture, save, close.
@@ -241,6 +291,8 @@ impl DiffscopeApp {
         settings.show_frame_times |= options.frame_times;
         let wake_ctx = ctx.clone();
         let frames = FrameWorker::spawn(Box::new(move || wake_ctx.request_repaint()));
+        let wake_ctx = ctx.clone();
+        let ml = ModelWorker::spawn(Box::new(move || wake_ctx.request_repaint()));
         let schedule = settings.build_schedule();
         if let Some(t) = options.t {
             settings.t = t.min(schedule.steps());
@@ -271,12 +323,17 @@ impl DiffscopeApp {
             frame_times: FrameTimes::default(),
             playing: false,
             compare: CompareCache::default(),
+            learning: Learning::default(),
         };
         let mut app = Self {
             applied: settings.clone(),
             settings,
             model,
             frames,
+            ml,
+            next_job: 0,
+            auto_sample: options.sample,
+            wait_for_chain: options.sample,
             loader: None,
             dialog: None,
             play_accumulator: 0.0,
@@ -292,6 +349,7 @@ impl DiffscopeApp {
             logic_ms: 0.0,
         };
         app.rebuild_views();
+        app.use_shipped_if_any(false);
         if let Some(file) = options.file {
             app.commands.push(Command::Load(SourceChoice::File(file)));
         }
@@ -374,6 +432,12 @@ impl DiffscopeApp {
             };
             self.on_frame_event(event);
         }
+        while start.elapsed() < EVENT_BUDGET {
+            let Some(event) = self.ml.try_recv() else {
+                break;
+            };
+            self.on_model_event(event);
+        }
         if self.model.image.dirty {
             self.upload_textures(ctx);
         }
@@ -394,7 +458,12 @@ impl DiffscopeApp {
             match result {
                 DialogResult::Open(Some(path)) => self.commands.push(Command::Load(SourceChoice::File(path))),
                 DialogResult::ExportDir(Some(dir)) => self.settings.export_dir = dir,
-                DialogResult::Open(None) | DialogResult::ExportDir(None) => {
+                DialogResult::OpenModel(Some(path)) => self.commands.push(Command::LoadModel(path)),
+                DialogResult::SaveModel(Some(path)) => self.commands.push(Command::SaveModel(path)),
+                DialogResult::Open(None)
+                | DialogResult::ExportDir(None)
+                | DialogResult::OpenModel(None)
+                | DialogResult::SaveModel(None) => {
                     self.model.status.info = Some(
                         "no file chosen (without a desktop file dialog, drop a file on the window)".into(),
                     );
@@ -542,6 +611,7 @@ impl DiffscopeApp {
         self.model.x0_sq_norm = scene.sq_norm();
         self.model.scene = scene;
         self.rebuild_views();
+        self.use_shipped_if_any(false);
     }
 
     /// Starts loading `source` on a background thread; the current scene stays until
@@ -553,6 +623,7 @@ impl DiffscopeApp {
         let what = match &source {
             SourceChoice::File(p) => p.display().to_string(),
             SourceChoice::Image(n) | SourceChoice::Dataset(n) => n.clone(),
+            SourceChoice::Digits => "digits".into(),
         };
         let spawned = std::thread::Builder::new()
             .name("load-data".into())
@@ -615,10 +686,12 @@ impl DiffscopeApp {
         if (self.settings.zoom - before.zoom).abs() > f32::EPSILON {
             ctx.set_zoom_factor(self.settings.zoom);
         }
+        self.reverse_settings_changed(&before);
         for command in std::mem::take(&mut self.commands) {
             self.run(command, ctx);
         }
         self.request_frame();
+        self.reverse_views(ctx);
         if self.render_scatters(ctx) {
             // The new picture is laid out in the next frame.
             ctx.request_repaint();
@@ -630,8 +703,29 @@ impl DiffscopeApp {
         let steps = self.model.schedule.steps();
         match command {
             Command::Load(source) => self.start_load(source, ctx),
-            Command::OpenDialog => self.open_dialog(ctx, false),
-            Command::ChooseExportDir => self.open_dialog(ctx, true),
+            Command::OpenDialog => self.open_dialog(ctx, DialogKind::OpenData),
+            Command::ChooseExportDir => self.open_dialog(ctx, DialogKind::ExportDir),
+            Command::OpenModelDialog => self.open_dialog(ctx, DialogKind::OpenModel),
+            Command::SaveModelDialog => self.open_dialog(ctx, DialogKind::SaveModel),
+            Command::TogglePlay if self.settings.tab == Tab::Reverse => self.toggle_chain(),
+            Command::Step(delta)
+                if self.settings.tab == Tab::Reverse && self.model.learning.chain.is_some() =>
+            {
+                self.step_reverse(delta);
+            }
+            Command::UseShippedModel => self.use_shipped_if_any(true),
+            Command::UseTrainedModel => self.use_trained(),
+            Command::UseIdealDenoiser => {
+                self.settings.reverse.denoiser = settings::DenoiserSetting::Ideal;
+            }
+            Command::LoadModel(path) => self.load_model(path),
+            Command::SaveModel(path) => self.save_model(path),
+            Command::Train => self.train(),
+            Command::PauseTraining(paused) => self.pause_training(paused),
+            Command::CancelTraining => self.cancel_training(),
+            Command::Sample => self.sample(),
+            Command::PauseChain(paused) => self.pause_chain(paused),
+            Command::StepChain => self.step_chain(),
             Command::TogglePlay => {
                 if !self.model.playing && self.settings.t >= steps {
                     self.settings.t = 0;
@@ -663,20 +757,35 @@ impl DiffscopeApp {
         }
     }
 
-    fn open_dialog(&mut self, ctx: &egui::Context, folder: bool) {
+    fn open_dialog(&mut self, ctx: &egui::Context, kind: DialogKind) {
         if self.dialog.is_some() {
             return;
         }
         let (tx, rx) = mpsc::channel();
         let wake = ctx.clone();
         let start_dir = self.settings.export_dir.clone();
+        let model_name = format!("{}.safetensors", self.model.scene.name);
         let spawned = std::thread::Builder::new()
             .name("file-dialog".into())
             .spawn(move || {
-                let result = if folder {
-                    DialogResult::ExportDir(rfd::FileDialog::new().set_directory(&start_dir).pick_folder())
-                } else {
-                    DialogResult::Open(
+                let result = match kind {
+                    DialogKind::ExportDir => DialogResult::ExportDir(
+                        rfd::FileDialog::new().set_directory(&start_dir).pick_folder(),
+                    ),
+                    DialogKind::OpenModel => DialogResult::OpenModel(
+                        rfd::FileDialog::new()
+                            .add_filter("diffscope weights", &["safetensors"])
+                            .add_filter("all files", &["*"])
+                            .pick_file(),
+                    ),
+                    DialogKind::SaveModel => DialogResult::SaveModel(
+                        rfd::FileDialog::new()
+                            .add_filter("diffscope weights", &["safetensors"])
+                            .set_directory(&start_dir)
+                            .set_file_name(&model_name)
+                            .save_file(),
+                    ),
+                    DialogKind::OpenData => DialogResult::Open(
                         rfd::FileDialog::new()
                             .add_filter(
                                 "images and points",
@@ -684,7 +793,7 @@ impl DiffscopeApp {
                             )
                             .add_filter("all files", &["*"])
                             .pick_file(),
-                    )
+                    ),
                 };
                 let _ = tx.send(result);
                 wake.request_repaint();
@@ -836,16 +945,26 @@ impl DiffscopeApp {
     fn dropped_files(&mut self, ctx: &egui::Context) {
         let first = ctx.input(|i| i.raw.dropped_files.first().map(|f| f.path().to_owned()));
         if let Some(path) = first {
-            self.commands.push(Command::Load(SourceChoice::File(path)));
+            let weights = path
+                .extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| e.eq_ignore_ascii_case("safetensors"));
+            self.commands.push(if weights {
+                Command::LoadModel(path)
+            } else {
+                Command::Load(SourceChoice::File(path))
+            });
         }
     }
 
     fn screenshot_step(&mut self, ctx: &egui::Context) {
+        let chain_settled = self.chain_settled_for_screenshot();
         let settled = self.frames_drawn > 30
             && self.loader.is_none()
+            && chain_settled
             && (self.model.points.is_some() || self.model.image.markov.is_some());
         let Some(shot) = &mut self.screenshot else { return };
-        if !shot.requested && (settled || self.frames_drawn > 600) {
+        if !shot.requested && (settled || self.frames_drawn > 3000) {
             shot.requested = true;
             let (tx, rx) = mpsc::channel();
             let path = shot.path.clone();
@@ -916,6 +1035,7 @@ impl eframe::App for DiffscopeApp {
         }
         self.keys(&ctx);
         self.dropped_files(&ctx);
+        self.auto_sample_step();
         crate::ui::app_ui(ui, &mut self.settings, &self.model, &mut self.commands);
         self.settings.zoom = ctx.zoom_factor();
         self.apply_changes(&ctx);

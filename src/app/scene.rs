@@ -98,6 +98,54 @@ pub fn load(source: &SourceChoice, settings: &Settings) -> Result<Scene, String>
             })
         }
         SourceChoice::File(path) => load_file(path, settings.max_side),
+        SourceChoice::Digits => {
+            let digits = cached_digits()?;
+            Ok(Scene {
+                source: source.clone(),
+                name: "digits".into(),
+                data: SceneData::Image(Arc::new(digit_grid(digits, DIGIT_GRID))),
+                note: Some(format!(
+                    "the first {} of {} 8×8 digits; training and the ideal denoiser use all of them",
+                    DIGIT_GRID * DIGIT_GRID,
+                    digits.len()
+                )),
+            })
+        }
+    }
+}
+
+/// Digits per side of the grid the Forward tab shows.
+pub const DIGIT_GRID: usize = 8;
+
+/// The embedded digits, parsed once.
+pub fn cached_digits() -> Result<&'static data::Digits, String> {
+    static DIGITS: std::sync::OnceLock<Result<data::Digits, String>> = std::sync::OnceLock::new();
+    DIGITS
+        .get_or_init(|| data::digits().map_err(|e| e.to_string()))
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+/// The first `side × side` digits as one grey image, 1-pixel mid-grey gaps between them.
+#[must_use]
+pub fn digit_grid(digits: &data::Digits, side: usize) -> ImageData {
+    let d = data::DIGIT_SIDE;
+    let px = side * d + side - 1;
+    let mut pixels = vec![0.0f32; px * px];
+    for (k, image) in digits.images.iter().take(side * side).enumerate() {
+        let (gy, gx) = (k / side, k % side);
+        for y in 0..d {
+            for x in 0..d {
+                pixels[(gy * (d + 1) + y) * px + gx * (d + 1) + x] = image[y * d + x];
+            }
+        }
+    }
+    ImageData {
+        width: px as u32,
+        height: px as u32,
+        channels: 1,
+        pixels,
+        source_size: (px as u32, px as u32),
     }
 }
 

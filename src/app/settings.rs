@@ -27,6 +27,8 @@ pub enum SourceChoice {
     Dataset(String),
     /// A file the user opened (image or points CSV).
     File(PathBuf),
+    /// The 1797 8×8 handwritten digits (shown as a grid; training uses them all).
+    Digits,
 }
 
 impl Default for SourceChoice {
@@ -94,8 +96,114 @@ pub enum Tab {
     /// The forward chain, Markov and closed form side by side.
     #[default]
     Forward,
+    /// The learned reverse chain: `x_t`, `x̂_0`, paths and the ε field.
+    Reverse,
     /// Schedules × t grid with one shared ε.
     Compare,
+}
+
+/// What denoises in the reverse chain.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DenoiserSetting {
+    /// The learned model the `model` worker holds (shipped, trained or from a file).
+    #[default]
+    Learned,
+    /// The ideal denoiser of the data on screen (MATH.md §3).
+    Ideal,
+}
+
+/// The reverse sampler's family.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SamplerKind {
+    /// DDPM with `σ_t² = β_t`.
+    #[default]
+    DdpmBeta,
+    /// DDPM with `σ_t² = β̃_t`.
+    DdpmPosterior,
+    /// DDIM over `K` steps with `η`.
+    Ddim,
+}
+
+/// The reverse tab's and the training section's choices.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ReverseSettings {
+    /// What denoises.
+    pub denoiser: DenoiserSetting,
+    /// DDPM or DDIM.
+    pub sampler: SamplerKind,
+    /// DDIM's number of steps `K`.
+    pub ddim_steps: usize,
+    /// DDIM's `η ∈ [0, 1]`.
+    pub ddim_eta: f64,
+    /// Samples drawn for 2D data.
+    pub n_points: usize,
+    /// Samples drawn for images (a square grid).
+    pub n_images: usize,
+    /// Seed of `x_T` and every step's noise.
+    pub seed: u64,
+    /// Chain speed in steps per second (unless `max_speed`).
+    pub steps_per_s: f32,
+    /// Run the chain as fast as the model goes.
+    pub max_speed: bool,
+    /// SDEdit: start from the data on screen noised to `sdedit_t` (images only).
+    pub sdedit: bool,
+    /// SDEdit's starting step.
+    pub sdedit_t: usize,
+    /// Training: learning rate.
+    pub lr: f32,
+    /// Training: batch size.
+    pub batch: usize,
+    /// Training: iterations.
+    pub iterations: u64,
+    /// Training: seed.
+    pub train_seed: u64,
+}
+
+impl Default for ReverseSettings {
+    fn default() -> Self {
+        Self {
+            denoiser: DenoiserSetting::Learned,
+            sampler: SamplerKind::DdpmBeta,
+            ddim_steps: 50,
+            ddim_eta: 0.0,
+            n_points: 1000,
+            n_images: 36,
+            seed: 0,
+            steps_per_s: 200.0,
+            max_speed: false,
+            sdedit: false,
+            sdedit_t: 400,
+            lr: 2e-3,
+            batch: 256,
+            iterations: 12_000,
+            train_seed: 1,
+        }
+    }
+}
+
+impl ReverseSettings {
+    /// These settings with every value in its valid range.
+    #[must_use]
+    pub fn sanitised(mut self, steps: usize) -> Self {
+        let defaults = Self::default();
+        self.ddim_steps = self.ddim_steps.clamp(1, steps.max(1));
+        if !(self.ddim_eta.is_finite() && (0.0..=1.0).contains(&self.ddim_eta)) {
+            self.ddim_eta = 0.0;
+        }
+        self.n_points = self.n_points.clamp(1, 10_000);
+        self.n_images = self.n_images.clamp(1, 144);
+        if !(self.steps_per_s.is_finite() && (1.0..=2000.0).contains(&self.steps_per_s)) {
+            self.steps_per_s = defaults.steps_per_s;
+        }
+        self.sdedit_t = self.sdedit_t.clamp(1, steps.max(1));
+        if !(self.lr.is_finite() && (1e-6..=1.0).contains(&self.lr)) {
+            self.lr = defaults.lr;
+        }
+        self.batch = self.batch.clamp(1, 4096);
+        self.iterations = self.iterations.clamp(1, 1_000_000);
+        self
+    }
 }
 
 /// Light or dark.
@@ -153,6 +261,8 @@ pub struct Settings {
     pub highlighted: usize,
     /// Where exports are written.
     pub export_dir: PathBuf,
+    /// The reverse chain and training.
+    pub reverse: ReverseSettings,
 }
 
 impl Default for Settings {
@@ -178,6 +288,7 @@ impl Default for Settings {
             show_frame_times: false,
             highlighted: 4,
             export_dir: default_export_dir(),
+            reverse: ReverseSettings::default(),
         }
     }
 }
@@ -213,6 +324,7 @@ impl Settings {
         self.highlighted = self.highlighted.min(20);
         self.overlay.retain(|k| *k != self.schedule.kind);
         self.overlay.dedup();
+        self.reverse = self.reverse.sanitised(self.schedule.steps);
         self
     }
 

@@ -40,15 +40,19 @@ struct WindowArgs {
     /// An image (PNG, JPEG, GIF, BMP, WebP) or points CSV to open in the window.
     #[arg(value_name = "FILE")]
     file: Option<PathBuf>,
-    /// Start on built-in data: astronaut, camera, cat, or a 2D set (two-moons, …).
+    /// Start on built-in data: astronaut, camera, cat, digits, or a 2D set (two-moons, …).
     #[arg(long, value_name = "NAME")]
     data: Option<String>,
     /// Start at this t.
     #[arg(long, value_name = "T")]
     t: Option<usize>,
     /// Start on this tab.
-    #[arg(long, value_parser = ["forward", "compare"])]
+    #[arg(long, value_parser = ["forward", "reverse", "compare"])]
     tab: Option<String>,
+    /// Start the reverse chain once the window is up (the ideal denoiser if no learned
+    /// model fits the data); with --screenshot, the picture waits for the chain to finish.
+    #[arg(long)]
+    sample: bool,
     /// Window size in points, WIDTHxHEIGHT.
     #[arg(long, default_value = "1440x900", value_parser = parse_size, value_name = "WxH")]
     size: [f32; 2],
@@ -85,13 +89,15 @@ impl WindowArgs {
         use crate::app::settings::Tab;
         let source = match &self.data {
             None => None,
-            Some(name) => Some(if let Ok(image) = name.parse::<data::BuiltinImage>() {
+            Some(name) => Some(if name.eq_ignore_ascii_case("digits") {
+                SourceChoice::Digits
+            } else if let Ok(image) = name.parse::<data::BuiltinImage>() {
                 SourceChoice::image(image)
             } else if let Ok(dataset) = name.parse::<Dataset>() {
                 SourceChoice::dataset(dataset)
             } else {
                 bail!(
-                    "unknown data '{name}' (valid: astronaut, camera, cat, two-moons, swiss-roll, 8gaussians, \
+                    "unknown data '{name}' (valid: astronaut, camera, cat, digits, two-moons, swiss-roll, 8gaussians, \
                      checkerboard, circles, spiral)"
                 );
             }),
@@ -100,16 +106,15 @@ impl WindowArgs {
             file: self.file.clone(),
             fresh: self.fresh || self.screenshot.is_some(),
             t: self.t,
-            tab: self.tab.as_deref().map(|t| {
-                if t == "compare" {
-                    Tab::Compare
-                } else {
-                    Tab::Forward
-                }
+            tab: self.tab.as_deref().map(|t| match t {
+                "compare" => Tab::Compare,
+                "reverse" => Tab::Reverse,
+                _ => Tab::Forward,
             }),
             source,
             screenshot: self.screenshot.clone(),
             frame_times: self.frame_stats,
+            sample: self.sample,
         })
     }
 }

@@ -168,11 +168,15 @@ pub struct BenchSample {
 
 /// Runs `f` on a rayon pool of `threads` threads (all cores if `None`).
 fn with_threads<R: Send>(threads: Option<usize>, f: impl FnOnce() -> R + Send) -> Result<(usize, R)> {
-    let n = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get));
+    let n = threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get));
     if n == 0 {
         bail!("--threads must be at least 1");
     }
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(n).build().context("cannot start threads")?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .build()
+        .context("cannot start threads")?;
     Ok((n, pool.install(f)))
 }
 
@@ -221,13 +225,16 @@ pub(super) fn bench_cmd(cmd: &BenchCmd) -> Result<()> {
 /// A progress line on stderr, redrawn at most ten times a second.
 struct Progress {
     start: Instant,
-    last: Instant,
+    last: Option<Instant>,
 }
 
 impl Progress {
     fn new() -> Self {
         let now = Instant::now();
-        Self { start: now, last: now - Duration::from_secs(1) }
+        Self {
+            start: now,
+            last: None,
+        }
     }
 
     /// Redraws the bar (on a terminal; elsewhere, prints a line every ten seconds).
@@ -235,13 +242,17 @@ impl Progress {
         use std::io::IsTerminal;
         let terminal = std::io::stderr().is_terminal();
         let every = Duration::from_millis(if terminal { 100 } else { 10_000 });
-        if !force && self.last.elapsed() < every {
+        if !force && self.last.is_some_and(|last| last.elapsed() < every) {
             return;
         }
-        self.last = Instant::now();
+        self.last = Some(Instant::now());
         let elapsed = self.start.elapsed().as_secs_f64();
         let rate = done as f64 / elapsed.max(1e-9);
-        let eta = if rate > 0.0 { (total - done) as f64 / rate } else { 0.0 };
+        let eta = if rate > 0.0 {
+            (total - done) as f64 / rate
+        } else {
+            0.0
+        };
         let width = 30;
         let filled = (done as usize * width) / total.max(1) as usize;
         eprint!(
@@ -262,7 +273,10 @@ pub(super) fn train_cmd(cmd: &TrainCmd, command_line: String) -> Result<()> {
         TrainSet::dataset(ds, cmd.seed)
     } else if let Some(path) = &cmd.source.points {
         let points = data::load_points_csv(path)?;
-        let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+        let name = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
         TrainSet::points(&name, &points, cmd.seed)?
     } else {
         TrainSet::digits(cmd.seed)?
@@ -284,7 +298,11 @@ pub(super) fn train_cmd(cmd: &TrainCmd, command_line: String) -> Result<()> {
                 ..d
             })
         }
-        DataShape::Image { channels, height, width } => {
+        DataShape::Image {
+            channels,
+            height,
+            width,
+        } => {
             let d = ConvConfig::for_image(channels, height, width);
             Architecture::Conv(ConvConfig {
                 features: cmd.width.unwrap_or(d.features),
@@ -294,7 +312,10 @@ pub(super) fn train_cmd(cmd: &TrainCmd, command_line: String) -> Result<()> {
         }
     };
     if arch.parameter_count() == 0 || arch.parameter_count() > 50_000_000 {
-        bail!("--width and --blocks give {} parameters (1..50M allowed)", arch.parameter_count());
+        bail!(
+            "--width and --blocks give {} parameters (1..50M allowed)",
+            arch.parameter_count()
+        );
     }
     let mut trainer = Trainer::new(Network::new(arch, cmd.seed), set, settings)?;
     trainer.set_command(command_line);
@@ -317,7 +338,12 @@ pub(super) fn train_cmd(cmd: &TrainCmd, command_line: String) -> Result<()> {
             ema = Some(e);
             progress.update(trainer.iteration(), total, &format!("loss {e:.4}"), false);
         }
-        progress.update(trainer.iteration(), total, &format!("loss {:.4}", ema.unwrap_or(0.0)), true);
+        progress.update(
+            trainer.iteration(),
+            total,
+            &format!("loss {:.4}", ema.unwrap_or(0.0)),
+            true,
+        );
         eprintln!();
         let eval = trainer.evaluate(true)?;
         eprint!("validation loss {}", format_sig(eval.validation_loss, 4));
@@ -363,23 +389,41 @@ pub(super) fn sample_cmd(cmd: &SampleCmd) -> Result<()> {
     let schedule = crate::diffusion::Schedule::new(&model.info.schedule)?;
     let sampler = match cmd.sampler {
         SamplerName::Ddpm => Sampler::Ddpm(cmd.variance.into()),
-        SamplerName::Ddim => Sampler::Ddim { steps: cmd.ddim_steps, eta: cmd.eta },
+        SamplerName::Ddim => Sampler::Ddim {
+            steps: cmd.ddim_steps,
+            eta: cmd.eta,
+        },
     };
     let shape = model.network.architecture().data_shape();
-    let ext = cmd.out.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    let ext = cmd
+        .out
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
     match (shape, ext.as_str()) {
         (DataShape::Points, "csv") | (DataShape::Image { .. }, "png" | "gif") => {}
         (DataShape::Points, _) => bail!("points are written as .csv, not '{}'", cmd.out.display()),
-        (DataShape::Image { .. }, _) => bail!("images are written as .png or .gif, not '{}'", cmd.out.display()),
+        (DataShape::Image { .. }, _) => {
+            bail!("images are written as .png or .gif, not '{}'", cmd.out.display())
+        }
     }
     let denoiser = Denoiser::Learned(model.network.inference()?);
     let mut chain = ReverseChain::from_noise(schedule, sampler, cmd.n, shape.dim(), cmd.seed);
+    if matches!(shape, DataShape::Image { .. }) {
+        chain = chain.clip_x0(-1.0, 1.0);
+    }
     let mut progress = Progress::new();
     let total = chain.progress().1 as u64;
     let mut frames: Vec<Vec<f32>> = vec![chain.x().to_vec()];
     let keep_frames = ext == "gif";
     while let Some(frame) = chain.step(&denoiser)? {
-        progress.update(chain.progress().0 as u64, total, &format!("t = {}", frame.t), false);
+        progress.update(
+            chain.progress().0 as u64,
+            total,
+            &format!("t = {}", frame.t),
+            false,
+        );
         if keep_frames {
             frames.push(frame.x);
         }
@@ -393,7 +437,11 @@ pub(super) fn sample_cmd(cmd: &SampleCmd) -> Result<()> {
                 .chain(x.chunks_exact(2).map(|p| format!("{},{}", p[0], p[1])));
             write_lines(&cmd.out, lines)?;
         }
-        DataShape::Image { channels, height, width } => {
+        DataShape::Image {
+            channels,
+            height,
+            width,
+        } => {
             let tile = |values: &[f32]| sample_grid(values, channels, height, width);
             if keep_frames {
                 let step = (frames.len() / 100).max(1);
@@ -405,7 +453,12 @@ pub(super) fn sample_cmd(cmd: &SampleCmd) -> Result<()> {
             }
         }
     }
-    eprintln!("wrote {} ({} samples, {})", cmd.out.display(), cmd.n, sampler.describe());
+    eprintln!(
+        "wrote {} ({} samples, {})",
+        cmd.out.display(),
+        cmd.n,
+        sampler.describe()
+    );
     Ok(())
 }
 

@@ -99,7 +99,10 @@ pub fn to_bytes(model: &Model) -> Result<Vec<u8>, ModelError> {
 
 /// Writes `model` to `path` (via a temporary file, so a failed write leaves no half file).
 pub fn save(model: &Model, path: &Path) -> Result<(), ModelError> {
-    let file_err = |message: String| ModelError::File { path: path.display().to_string(), message };
+    let file_err = |message: String| ModelError::File {
+        path: path.display().to_string(),
+        message,
+    };
     let bytes = to_bytes(model)?;
     let tmp = path.with_extension("safetensors.part");
     std::fs::write(&tmp, &bytes).map_err(|e| file_err(format!("cannot write: {e}")))?;
@@ -109,8 +112,13 @@ pub fn save(model: &Model, path: &Path) -> Result<(), ModelError> {
 /// Reads a model from `path`.
 pub fn load(path: &Path) -> Result<Model, ModelError> {
     let name = path.display().to_string();
-    let file_err = |message: String| ModelError::File { path: name.clone(), message };
-    let len = std::fs::metadata(path).map_err(|e| file_err(format!("cannot read: {e}")))?.len();
+    let file_err = |message: String| ModelError::File {
+        path: name.clone(),
+        message,
+    };
+    let len = std::fs::metadata(path)
+        .map_err(|e| file_err(format!("cannot read: {e}")))?
+        .len();
     if len > MAX_FILE_BYTES {
         return Err(file_err(format!(
             "{len} bytes is larger than any diffscope model (limit {MAX_FILE_BYTES})"
@@ -123,94 +131,155 @@ pub fn load(path: &Path) -> Result<Model, ModelError> {
     })
 }
 
-/// Reads a model from safetensors bytes (errors name the file as `<bytes>`).
-pub fn from_bytes(bytes: &[u8]) -> Result<Model, ModelError> {
-    let err = |message: String| ModelError::File { path: "<bytes>".into(), message };
-    let tensors = SafeTensors::deserialize(bytes).map_err(|e| err(format!("not a valid safetensors file ({e})")))?;
-    let (_, header) =
-        SafeTensors::read_metadata(bytes).map_err(|e| err(format!("not a valid safetensors file ({e})")))?;
-    let meta = header.metadata().clone().unwrap_or_default();
-    let get = |key: &str| -> Result<&str, ModelError> {
-        meta.get(key).map(String::as_str).ok_or_else(|| {
-            err(format!("no `{key}` in the metadata: not a diffscope model (see README, \"Weights files\")"))
+fn bytes_err(message: String) -> ModelError {
+    ModelError::File {
+        path: "<bytes>".into(),
+        message,
+    }
+}
+
+/// The header's metadata, with typed, checked access.
+struct Meta(HashMap<String, String>);
+
+impl Meta {
+    fn get(&self, key: &str) -> Result<&str, ModelError> {
+        self.0.get(key).map(String::as_str).ok_or_else(|| {
+            bytes_err(format!(
+                "no `{key}` in the metadata: not a diffscope model (see README, \"Weights files\")"
+            ))
         })
-    };
-    let num = |key: &str| -> Result<usize, ModelError> {
-        let v = get(key)?;
+    }
+
+    fn num(&self, key: &str) -> Result<usize, ModelError> {
+        let v = self.get(key)?;
         v.parse::<usize>()
             .ok()
             .filter(|n| (1..=1_000_000).contains(n))
-            .ok_or_else(|| err(format!("metadata `{key}` = '{v}' is not a positive whole number")))
-    };
-    let opt_f64 = |key: &str| -> Result<Option<f64>, ModelError> {
-        meta.get(key)
+            .ok_or_else(|| bytes_err(format!("metadata `{key}` = '{v}' is not a positive whole number")))
+    }
+
+    fn opt_f64(&self, key: &str) -> Result<Option<f64>, ModelError> {
+        self.0
+            .get(key)
             .map(|v| {
                 v.parse::<f64>()
                     .ok()
                     .filter(|x| x.is_finite())
-                    .ok_or_else(|| err(format!("metadata `{key}` = '{v}' is not a number")))
+                    .ok_or_else(|| bytes_err(format!("metadata `{key}` = '{v}' is not a number")))
             })
             .transpose()
-    };
-    let format = get("format")?;
-    if format != FORMAT {
-        return Err(err(format!("format '{format}' is not {FORMAT}")));
     }
-    let arch = match get("architecture")? {
-        "mlp2d" => Architecture::Mlp2d(MlpConfig {
-            hidden: num("hidden")?,
-            blocks: num("blocks")?,
-            embedding: num("embedding")?,
-        }),
-        "conv" => Architecture::Conv(ConvConfig {
-            channels: num("channels")?,
-            height: num("height")?,
-            width: num("width")?,
-            features: num("features")?,
-            blocks: num("blocks")?,
-        }),
-        other => return Err(err(format!("architecture '{other}' is unknown (expected mlp2d or conv)"))),
-    };
-    let kind: ScheduleKind = get("schedule")?.parse().map_err(|e| err(format!("metadata `schedule`: {e}")))?;
-    let mut schedule = ScheduleSpec::new(kind, num("T")?);
-    schedule.beta_start = opt_f64("beta_start")?;
-    schedule.beta_end = opt_f64("beta_end")?;
-    schedule.beta = opt_f64("beta")?;
-    schedule.zero_terminal_snr = meta.get("zero_terminal_snr").is_some_and(|v| v == "true");
-    crate::diffusion::Schedule::new(&schedule).map_err(|e| err(format!("its schedule is invalid: {e}")))?;
 
+    fn architecture(&self) -> Result<Architecture, ModelError> {
+        let format = self.get("format")?;
+        if format != FORMAT {
+            return Err(bytes_err(format!("format '{format}' is not {FORMAT}")));
+        }
+        Ok(match self.get("architecture")? {
+            "mlp2d" => Architecture::Mlp2d(MlpConfig {
+                hidden: self.num("hidden")?,
+                blocks: self.num("blocks")?,
+                embedding: self.num("embedding")?,
+            }),
+            "conv" => Architecture::Conv(ConvConfig {
+                channels: self.num("channels")?,
+                height: self.num("height")?,
+                width: self.num("width")?,
+                features: self.num("features")?,
+                blocks: self.num("blocks")?,
+            }),
+            other => {
+                return Err(bytes_err(format!(
+                    "architecture '{other}' is unknown (expected mlp2d or conv)"
+                )));
+            }
+        })
+    }
+
+    fn schedule(&self) -> Result<ScheduleSpec, ModelError> {
+        let kind: ScheduleKind = self
+            .get("schedule")?
+            .parse()
+            .map_err(|e| bytes_err(format!("metadata `schedule`: {e}")))?;
+        let mut schedule = ScheduleSpec::new(kind, self.num("T")?);
+        schedule.beta_start = self.opt_f64("beta_start")?;
+        schedule.beta_end = self.opt_f64("beta_end")?;
+        schedule.beta = self.opt_f64("beta")?;
+        schedule.zero_terminal_snr = self.0.get("zero_terminal_snr").is_some_and(|v| v == "true");
+        crate::diffusion::Schedule::new(&schedule)
+            .map_err(|e| bytes_err(format!("its schedule is invalid: {e}")))?;
+        Ok(schedule)
+    }
+
+    fn info(&self, schedule: ScheduleSpec) -> ModelInfo {
+        ModelInfo {
+            schedule,
+            dataset: self.0.get("dataset").cloned().unwrap_or_default(),
+            iterations: self.0.get("iterations").and_then(|v| v.parse().ok()).unwrap_or(0),
+            seed: self.0.get("seed").and_then(|v| v.parse().ok()).unwrap_or(0),
+            command: self.0.get("command").cloned().unwrap_or_default(),
+        }
+    }
+}
+
+/// The tensors of `arch`, each checked for presence, shape, type and finiteness.
+fn read_params(tensors: &SafeTensors<'_>, arch: Architecture) -> Result<Vec<Param>, ModelError> {
     let mut params = Vec::new();
     for (name, shape) in arch.layout() {
         let view = tensors.tensor(&name).map_err(|_| {
-            err(format!("tensor `{name}` is missing: the weights are not of the architecture {arch} it declares"))
+            bytes_err(format!(
+                "tensor `{name}` is missing: the weights are not of the architecture {arch} it declares"
+            ))
         })?;
         if view.shape() != shape.as_slice() {
-            return Err(err(format!(
+            return Err(bytes_err(format!(
                 "tensor `{name}` has shape {:?}, the architecture {arch} needs {shape:?}",
                 view.shape()
             )));
         }
         if view.dtype() != Dtype::F32 {
-            return Err(err(format!("tensor `{name}` is {:?}, expected F32", view.dtype())));
+            return Err(bytes_err(format!(
+                "tensor `{name}` is {:?}, expected F32",
+                view.dtype()
+            )));
         }
-        let data: Vec<f32> =
-            view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+        let data: Vec<f32> = view
+            .data()
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
         if let Some(i) = data.iter().position(|v| !v.is_finite()) {
-            return Err(err(format!("tensor `{name}` holds a non-finite value at index {i}")));
+            return Err(bytes_err(format!(
+                "tensor `{name}` holds a non-finite value at index {i}"
+            )));
         }
         params.push(Param { name, shape, data });
     }
     if tensors.len() != params.len() {
-        let extra = tensors.names().into_iter().find(|n| !params.iter().any(|p| p.name == *n)).unwrap_or("?");
-        return Err(err(format!("unexpected tensor `{extra}` for the architecture {arch}")));
+        let extra = tensors
+            .names()
+            .into_iter()
+            .find(|n| !params.iter().any(|p| p.name == *n))
+            .unwrap_or("?");
+        return Err(bytes_err(format!(
+            "unexpected tensor `{extra}` for the architecture {arch}"
+        )));
     }
-    let network = Network::from_params(arch, params).map_err(|e| err(e.to_string()))?;
-    let info = ModelInfo {
-        schedule,
-        dataset: meta.get("dataset").cloned().unwrap_or_default(),
-        iterations: meta.get("iterations").and_then(|v| v.parse().ok()).unwrap_or(0),
-        seed: meta.get("seed").and_then(|v| v.parse().ok()).unwrap_or(0),
-        command: meta.get("command").cloned().unwrap_or_default(),
-    };
-    Ok(Model { network, info })
+    Ok(params)
+}
+
+/// Reads a model from safetensors bytes (errors name the file as `<bytes>`).
+pub fn from_bytes(bytes: &[u8]) -> Result<Model, ModelError> {
+    let invalid = |e: safetensors::SafeTensorError| bytes_err(format!("not a valid safetensors file ({e})"));
+    let tensors = SafeTensors::deserialize(bytes).map_err(invalid)?;
+    let (_, header) = SafeTensors::read_metadata(bytes).map_err(invalid)?;
+    let meta = Meta(header.metadata().clone().unwrap_or_default());
+    let arch = meta.architecture()?;
+    let schedule = meta.schedule()?;
+    let params = read_params(&tensors, arch)?;
+    let network = Network::from_params(arch, params).map_err(|e| bytes_err(e.to_string()))?;
+    Ok(Model {
+        network,
+        info: meta.info(schedule),
+    })
 }

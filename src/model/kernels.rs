@@ -15,6 +15,10 @@
 //!   `exp`), 7.1.26 beside the Gaussian in its derivative (≤ 1.5e-7; the formula of
 //!   PyTorch's vectorised CPU `erf`), so GELU matches `torch.nn.GELU()` to ~2e-7·|x|.
 
+// The tiny math functions below are `#[inline(always)]` on purpose: they must be inlined
+// into the `#[target_feature]` bodies that `simd_fn!` generates to be compiled for AVX2.
+#![allow(clippy::inline_always)]
+
 /// Defines `fn name<'a>(args)` whose body is compiled for the best instruction set this
 /// CPU has (AVX2 + FMA, else SSE2), chosen at run time by `pulp`. The body sits in an
 /// `#[inline(always)]` method so that it is compiled inside pulp's `#[target_feature]`
@@ -88,7 +92,14 @@ fn half_erf_and_gauss(x: f32) -> (f32, f32) {
 #[inline(always)]
 #[must_use]
 pub fn gelu(x: f32) -> f32 {
-    const A: [f32; 6] = [0.070_523_08, 0.042_282_01, 0.009_270_527, 0.000_152_014_3, 0.000_276_567_2, 0.000_043_063_8];
+    const A: [f32; 6] = [
+        0.070_523_08,
+        0.042_282_01,
+        0.009_270_527,
+        0.000_152_014_3,
+        0.000_276_567_2,
+        0.000_043_063_8,
+    ];
     let u = (x * std::f32::consts::FRAC_1_SQRT_2).abs();
     let p = 1.0 + u * (A[0] + u * (A[1] + u * (A[2] + u * (A[3] + u * (A[4] + u * A[5])))));
     let p2 = p * p;

@@ -32,7 +32,11 @@ pub struct MlpConfig {
 
 impl Default for MlpConfig {
     fn default() -> Self {
-        Self { hidden: 128, blocks: 3, embedding: 128 }
+        Self {
+            hidden: 128,
+            blocks: 3,
+            embedding: 128,
+        }
     }
 }
 
@@ -61,7 +65,10 @@ impl MlpConfig {
     /// Number of parameters (99,074 at the defaults).
     #[must_use]
     pub fn parameter_count(&self) -> usize {
-        self.layout().iter().map(|(_, s)| s.iter().product::<usize>()).sum()
+        self.layout()
+            .iter()
+            .map(|(_, s)| s.iter().product::<usize>())
+            .sum()
     }
 }
 
@@ -110,7 +117,12 @@ impl Mlp2d {
 
     /// `L_simple` on a batch and the gradient of every parameter: `xt` is `n × 2`, `t` the
     /// step of each row, `eps` the noise that made `xt`.
-    pub fn loss_and_grads(&self, xt: &[f32], t: &[f32], eps: &[f32]) -> Result<(f32, Vec<Vec<f32>>), ModelError> {
+    pub fn loss_and_grads(
+        &self,
+        xt: &[f32],
+        t: &[f32],
+        eps: &[f32],
+    ) -> Result<(f32, Vec<Vec<f32>>), ModelError> {
         let n = t.len();
         let dev = Device::Cpu;
         let vars = self
@@ -185,7 +197,13 @@ impl Mlp2d {
         // The x–y part of the first layer; the t part becomes a bias per step.
         let w0_xy = tensors[0].narrow(1, 0, 2 * e)?.t()?;
         let w0_t = self.params[0].data.clone();
-        Ok(MlpInference { config: self.config, tensors, w0_xy, w0_t, freqs: kernels::frequencies(e) })
+        Ok(MlpInference {
+            config: self.config,
+            tensors,
+            w0_xy,
+            w0_t,
+            freqs: kernels::frequencies(e),
+        })
     }
 }
 
@@ -209,8 +227,11 @@ impl MlpInference {
     /// are independent; gemm alone does not parallelise matrices this thin).
     pub fn predict_eps(&self, xt: &[f32], t: f32) -> Result<Vec<f32>, ModelError> {
         use rayon::prelude::*;
-        if xt.len() % 2 != 0 {
-            return Err(ModelError::Data(format!("{} values are not a list of 2D points", xt.len())));
+        if !xt.len().is_multiple_of(2) {
+            return Err(ModelError::Data(format!(
+                "{} values are not a list of 2D points",
+                xt.len()
+            )));
         }
         let threads = rayon::current_num_threads();
         let n = xt.len() / 2;
@@ -251,7 +272,9 @@ impl MlpInference {
             hid = hid.apply_op3_no_bwd(&z, &self.tensors[3 + 2 * b], &ResidualBiasGelu)?;
         }
         let last = 2 + 2 * self.config.blocks;
-        let out = hid.matmul(&self.tensors[last].t()?)?.broadcast_add(&self.tensors[last + 1])?;
+        let out = hid
+            .matmul(&self.tensors[last].t()?)?
+            .broadcast_add(&self.tensors[last + 1])?;
         Ok(tensor_vec(&out)?)
     }
 }

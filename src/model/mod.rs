@@ -66,7 +66,9 @@ pub fn check_layout(layout: &[(String, Vec<usize>)], params: &[Param]) -> Result
         return Err(ModelError::Layout(format!("unexpected tensor `{}`", extra.name)));
     }
     if params.len() != layout.len() || params.iter().zip(layout).any(|(p, (n, _))| &p.name != n) {
-        return Err(ModelError::Layout("tensors are not in the architecture's order".into()));
+        return Err(ModelError::Layout(
+            "tensors are not in the architecture's order".into(),
+        ));
     }
     Ok(())
 }
@@ -93,7 +95,11 @@ impl DataShape {
     pub const fn dim(self) -> usize {
         match self {
             Self::Points => 2,
-            Self::Image { channels, height, width } => channels * height * width,
+            Self::Image {
+                channels,
+                height,
+                width,
+            } => channels * height * width,
         }
     }
 }
@@ -102,8 +108,16 @@ impl fmt::Display for DataShape {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Points => f.write_str("2D points"),
-            Self::Image { channels, height, width } => {
-                write!(f, "{width}×{height} {}", if *channels == 1 { "grey" } else { "RGB" })
+            Self::Image {
+                channels,
+                height,
+                width,
+            } => {
+                write!(
+                    f,
+                    "{width}×{height} {}",
+                    if *channels == 1 { "grey" } else { "RGB" }
+                )
             }
         }
     }
@@ -124,7 +138,11 @@ impl Architecture {
     pub fn data_shape(&self) -> DataShape {
         match self {
             Self::Mlp2d(_) => DataShape::Points,
-            Self::Conv(c) => DataShape::Image { channels: c.channels, height: c.height, width: c.width },
+            Self::Conv(c) => DataShape::Image {
+                channels: c.channels,
+                height: c.height,
+                width: c.width,
+            },
         }
     }
 
@@ -140,7 +158,10 @@ impl Architecture {
     /// Number of parameters.
     #[must_use]
     pub fn parameter_count(&self) -> usize {
-        self.layout().iter().map(|(_, s)| s.iter().product::<usize>()).sum()
+        self.layout()
+            .iter()
+            .map(|(_, s)| s.iter().product::<usize>())
+            .sum()
     }
 }
 
@@ -237,7 +258,12 @@ impl Network {
 
     /// `L_simple` on a batch (`xt` is `n × d`, `t` the float step of each row, `eps` the
     /// noise that made `xt`) and the gradient of every parameter, in order.
-    pub fn loss_and_grads(&self, xt: &[f32], t: &[f32], eps: &[f32]) -> Result<(f32, Vec<Vec<f32>>), ModelError> {
+    pub fn loss_and_grads(
+        &self,
+        xt: &[f32],
+        t: &[f32],
+        eps: &[f32],
+    ) -> Result<(f32, Vec<Vec<f32>>), ModelError> {
         match self {
             Self::Mlp(m) => m.loss_and_grads(xt, t, eps),
             Self::Conv(m) => m.loss_and_grads(xt, t, eps),

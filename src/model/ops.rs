@@ -23,7 +23,9 @@ pub fn tensor_vec(tensor: &Tensor) -> candle_core::Result<Vec<f32>> {
     let (storage, layout) = tensor.storage_and_layout();
     match &*storage {
         Storage::Cpu(cpu) => Ok(slice(cpu, layout, "tensor_vec")?.to_vec()),
-        _ => Err(candle_core::Error::Msg("diffscope runs its models on the CPU".into())),
+        _ => Err(candle_core::Error::Msg(
+            "diffscope runs its models on the CPU".into(),
+        )),
     }
 }
 
@@ -44,7 +46,11 @@ impl Embed {
     /// Embedding of `scales.len()` columns, `width` values each.
     #[must_use]
     pub fn new(scales: Vec<f32>, width: usize) -> Self {
-        Self { scales, freqs: kernels::frequencies(width).into(), tail: None }
+        Self {
+            scales,
+            freqs: kernels::frequencies(width).into(),
+            tail: None,
+        }
     }
 
     fn width(&self) -> usize {
@@ -62,7 +68,9 @@ impl CustomOp1 for Embed {
         let cols = self.scales.len();
         let (rows, in_cols) = layout.shape().dims2()?;
         if in_cols != cols {
-            return Err(candle_core::Error::Msg(format!("embedding: {in_cols} columns, expected {cols}")));
+            return Err(candle_core::Error::Msg(format!(
+                "embedding: {in_cols} columns, expected {cols}"
+            )));
         }
         let body = cols * self.width();
         let tail = self.tail.as_deref().unwrap_or(&[]);
@@ -115,7 +123,10 @@ impl CustomOp2 for BiasGelu {
         let bias = slice(s2, l2, self.name())?;
         let (_, n) = l1.shape().dims2()?;
         if bias.len() != n {
-            return Err(candle_core::Error::Msg(format!("bias-gelu: bias of {} for {n} columns", bias.len())));
+            return Err(candle_core::Error::Msg(format!(
+                "bias-gelu: bias of {} for {n} columns",
+                bias.len()
+            )));
         }
         let mut out = vec![0f32; z.len()];
         kernels::bias_gelu(z, bias, &[], &mut out);
@@ -223,7 +234,9 @@ impl CustomOp2 for Linear {
         let (rows, k) = l1.shape().dims2()?;
         let (out, k2) = l2.shape().dims2()?;
         if k != k2 {
-            return Err(candle_core::Error::Msg(format!("linear: input has {k} columns, weight takes {k2}")));
+            return Err(candle_core::Error::Msg(format!(
+                "linear: input has {k} columns, weight takes {k2}"
+            )));
         }
         let wt = l2.transpose(0, 1)?;
         let y = s1.matmul(s2, (1, rows, out, k), l1, &wt)?;
@@ -237,7 +250,11 @@ impl CustomOp2 for Linear {
         _res: &Tensor,
         grad_res: &Tensor,
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
-        let grad_x = if self.input_grad { Some(grad_res.matmul(w)?) } else { None };
+        let grad_x = if self.input_grad {
+            Some(grad_res.matmul(w)?)
+        } else {
+            None
+        };
         let grad_w = grad_res.t()?.matmul(x)?;
         Ok((grad_x, Some(grad_w)))
     }

@@ -24,15 +24,25 @@ impl Param {
     #[must_use]
     pub fn uniform(name: impl Into<String>, shape: Vec<usize>, bound: f32, key: StreamKey) -> Self {
         let n = shape.iter().product::<usize>();
-        let data = (0..n as u64).map(|i| ((2.0 * key.uniform(i) - 1.0) * f64::from(bound)) as f32).collect();
-        Self { name: name.into(), shape, data }
+        let data = (0..n as u64)
+            .map(|i| ((2.0 * key.uniform(i) - 1.0) * f64::from(bound)) as f32)
+            .collect();
+        Self {
+            name: name.into(),
+            shape,
+            data,
+        }
     }
 
     /// A tensor of zeros.
     #[must_use]
     pub fn zeros(name: impl Into<String>, shape: Vec<usize>) -> Self {
         let n = shape.iter().product();
-        Self { name: name.into(), shape, data: vec![0.0; n] }
+        Self {
+            name: name.into(),
+            shape,
+            data: vec![0.0; n],
+        }
     }
 
     /// Number of values.
@@ -109,7 +119,14 @@ impl AdamW {
         let bc2 = 1.0 - self.beta2.powi(t);
         let step_size = self.lr / bc1;
         let inv_sqrt_bc2 = 1.0 / bc2.sqrt();
-        let c = [self.beta1, self.beta2, 1.0 - self.lr * self.weight_decay, step_size, inv_sqrt_bc2, self.eps];
+        let c = [
+            self.beta1,
+            self.beta2,
+            1.0 - self.lr * self.weight_decay,
+            step_size,
+            inv_sqrt_bc2,
+            self.eps,
+        ];
         for (((p, g), m), v) in params.iter_mut().zip(grads).zip(&mut self.m).zip(&mut self.v) {
             super::kernels::adamw_update(&mut p.data, g, m, v, &c);
         }

@@ -9,7 +9,7 @@
 use super::{Inference, ModelError};
 use crate::diffusion::forward::q_sample;
 use crate::diffusion::noise::fill_normal_f32;
-use crate::diffusion::reverse::{ddim_step, ddim_timesteps, ddpm_step, predict_x0_from_eps};
+use crate::diffusion::reverse::{ddim_step, ddim_timesteps, ddpm_step, eps_from_x0, predict_x0_from_eps};
 use crate::diffusion::{IdealDenoiser, ReverseVariance, Schedule};
 
 /// Noise stream of the chain's starting point.
@@ -96,6 +96,7 @@ pub struct ReverseChain {
     timesteps: Vec<usize>,
     position: usize,
     x: Vec<f32>,
+    clip: Option<(f32, f32)>,
 }
 
 impl ReverseChain {
@@ -105,19 +106,54 @@ impl ReverseChain {
         let mut x = vec![0f32; n * dim];
         fill_normal_f32(seed, START_STREAM, &mut x);
         let from = schedule.steps();
-        Self { timesteps: sampler.timesteps(from), schedule, sampler, seed, dim, position: 0, x }
+        Self {
+            timesteps: sampler.timesteps(from),
+            schedule,
+            sampler,
+            seed,
+            dim,
+            position: 0,
+            x,
+            clip: None,
+        }
     }
 
     /// SDEdit (Meng et al. 2022): `x0` (`n × dim`) noised by the closed form to step
     /// `from`, then the reverse chain from there.
     #[must_use]
-    pub fn from_data(schedule: Schedule, sampler: Sampler, x0: &[f32], dim: usize, from: usize, seed: u64) -> Self {
+    pub fn from_data(
+        schedule: Schedule,
+        sampler: Sampler,
+        x0: &[f32],
+        dim: usize,
+        from: usize,
+        seed: u64,
+    ) -> Self {
         let from = from.clamp(1, schedule.steps());
         let mut eps = vec![0f32; x0.len()];
         fill_normal_f32(seed, START_STREAM, &mut eps);
         let mut x = vec![0f32; x0.len()];
         q_sample(&schedule, from, x0, &eps, &mut x);
-        Self { timesteps: sampler.timesteps(from), schedule, sampler, seed, dim, position: 0, x }
+        Self {
+            timesteps: sampler.timesteps(from),
+            schedule,
+            sampler,
+            seed,
+            dim,
+            position: 0,
+            x,
+            clip: None,
+        }
+    }
+
+    /// Clips every `x̂_0` to `[lo, hi]` (the data range) and steps with the `ε` that
+    /// clipped `x̂_0` implies, as Ho et al.'s image sampler does (`clip_denoised`): for
+    /// images in `[−1, 1]`, whose small models otherwise drift outside the data range and
+    /// leave grey speckle. Not for 2D points, which are unbounded.
+    #[must_use]
+    pub fn clip_x0(mut self, lo: f32, hi: f32) -> Self {
+        self.clip = Some((lo, hi));
+        self
     }
 
     /// The current step `t`.
@@ -178,8 +214,15 @@ impl ReverseChain {
                 self.x.len()
             )));
         }
+        let mut eps = eps;
         let mut x0_hat = vec![0f32; self.x.len()];
         predict_x0_from_eps(&self.schedule, t, &self.x, &eps, &mut x0_hat);
+        if let Some((lo, hi)) = self.clip {
+            for v in &mut x0_hat {
+                *v = v.clamp(lo, hi);
+            }
+            eps_from_x0(&self.schedule, t, &self.x, &x0_hat, &mut eps);
+        }
         let mut z = vec![0f32; self.x.len()];
         let stochastic = match self.sampler {
             Sampler::Ddpm(_) => t > 1,
@@ -192,14 +235,22 @@ impl ReverseChain {
         match self.sampler {
             Sampler::Ddpm(variance) => ddpm_step(&self.schedule, t, &self.x, &eps, variance, &z, &mut next),
             // The last DDIM step (to t' = 0, ᾱ_0 = 1, σ = 0) lands on x̂_0 itself.
-            Sampler::Ddim { eta, .. } => ddim_step(&self.schedule, t, t_next, eta, &self.x, &eps, &z, &mut next),
+            Sampler::Ddim { eta, .. } => {
+                ddim_step(&self.schedule, t, t_next, eta, &self.x, &eps, &z, &mut next);
+            }
         }
         if next.iter().any(|v| !v.is_finite()) {
-            return Err(ModelError::Diverged(format!("the reverse chain produced a non-finite value at t = {t}")));
+            return Err(ModelError::Diverged(format!(
+                "the reverse chain produced a non-finite value at t = {t}"
+            )));
         }
         self.x = next;
         self.position += 1;
-        Ok(Some(Frame { t: t_next, x: self.x.clone(), x0_hat }))
+        Ok(Some(Frame {
+            t: t_next,
+            x: self.x.clone(),
+            x0_hat,
+        }))
     }
 
     /// Runs the chain to `t = 0` and returns the final samples.

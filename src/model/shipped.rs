@@ -12,8 +12,15 @@ macro_rules! shipped {
 
 /// `(name, safetensors bytes)` of every shipped model: the 2D sets under their
 /// command-line names, and `digits`.
-const SHIPPED: &[(&str, &[u8])] =
-    shipped!["two-moons", "swiss-roll", "8gaussians", "checkerboard", "circles", "spiral"];
+const SHIPPED: &[(&str, &[u8])] = shipped![
+    "two-moons",
+    "swiss-roll",
+    "8gaussians",
+    "checkerboard",
+    "circles",
+    "spiral",
+    "digits"
+];
 
 /// Names of the shipped models.
 pub fn names() -> impl Iterator<Item = &'static str> {
@@ -24,6 +31,9 @@ pub fn names() -> impl Iterator<Item = &'static str> {
 #[must_use]
 pub fn load(name: &str) -> Option<Result<Model, ModelError>> {
     SHIPPED.iter().find(|(n, _)| *n == name).map(|(n, bytes)| {
-        io::from_bytes(bytes).map_err(|e| ModelError::File { path: format!("shipped weights '{n}'"), message: e.to_string() })
+        io::from_bytes(bytes).map_err(|e| ModelError::File {
+            path: format!("shipped weights '{n}'"),
+            message: e.to_string(),
+        })
     })
 }

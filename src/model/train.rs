@@ -51,7 +51,13 @@ pub struct TrainSettings {
 
 impl Default for TrainSettings {
     fn default() -> Self {
-        Self { schedule: ScheduleSpec::default(), lr: 2e-3, batch: 256, iterations: 12_000, seed: 1 }
+        Self {
+            schedule: ScheduleSpec::default(),
+            lr: 2e-3,
+            batch: 256,
+            iterations: 12_000,
+            seed: 1,
+        }
     }
 }
 
@@ -62,7 +68,12 @@ impl TrainSettings {
     pub fn for_shape(shape: DataShape) -> Self {
         match shape {
             DataShape::Points => Self::default(),
-            DataShape::Image { .. } => Self { lr: 1e-3, batch: 128, iterations: 4000, ..Self::default() },
+            DataShape::Image { .. } => Self {
+                lr: 1e-3,
+                batch: 128,
+                iterations: 4000,
+                ..Self::default()
+            },
         }
     }
 
@@ -112,15 +123,28 @@ impl TrainSet {
     /// draw is as many points again from the training part.
     pub fn points(name: &str, points: &[[f64; 2]], seed: u64) -> Result<Self, ModelError> {
         if points.len() < 4 {
-            return Err(ModelError::Data(format!("{name}: {} points are too few to train on (need 4)", points.len())));
+            return Err(ModelError::Data(format!(
+                "{name}: {} points are too few to train on (need 4)",
+                points.len()
+            )));
         }
         let order = shuffled(points.len(), seed);
         let m = (points.len() / 10).max(1);
-        let pick = |idx: &[usize]| -> Vec<f32> { idx.iter().flat_map(|&i| [points[i][0] as f32, points[i][1] as f32]).collect() };
+        let pick = |idx: &[usize]| -> Vec<f32> {
+            idx.iter()
+                .flat_map(|&i| [points[i][0] as f32, points[i][1] as f32])
+                .collect()
+        };
         let held_out = pick(&order[..m]);
         let train = pick(&order[m..]);
         let reference = pick(&order[m..(2 * m).min(order.len())]);
-        Ok(Self { name: name.to_owned(), shape: DataShape::Points, train, held_out, reference: Some(reference) })
+        Ok(Self {
+            name: name.to_owned(),
+            shape: DataShape::Points,
+            train,
+            held_out,
+            reference: Some(reference),
+        })
     }
 
     /// Images of `shape` (each `shape.dim()` values, CHW, in `[−1, 1]`): a seeded 10 %
@@ -132,21 +156,40 @@ impl TrainSet {
             return Err(ModelError::Data(format!("{name}: no images to train on")));
         }
         if let Some(bad) = images.iter().position(|im| im.len() != d) {
-            return Err(ModelError::Data(format!("{name}: image {bad} has {} values, expected {d}", images[bad].len())));
+            return Err(ModelError::Data(format!(
+                "{name}: image {bad} has {} values, expected {d}",
+                images[bad].len()
+            )));
         }
         let order = shuffled(images.len(), seed);
         let m = if images.len() >= 10 { images.len() / 10 } else { 0 };
-        let pick = |idx: &[usize]| -> Vec<f32> { idx.iter().flat_map(|&i| images[i].iter().copied()).collect() };
+        let pick =
+            |idx: &[usize]| -> Vec<f32> { idx.iter().flat_map(|&i| images[i].iter().copied()).collect() };
         let train = pick(&order[m..]);
         let held_out = if m == 0 { train.clone() } else { pick(&order[..m]) };
-        Ok(Self { name: name.to_owned(), shape, train, held_out, reference: None })
+        Ok(Self {
+            name: name.to_owned(),
+            shape,
+            train,
+            held_out,
+            reference: None,
+        })
     }
 
     /// The embedded 8×8 digits.
     pub fn digits(seed: u64) -> Result<Self, ModelError> {
         let digits = data::digits().map_err(|e| ModelError::Data(e.to_string()))?;
         let images: Vec<Vec<f32>> = digits.images.iter().map(|im| im.to_vec()).collect();
-        Self::images("digits", DataShape::Image { channels: 1, height: 8, width: 8 }, &images, seed)
+        Self::images(
+            "digits",
+            DataShape::Image {
+                channels: 1,
+                height: 8,
+                width: 8,
+            },
+            &images,
+            seed,
+        )
     }
 
     /// Training examples.
@@ -224,7 +267,10 @@ impl Trainer {
     pub fn new(network: Network, set: TrainSet, settings: TrainSettings) -> Result<Self, ModelError> {
         let shape = network.architecture().data_shape();
         if shape != set.shape {
-            return Err(ModelError::Data(format!("the model takes {shape}, the data are {}", set.shape)));
+            return Err(ModelError::Data(format!(
+                "the model takes {shape}, the data are {}",
+                set.shape
+            )));
         }
         if set.is_empty() {
             return Err(ModelError::Data(format!("{}: nothing to train on", set.name)));
@@ -233,11 +279,17 @@ impl Trainer {
             return Err(ModelError::Data("batch and iterations must be at least 1".into()));
         }
         if !(settings.lr.is_finite() && settings.lr > 0.0) {
-            return Err(ModelError::Data(format!("learning rate {} must be positive", settings.lr)));
+            return Err(ModelError::Data(format!(
+                "learning rate {} must be positive",
+                settings.lr
+            )));
         }
         let schedule =
             Schedule::new(&settings.schedule).map_err(|e| ModelError::Data(format!("schedule: {e}")))?;
-        let noise_floor = set.reference.as_ref().map(|r| sliced_wasserstein2(&to_f64(r), &to_f64(&set.held_out)));
+        let noise_floor = set
+            .reference
+            .as_ref()
+            .map(|r| sliced_wasserstein2(&to_f64(r), &to_f64(&set.held_out)));
         Ok(Self {
             optimiser: AdamW::new(network.params(), settings.lr),
             last_good: (0, network.params().to_vec()),
@@ -300,7 +352,10 @@ impl Trainer {
         for r in 0..size {
             let i = ((pick.uniform(r as u64) * n as f64) as usize).min(n - 1);
             let t = 1 + ((time.uniform(r as u64) * steps as f64) as usize).min(steps - 1);
-            let (a, b) = (self.schedule.sqrt_alpha_bar(t) as f32, self.schedule.sqrt_one_minus_alpha_bar(t) as f32);
+            let (a, b) = (
+                self.schedule.sqrt_alpha_bar(t) as f32,
+                self.schedule.sqrt_one_minus_alpha_bar(t) as f32,
+            );
             ts[r] = t as f32;
             for k in 0..d {
                 let e = noise.normal((r * d + k) as u64) as f32;
@@ -323,7 +378,7 @@ impl Trainer {
         self.optimiser.lr = self.settings.lr_at(self.iteration);
         self.optimiser.step(self.network.params_mut(), &grads);
         self.iteration += 1;
-        if self.iteration % SNAPSHOT_EVERY == 0 {
+        if self.iteration.is_multiple_of(SNAPSHOT_EVERY) {
             if !all_finite(self.network.params()) {
                 return Err(self.diverged(f32::NAN));
             }
@@ -354,13 +409,19 @@ impl Trainer {
             let n = self.set.held_out.len() / d;
             let chain = ReverseChain::from_noise(
                 self.schedule.clone(),
-                Sampler::Ddim { steps: METRIC_DDIM_STEPS, eta: 1.0 },
+                Sampler::Ddim {
+                    steps: METRIC_DDIM_STEPS,
+                    eta: 1.0,
+                },
                 n,
                 d,
                 self.settings.seed ^ METRIC_SEED,
             );
             let samples = chain.run(&Denoiser::Learned(self.network.inference()?))?;
-            Some(sliced_wasserstein2(&to_f64(&samples), &to_f64(&self.set.held_out)))
+            Some(sliced_wasserstein2(
+                &to_f64(&samples),
+                &to_f64(&self.set.held_out),
+            ))
         } else {
             None
         };

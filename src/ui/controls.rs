@@ -11,6 +11,8 @@ use crate::diffusion::ScheduleKind;
 pub fn controls_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, commands: &mut Vec<Command>) {
     data_ui(ui, settings, model);
     schedule_ui(ui, settings);
+    super::model_panel::model_ui(ui, settings, model, commands);
+    super::model_panel::training_ui(ui, settings, model, commands);
     noise_ui(ui, settings, model);
     playback_ui(ui, settings);
     export_ui(ui, settings, model, commands);
@@ -38,7 +40,7 @@ fn data_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model) {
                     .labelled_by(label.id);
             });
         }
-        (SceneData::Image(_), _) => {
+        (SceneData::Image(_), source) if *source != SourceChoice::Digits => {
             ui.horizontal(|ui| {
                 let label = ui.label("working size ≤");
                 ui.add(
@@ -54,7 +56,7 @@ fn data_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model) {
         _ => {}
     }
     ui.label(
-        egui::RichText::new("Open… or drop an image or points CSV on the window")
+        egui::RichText::new("Open… or drop an image, points CSV or .safetensors weights on the window")
             .small()
             .weak(),
     );

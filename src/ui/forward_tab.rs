@@ -208,7 +208,7 @@ fn scatter_ui(
 /// The points of a polyline with those closer than 3 px to the previous kept one
 /// dropped (the last one is always kept): the same picture, with a fraction of the
 /// triangles — a path of 1,000 steps is mostly sub-pixel moves.
-fn decimate(points: impl Iterator<Item = egui::Pos2>) -> Vec<egui::Pos2> {
+pub(crate) fn decimate(points: impl Iterator<Item = egui::Pos2>) -> Vec<egui::Pos2> {
     let mut out: Vec<egui::Pos2> = Vec::new();
     let mut pending = None;
     for p in points {

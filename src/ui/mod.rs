@@ -8,7 +8,9 @@ pub mod compare_tab;
 pub mod controls;
 pub mod forward_tab;
 pub mod math_panel;
+pub mod model_panel;
 pub mod plots;
+pub mod reverse_tab;
 pub mod status;
 pub mod theme;
 pub mod top_bar;
@@ -48,6 +50,11 @@ pub fn app_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, command
             );
             ui.selectable_value(
                 &mut settings.tab,
+                Tab::Reverse,
+                egui::RichText::new("Reverse").heading(),
+            );
+            ui.selectable_value(
+                &mut settings.tab,
                 Tab::Compare,
                 egui::RichText::new("Compare").heading(),
             );
@@ -55,6 +62,7 @@ pub fn app_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, command
         ui.separator();
         match settings.tab {
             Tab::Forward => forward_tab::forward_ui(ui, settings, model),
+            Tab::Reverse => reverse_tab::reverse_ui(ui, settings, model, commands),
             Tab::Compare => compare_tab::compare_ui(ui, settings, model, commands),
         }
     });

@@ -53,14 +53,50 @@ pub fn scatter_style(dark: bool) -> crate::export::ScatterStyle {
     }
 }
 
+/// `x̂_0` in the reverse chain's scatter.
+#[must_use]
+pub fn x0_hat_color(dark: bool) -> Color32 {
+    if dark {
+        Color32::from_rgb(255, 183, 77)
+    } else {
+        Color32::from_rgb(230, 81, 0)
+    }
+}
+
+/// Arrows of the ε field (the score).
+#[must_use]
+pub fn arrow_color(dark: bool) -> Color32 {
+    if dark {
+        Color32::from_rgba_unmultiplied(129, 199, 132, 200)
+    } else {
+        Color32::from_rgba_unmultiplied(46, 125, 50, 220)
+    }
+}
+
+/// The batch loss (faint), its moving average and the validation loss.
+pub const LOSS_COLORS: [Color32; 3] = [
+    Color32::from_rgb(120, 144, 156),
+    Color32::from_rgb(66, 165, 245),
+    Color32::from_rgb(255, 167, 38),
+];
+
+/// The sample metric and its noise floor.
+pub const METRIC_COLORS: [Color32; 2] = [Color32::from_rgb(236, 64, 122), Color32::from_rgb(158, 158, 158)];
+
 /// Paths of highlighted points.
-pub const PATH_COLORS: [Color32; 6] = [
+pub const PATH_COLORS: [Color32; 12] = [
     Color32::from_rgb(255, 112, 67),
     Color32::from_rgb(255, 213, 79),
     Color32::from_rgb(129, 199, 132),
     Color32::from_rgb(240, 98, 146),
     Color32::from_rgb(77, 208, 225),
     Color32::from_rgb(186, 104, 200),
+    Color32::from_rgb(255, 138, 101),
+    Color32::from_rgb(220, 231, 117),
+    Color32::from_rgb(79, 195, 247),
+    Color32::from_rgb(244, 143, 177),
+    Color32::from_rgb(128, 203, 196),
+    Color32::from_rgb(179, 157, 219),
 ];
 
 /// The `N(0, 1)` density curve over the histogram.

@@ -16,6 +16,7 @@ fn source_label(source: &SourceChoice) -> String {
             || path.display().to_string(),
             |n| n.to_string_lossy().into_owned(),
         ),
+        SourceChoice::Digits => "digits (8×8)".into(),
     }
 }
 
@@ -36,6 +37,13 @@ pub fn top_bar_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, com
                     {
                         commands.push(Command::Load(choice));
                     }
+                }
+                if ui
+                    .selectable_label(settings.source == SourceChoice::Digits, "digits (8×8)")
+                    .on_hover_text("1797 handwritten 8×8 digits; the view shows the first 64")
+                    .clicked()
+                {
+                    commands.push(Command::Load(SourceChoice::Digits));
                 }
                 ui.separator();
                 for dataset in Dataset::ALL {
@@ -80,7 +88,17 @@ pub fn top_bar_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, com
         .labelled_by(label.id)
         .on_hover_text("Number of steps T (2 to 10,000)");
         ui.separator();
-        let play = if model.playing { "■ Pause" } else { "▶ Play" };
+        // In the Reverse tab, play/pause drive the reverse chain (as Space does).
+        let playing = if settings.tab == crate::app::settings::Tab::Reverse {
+            model
+                .learning
+                .chain
+                .as_ref()
+                .is_some_and(crate::app::reverse::ChainView::running)
+        } else {
+            model.playing
+        };
+        let play = if playing { "■ Pause" } else { "▶ Play" };
         if ui.button(play).on_hover_text("Space").clicked() {
             commands.push(Command::TogglePlay);
         }

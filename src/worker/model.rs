@@ -265,15 +265,27 @@ impl ModelWorker {
         let thread = std::thread::Builder::new()
             .name("model".into())
             .spawn(move || {
-                let pool = rayon::ThreadPoolBuilder::new().num_threads(1).thread_name(|_| "model-pool".into()).build();
-                let mut worker = Worker { events: event_tx, wake, model: None, job: None };
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(1)
+                    .thread_name(|_| "model-pool".into())
+                    .build();
+                let mut worker = Worker {
+                    events: event_tx,
+                    wake,
+                    model: None,
+                    job: None,
+                };
                 match pool {
                     Ok(pool) => pool.install(move || worker.run(&cmd_rx)),
                     Err(_) => worker.run(&cmd_rx),
                 }
             })
             .expect("start the model thread");
-        Self { tx, rx, _thread: thread }
+        Self {
+            tx,
+            rx,
+            _thread: thread,
+        }
     }
 
     /// Sends a command (dropped if the thread is gone).
@@ -397,7 +409,10 @@ impl Worker {
             },
             ModelCommand::Load(path) => match io::load(&path) {
                 Ok(model) => {
-                    let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+                    let name = path.file_name().map_or_else(
+                        || path.display().to_string(),
+                        |n| n.to_string_lossy().into_owned(),
+                    );
                     self.set_model(model, name);
                 }
                 Err(e) => self.fail(0, format!("{e} (the current model is kept)")),
@@ -409,77 +424,10 @@ impl Worker {
                 },
                 None => self.fail(0, "there is no learned model to save yet".into()),
             },
-            ModelCommand::Train(job) => {
-                self.cancel();
-                let generation = job.generation;
-                match Trainer::new(Network::new(job.architecture, job.settings.seed), job.set, job.settings) {
-                    Ok(trainer) => {
-                        let now = Instant::now();
-                        self.job = Some(Job::Train(Box::new(Training {
-                            generation,
-                            trainer,
-                            paused: false,
-                            started: now,
-                            trained_for: Duration::ZERO,
-                            last_progress: now,
-                            last_evaluation: now,
-                            loss_sum: 0.0,
-                            loss_count: 0,
-                        })));
-                    }
-                    Err(e) => self.fail(generation, e.to_string()),
-                }
-            }
-            ModelCommand::Sample(job) => {
-                self.cancel();
-                let generation = job.generation;
-                match self.start_sampling(*job) {
-                    Ok(sampling) => {
-                        let (x, t, progress) =
-                            (sampling.chain.x().to_vec(), sampling.chain.t(), sampling.chain.progress());
-                        let paused = sampling.paused;
-                        self.job = Some(Job::Sample(Box::new(sampling)));
-                        self.emit(ModelEvent::SampleFrame {
-                            generation,
-                            frame: Frame { t, x0_hat: x.clone(), x },
-                            progress,
-                        });
-                        self.emit(ModelEvent::SamplePaused { generation, paused });
-                    }
-                    Err(e) => self.fail(generation, e.to_string()),
-                }
-            }
-            ModelCommand::Pause | ModelCommand::Resume => {
-                let paused = matches!(command, ModelCommand::Pause);
-                match &mut self.job {
-                    Some(Job::Train(t)) => {
-                        if t.paused && !paused {
-                            t.started = Instant::now();
-                        } else if !t.paused && paused {
-                            t.trained_for += t.started.elapsed();
-                        }
-                        t.paused = paused;
-                        let g = t.generation;
-                        let (iteration, total) = (t.trainer.iteration(), t.trainer.settings().iterations);
-                        let rate = iteration as f64 / t.trained_for.as_secs_f64().max(1e-9);
-                        self.emit(ModelEvent::TrainProgress {
-                            generation: g,
-                            iteration,
-                            total,
-                            loss: f64::NAN,
-                            rate,
-                            paused,
-                        });
-                    }
-                    Some(Job::Sample(s)) => {
-                        s.paused = paused;
-                        s.next_step_at = Instant::now();
-                        let g = s.generation;
-                        self.emit(ModelEvent::SamplePaused { generation: g, paused });
-                    }
-                    None => {}
-                }
-            }
+            ModelCommand::Train(job) => self.start_training(*job),
+            ModelCommand::Sample(job) => self.start_sample(*job),
+            ModelCommand::Pause => self.set_paused(true),
+            ModelCommand::Resume => self.set_paused(false),
             ModelCommand::Step => {
                 if let Some(Job::Sample(s)) = &mut self.job {
                     s.paused = true;
@@ -497,7 +445,12 @@ impl Worker {
                 }
             }
             ModelCommand::Cancel => self.cancel(),
-            ModelCommand::EpsField { generation, denoiser, t, points } => {
+            ModelCommand::EpsField {
+                generation,
+                denoiser,
+                t,
+                points,
+            } => {
                 let result = self.denoiser(&denoiser).and_then(|(schedule, d)| {
                     let t = t.clamp(1, schedule.steps());
                     d.predict_eps(&schedule, &points, t).map(|eps| (t, eps))
@@ -507,6 +460,86 @@ impl Worker {
                     Err(e) => self.fail(generation, e.to_string()),
                 }
             }
+        }
+    }
+
+    fn start_training(&mut self, job: TrainJob) {
+        self.cancel();
+        let generation = job.generation;
+        match Trainer::new(
+            Network::new(job.architecture, job.settings.seed),
+            job.set,
+            job.settings,
+        ) {
+            Ok(trainer) => {
+                let now = Instant::now();
+                self.job = Some(Job::Train(Box::new(Training {
+                    generation,
+                    trainer,
+                    paused: false,
+                    started: now,
+                    trained_for: Duration::ZERO,
+                    last_progress: now,
+                    last_evaluation: now,
+                    loss_sum: 0.0,
+                    loss_count: 0,
+                })));
+            }
+            Err(e) => self.fail(generation, e.to_string()),
+        }
+    }
+
+    fn start_sample(&mut self, job: SampleJob) {
+        self.cancel();
+        let generation = job.generation;
+        match self.start_sampling(job) {
+            Ok(sampling) => {
+                let x = sampling.chain.x().to_vec();
+                let (t, progress, paused) = (sampling.chain.t(), sampling.chain.progress(), sampling.paused);
+                self.job = Some(Job::Sample(Box::new(sampling)));
+                self.emit(ModelEvent::SampleFrame {
+                    generation,
+                    frame: Frame {
+                        t,
+                        x0_hat: x.clone(),
+                        x,
+                    },
+                    progress,
+                });
+                self.emit(ModelEvent::SamplePaused { generation, paused });
+            }
+            Err(e) => self.fail(generation, e.to_string()),
+        }
+    }
+
+    fn set_paused(&mut self, paused: bool) {
+        match &mut self.job {
+            Some(Job::Train(t)) => {
+                if t.paused && !paused {
+                    t.started = Instant::now();
+                } else if !t.paused && paused {
+                    t.trained_for += t.started.elapsed();
+                }
+                t.paused = paused;
+                let generation = t.generation;
+                let (iteration, total) = (t.trainer.iteration(), t.trainer.settings().iterations);
+                let rate = iteration as f64 / t.trained_for.as_secs_f64().max(1e-9);
+                self.emit(ModelEvent::TrainProgress {
+                    generation,
+                    iteration,
+                    total,
+                    loss: f64::NAN,
+                    rate,
+                    paused,
+                });
+            }
+            Some(Job::Sample(s)) => {
+                s.paused = paused;
+                s.next_step_at = Instant::now();
+                let generation = s.generation;
+                self.emit(ModelEvent::SamplePaused { generation, paused });
+            }
+            None => {}
         }
     }
 
@@ -526,7 +559,10 @@ impl Worker {
                 if t.trainer.iteration() > 0 {
                     self.set_model(t.trainer.model(), "trained".into());
                 }
-                self.emit(ModelEvent::TrainFinished { generation, end: TrainEnd::Cancelled });
+                self.emit(ModelEvent::TrainFinished {
+                    generation,
+                    end: TrainEnd::Cancelled,
+                });
             }
             Some(Job::Sample(_)) | None => {}
         }
@@ -535,17 +571,18 @@ impl Worker {
     fn denoiser(&self, choice: &DenoiserChoice) -> Result<(Schedule, Denoiser), ModelError> {
         match choice {
             DenoiserChoice::Learned => {
-                let model = self
-                    .model
-                    .as_ref()
-                    .ok_or_else(|| ModelError::Data("no learned model yet: load weights or train one".into()))?;
+                let model = self.model.as_ref().ok_or_else(|| {
+                    ModelError::Data("no learned model yet: load weights or train one".into())
+                })?;
                 let schedule = Schedule::new(&model.info.schedule)
                     .map_err(|e| ModelError::Data(format!("the model's schedule: {e}")))?;
                 Ok((schedule, Denoiser::Learned(model.network.inference()?)))
             }
             DenoiserChoice::Ideal { data, dim, schedule } => {
                 if *dim == 0 || data.is_empty() || data.len() % dim != 0 {
-                    return Err(ModelError::Data("the ideal denoiser needs a non-empty data set".into()));
+                    return Err(ModelError::Data(
+                        "the ideal denoiser needs a non-empty data set".into(),
+                    ));
                 }
                 let schedule =
                     Schedule::new(schedule).map_err(|e| ModelError::Data(format!("schedule: {e}")))?;
@@ -578,6 +615,14 @@ impl Worker {
                 ReverseChain::from_data(schedule, job.sampler, &x0, dim, t, job.seed)
             }
         };
+        // Images live in [−1, 1]: clip x̂_0 there (points are unbounded).
+        let image = match (&job.denoiser, &self.model) {
+            (DenoiserChoice::Learned, Some(m)) => {
+                matches!(m.network.architecture().data_shape(), DataShape::Image { .. })
+            }
+            _ => false,
+        };
+        let chain = if image { chain.clip_x0(-1.0, 1.0) } else { chain };
         Ok(Sampling {
             generation: job.generation,
             chain,
@@ -590,13 +635,19 @@ impl Worker {
 
     /// One step of the sampling job; ends the job at `t = 0`.
     fn sample_step(&mut self) -> Result<(), ModelError> {
-        let Some(Job::Sample(s)) = &mut self.job else { return Ok(()) };
+        let Some(Job::Sample(s)) = &mut self.job else {
+            return Ok(());
+        };
         let generation = s.generation;
         let frame = s.chain.step(&s.denoiser)?;
         let progress = s.chain.progress();
         let done = s.chain.is_done();
         if let Some(frame) = frame {
-            self.emit(ModelEvent::SampleFrame { generation, frame, progress });
+            self.emit(ModelEvent::SampleFrame {
+                generation,
+                frame,
+                progress,
+            });
         }
         if done {
             self.job = None;
@@ -624,7 +675,9 @@ impl Worker {
     }
 
     fn train_slice(&mut self) -> Result<(), ModelError> {
-        let Some(Job::Train(t)) = &mut self.job else { return Ok(()) };
+        let Some(Job::Train(t)) = &mut self.job else {
+            return Ok(());
+        };
         let slice_start = Instant::now();
         let mut diverged = None;
         while slice_start.elapsed() < TRAIN_SLICE && !t.trainer.is_done() {
@@ -658,14 +711,21 @@ impl Worker {
             let _ = self.events.send(event);
             (self.wake)();
         }
-        let Some(Job::Train(t)) = &mut self.job else { return Ok(()) };
+        let Some(Job::Train(t)) = &mut self.job else {
+            return Ok(());
+        };
         if diverged.is_none() && (done || now.duration_since(t.last_evaluation) >= EVALUATE_EVERY) {
             let evaluation = t.trainer.evaluate(true)?;
             t.last_evaluation = Instant::now();
-            self.emit(ModelEvent::Evaluated { generation, evaluation });
+            self.emit(ModelEvent::Evaluated {
+                generation,
+                evaluation,
+            });
         }
         if done {
-            let Some(Job::Train(t)) = self.job.take() else { return Ok(()) };
+            let Some(Job::Train(t)) = self.job.take() else {
+                return Ok(());
+            };
             // A run that diverged before its first snapshot has nothing worth keeping.
             if t.trainer.iteration() > 0 {
                 self.set_model(t.trainer.model(), "trained".into());

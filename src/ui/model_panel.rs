@@ -1,0 +1,347 @@
+//! The left panel's Model and Training sections: which denoiser runs the reverse chain,
+//! and a training run on the data on screen with its loss and "has it converged?" plots.
+
+use egui::RichText;
+use egui_plot::{Corner, HLine, Legend, Line, Plot, PlotPoints, Points};
+
+use super::{section, theme};
+use crate::app::reverse::{LearnedOrigin, TrainingView, ideal_shape, shipped_name};
+use crate::app::scene::SceneData;
+use crate::app::settings::{DenoiserSetting, Settings, SourceChoice};
+use crate::app::{Command, Model};
+use crate::cli::format_sig;
+
+/// Which model the radio buttons show as chosen.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Choice {
+    Shipped,
+    Trained,
+    File,
+    Ideal,
+    None,
+}
+
+/// Lays out the Model section.
+pub fn model_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, commands: &mut Vec<Command>) {
+    section(ui, "Model");
+    let learning = &model.learning;
+    let chosen = if settings.reverse.denoiser == DenoiserSetting::Ideal {
+        Choice::Ideal
+    } else {
+        match learning.learned.as_ref().map(|m| &m.origin) {
+            Some(LearnedOrigin::Shipped(_)) => Choice::Shipped,
+            Some(LearnedOrigin::Trained) => Choice::Trained,
+            Some(LearnedOrigin::File(_)) => Choice::File,
+            None => Choice::None,
+        }
+    };
+    let shipped = shipped_name(&model.scene);
+    let shipped_label = match &shipped {
+        Some(name) => format!("shipped weights ({name})"),
+        None => "shipped weights (none for this data)".to_owned(),
+    };
+    ui.add_enabled_ui(shipped.is_some(), |ui| {
+        if ui
+            .radio(chosen == Choice::Shipped, shipped_label)
+            .on_hover_text("The weights that ship with diffscope for the data on screen")
+            .clicked()
+        {
+            commands.push(Command::UseShippedModel);
+        }
+    });
+    let trained = learning.trained_file.is_some() || chosen == Choice::Trained;
+    ui.add_enabled_ui(trained, |ui| {
+        if ui
+            .radio(chosen == Choice::Trained, "trained here")
+            .on_hover_text("The model of the last training run (Training, below)")
+            .clicked()
+        {
+            commands.push(Command::UseTrainedModel);
+        }
+    });
+    ui.horizontal(|ui| {
+        let file = match learning.learned.as_ref().map(|m| &m.origin) {
+            Some(LearnedOrigin::File(path)) => format!(
+                "file {}",
+                path.file_name().map_or_else(
+                    || path.display().to_string(),
+                    |n| n.to_string_lossy().into_owned()
+                )
+            ),
+            _ => "file".to_owned(),
+        };
+        if ui.radio(chosen == Choice::File, file).clicked() {
+            commands.push(Command::OpenModelDialog);
+        }
+        if ui
+            .button("Load…")
+            .on_hover_text("A .safetensors weights file; or drop one on the window")
+            .clicked()
+        {
+            commands.push(Command::OpenModelDialog);
+        }
+    });
+    if ui
+        .radio(chosen == Choice::Ideal, "ideal denoiser")
+        .on_hover_text(
+            "E[x_0 | x_t] of the data on screen, exact (MATH.md §3): the best possible reverse chain \
+             for this finite data set — it reproduces the training points. Uses the schedule above.",
+        )
+        .clicked()
+    {
+        commands.push(Command::UseIdealDenoiser);
+    }
+    if let Some(pending) = &learning.pending {
+        ui.horizontal(|ui| {
+            ui.spinner();
+            ui.label(match pending {
+                LearnedOrigin::Shipped(name) => format!("loading shipped {name}…"),
+                LearnedOrigin::Trained => "loading the trained model…".to_owned(),
+                LearnedOrigin::File(path) => format!("loading {}…", path.display()),
+            });
+        });
+    }
+    summary_ui(ui, model, chosen == Choice::Ideal);
+    ui.add_enabled_ui(learning.learned.is_some(), |ui| {
+        if ui
+            .button("Save…")
+            .on_hover_text("Write the learned model as .safetensors")
+            .clicked()
+        {
+            commands.push(Command::SaveModelDialog);
+        }
+    });
+}
+
+/// What the chosen denoiser is: the ideal denoiser's data, or the learned model's summary.
+fn summary_ui(ui: &mut egui::Ui, model: &Model, ideal: bool) {
+    let learning = &model.learning;
+    let small = |s: String| RichText::new(s).small();
+    if ideal {
+        let data = ideal_shape(&model.scene).map_or_else(String::new, |s| s.to_string());
+        ui.label(small(format!(
+            "ideal denoiser of {} ({data}); schedule {}",
+            model.scene.name,
+            model.schedule.spec().describe()
+        )));
+    } else if let Some(m) = &learning.learned {
+        let s = &m.summary;
+        egui::Grid::new("model_summary").num_columns(2).show(ui, |ui| {
+            for (k, v) in [
+                ("model", s.origin.clone()),
+                ("network", s.architecture.clone()),
+                ("data", format!("{} ({})", s.dataset, s.shape)),
+                ("schedule", s.schedule.describe()),
+                ("T", s.schedule.steps.to_string()),
+                ("iterations", s.iterations.to_string()),
+            ] {
+                ui.label(small(k.to_owned()).weak());
+                ui.add(egui::Label::new(small(v)).wrap());
+                ui.end_row();
+            }
+        });
+        if ideal_shape(&model.scene) != Some(s.shape) {
+            ui.label(
+                small(format!(
+                    "⚠ this model denoises {}, not the data on screen: it still samples, but SDEdit is off",
+                    s.shape
+                ))
+                .color(theme::warning_color(ui.visuals().dark_mode)),
+            );
+        }
+    } else {
+        ui.label(
+            small("no learned model yet: train one, load a file, or use the ideal denoiser".into()).weak(),
+        );
+    }
+}
+
+/// Lays out the Training section.
+pub fn training_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, commands: &mut Vec<Command>) {
+    section(ui, "Training");
+    let what = match (&model.scene.data, &settings.source) {
+        (SceneData::Points(p), SourceChoice::Dataset(_)) => {
+            format!(
+                "{}: fresh draws of 8000 points ({} on screen)",
+                model.scene.name,
+                p.len()
+            )
+        }
+        (SceneData::Points(p), _) => format!("{}: your {} points (10 % held out)", model.scene.name, p.len()),
+        (_, SourceChoice::Digits) => "the 1797 digits, 8×8 grey".to_owned(),
+        (SceneData::Image(_), _) => {
+            let shape = ideal_shape(&model.scene).map_or_else(String::new, |s| s.to_string());
+            format!("{} reduced to {shape}: one image", model.scene.name)
+        }
+    };
+    ui.label(RichText::new(format!("on {what}")).small());
+    ui.label(
+        RichText::new(format!(
+            "schedule {} (the one above)",
+            model.schedule.spec().describe()
+        ))
+        .small()
+        .weak(),
+    );
+    let r = &mut settings.reverse;
+    egui::Grid::new("train_params").num_columns(4).show(ui, |ui| {
+        let label = ui.label("lr");
+        ui.add(
+            egui::DragValue::new(&mut r.lr)
+                .range(1e-5..=0.1)
+                .speed(1e-4)
+                .max_decimals(5),
+        )
+        .labelled_by(label.id);
+        let label = ui.label("batch");
+        ui.add(egui::DragValue::new(&mut r.batch).range(1..=4096).speed(4.0))
+            .labelled_by(label.id);
+        ui.end_row();
+        let label = ui.label("iterations");
+        ui.add(
+            egui::DragValue::new(&mut r.iterations)
+                .range(1..=1_000_000)
+                .speed(50.0),
+        )
+        .labelled_by(label.id);
+        let label = ui.label("seed");
+        ui.add(egui::DragValue::new(&mut r.train_seed).range(0..=99_999))
+            .labelled_by(label.id);
+        ui.end_row();
+    });
+    let training = model.learning.training.as_ref();
+    let running = training.is_some_and(TrainingView::running);
+    ui.horizontal_wrapped(|ui| {
+        let tooltip =
+            if matches!(model.scene.data, SceneData::Image(_)) && settings.source != SourceChoice::Digits {
+                "Train a fresh image denoiser on this one image, reduced to ≤ 32×32: with one example it \
+             memorises it (every sample becomes that image)"
+            } else {
+                "Train a fresh denoiser on the data on screen with the schedule above"
+            };
+        ui.add_enabled_ui(!running, |ui| {
+            if ui.button("Train").on_hover_text(tooltip).clicked() {
+                commands.push(Command::Train);
+            }
+        });
+        if let Some(t) = training.filter(|t| t.running()) {
+            if t.paused {
+                if ui.button("Resume training").clicked() {
+                    commands.push(Command::PauseTraining(false));
+                }
+            } else if ui.button("Pause training").clicked() {
+                commands.push(Command::PauseTraining(true));
+            }
+            if ui
+                .button("Cancel")
+                .on_hover_text("Stop; the model keeps what it learnt so far")
+                .clicked()
+            {
+                commands.push(Command::CancelTraining);
+            }
+        }
+    });
+    if let Some(t) = training {
+        training_plots_ui(ui, t);
+    }
+}
+
+/// Progress, the loss curves and "has it converged?" of a training run.
+fn training_plots_ui(ui: &mut egui::Ui, t: &TrainingView) {
+    let fraction = t.iteration as f32 / t.total.max(1) as f32;
+    let eta = t
+        .eta_s()
+        .filter(|_| t.running())
+        .map_or_else(String::new, |s| format!(" · ETA {}", duration(s)));
+    let state = if t.paused { " · paused" } else { "" };
+    ui.add(egui::ProgressBar::new(fraction).text(format!("iteration {} / {}", t.iteration, t.total)));
+    ui.label(RichText::new(format!("{:.0} it/s{eta}{state}", t.rate)).small());
+    if let Some(last) = t.loss_ema.last() {
+        ui.label(RichText::new(format!("loss (EMA) {}", format_sig(last[1], 3))).small());
+    }
+    let width = ui.available_width();
+    Plot::new("train_loss")
+        .height(150.0)
+        .width(width)
+        .legend(Legend::default().position(Corner::RightTop))
+        .include_y(0.0)
+        .x_axis_label("iteration")
+        .allow_scroll(false)
+        .allow_drag(false)
+        .allow_zoom(false)
+        .show(ui, |plot| {
+            plot.add(
+                Line::new("batch loss", PlotPoints::from(t.loss.clone()))
+                    .color(theme::LOSS_COLORS[0])
+                    .width(1.0),
+            );
+            plot.add(
+                Line::new("EMA", PlotPoints::from(t.loss_ema.clone()))
+                    .color(theme::LOSS_COLORS[1])
+                    .width(2.0),
+            );
+            plot.add(
+                Points::new("validation", PlotPoints::from(t.validation.clone()))
+                    .color(theme::LOSS_COLORS[2])
+                    .radius(4.0),
+            );
+        });
+    if t.metric.is_empty() && t.noise_floor.is_none() {
+        return;
+    }
+    let verdict = match (t.metric.last(), t.noise_floor, t.metric_ratio()) {
+        (Some(m), Some(floor), Some(ratio)) => format!(
+            "SW2 {} = {:.1}× noise floor ({}){}",
+            format_sig(m[1], 3),
+            ratio,
+            format_sig(floor, 3),
+            if ratio < 1.5 { ": converged" } else { "" }
+        ),
+        (Some(m), _, _) => format!("SW2 {}", format_sig(m[1], 3)),
+        _ => "SW2: waiting for the first evaluation".to_owned(),
+    };
+    ui.label(RichText::new(verdict).strong()).on_hover_text(
+        "Sliced Wasserstein-2 between samples (DDIM, 100 steps) and held-out data; the noise floor is \
+             SW2 between two independent draws of the data — the best any model can do",
+    );
+    Plot::new("train_metric")
+        .height(110.0)
+        .width(width)
+        .legend(Legend::default().position(Corner::RightTop))
+        .include_y(0.0)
+        .x_axis_label("iteration")
+        .allow_scroll(false)
+        .allow_drag(false)
+        .allow_zoom(false)
+        .show(ui, |plot| {
+            plot.add(
+                Line::new("SW2", PlotPoints::from(t.metric.clone()))
+                    .color(theme::METRIC_COLORS[0])
+                    .width(2.0),
+            );
+            plot.add(
+                Points::new("SW2 ", PlotPoints::from(t.metric.clone()))
+                    .color(theme::METRIC_COLORS[0])
+                    .radius(3.0),
+            );
+            if let Some(floor) = t.noise_floor {
+                plot.add(
+                    HLine::new("noise floor", floor)
+                        .color(theme::METRIC_COLORS[1])
+                        .width(1.5),
+                );
+            }
+        });
+}
+
+/// Seconds as `12 s`, `3 min 5 s` or `1 h 02 min`.
+fn duration(s: f64) -> String {
+    let s = s.max(0.0).round() as u64;
+    if s < 60 {
+        format!("{s} s")
+    } else if s < 3600 {
+        format!("{} min {} s", s / 60, s % 60)
+    } else {
+        format!("{} h {:02} min", s / 3600, (s % 3600) / 60)
+    }
+}
