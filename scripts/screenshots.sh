@@ -26,6 +26,8 @@ shots=(
     "compare-astronaut|--tab compare --t 250"
     "compare-two-moons|--data two-moons --tab compare"
     "forward-camera|--data camera --t 350"
+    "reverse-two-moons|--data two-moons --tab reverse --sample"
+    "reverse-digits|--data digits --tab reverse --sample"
 )
 for shot in "${shots[@]}"; do
     name=${shot%%|*}

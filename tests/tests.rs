@@ -7,6 +7,7 @@
 
 mod cli;
 mod data;
+mod elbo;
 mod export;
 mod math;
 mod model;

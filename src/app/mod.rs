@@ -207,6 +207,7 @@ pub struct Model {
 
 /// Options of one run that are not settings (from the command line).
 #[derive(Clone, Debug, Default)]
+#[allow(clippy::struct_excessive_bools, reason = "independent command-line switches")]
 pub struct RunOptions {
     /// Open this file at start-up.
     pub file: Option<PathBuf>,
@@ -225,6 +226,15 @@ pub struct RunOptions {
     /// Start the reverse chain once the window is up (with the ideal denoiser if no
     /// learned model is loaded); a screenshot then waits for the chain to finish.
     pub sample: bool,
+    /// Start training a model on the data on screen once the window is up.
+    pub train: bool,
+}
+
+/// A job started once the window is up (`--sample`, `--train`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum AutoStart {
+    Sample,
+    Train,
 }
 
 /// The app.
@@ -238,7 +248,7 @@ pub struct DiffscopeApp {
     frames: FrameWorker,
     ml: ModelWorker,
     next_job: u64,
-    auto_sample: bool,
+    auto_start: Option<AutoStart>,
     wait_for_chain: bool,
     loader: Option<Receiver<Result<Scene, String>>>,
     dialog: Option<Receiver<DialogResult>>,
@@ -332,7 +342,13 @@ impl DiffscopeApp {
             frames,
             ml,
             next_job: 0,
-            auto_sample: options.sample,
+            auto_start: if options.sample {
+                Some(AutoStart::Sample)
+            } else if options.train {
+                Some(AutoStart::Train)
+            } else {
+                None
+            },
             wait_for_chain: options.sample,
             loader: None,
             dialog: None,

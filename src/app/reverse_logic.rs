@@ -678,16 +678,18 @@ impl DiffscopeApp {
     }
 
     /// `--sample`: starts the chain once the window is up and any start-up model load
-    /// has been answered (with the ideal denoiser if no learned model fits the data).
+    /// has been answered (with the ideal denoiser if no learned model fits the data);
+    /// `--train`: starts training on the data on screen.
     pub(super) fn auto_sample_step(&mut self) {
-        if !self.auto_sample
-            || self.frames_drawn < 5
-            || self.loader.is_some()
-            || self.model.learning.pending.is_some()
-        {
+        let Some(start) = self.auto_start else { return };
+        if self.frames_drawn < 5 || self.loader.is_some() || self.model.learning.pending.is_some() {
             return;
         }
-        self.auto_sample = false;
+        self.auto_start = None;
+        if start == super::AutoStart::Train {
+            self.commands.push(super::Command::Train);
+            return;
+        }
         let fits = self.model.learning.learned.as_ref().map(|m| m.summary.shape)
             == super::reverse::ideal_shape(&self.model.scene);
         if !fits {

@@ -20,6 +20,7 @@ use crate::diffusion::schedule::ScheduleRow;
 use crate::diffusion::{Schedule, ScheduleKind, ScheduleSpec};
 use crate::export;
 
+mod elbo;
 mod model;
 
 /// diffscope: see diffusion models work — the forward chain, the learned reverse chain
@@ -36,6 +37,7 @@ pub struct Cli {
 
 /// Options of the window.
 #[derive(Debug, Args)]
+#[allow(clippy::struct_excessive_bools, reason = "independent command-line switches")]
 struct WindowArgs {
     /// An image (PNG, JPEG, GIF, BMP, WebP) or points CSV to open in the window.
     #[arg(value_name = "FILE")]
@@ -53,6 +55,9 @@ struct WindowArgs {
     /// model fits the data); with --screenshot, the picture waits for the chain to finish.
     #[arg(long)]
     sample: bool,
+    /// Start training a model on the data on screen once the window is up.
+    #[arg(long, conflicts_with = "sample")]
+    train: bool,
     /// Window size in points, WIDTHxHEIGHT.
     #[arg(long, default_value = "1440x900", value_parser = parse_size, value_name = "WxH")]
     size: [f32; 2],
@@ -115,6 +120,7 @@ impl WindowArgs {
             screenshot: self.screenshot.clone(),
             frame_times: self.frame_stats,
             sample: self.sample,
+            train: self.train,
         })
     }
 }
@@ -136,6 +142,8 @@ pub enum Command {
     /// Measure training and sampling speed of the 2D model.
     #[command(subcommand)]
     Bench(model::BenchCmd),
+    /// Estimate the ELBO of a model on data, term by term (nats, bits/dim, standard errors).
+    Elbo(elbo::ElboCmd),
 }
 
 /// A schedule and its parameters, shared by every command that needs one.
@@ -314,6 +322,7 @@ where
         Some(Command::Train(cmd)) => model::train_cmd(&cmd, command_line),
         Some(Command::Sample(cmd)) => model::sample_cmd(&cmd),
         Some(Command::Bench(cmd)) => model::bench_cmd(&cmd),
+        Some(Command::Elbo(cmd)) => elbo::elbo_cmd(&cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

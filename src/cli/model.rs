@@ -272,7 +272,8 @@ pub(super) fn train_cmd(cmd: &TrainCmd, command_line: String) -> Result<()> {
     let set = if let Some(ds) = cmd.source.dataset {
         TrainSet::dataset(ds, cmd.seed)
     } else if let Some(path) = &cmd.source.points {
-        let points = data::load_points_csv(path)?;
+        let mut points = data::load_points_csv(path)?;
+        data::standardise(&mut points);
         let name = path.file_name().map_or_else(
             || path.display().to_string(),
             |n| n.to_string_lossy().into_owned(),

@@ -89,6 +89,13 @@ fn log_normal_cdf(x: f64) -> f64 {
     }
 }
 
+/// The nearest of the 256 levels `2k/255 − 1` of the 8-bit grid on `[−1, 1]` (values
+/// outside are clamped to the end levels).
+#[must_use]
+pub fn nearest_8bit_level(v: f64) -> f64 {
+    2.0 * ((v + 1.0) * 127.5).round().clamp(0.0, 255.0) / 255.0 - 1.0
+}
+
 /// The discretised Gaussian log-likelihood of one value `v` on the 8-bit grid of
 /// `[−1, 1]` (Ho et al. 2020 §3.3): `ln ∫ N(u; μ, σ²) du` over `[v − 1/255, v + 1/255]`,
 /// with the edge bins extended to `−∞` (at `v = −1`) and `+∞` (at `v = 1`).
@@ -121,4 +128,88 @@ fn log_diff_cdf(a: f64, b: f64) -> f64 {
 #[must_use]
 pub fn bits_per_dim(elbo_nats: f64, d: usize) -> f64 {
     -elbo_nats / (d as f64 * LN_2)
+}
+
+/// `q(x_t | x_{t−1}, x_{t+1}) = N(coef_prev·x_{t−1} + coef_next·x_{t+1}, variance·I)`, the
+/// forward chain's "bridge" over one step, and the two-step marginal
+/// `q(x_{t+1} | x_{t−1}) = N(next_mean·x_{t−1}, next_std²·I)` it is drawn with; `1 ≤ t < T`.
+///
+/// With `c = 1 − α_t α_{t+1} = β_t + β_{t+1} − β_t β_{t+1}`:
+/// `coef_prev = √α_t β_{t+1} / c`, `coef_next = √α_{t+1} β_t / c`, `variance = β_t β_{t+1} / c`,
+/// `next_mean = √(α_t α_{t+1})`, `next_std = √c`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BridgeCoefs {
+    /// Factor on `x_{t−1}` in the bridge mean.
+    pub coef_prev: f64,
+    /// Factor on `x_{t+1}` in the bridge mean.
+    pub coef_next: f64,
+    /// Variance of the bridge.
+    pub variance: f64,
+    /// `√(α_t α_{t+1})`: the mean of `x_{t+1}` given `x_{t−1}`, per unit of `x_{t−1}`.
+    pub next_mean: f64,
+    /// `√(1 − α_t α_{t+1})`: the standard deviation of `x_{t+1}` given `x_{t−1}`.
+    pub next_std: f64,
+}
+
+/// The [`BridgeCoefs`] at `t` (`1 ≤ t < T`).
+///
+/// # Panics
+/// If `t` is 0 or not below `T`.
+#[must_use]
+pub fn bridge_coefs(schedule: &Schedule, t: usize) -> BridgeCoefs {
+    assert!(
+        t >= 1 && t < schedule.steps(),
+        "the bridge is defined for 1 ≤ t < T"
+    );
+    let (b1, b2) = (schedule.beta(t), schedule.beta(t + 1));
+    let (a1, a2) = (schedule.alpha(t), schedule.alpha(t + 1));
+    // 1 − α_t α_{t+1} without cancellation for tiny β.
+    let c = b1 + b2 - b1 * b2;
+    BridgeCoefs {
+        coef_prev: a1.sqrt() * b2 / c,
+        coef_next: a2.sqrt() * b1 / c,
+        variance: b1 * b2 / c,
+        next_mean: (a1 * a2).sqrt(),
+        next_std: c.sqrt(),
+    }
+}
+
+/// One consistency term of the ELBO (MATH.md §4, the lecture's "ELBO for VDMs"), for one
+/// draw of `(x_{t−1}, x_{t+1}) ~ q(x_{t−1}, x_{t+1} | x_0)`, `1 ≤ t < T`:
+/// `E_{q(x_t|x_{t−1}, x_{t+1})}[ln q(x_t|x_{t−1}) − ln p_θ(x_t|x_{t+1})]`
+/// `= KL(r ‖ p_θ(x_t|x_{t+1})) − KL(r ‖ q(x_t|x_{t−1}))`, `r = q(x_t|x_{t−1}, x_{t+1})`.
+///
+/// The arguments are `‖m − μ_θ(x_{t+1}, t+1)‖²` and `‖m − √α_t x_{t−1}‖²`, `m` the bridge
+/// mean of [`bridge_coefs`]; `p_θ(x_t|x_{t+1})` has variance `σ_{t+1}²` of `variance`.
+///
+/// Why not the slide's `KL(q(x_t|x_{t−1}) ‖ p_θ(x_t|x_{t+1}))` as written (Luo 2022,
+/// eq. 45): under `q(x_{1:T}|x_0)`, `x_{t+1}` is drawn *from* `x_t`, so given
+/// `(x_{t−1}, x_{t+1})` the step `x_t` follows the bridge `r`, not `q(x_t|x_{t−1})`. The
+/// literal KL draws `x_t` independently of `x_{t+1}`, which costs of the order of `d/2`
+/// nats per step (thousands of nats over `T = 1000`): it is not the ELBO. This term sums,
+/// with the reconstruction and prior terms of the same form, to exactly the ELBO in
+/// expectation. It is a difference of two KLs, not a KL: its mean can be negative (near
+/// `T`, where the consistency prior `≈ d/2 · (β_T − 1 − ln β_T)` is large, the steps give
+/// that back).
+#[must_use]
+pub fn consistency_term(
+    schedule: &Schedule,
+    t: usize,
+    variance: ReverseVariance,
+    d: usize,
+    bridge_to_model_sq: f64,
+    bridge_to_forward_sq: f64,
+) -> f64 {
+    let r = bridge_coefs(schedule, t).variance;
+    let s_model = schedule.reverse_variance(t + 1, variance);
+    gaussian_kl_iso(d, r, s_model, bridge_to_model_sq)
+        - gaussian_kl_iso(d, r, schedule.beta(t), bridge_to_forward_sq)
+}
+
+/// The prior term of the consistency form for one draw of `x_{T−1} ~ q(x_{T−1}|x_0)`:
+/// `KL(q(x_T|x_{T−1}) ‖ N(0, I)) = d/2 · (β_T − 1 − ln β_T) + α_T ‖x_{T−1}‖² / 2`.
+#[must_use]
+pub fn consistency_prior_term(schedule: &Schedule, d: usize, x_prev_sq_norm: f64) -> f64 {
+    let t = schedule.steps();
+    gaussian_kl_iso(d, schedule.beta(t), 1.0, schedule.alpha(t) * x_prev_sq_norm)
 }

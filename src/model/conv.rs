@@ -168,10 +168,7 @@ impl ConvConfig {
     /// Number of parameters.
     #[must_use]
     pub fn parameter_count(&self) -> usize {
-        self.layout()
-            .iter()
-            .map(|(_, s)| s.iter().product::<usize>())
-            .sum()
+        super::layout_size(&self.layout())
     }
 
     fn grid(&self) -> Grid {

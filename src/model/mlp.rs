@@ -65,10 +65,7 @@ impl MlpConfig {
     /// Number of parameters (99,074 at the defaults).
     #[must_use]
     pub fn parameter_count(&self) -> usize {
-        self.layout()
-            .iter()
-            .map(|(_, s)| s.iter().product::<usize>())
-            .sum()
+        super::layout_size(&self.layout())
     }
 }
 
@@ -111,8 +108,14 @@ impl Mlp2d {
         Ok(Self { config, params })
     }
 
-    fn embed_op(&self) -> Embed {
-        Embed::new(vec![INPUT_SCALE, INPUT_SCALE, 1.0], self.config.embedding)
+    /// `[emb(25·x) | emb(25·y) | emb(t)]` of `n × 2` points with a step per row.
+    fn embed(&self, xt: &[f32], t: &[f32]) -> candle_core::Result<Tensor> {
+        let mut input = Vec::with_capacity(3 * t.len());
+        for (p, t) in xt.chunks_exact(2).zip(t) {
+            input.extend_from_slice(&[p[0], p[1], *t]);
+        }
+        let op = Embed::new(vec![INPUT_SCALE, INPUT_SCALE, 1.0], self.config.embedding);
+        Tensor::from_vec(input, (t.len(), 3), &Device::Cpu)?.apply_op1_no_bwd(&op)
     }
 
     /// `L_simple` on a batch and the gradient of every parameter: `xt` is `n × 2`, `t` the
@@ -130,12 +133,7 @@ impl Mlp2d {
             .iter()
             .map(|p| Var::from_slice(&p.data, p.shape.as_slice(), &dev))
             .collect::<candle_core::Result<Vec<_>>>()?;
-        let mut input = Vec::with_capacity(3 * n);
-        for (p, t) in xt.chunks_exact(2).zip(t) {
-            input.extend_from_slice(&[p[0], p[1], *t]);
-        }
-        let input = Tensor::from_vec(input, (n, 3), &dev)?;
-        let emb = input.apply_op1_no_bwd(&self.embed_op())?;
+        let emb = self.embed(xt, t)?;
         let tensors: Vec<&Tensor> = vars.iter().map(Var::as_tensor).collect();
         let out = self.forward(&tensors, &emb)?;
         let target = Tensor::from_slice(eps, (n, 2), &dev)?;
@@ -163,11 +161,7 @@ impl Mlp2d {
             .iter()
             .map(|p| Tensor::from_slice(&p.data, p.shape.as_slice(), &dev))
             .collect::<candle_core::Result<Vec<_>>>()?;
-        let mut input = Vec::with_capacity(3 * n);
-        for (p, t) in xt.chunks_exact(2).zip(t) {
-            input.extend_from_slice(&[p[0], p[1], *t]);
-        }
-        let emb = Tensor::from_vec(input, (n, 3), &dev)?.apply_op1_no_bwd(&self.embed_op())?;
+        let emb = self.embed(xt, t)?;
         let refs: Vec<&Tensor> = tensors.iter().collect();
         Ok(tensor_vec(&self.forward(&refs, &emb)?)?)
     }

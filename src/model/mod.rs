@@ -6,6 +6,7 @@
 pub mod bench;
 pub mod conv;
 pub mod conv_ops;
+pub mod elbo;
 pub mod io;
 pub mod kernels;
 pub mod mlp;
@@ -46,6 +47,12 @@ pub enum ModelError {
     /// Training diverged.
     #[error("{0}")]
     Diverged(String),
+}
+
+/// Number of values in a tensor layout.
+#[must_use]
+pub fn layout_size(layout: &[(String, Vec<usize>)]) -> usize {
+    layout.iter().map(|(_, s)| s.iter().product::<usize>()).sum()
 }
 
 /// Checks that `params` has exactly the names and shapes of `layout`, in order.
@@ -158,10 +165,7 @@ impl Architecture {
     /// Number of parameters.
     #[must_use]
     pub fn parameter_count(&self) -> usize {
-        self.layout()
-            .iter()
-            .map(|(_, s)| s.iter().product::<usize>())
-            .sum()
+        layout_size(&self.layout())
     }
 }
 

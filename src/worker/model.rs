@@ -265,9 +265,11 @@ impl ModelWorker {
         let thread = std::thread::Builder::new()
             .name("model".into())
             .spawn(move || {
+                lower_priority();
                 let pool = rayon::ThreadPoolBuilder::new()
                     .num_threads(1)
                     .thread_name(|_| "model-pool".into())
+                    .start_handler(|_| lower_priority())
                     .build();
                 let mut worker = Worker {
                     events: event_tx,
@@ -735,6 +737,15 @@ impl Worker {
         }
         Ok(())
     }
+}
+
+/// Gives the calling thread the lowest normal scheduling priority (nice 19 on Linux):
+/// training and sampling then take what the window leaves of the CPU. On a two-core
+/// machine without a GPU the window's software renderer wants both cores while it draws;
+/// at equal priority training made its p99 frame time 21 ms (BENCHMARKS.md). Failure
+/// (a platform without per-thread priorities) is harmless and ignored.
+fn lower_priority() {
+    let _ = thread_priority::set_current_thread_priority(thread_priority::ThreadPriority::Min);
 }
 
 /// The generation a command's failure is reported under.

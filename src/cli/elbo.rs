@@ -1,0 +1,258 @@
+//! `diffscope elbo`: the ELBO of a model on data, term by term, as CSV.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, bail};
+use clap::{Args, ValueEnum};
+
+use super::model::VarianceName;
+use super::{ScheduleArgs, format_sig, parse_dataset, write_lines};
+use crate::data::{self, Dataset};
+use crate::diffusion::elbo::nearest_8bit_level;
+use crate::diffusion::{IdealDenoiser, Schedule, ScheduleSpec};
+use crate::model::elbo::{self, ElboForm};
+use crate::model::sample::Denoiser;
+use crate::model::{DataShape, Model, io, shipped};
+
+/// The most examples `--n` takes.
+const MAX_N: usize = 1_000_000;
+
+/// The model: learned weights or the ideal denoiser of the data.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct ElboModel {
+    /// A weights file, or the name of shipped weights (two-moons, …, digits); its own
+    /// schedule is used.
+    #[arg(long, value_name = "W")]
+    weights: Option<String>,
+    /// The ideal denoiser of the N data points, under the schedule of --schedule, --steps, ….
+    #[arg(long)]
+    ideal: bool,
+}
+
+/// The data: the first N examples of a built-in set, a CSV or the digits.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct ElboData {
+    /// A built-in 2D data set (its N points under data seed 0): two-moons, swiss-roll,
+    /// 8gaussians, checkerboard, circles, spiral.
+    #[arg(long, value_name = "NAME", value_parser = parse_dataset)]
+    dataset: Option<Dataset>,
+    /// A CSV of 2D points (standardised on load; its first N points in file order).
+    #[arg(long, value_name = "FILE.csv")]
+    points: Option<PathBuf>,
+    /// The embedded 8×8 digits (the first N, as 8-bit images: the discretised decoder).
+    #[arg(long)]
+    digits: bool,
+}
+
+/// The two decompositions of the ELBO.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FormName {
+    /// L_recon + L_prior + Σ_{t≥2} L_t (denoising matching).
+    Denoising,
+    /// The lecture's consistency terms (two random variables per term).
+    Consistency,
+}
+
+/// `diffscope elbo`.
+#[derive(Debug, Args)]
+pub struct ElboCmd {
+    #[command(flatten)]
+    model: ElboModel,
+    #[command(flatten)]
+    data: ElboData,
+    #[command(flatten)]
+    schedule: ScheduleArgs,
+    /// Number of examples (the first N of the data).
+    #[arg(long, value_name = "N")]
+    n: usize,
+    /// Which decomposition to estimate.
+    #[arg(long, value_enum, default_value_t = FormName::Denoising)]
+    form: FormName,
+    /// σ_t² of the reverse steps p_θ(x_{t−1}|x_t).
+    #[arg(long, value_enum, default_value_t = VarianceName::Beta)]
+    variance: VarianceName,
+    /// Seed of the Monte-Carlo noise.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Where to write the terms as CSV `term,t,nats,std_err` (`-` for standard output).
+    #[arg(long, value_name = "FILE|-")]
+    csv: PathBuf,
+}
+
+/// Weights from a file or, if no such file exists, the shipped weights of that name.
+fn load_weights(name: &str) -> Result<Model> {
+    let path = Path::new(name);
+    if !path.exists()
+        && let Some(model) = shipped::load(name)
+    {
+        return Ok(model?);
+    }
+    Ok(io::load(path)?)
+}
+
+/// The examples (`n × d`, `f32`), their shape and a name for messages.
+fn load_data(cmd: &ElboCmd) -> Result<(Vec<f32>, DataShape, String)> {
+    let n = cmd.n;
+    let flat = |points: &[[f64; 2]]| points.iter().flatten().map(|&v| v as f32).collect();
+    if let Some(dataset) = cmd.data.dataset {
+        let points = data::generate(dataset, n, 0);
+        return Ok((flat(&points), DataShape::Points, dataset.name().to_owned()));
+    }
+    if let Some(path) = &cmd.data.points {
+        if path.is_dir() {
+            bail!("cannot open '{}': it is a folder, not a file", path.display());
+        }
+        let mut points = data::load_points_csv(path)?;
+        if points.len() < n {
+            bail!(
+                "--n {n} but '{}' holds only {} points",
+                path.display(),
+                points.len()
+            );
+        }
+        data::standardise(&mut points);
+        return Ok((flat(&points[..n]), DataShape::Points, path.display().to_string()));
+    }
+    let digits = data::digits()?;
+    if digits.len() < n {
+        bail!("--n {n} but there are only {} digits", digits.len());
+    }
+    // As 8-bit images (what the discretised decoder models), so that the ideal denoiser
+    // memorises exactly the values the bound is of.
+    let values = digits.images[..n]
+        .iter()
+        .flatten()
+        .map(|&v| nearest_8bit_level(f64::from(v)) as f32)
+        .collect();
+    let shape = DataShape::Image {
+        channels: 1,
+        height: data::DIGIT_SIDE,
+        width: data::DIGIT_SIDE,
+    };
+    Ok((values, shape, "digits".to_owned()))
+}
+
+/// A progress bar on a terminal's stderr (nothing elsewhere), redrawn at most ten times a
+/// second.
+struct Bar {
+    terminal: bool,
+    start: Instant,
+    last: Option<Instant>,
+}
+
+impl Bar {
+    fn update(&mut self, fraction: f64) {
+        if !self.terminal
+            || self
+                .last
+                .is_some_and(|l| l.elapsed() < Duration::from_millis(100))
+        {
+            return;
+        }
+        self.last = Some(Instant::now());
+        let width = 30;
+        let filled = ((fraction * width as f64) as usize).min(width);
+        eprint!(
+            "\r[{}{}] {:>3.0}%  {:.1} s ",
+            "#".repeat(filled),
+            ".".repeat(width - filled),
+            fraction * 100.0,
+            self.start.elapsed().as_secs_f64()
+        );
+        let _ = std::io::stderr().flush();
+    }
+
+    fn finish(&self) {
+        if self.terminal && self.last.is_some() {
+            eprint!("\r{}\r", " ".repeat(50));
+        }
+    }
+}
+
+pub(super) fn elbo_cmd(cmd: &ElboCmd) -> Result<()> {
+    if cmd.n == 0 || cmd.n > MAX_N {
+        bail!("--n must be in 1..={MAX_N}, got {}", cmd.n);
+    }
+    let spec = cmd.schedule.spec();
+    if cmd.model.weights.is_some() && spec != ScheduleSpec::default() {
+        bail!(
+            "--schedule, --steps, --beta-start, --beta-end, --beta and --zero-terminal-snr are for \
+             --ideal; learned weights use the schedule they were trained with"
+        );
+    }
+    let schedule_for_ideal = cmd.schedule.build()?;
+    let (x0, shape, data_name) = load_data(cmd)?;
+    let dim = shape.dim();
+    let (denoiser, schedule, model_name) = if let Some(name) = &cmd.model.weights {
+        let model = load_weights(name)?;
+        let model_shape = model.network.architecture().data_shape();
+        if model_shape != shape {
+            bail!("the model '{name}' denoises {model_shape}, the data are {shape}");
+        }
+        let schedule = Schedule::new(&model.info.schedule)?;
+        (
+            Denoiser::Learned(model.network.inference()?),
+            schedule,
+            format!("'{name}'"),
+        )
+    } else {
+        let data: Vec<f64> = x0.iter().map(|&v| f64::from(v)).collect();
+        let ideal = IdealDenoiser::new(data, dim);
+        (
+            Denoiser::Ideal(ideal),
+            schedule_for_ideal,
+            "the ideal denoiser".to_owned(),
+        )
+    };
+    let form = match cmd.form {
+        FormName::Denoising => ElboForm::Denoising,
+        FormName::Consistency => ElboForm::Consistency,
+    };
+    let discrete = matches!(shape, DataShape::Image { .. });
+    let mut bar = Bar {
+        terminal: std::io::stderr().is_terminal(),
+        start: Instant::now(),
+        last: None,
+    };
+    let result = elbo::estimate(
+        &denoiser,
+        &schedule,
+        cmd.variance.into(),
+        form,
+        &x0,
+        dim,
+        discrete,
+        cmd.seed,
+        &mut |f| {
+            bar.update(f);
+            true
+        },
+    );
+    bar.finish();
+    let report = result?;
+    let lines = std::iter::once("term,t,nats,std_err".to_owned()).chain(
+        report
+            .terms
+            .iter()
+            .map(|term| format!("{},{},{},{}", term.kind.name(), term.t, term.nats, term.std_err)),
+    );
+    write_lines(&cmd.csv, lines)?;
+    eprintln!(
+        "−ELBO ({}, {}, {model_name} on {} examples of {data_name}, {}): {} ± {} nats per example, \
+         {} ± {} bits/dim ({:.1} s)",
+        form.label(),
+        crate::diffusion::ReverseVariance::from(cmd.variance).label(),
+        report.n,
+        schedule.spec().describe(),
+        format_sig(report.total_nats, 6),
+        format_sig(report.total_std_err, 2),
+        format_sig(report.bits_per_dim, 5),
+        format_sig(report.bits_per_dim_std_err(), 2),
+        bar.start.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
