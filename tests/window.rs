@@ -25,8 +25,9 @@ const FIRST_DISPLAY: u32 = 140;
 const DISPLAYS_TRIED: u32 = 200;
 /// How long Xvfb gets to create its socket.
 const XVFB_START_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long one run of the app gets (a screenshot takes 3–5 s on two cores with llvmpipe).
-const APP_TIMEOUT: Duration = Duration::from_secs(90);
+/// How long one run of the app gets (a screenshot takes 3–5 s on two cores with llvmpipe;
+/// the Reverse tab's waits for a 1000-step chain, ~10 s, far longer when the machine is busy).
+const APP_TIMEOUT: Duration = Duration::from_secs(180);
 /// The window size the screenshot tests ask for (Xvfb has scale factor 1: points = pixels).
 const SIZE: (u32, u32) = (1280, 800);
 

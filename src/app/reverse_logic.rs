@@ -178,31 +178,20 @@ impl DiffscopeApp {
                     "training cancelled at iteration {iteration}; the model keeps what it learnt"
                 ));
             }
+            // The worker keeps the run's last good weights as the trained model (its
+            // message says which iteration), or, if the run diverged before its first
+            // snapshot, the model that was there before.
             TrainEnd::Diverged(message) => {
+                let replaced = self.model.learning.learned.as_ref().map(|m| m.serial)
+                    != previous.as_ref().map(|p| p.serial);
                 self.model.status.error = Some(match &previous {
-                    Some(p) => format!(
-                        "training diverged: {message}; the previous model ({}) is kept",
-                        p.summary.origin
-                    ),
-                    None => format!("training diverged: {message}; its last good weights are kept"),
+                    Some(p) if !replaced => {
+                        format!("{message}; the previous model ({}) is kept", p.summary.origin)
+                    }
+                    _ => message,
                 });
-                if let Some(previous) = previous {
-                    self.restore(previous);
-                }
             }
         }
-    }
-
-    /// Loads `previous` again (after a diverged run replaced it in the worker).
-    fn restore(&mut self, previous: LearnedModel) {
-        let command = match (&previous.origin, &previous.path) {
-            (LearnedOrigin::Shipped(name), _) => ModelCommand::UseShipped(name.clone()),
-            (_, Some(path)) => ModelCommand::Load(path.clone()),
-            (_, None) => return,
-        };
-        self.ml.send(command);
-        self.model.learning.pending = Some(previous.origin);
-        self.model.learning.pending_user = false;
     }
 
     fn model_failed(&mut self, generation: u64, message: String) {

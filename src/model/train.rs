@@ -392,9 +392,13 @@ impl Trainer {
         let (good, params) = &self.last_good;
         self.network.params_mut().clone_from_slice(params);
         self.iteration = *good;
+        let kept = if *good == 0 {
+            "no weights of this run are kept".to_owned()
+        } else {
+            format!("the weights of iteration {good} are kept")
+        };
         ModelError::Diverged(format!(
-            "training stopped: the loss became {loss} at iteration {at}; the weights of iteration {good} are kept \
-             (try a smaller learning rate)"
+            "training stopped: the loss became {loss} at iteration {at}; {kept} (try a smaller learning rate)"
         ))
     }
 

@@ -739,13 +739,19 @@ impl Worker {
     }
 }
 
-/// Gives the calling thread the lowest normal scheduling priority (nice 19 on Linux):
-/// training and sampling then take what the window leaves of the CPU. On a two-core
-/// machine without a GPU the window's software renderer wants both cores while it draws;
-/// at equal priority training made its p99 frame time 21 ms (BENCHMARKS.md). Failure
-/// (a platform without per-thread priorities) is harmless and ignored.
+/// Lowers the calling thread's scheduling priority to nice 10 (on Linux): when the
+/// window's software renderer wants both cores of a two-core machine, it gets about nine
+/// tenths of the contended one, and training takes the rest. (Nice 19 starved a sampling
+/// chain of the CPU whenever anything else ran, e.g. tests in parallel; at equal
+/// priority training raised the window's p99 frame time from 20 to 21 ms, BENCHMARKS.md.)
+/// Failure (a platform without per-thread priorities) is harmless and ignored.
 fn lower_priority() {
-    let _ = thread_priority::set_current_thread_priority(thread_priority::ThreadPriority::Min);
+    // thread-priority maps 0..=99 onto nice 19..=−20; 22 is nice 10.
+    if let Ok(value) = thread_priority::ThreadPriorityValue::try_from(22u8) {
+        let _ = thread_priority::set_current_thread_priority(thread_priority::ThreadPriority::Crossplatform(
+            value,
+        ));
+    }
 }
 
 /// The generation a command's failure is reported under.
