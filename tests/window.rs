@@ -27,7 +27,7 @@ const DISPLAYS_TRIED: u32 = 200;
 const XVFB_START_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long one run of the app gets (a screenshot takes 3–5 s on two cores with llvmpipe;
 /// the Reverse tab's waits for a 1000-step chain, ~10 s, far longer when the machine is busy).
-const APP_TIMEOUT: Duration = Duration::from_secs(180);
+const APP_TIMEOUT: Duration = Duration::from_mins(3);
 /// The window size the screenshot tests ask for (Xvfb has scale factor 1: points = pixels).
 const SIZE: (u32, u32) = (1280, 800);
 
