@@ -271,11 +271,7 @@ impl ConvNet {
             )));
         }
         let dev = Device::Cpu;
-        let vars = self
-            .params
-            .iter()
-            .map(|p| Var::from_slice(&p.data, p.shape.as_slice(), &dev))
-            .collect::<candle_core::Result<Vec<_>>>()?;
+        let vars = super::ops::vars(&self.params)?;
         let tensors: Vec<&Tensor> = vars.iter().map(Var::as_tensor).collect();
         let px = cfg.height * cfg.width;
         let x = Tensor::from_vec(
@@ -295,26 +291,12 @@ impl ConvNet {
             (n * px, cfg.channels),
             &dev,
         )?;
-        let loss = (out - target)?.sqr()?.mean_all()?;
-        let grads = loss.backward()?;
-        let grads = vars
-            .iter()
-            .map(|v| match grads.get(v) {
-                Some(g) => tensor_vec(g),
-                None => Ok(vec![0.0; v.elem_count()]),
-            })
-            .collect::<candle_core::Result<Vec<_>>>()?;
-        Ok((loss.to_scalar::<f32>()?, grads))
+        Ok(super::ops::mse_and_grads(&out, &target, &vars)?)
     }
 
     /// Ready-to-run tensors for inference.
     pub fn inference(&self) -> Result<ConvInference, ModelError> {
-        let dev = Device::Cpu;
-        let tensors = self
-            .params
-            .iter()
-            .map(|p| Tensor::from_slice(&p.data, p.shape.as_slice(), &dev))
-            .collect::<candle_core::Result<Vec<_>>>()?;
+        let tensors = super::ops::tensors(&self.params)?;
         Ok(ConvInference {
             config: self.config,
             tensors,

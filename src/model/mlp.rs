@@ -128,25 +128,12 @@ impl Mlp2d {
     ) -> Result<(f32, Vec<Vec<f32>>), ModelError> {
         let n = t.len();
         let dev = Device::Cpu;
-        let vars = self
-            .params
-            .iter()
-            .map(|p| Var::from_slice(&p.data, p.shape.as_slice(), &dev))
-            .collect::<candle_core::Result<Vec<_>>>()?;
+        let vars = super::ops::vars(&self.params)?;
         let emb = self.embed(xt, t)?;
         let tensors: Vec<&Tensor> = vars.iter().map(Var::as_tensor).collect();
         let out = self.forward(&tensors, &emb)?;
         let target = Tensor::from_slice(eps, (n, 2), &dev)?;
-        let loss = (out - target)?.sqr()?.mean_all()?;
-        let grads = loss.backward()?;
-        let grads = vars
-            .iter()
-            .map(|v| match grads.get(v) {
-                Some(g) => tensor_vec(g),
-                None => Ok(vec![0.0; v.elem_count()]),
-            })
-            .collect::<candle_core::Result<Vec<_>>>()?;
-        Ok((loss.to_scalar::<f32>()?, grads))
+        Ok(super::ops::mse_and_grads(&out, &target, &vars)?)
     }
 
     /// `ε̂` for `n × 2` points with a step per row (no gradients).
@@ -155,12 +142,7 @@ impl Mlp2d {
         if xt.len() != 2 * n {
             return Err(ModelError::Data(format!("{} values for {n} points", xt.len())));
         }
-        let dev = Device::Cpu;
-        let tensors = self
-            .params
-            .iter()
-            .map(|p| Tensor::from_slice(&p.data, p.shape.as_slice(), &dev))
-            .collect::<candle_core::Result<Vec<_>>>()?;
+        let tensors = super::ops::tensors(&self.params)?;
         let emb = self.embed(xt, t)?;
         let refs: Vec<&Tensor> = tensors.iter().collect();
         Ok(tensor_vec(&self.forward(&refs, &emb)?)?)
@@ -181,12 +163,7 @@ impl Mlp2d {
 
     /// Ready-to-run tensors for inference.
     pub fn inference(&self) -> Result<MlpInference, ModelError> {
-        let dev = Device::Cpu;
-        let tensors = self
-            .params
-            .iter()
-            .map(|p| Tensor::from_slice(&p.data, p.shape.as_slice(), &dev))
-            .collect::<candle_core::Result<Vec<_>>>()?;
+        let tensors = super::ops::tensors(&self.params)?;
         let e = self.config.embedding;
         // The x–y part of the first layer; the t part becomes a bias per step.
         let w0_xy = tensors[0].narrow(1, 0, 2 * e)?.t()?;

@@ -29,6 +29,42 @@ pub fn tensor_vec(tensor: &Tensor) -> candle_core::Result<Vec<f32>> {
     }
 }
 
+/// The parameters as candle variables (for a training step).
+pub fn vars(params: &[super::params::Param]) -> candle_core::Result<Vec<candle_core::Var>> {
+    params
+        .iter()
+        .map(|p| candle_core::Var::from_slice(&p.data, p.shape.as_slice(), &candle_core::Device::Cpu))
+        .collect()
+}
+
+/// The parameters as constant tensors (for inference).
+pub fn tensors(params: &[super::params::Param]) -> candle_core::Result<Vec<Tensor>> {
+    params
+        .iter()
+        .map(|p| Tensor::from_slice(&p.data, p.shape.as_slice(), &candle_core::Device::Cpu))
+        .collect()
+}
+
+/// `L_simple = mean((out − target)²)` and its gradient with respect to each of `vars`
+/// (zeros for a variable the loss does not depend on), in order.
+pub fn mse_and_grads(
+    out: &Tensor,
+    target: &Tensor,
+    vars: &[candle_core::Var],
+) -> candle_core::Result<(f32, Vec<Vec<f32>>)> {
+    let loss = (out - target)?.sqr()?.mean_all()?;
+    let grads = loss.backward()?;
+    let grads = vars
+        .iter()
+        .map(|v| {
+            grads
+                .get(v)
+                .map_or_else(|| Ok(vec![0.0; v.elem_count()]), tensor_vec)
+        })
+        .collect::<candle_core::Result<Vec<_>>>()?;
+    Ok((loss.to_scalar::<f32>()?, grads))
+}
+
 /// Sinusoidal embedding of every value of a `rows × cols` input, each column with its
 /// own scale, concatenated per row: `rows × (cols·width)`; optionally followed by the same
 /// precomputed `tail` in every row (the one `t` of a sampling step, embedded once).
