@@ -663,17 +663,8 @@ fn cli_bad_combinations_are_one_error_line() {
             "denoises",
         ),
         (
-            &[
-                "--weights",
-                "two-moons",
-                "--dataset",
-                "two-moons",
-                "--n",
-                "5",
-                "--steps",
-                "50",
-            ],
-            "--ideal",
+            &["--ideal", "--dataset", "two-moons", "--n", "5", "--data-n", "3"],
+            "--data-n",
         ),
         (&["--ideal", "--dataset", "two-moons", "--n", "0"], "--n"),
         (&["--ideal", "--digits", "--n", "5000"], "only 1797 digits"),
@@ -684,5 +675,225 @@ fn cli_bad_combinations_are_one_error_line() {
         all.extend_from_slice(&["--csv", "-"]);
         let e = one_error_line(&diffscope(&all));
         assert!(e.contains(needle), "{args:?}: {e}");
+    }
+}
+
+/// Linear, unscaled (β from 1e−4 to 0.02 whatever T): at T = 50 it leaves ᾱ_T ≈ 0.6.
+fn unscaled_linear(steps: usize) -> Schedule {
+    Schedule::new(&ScheduleSpec {
+        beta_start: Some(1e-4),
+        beta_end: Some(0.02),
+        ..ScheduleSpec::new(ScheduleKind::Linear, steps)
+    })
+    .unwrap()
+}
+
+#[test]
+fn equivalent_steps_match_the_log_snr_of_the_models_own_schedule() {
+    let own = schedule(ScheduleKind::Linear, 1000);
+    // The same schedule: exactly the steps themselves.
+    let same = elbo::equivalent_steps(&own, &own);
+    assert_eq!(same, (1..=1000).map(|t| t as f32).collect::<Vec<_>>());
+    // Linear T = 50 unscaled lies inside linear T = 1000's range of log SNR: each mapped
+    // step has the same log SNR, by linear interpolation between the integer steps.
+    let target = unscaled_linear(50);
+    let mapped = elbo::equivalent_steps(&own, &target);
+    assert_eq!(mapped.len(), 50);
+    assert!(mapped.windows(2).all(|w| w[0] < w[1]), "{mapped:?}");
+    for (t, &tau) in mapped.iter().enumerate() {
+        let t = t + 1;
+        let k = tau.floor() as usize;
+        let frac = f64::from(tau) - k as f64;
+        let lam = own.log_snr(k) * (1.0 - frac) + own.log_snr((k + 1).min(1000)) * frac;
+        assert!(
+            (lam - target.log_snr(t)).abs() < 1e-4,
+            "t = {t}: τ = {tau}, {lam} vs {}",
+            target.log_snr(t)
+        );
+    }
+    // β_1 is the same: step 1 maps to step 1. ᾱ_50 = 0.6035 of the unscaled schedule is
+    // reached at step 220.7 of the scaled one: Σ_{s≤k} β_s ≈ 1e−4·k + 2e−5·k²/2 = 0.505
+    // (−ln 0.6035) gives k ≈ 220.
+    assert!((mapped[0] - 1.0).abs() < 1e-4, "{}", mapped[0]);
+    assert!((218.0..223.0).contains(&mapped[49]), "{}", mapped[49]);
+    // Cosine starts at a higher log SNR than linear's step 1 and ends below its step T:
+    // those ends are clamped.
+    let cosine = elbo::equivalent_steps(&own, &schedule(ScheduleKind::Cosine, 1000));
+    assert_eq!(cosine[0], 1.0);
+    assert_eq!(cosine[999], 1000.0);
+}
+
+#[test]
+fn a_learned_model_under_another_schedule_is_asked_at_its_equivalent_steps() {
+    let model = shipped::load("two-moons").unwrap().unwrap();
+    let own = Schedule::new(&model.info.schedule).unwrap();
+    let net = model.network.inference().unwrap();
+    let learned = Denoiser::Learned(model.network.inference().unwrap());
+    let x0: Vec<f32> = diffscope::data::generate(diffscope::data::Dataset::TwoMoons, 64, 0)
+        .iter()
+        .flatten()
+        .map(|&v| v as f32)
+        .collect();
+    // Under its own schedule, estimate_under is estimate.
+    let a = elbo::estimate_under(
+        &learned,
+        Some(&own),
+        &own,
+        ReverseVariance::Beta,
+        ElboForm::Denoising,
+        &x0,
+        2,
+        false,
+        5,
+        &mut |_| true,
+    )
+    .unwrap();
+    let b = run(&learned, &own, ReverseVariance::Beta, ElboForm::Denoising, &x0, 5);
+    assert_eq!(a, b);
+    // Under linear T = 50 unscaled: the same as a closed-form predictor that asks the
+    // network at the mapped step.
+    let target = unscaled_linear(50);
+    let steps = elbo::equivalent_steps(&own, &target);
+    let mapped = elbo::estimate_under(
+        &learned,
+        Some(&own),
+        &target,
+        ReverseVariance::Beta,
+        ElboForm::Denoising,
+        &x0,
+        2,
+        false,
+        5,
+        &mut |_| true,
+    )
+    .unwrap();
+    let mut predict = |xt: &[f32], t: usize| net.predict_eps_at(xt, steps[t - 1]);
+    let direct = elbo::estimate_with(
+        &mut predict,
+        &target,
+        ReverseVariance::Beta,
+        ElboForm::Denoising,
+        &x0,
+        2,
+        false,
+        5,
+        &mut |_| true,
+    )
+    .unwrap();
+    assert_eq!(mapped, direct);
+    // Asked at the unmapped step numbers 1..50 (far less noise than x_t holds) the model
+    // is wrong at every step past the first few: the bound is looser.
+    let unmapped = run(
+        &learned,
+        &target,
+        ReverseVariance::Beta,
+        ElboForm::Denoising,
+        &x0,
+        5,
+    );
+    let steps_sum = |r: &ElboReport| {
+        r.terms
+            .iter()
+            .filter(|t| t.kind == TermKind::Step)
+            .map(|t| t.nats)
+            .sum::<f64>()
+    };
+    assert!(
+        steps_sum(&unmapped) > 1.1 * steps_sum(&mapped),
+        "{} vs {}",
+        steps_sum(&unmapped),
+        steps_sum(&mapped)
+    );
+    // The prior term jumps: ᾱ_50 ≈ 0.6 leaves x_0 in x_T. Golden value for these 64
+    // points from the closed form KL(N(√ᾱ x_0, (1−ᾱ) I) ‖ N(0, I)), independently:
+    //   ab = prod(1 - linspace(1e-4, 0.02, 50)); per point
+    //   0.5 * (ab*|x0|² + 2*(1-ab) - 2 - 2*log(1-ab))
+    let ab: f64 = (0..50)
+        .map(|i| 1.0 - (1e-4 + (0.02 - 1e-4) * f64::from(i) / 49.0))
+        .product();
+    assert!((ab - target.alpha_bar(50)).abs() < 1e-12);
+    let mean_sq: f64 = x0
+        .chunks(2)
+        .map(|p| f64::from(p[0]).powi(2) + f64::from(p[1]).powi(2))
+        .sum::<f64>()
+        / 64.0;
+    let expected = 0.5 * (ab * mean_sq + 2.0 * (1.0 - ab) - 2.0 - 2.0 * (1.0 - ab).ln());
+    assert!((term(&mapped, TermKind::Prior, 50) - expected).abs() < 1e-9);
+    assert!(expected > 0.5, "{expected}");
+    assert!(term(&a, TermKind::Prior, 1000) < 1e-3);
+}
+
+#[test]
+fn cli_evaluates_weights_under_a_given_schedule_and_a_larger_data_set() {
+    // The window's two moons: 1000 points drawn with data seed 4; the bound over the
+    // first 30 of them under linear T = 50 unscaled, and the ideal denoiser of all 1000.
+    let args = |model: &[&'static str]| {
+        let mut a = vec!["elbo"];
+        a.extend_from_slice(model);
+        a.extend_from_slice(&[
+            "--dataset",
+            "two-moons",
+            "--data-n",
+            "1000",
+            "--data-seed",
+            "4",
+            "--n",
+            "30",
+            "--schedule",
+            "linear",
+            "--steps",
+            "50",
+            "--beta-start",
+            "0.0001",
+            "--beta-end",
+            "0.02",
+            "--seed",
+            "2",
+            "--csv",
+            "-",
+        ]);
+        a
+    };
+    let points: Vec<[f64; 2]> = diffscope::data::generate(diffscope::data::Dataset::TwoMoons, 1000, 4);
+    let all: Vec<f32> = points.iter().flatten().map(|&v| v as f32).collect();
+    let x0 = &all[..60];
+    let target = unscaled_linear(50);
+    let model = shipped::load("two-moons").unwrap().unwrap();
+    let own = Schedule::new(&model.info.schedule).unwrap();
+    let learned = Denoiser::Learned(model.network.inference().unwrap());
+    let ideal = Denoiser::Ideal(IdealDenoiser::new(all.iter().map(|&v| f64::from(v)).collect(), 2));
+    for (flags, denoiser, own) in [
+        (&["--weights", "two-moons"][..], &learned, Some(&own)),
+        (&["--ideal"][..], &ideal, None),
+    ] {
+        let o = diffscope(&args(flags));
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let expected = elbo::estimate_under(
+            denoiser,
+            own,
+            &target,
+            ReverseVariance::Beta,
+            ElboForm::Denoising,
+            x0,
+            2,
+            false,
+            2,
+            &mut |_| true,
+        )
+        .unwrap();
+        let text = String::from_utf8(o.stdout).unwrap();
+        let rows: Vec<(String, usize, f64)> = text
+            .lines()
+            .skip(1)
+            .map(|l| {
+                let f: Vec<&str> = l.split(',').collect();
+                (f[0].to_owned(), f[1].parse().unwrap(), f[2].parse().unwrap())
+            })
+            .collect();
+        assert_eq!(rows.len(), expected.terms.len());
+        for (row, term) in rows.iter().zip(&expected.terms) {
+            assert_eq!((row.0.as_str(), row.1), (term.kind.name(), term.t));
+            assert_eq!(row.2, term.nats, "{flags:?} {row:?}");
+        }
     }
 }

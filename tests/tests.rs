@@ -8,6 +8,7 @@
 mod cli;
 mod data;
 mod elbo;
+mod elbo_ui;
 mod export;
 mod math;
 mod model;

@@ -8,6 +8,7 @@
 //! anywhere (a panel, a key, a test) takes effect the same way.
 
 pub mod compare;
+pub mod elbo;
 pub mod forward;
 pub mod reverse;
 mod reverse_logic;
@@ -92,6 +93,10 @@ pub enum Command {
     PauseChain(bool),
     /// Advance the paused reverse chain by exactly one step.
     StepChain,
+    /// Compute the missing ELBO estimates (again, after a stop).
+    ComputeElbo,
+    /// Stop the running ELBO estimates.
+    StopElbo,
 }
 
 /// Messages for the status line.
@@ -203,6 +208,8 @@ pub struct Model {
     pub compare: CompareCache,
     /// The learned model, the reverse chain and training.
     pub learning: Learning,
+    /// The ELBO tab's estimates.
+    pub elbo: elbo::ElboState,
 }
 
 /// Options of one run that are not settings (from the command line).
@@ -334,6 +341,7 @@ impl DiffscopeApp {
             playing: false,
             compare: CompareCache::default(),
             learning: Learning::default(),
+            elbo: elbo::ElboState::default(),
         };
         let mut app = Self {
             applied: settings.clone(),
@@ -626,6 +634,7 @@ impl DiffscopeApp {
         self.applied.source = scene.source.clone();
         self.model.x0_sq_norm = scene.sq_norm();
         self.model.scene = scene;
+        self.model.elbo.data_serial += 1;
         self.rebuild_views();
         self.use_shipped_if_any(false);
     }
@@ -708,6 +717,7 @@ impl DiffscopeApp {
         }
         self.request_frame();
         self.reverse_views(ctx);
+        self.elbo_views();
         if self.render_scatters(ctx) {
             // The new picture is laid out in the next frame.
             ctx.request_repaint();
@@ -742,6 +752,8 @@ impl DiffscopeApp {
             Command::Sample => self.sample(),
             Command::PauseChain(paused) => self.pause_chain(paused),
             Command::StepChain => self.step_chain(),
+            Command::ComputeElbo => self.model.elbo.stopped = None,
+            Command::StopElbo => self.stop_elbo(),
             Command::TogglePlay => {
                 if !self.model.playing && self.settings.t >= steps {
                     self.settings.t = 0;
@@ -978,6 +990,7 @@ impl DiffscopeApp {
         let settled = self.frames_drawn > 30
             && self.loader.is_none()
             && chain_settled
+            && self.elbo_settled_for_screenshot()
             && (self.model.points.is_some() || self.model.image.markov.is_some());
         let Some(shot) = &mut self.screenshot else { return };
         if !shot.requested && (settled || self.frames_drawn > 3000) {

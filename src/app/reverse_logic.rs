@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use egui::TextureOptions;
 
+use super::elbo::ElboEvent;
 use super::reverse::{
     ChainView, EpsField, EpsKey, LearnedModel, LearnedOrigin, TrainingView, eps_grid, fraction_within,
     ideal_data, image_grid, sdedit_start, shipped_name, train_set,
@@ -25,7 +26,7 @@ use crate::worker::model::{
 static TRAINED_FILES: AtomicU64 = AtomicU64::new(0);
 
 impl DiffscopeApp {
-    fn job_id(&mut self) -> u64 {
+    pub(super) fn job_id(&mut self) -> u64 {
         self.next_job += 1;
         self.next_job
     }
@@ -102,7 +103,30 @@ impl DiffscopeApp {
                     });
                 }
             }
-            ModelEvent::Failed { generation, message } => self.model_failed(generation, message),
+            ModelEvent::ElboProgress {
+                generation,
+                part,
+                fraction,
+            } => self.on_elbo_event(generation, ElboEvent::Progress { part, fraction }),
+            ModelEvent::ElboDone {
+                generation,
+                part,
+                report,
+            } => self.on_elbo_event(generation, ElboEvent::Done { part, report }),
+            ModelEvent::ElboStopped { generation } => self.on_elbo_event(generation, ElboEvent::Stopped),
+            ModelEvent::Failed { generation, message } => {
+                if self
+                    .model
+                    .elbo
+                    .running
+                    .as_ref()
+                    .is_some_and(|r| r.generation == generation)
+                {
+                    self.on_elbo_event(generation, ElboEvent::Failed(message));
+                } else {
+                    self.model_failed(generation, message);
+                }
+            }
         }
     }
 

@@ -100,6 +100,67 @@ pub enum Tab {
     Reverse,
     /// Schedules × t grid with one shared ε.
     Compare,
+    /// The ELBO of the model on the data, term by term, in both decompositions.
+    Elbo,
+}
+
+/// The horizontal axis of the ELBO plots.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ElboAxis {
+    /// The step `t` (terms in nats per example).
+    #[default]
+    Step,
+    /// `log SNR(t)` (terms in nats per unit log SNR: the view that makes schedules with
+    /// different `T` comparable).
+    LogSnr,
+}
+
+/// The ELBO tab's choices.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ElboSettings {
+    /// The horizontal axis.
+    pub axis: ElboAxis,
+    /// Plot the cumulative sum `L_recon + Σ_{s ≤ t} L_s` instead of each term.
+    pub cumulative: bool,
+    /// `σ_t² = β̃_t` instead of `β_t`.
+    pub posterior_variance: bool,
+    /// Examples of 2D data (the first of the points on screen).
+    pub n_points: usize,
+    /// Examples of the digits (the first).
+    pub n_digits: usize,
+    /// Copies of an image (one image: the Monte-Carlo error is the noise's).
+    pub image_copies: usize,
+    /// Seed of the Monte-Carlo noise.
+    pub seed: u64,
+    /// Overlay the ideal denoiser.
+    pub ideal: bool,
+}
+
+impl Default for ElboSettings {
+    fn default() -> Self {
+        Self {
+            axis: ElboAxis::Step,
+            cumulative: false,
+            posterior_variance: false,
+            n_points: 1000,
+            n_digits: 500,
+            image_copies: 8,
+            seed: 0,
+            ideal: true,
+        }
+    }
+}
+
+impl ElboSettings {
+    /// These settings with every value in its valid range.
+    #[must_use]
+    pub fn sanitised(mut self) -> Self {
+        self.n_points = self.n_points.clamp(1, 5000);
+        self.n_digits = self.n_digits.clamp(1, 1797);
+        self.image_copies = self.image_copies.clamp(1, 64);
+        self
+    }
 }
 
 /// What denoises in the reverse chain.
@@ -263,6 +324,8 @@ pub struct Settings {
     pub export_dir: PathBuf,
     /// The reverse chain and training.
     pub reverse: ReverseSettings,
+    /// The ELBO tab.
+    pub elbo: ElboSettings,
 }
 
 impl Default for Settings {
@@ -289,6 +352,7 @@ impl Default for Settings {
             highlighted: 4,
             export_dir: default_export_dir(),
             reverse: ReverseSettings::default(),
+            elbo: ElboSettings::default(),
         }
     }
 }
@@ -325,6 +389,7 @@ impl Settings {
         self.overlay.retain(|k| *k != self.schedule.kind);
         self.overlay.dedup();
         self.reverse = self.reverse.sanitised(self.schedule.steps);
+        self.elbo = self.elbo.sanitised();
         self
     }
 

@@ -11,7 +11,7 @@ use super::model::VarianceName;
 use super::{ScheduleArgs, format_sig, parse_dataset, write_lines};
 use crate::data::{self, Dataset};
 use crate::diffusion::elbo::nearest_8bit_level;
-use crate::diffusion::{IdealDenoiser, Schedule, ScheduleSpec};
+use crate::diffusion::{IdealDenoiser, Schedule};
 use crate::model::elbo::{self, ElboForm};
 use crate::model::sample::Denoiser;
 use crate::model::{DataShape, Model, io, shipped};
@@ -23,8 +23,9 @@ const MAX_N: usize = 1_000_000;
 #[derive(Debug, Args)]
 #[group(required = true, multiple = false)]
 pub struct ElboModel {
-    /// A weights file, or the name of shipped weights (two-moons, …, digits); its own
-    /// schedule is used.
+    /// A weights file, or the name of shipped weights (two-moons, …, digits). Its own
+    /// schedule is used unless a schedule flag is given: then at each step t of that
+    /// schedule the network is asked at the step of its own schedule with the same log SNR.
     #[arg(long, value_name = "W")]
     weights: Option<String>,
     /// The ideal denoiser of the N data points, under the schedule of --schedule, --steps, ….
@@ -69,6 +70,14 @@ pub struct ElboCmd {
     /// Number of examples (the first N of the data).
     #[arg(long, value_name = "N")]
     n: usize,
+    /// Size of the data set the N examples are the first of [default: N]: a built-in set
+    /// is drawn with M points (as the window draws M), and the ideal denoiser memorises all
+    /// M examples (the whole CSV or all digits when given).
+    #[arg(long, value_name = "M")]
+    data_n: Option<usize>,
+    /// Seed of the built-in set's points (the window's data seed).
+    #[arg(long, default_value_t = 0, value_name = "S")]
+    data_seed: u64,
     /// Which decomposition to estimate.
     #[arg(long, value_enum, default_value_t = FormName::Denoising)]
     form: FormName,
@@ -94,12 +103,17 @@ fn load_weights(name: &str) -> Result<Model> {
     Ok(io::load(path)?)
 }
 
-/// The examples (`n × d`, `f32`), their shape and a name for messages.
+/// The data set (`m × d`, `f32`; the examples are its first `n`), its shape and a name
+/// for messages.
 fn load_data(cmd: &ElboCmd) -> Result<(Vec<f32>, DataShape, String)> {
     let n = cmd.n;
+    let m = cmd.data_n.unwrap_or(n);
+    if m < n || m > MAX_N {
+        bail!("--data-n must be in {n}..={MAX_N} (at least --n), got {m}");
+    }
     let flat = |points: &[[f64; 2]]| points.iter().flatten().map(|&v| v as f32).collect();
     if let Some(dataset) = cmd.data.dataset {
-        let points = data::generate(dataset, n, 0);
+        let points = data::generate(dataset, m, cmd.data_seed);
         return Ok((flat(&points), DataShape::Points, dataset.name().to_owned()));
     }
     if let Some(path) = &cmd.data.points {
@@ -115,7 +129,8 @@ fn load_data(cmd: &ElboCmd) -> Result<(Vec<f32>, DataShape, String)> {
             );
         }
         data::standardise(&mut points);
-        return Ok((flat(&points[..n]), DataShape::Points, path.display().to_string()));
+        let m = cmd.data_n.map_or(n, |m| m.min(points.len()));
+        return Ok((flat(&points[..m]), DataShape::Points, path.display().to_string()));
     }
     let digits = data::digits()?;
     if digits.len() < n {
@@ -123,7 +138,7 @@ fn load_data(cmd: &ElboCmd) -> Result<(Vec<f32>, DataShape, String)> {
     }
     // As 8-bit images (what the discretised decoder models), so that the ideal denoiser
     // memorises exactly the values the bound is of.
-    let values = digits.images[..n]
+    let values = digits.images[..m.min(digits.len())]
         .iter()
         .flatten()
         .map(|&v| nearest_8bit_level(f64::from(v)) as f32)
@@ -173,38 +188,40 @@ impl Bar {
     }
 }
 
-pub(super) fn elbo_cmd(cmd: &ElboCmd) -> Result<()> {
+/// `diffscope elbo`; `schedule_given` says whether a schedule flag was on the command line.
+pub(super) fn elbo_cmd(cmd: &ElboCmd, schedule_given: bool) -> Result<()> {
     if cmd.n == 0 || cmd.n > MAX_N {
         bail!("--n must be in 1..={MAX_N}, got {}", cmd.n);
     }
-    let spec = cmd.schedule.spec();
-    if cmd.model.weights.is_some() && spec != ScheduleSpec::default() {
-        bail!(
-            "--schedule, --steps, --beta-start, --beta-end, --beta and --zero-terminal-snr are for \
-             --ideal; learned weights use the schedule they were trained with"
-        );
-    }
-    let schedule_for_ideal = cmd.schedule.build()?;
-    let (x0, shape, data_name) = load_data(cmd)?;
+    let given_schedule = cmd.schedule.build()?;
+    let (data, shape, data_name) = load_data(cmd)?;
     let dim = shape.dim();
-    let (denoiser, schedule, model_name) = if let Some(name) = &cmd.model.weights {
+    let x0 = &data[..cmd.n * dim];
+    let (denoiser, own, schedule, model_name) = if let Some(name) = &cmd.model.weights {
         let model = load_weights(name)?;
         let model_shape = model.network.architecture().data_shape();
         if model_shape != shape {
             bail!("the model '{name}' denoises {model_shape}, the data are {shape}");
         }
-        let schedule = Schedule::new(&model.info.schedule)?;
+        let own = Schedule::new(&model.info.schedule)?;
+        let schedule = if schedule_given {
+            given_schedule
+        } else {
+            own.clone()
+        };
         (
             Denoiser::Learned(model.network.inference()?),
+            Some(own),
             schedule,
             format!("'{name}'"),
         )
     } else {
-        let data: Vec<f64> = x0.iter().map(|&v| f64::from(v)).collect();
+        let data: Vec<f64> = data.iter().map(|&v| f64::from(v)).collect();
         let ideal = IdealDenoiser::new(data, dim);
         (
             Denoiser::Ideal(ideal),
-            schedule_for_ideal,
+            None,
+            given_schedule,
             "the ideal denoiser".to_owned(),
         )
     };
@@ -218,12 +235,13 @@ pub(super) fn elbo_cmd(cmd: &ElboCmd) -> Result<()> {
         start: Instant::now(),
         last: None,
     };
-    let result = elbo::estimate(
+    let result = elbo::estimate_under(
         &denoiser,
+        own.as_ref(),
         &schedule,
         cmd.variance.into(),
         form,
-        &x0,
+        x0,
         dim,
         discrete,
         cmd.seed,

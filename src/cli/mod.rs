@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::app::compare::FrameRenderer;
 use crate::app::scene::{self, Scene, SceneData};
@@ -49,7 +49,7 @@ struct WindowArgs {
     #[arg(long, value_name = "T")]
     t: Option<usize>,
     /// Start on this tab.
-    #[arg(long, value_parser = ["forward", "reverse", "compare"])]
+    #[arg(long, value_parser = ["forward", "reverse", "compare", "elbo"])]
     tab: Option<String>,
     /// Start the reverse chain once the window is up (the ideal denoiser if no learned
     /// model fits the data); with --screenshot, the picture waits for the chain to finish.
@@ -113,6 +113,7 @@ impl WindowArgs {
             t: self.t,
             tab: self.tab.as_deref().map(|t| match t {
                 "compare" => Tab::Compare,
+                "elbo" => Tab::Elbo,
                 "reverse" => Tab::Reverse,
                 _ => Tab::Forward,
             }),
@@ -299,8 +300,11 @@ where
         .chain(args.iter().skip(1).map(|a| a.to_string_lossy().into_owned()))
         .collect::<Vec<_>>()
         .join(" ");
-    let cli = match Cli::try_parse_from(args) {
-        Ok(cli) => cli,
+    let parsed = Cli::command()
+        .try_get_matches_from(args)
+        .and_then(|matches| Cli::from_arg_matches(&matches).map(|cli| (cli, matches)));
+    let (cli, matches) = match parsed {
+        Ok(parsed) => parsed,
         Err(e) if !e.use_stderr() => {
             // --help and --version: print as clap formats them.
             let _ = e.print();
@@ -322,7 +326,21 @@ where
         Some(Command::Train(cmd)) => model::train_cmd(&cmd, command_line),
         Some(Command::Sample(cmd)) => model::sample_cmd(&cmd),
         Some(Command::Bench(cmd)) => model::bench_cmd(&cmd),
-        Some(Command::Elbo(cmd)) => elbo::elbo_cmd(&cmd),
+        Some(Command::Elbo(cmd)) => {
+            let given = matches.subcommand_matches("elbo").is_some_and(|m| {
+                [
+                    "schedule",
+                    "steps",
+                    "beta_start",
+                    "beta_end",
+                    "beta",
+                    "zero_terminal_snr",
+                ]
+                .iter()
+                .any(|id| m.value_source(id) == Some(clap::parser::ValueSource::CommandLine))
+            });
+            elbo::elbo_cmd(&cmd, given)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -11,6 +11,8 @@ use super::DataError;
 pub const DIGIT_SIDE: usize = 8;
 /// Pixels of a digit image, `8 · 8`.
 pub const DIGIT_PIXELS: usize = DIGIT_SIDE * DIGIT_SIDE;
+/// Images in the embedded set.
+pub const DIGIT_COUNT: usize = 1797;
 
 /// Name of the embedded file, used in messages.
 const DIGITS_FILE: &str = "digits.csv.gz";

@@ -223,6 +223,59 @@ pub fn estimate(
     seed: u64,
     progress: &mut dyn FnMut(f64) -> bool,
 ) -> Result<ElboReport, ModelError> {
+    estimate_under(
+        denoiser, None, schedule, variance, form, x0, dim, discrete, seed, progress,
+    )
+}
+
+/// For each step `t = 1..=T` of `target` (index `t − 1`), the fractional step of `own`
+/// with the same log SNR, by linear interpolation of `own`'s log SNR between its integer
+/// steps, clamped to `[1, T_own]` where `target` leaves `own`'s range. A network trained
+/// under `own` is a function of the noise level: asked there, it denoises `target`'s
+/// `x_t` (the variational diffusion model view, Kingma et al. 2021). Where the two
+/// schedules agree the steps are exactly `1, 2, …`.
+#[must_use]
+pub fn equivalent_steps(own: &Schedule, target: &Schedule) -> Vec<f32> {
+    let n = own.steps();
+    // log SNR of `own`, decreasing in t (strictly for any schedule with β_t > 0).
+    let lam: Vec<f64> = (1..=n).map(|t| own.log_snr(t)).collect();
+    (1..=target.steps())
+        .map(|t| {
+            let l = target.log_snr(t);
+            if l.is_nan() || l >= lam[0] {
+                return 1.0;
+            }
+            if l <= lam[n - 1] {
+                return n as f32;
+            }
+            // The first index whose log SNR is at most l: lam[k − 1] > l ≥ lam[k].
+            let k = lam.partition_point(|&v| v > l);
+            let (hi, lo) = (lam[k - 1], lam[k]);
+            let frac = if hi > lo { (hi - l) / (hi - lo) } else { 0.0 };
+            (k as f64 + frac) as f32
+        })
+        .collect()
+}
+
+/// [`estimate`] with a learned model trained under `own` (its own schedule) evaluated
+/// under `schedule`: at step `t` the network is asked at [`equivalent_steps`]`(own,
+/// schedule)[t − 1]`. With `own` `None` (or equal to `schedule`) it is [`estimate`].
+///
+/// # Errors
+/// As [`estimate`].
+#[allow(clippy::too_many_arguments)]
+pub fn estimate_under(
+    denoiser: &Denoiser,
+    own: Option<&Schedule>,
+    schedule: &Schedule,
+    variance: ReverseVariance,
+    form: ElboForm,
+    x0: &[f32],
+    dim: usize,
+    discrete: bool,
+    seed: u64,
+    progress: &mut dyn FnMut(f64) -> bool,
+) -> Result<ElboReport, ModelError> {
     let model_dim = match denoiser {
         Denoiser::Learned(super::Inference::Mlp(_)) => Some(2),
         Denoiser::Learned(super::Inference::Conv(_)) => None,
@@ -233,6 +286,10 @@ pub fn estimate(
             "the model denoises examples of {m} values, the data have {dim}"
         )));
     }
+    let steps_of_model: Option<Vec<f32>> = own
+        .filter(|own| own.spec() != schedule.spec())
+        .map(|own| equivalent_steps(own, schedule));
+    let model_t = |t: usize| steps_of_model.as_ref().map_or(t as f32, |s| s[t - 1]);
     let mut predict = |xt: &[f32], t: usize| -> Result<Vec<f32>, ModelError> {
         match denoiser {
             // The image model runs its matrix products on one thread each: small chunks
@@ -241,11 +298,11 @@ pub fn estimate(
             Denoiser::Learned(super::Inference::Conv(net)) => {
                 let parts = xt
                     .par_chunks(CONV_CHUNK * dim)
-                    .map(|c| net.predict_eps(c, t as f32))
+                    .map(|c| net.predict_eps(c, model_t(t)))
                     .collect::<Result<Vec<_>, _>>()?;
                 Ok(parts.concat())
             }
-            Denoiser::Learned(net) => net.predict_eps(xt, t),
+            Denoiser::Learned(net) => net.predict_eps_at(xt, model_t(t)),
             Denoiser::Ideal(ideal) => {
                 let d = ideal.dim();
                 let mut out = vec![0f32; xt.len()];

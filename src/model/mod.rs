@@ -295,9 +295,15 @@ pub enum Inference {
 impl Inference {
     /// `ε̂(x_t, t)` for `n × d` values `xt`, all at step `t` (1..T).
     pub fn predict_eps(&self, xt: &[f32], t: usize) -> Result<Vec<f32>, ModelError> {
+        self.predict_eps_at(xt, t as f32)
+    }
+
+    /// `ε̂(x_t, t)` at a fractional step `t` of the model's own schedule (both networks
+    /// embed `t` as a float; see [`elbo::equivalent_steps`]).
+    pub fn predict_eps_at(&self, xt: &[f32], t: f32) -> Result<Vec<f32>, ModelError> {
         match self {
-            Self::Mlp(m) => m.predict_eps(xt, t as f32),
-            Self::Conv(m) => m.predict_eps(xt, t as f32),
+            Self::Mlp(m) => m.predict_eps(xt, t),
+            Self::Conv(m) => m.predict_eps(xt, t),
         }
     }
 }

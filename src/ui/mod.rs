@@ -6,6 +6,7 @@
 
 pub mod compare_tab;
 pub mod controls;
+pub mod elbo_tab;
 pub mod forward_tab;
 pub mod math_panel;
 pub mod model_panel;
@@ -22,11 +23,14 @@ use crate::app::{Command, Model};
 pub fn app_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, commands: &mut Vec<Command>) {
     egui::Panel::top("top_bar").show(ui, |ui| top_bar::top_bar_ui(ui, settings, model, commands));
     egui::Panel::bottom("status").show(ui, |ui| status::status_ui(ui, settings, model, commands));
-    egui::Panel::bottom("plots")
-        .resizable(true)
-        .default_size(270.0)
-        .min_size(140.0)
-        .show(ui, |ui| plots::bottom_ui(ui, settings, model));
+    // The ELBO tab plots its own quantities against t and log SNR and needs the height.
+    if settings.tab != Tab::Elbo {
+        egui::Panel::bottom("plots")
+            .resizable(true)
+            .default_size(270.0)
+            .min_size(140.0)
+            .show(ui, |ui| plots::bottom_ui(ui, settings, model));
+    }
     egui::Panel::left("controls")
         .resizable(true)
         .default_size(300.0)
@@ -55,6 +59,11 @@ pub fn app_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, command
             );
             ui.selectable_value(
                 &mut settings.tab,
+                Tab::Elbo,
+                egui::RichText::new("ELBO").heading(),
+            );
+            ui.selectable_value(
+                &mut settings.tab,
                 Tab::Compare,
                 egui::RichText::new("Compare").heading(),
             );
@@ -64,6 +73,7 @@ pub fn app_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, command
             Tab::Forward => forward_tab::forward_ui(ui, settings, model),
             Tab::Reverse => reverse_tab::reverse_ui(ui, settings, model, commands),
             Tab::Compare => compare_tab::compare_ui(ui, settings, model, commands),
+            Tab::Elbo => elbo_tab::elbo_ui(ui, settings, model, commands),
         }
     });
     if settings.show_frame_times {

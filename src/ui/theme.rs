@@ -83,6 +83,9 @@ pub const LOSS_COLORS: [Color32; 3] = [
 /// The sample metric and its noise floor.
 pub const METRIC_COLORS: [Color32; 2] = [Color32::from_rgb(236, 64, 122), Color32::from_rgb(158, 158, 158)];
 
+/// The ELBO plots: the learned model, the ideal denoiser.
+pub const ELBO_COLORS: [Color32; 2] = [Color32::from_rgb(66, 165, 245), Color32::from_rgb(255, 112, 67)];
+
 /// Paths of highlighted points.
 pub const PATH_COLORS: [Color32; 12] = [
     Color32::from_rgb(255, 112, 67),

@@ -11,6 +11,7 @@
 //! The thread runs on a one-thread rayon pool, so candle's matmuls and the fused kernels
 //! stay on one core and the window keeps the other.
 
+use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
@@ -18,7 +19,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::frames::panic_message;
-use crate::diffusion::{IdealDenoiser, Schedule, ScheduleSpec};
+use crate::diffusion::{IdealDenoiser, ReverseVariance, Schedule, ScheduleSpec};
+use crate::model::elbo::{self, ElboForm, ElboReport};
 use crate::model::sample::{Denoiser, Frame, ReverseChain, Sampler};
 use crate::model::train::{Evaluation, TrainSet, TrainSettings, Trainer};
 use crate::model::{Architecture, DataShape, Model, ModelError, Network, io, shipped};
@@ -113,6 +115,41 @@ pub struct SampleJob {
     pub paused: bool,
 }
 
+/// One estimate of an ELBO job: which denoiser, which form.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ElboPart {
+    /// The ideal denoiser of `ideal_data` (else the learned model the worker holds).
+    pub ideal: bool,
+    /// The decomposition.
+    pub form: ElboForm,
+}
+
+/// ELBO estimates of the data on screen, one after another (MATH.md §4). Any command that
+/// arrives while it runs stops it (with [`ModelEvent::ElboStopped`]) and is then handled:
+/// the parts already done have been sent.
+#[derive(Clone, Debug)]
+pub struct ElboJob {
+    /// Identifies the job; its events carry it.
+    pub generation: u64,
+    /// What to estimate, in order.
+    pub parts: Vec<ElboPart>,
+    /// The examples the bound is of (`n × dim`, CHW for images).
+    pub x0: Vec<f32>,
+    /// Values per example.
+    pub dim: usize,
+    /// 8-bit images (the discretised decoder) rather than continuous points.
+    pub discrete: bool,
+    /// The data set the ideal denoiser memorises (`m × dim`).
+    pub ideal_data: Vec<f64>,
+    /// The schedule of the bound; a learned model trained under another one is asked at
+    /// the steps of its own schedule with the same log SNR ([`elbo::equivalent_steps`]).
+    pub schedule: ScheduleSpec,
+    /// `σ_t²` of the reverse steps.
+    pub variance: ReverseVariance,
+    /// Seed of the Monte-Carlo noise.
+    pub seed: u64,
+}
+
 /// A training job.
 #[derive(Clone, Debug)]
 pub struct TrainJob {
@@ -150,6 +187,8 @@ pub enum ModelCommand {
     SetRate(Option<f64>),
     /// Stop the job (a training job keeps what it has learnt).
     Cancel,
+    /// Estimate ELBOs.
+    Elbo(Box<ElboJob>),
     /// `ε̂` of the current denoiser at step `t` on `points` (`n × 2`), for the ε field.
     EpsField {
         /// Identifies the request.
@@ -236,6 +275,29 @@ pub enum ModelEvent {
         /// `ε̂`, `n × 2`.
         eps: Vec<f32>,
     },
+    /// Progress of an ELBO job.
+    ElboProgress {
+        /// The job.
+        generation: u64,
+        /// The index of the running part.
+        part: usize,
+        /// Its fraction done.
+        fraction: f64,
+    },
+    /// One part of an ELBO job is done.
+    ElboDone {
+        /// The job.
+        generation: u64,
+        /// The index of the part.
+        part: usize,
+        /// The estimate.
+        report: Box<ElboReport>,
+    },
+    /// An ELBO job stopped before its end because another command arrived.
+    ElboStopped {
+        /// The job.
+        generation: u64,
+    },
     /// A command or job failed; nothing was replaced. `generation` is the job's (0 for
     /// loads and saves).
     Failed {
@@ -274,12 +336,14 @@ impl ModelWorker {
                 let mut worker = Worker {
                     events: event_tx,
                     wake,
+                    commands: cmd_rx,
+                    pending: VecDeque::new(),
                     model: None,
                     job: None,
                 };
                 match pool {
-                    Ok(pool) => pool.install(move || worker.run(&cmd_rx)),
-                    Err(_) => worker.run(&cmd_rx),
+                    Ok(pool) => pool.install(move || worker.run()),
+                    Err(_) => worker.run(),
                 }
             })
             .expect("start the model thread");
@@ -337,6 +401,9 @@ enum Job {
 struct Worker {
     events: Sender<ModelEvent>,
     wake: Box<dyn Fn() + Send>,
+    commands: Receiver<ModelCommand>,
+    /// Commands that arrived while an ELBO job ran (and stopped it), handled next.
+    pending: VecDeque<ModelCommand>,
     model: Option<Model>,
     job: Option<Job>,
 }
@@ -351,7 +418,7 @@ impl Worker {
         self.emit(ModelEvent::Failed { generation, message });
     }
 
-    fn run(&mut self, commands: &Receiver<ModelCommand>) {
+    fn run(&mut self) {
         loop {
             let busy = match &self.job {
                 Some(Job::Train(t)) => !t.paused,
@@ -359,14 +426,16 @@ impl Worker {
                 None => false,
             };
             // Block while idle; otherwise take what has arrived and go on working.
-            let command = if busy {
-                match commands.try_recv() {
+            let command = if let Some(c) = self.pending.pop_front() {
+                Some(c)
+            } else if busy {
+                match self.commands.try_recv() {
                     Ok(c) => Some(c),
                     Err(TryRecvError::Empty) => None,
                     Err(TryRecvError::Disconnected) => return,
                 }
             } else {
-                match commands.recv() {
+                match self.commands.recv() {
                     Ok(c) => Some(c),
                     Err(_) => return,
                 }
@@ -447,6 +516,10 @@ impl Worker {
                 }
             }
             ModelCommand::Cancel => self.cancel(),
+            ModelCommand::Elbo(job) => {
+                self.cancel();
+                self.elbo(&job);
+            }
             ModelCommand::EpsField {
                 generation,
                 denoiser,
@@ -463,6 +536,91 @@ impl Worker {
                 }
             }
         }
+    }
+
+    /// Runs the parts of an ELBO job in order, sending each when done; stops at the first
+    /// failure or when a command arrives (it is handled next).
+    fn elbo(&mut self, job: &ElboJob) {
+        let generation = job.generation;
+        let schedule = match Schedule::new(&job.schedule) {
+            Ok(s) => s,
+            Err(e) => return self.fail(generation, format!("schedule: {e}")),
+        };
+        for (index, part) in job.parts.iter().enumerate() {
+            let (denoiser, own) = match self.elbo_denoiser(job, part.ideal) {
+                Ok(d) => d,
+                Err(e) => return self.fail(generation, e.to_string()),
+            };
+            let (events, wake, commands, pending) =
+                (&self.events, &self.wake, &self.commands, &mut self.pending);
+            let mut last = Instant::now();
+            let mut progress = |fraction: f64| {
+                if let Ok(command) = commands.try_recv() {
+                    pending.push_back(command);
+                    return false;
+                }
+                if last.elapsed() >= PROGRESS_EVERY {
+                    last = Instant::now();
+                    let _ = events.send(ModelEvent::ElboProgress {
+                        generation,
+                        part: index,
+                        fraction,
+                    });
+                    wake();
+                }
+                true
+            };
+            let result = elbo::estimate_under(
+                &denoiser,
+                own.as_ref(),
+                &schedule,
+                job.variance,
+                part.form,
+                &job.x0,
+                job.dim,
+                job.discrete,
+                job.seed,
+                &mut progress,
+            );
+            match result {
+                Ok(report) => self.emit(ModelEvent::ElboDone {
+                    generation,
+                    part: index,
+                    report: Box::new(report),
+                }),
+                Err(_) if !self.pending.is_empty() => {
+                    return self.emit(ModelEvent::ElboStopped { generation });
+                }
+                Err(e) => return self.fail(generation, e.to_string()),
+            }
+        }
+    }
+
+    /// The denoiser of one ELBO part, and the learned model's own schedule.
+    fn elbo_denoiser(&self, job: &ElboJob, ideal: bool) -> Result<(Denoiser, Option<Schedule>), ModelError> {
+        if ideal {
+            if job.dim == 0 || job.ideal_data.is_empty() || !job.ideal_data.len().is_multiple_of(job.dim) {
+                return Err(ModelError::Data(
+                    "the ideal denoiser needs a non-empty data set".into(),
+                ));
+            }
+            let data = IdealDenoiser::new(job.ideal_data.clone(), job.dim);
+            return Ok((Denoiser::Ideal(data), None));
+        }
+        let model = self
+            .model
+            .as_ref()
+            .ok_or_else(|| ModelError::Data("no learned model yet: load weights or train one".into()))?;
+        let shape = model.network.architecture().data_shape();
+        if shape.dim() != job.dim {
+            return Err(ModelError::Data(format!(
+                "the model denoises {shape}, the data on screen have {} values per example",
+                job.dim
+            )));
+        }
+        let own = Schedule::new(&model.info.schedule)
+            .map_err(|e| ModelError::Data(format!("the model's schedule: {e}")))?;
+        Ok((Denoiser::Learned(model.network.inference()?), Some(own)))
     }
 
     fn start_training(&mut self, job: TrainJob) {
@@ -759,6 +917,7 @@ fn job_generation(command: &ModelCommand) -> u64 {
     match command {
         ModelCommand::Train(j) => j.generation,
         ModelCommand::Sample(j) => j.generation,
+        ModelCommand::Elbo(j) => j.generation,
         ModelCommand::EpsField { generation, .. } => *generation,
         _ => 0,
     }

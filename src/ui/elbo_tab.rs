@@ -1,0 +1,683 @@
+//! The ELBO tab: the evidence lower bound of the model on screen (learned, and the ideal
+//! denoiser) on the data on screen, term by term, in both decompositions side by side —
+//! each term's magnitude against `t` or `log SNR`, or the cumulative sum; the current `t`
+//! marked; a table of the totals; and the command line that prints the same numbers.
+
+use egui::RichText;
+use egui_plot::{HoverPosition, Line, Plot, PlotPoints, Points, VLine};
+
+use super::theme;
+use crate::app::elbo::{ElboKey, PARTS, cli_data, schedule_flags, variance, wanted};
+use crate::app::reverse::LearnedOrigin;
+use crate::app::settings::{ElboAxis, Settings};
+use crate::app::{Command, Model};
+use crate::cli::format_sig;
+use crate::diffusion::Schedule;
+use crate::model::elbo::{ElboForm, ElboReport, TermKind, equivalent_steps};
+
+/// Magnitudes below this fraction of a plot's largest are drawn at it (log scale).
+const FLOOR: f64 = 1e-6;
+
+/// Lays out the ELBO tab.
+pub fn elbo_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, commands: &mut Vec<Command>) {
+    controls_ui(ui, settings, model);
+    let keys = wanted(model, settings);
+    let cli_data = cli_data(&model.scene, settings);
+    status_ui(ui, model, &keys, commands);
+    notes_ui(ui, settings, model, &keys);
+    ui.separator();
+    let schedule = &model.schedule;
+    let reports: Vec<(usize, &ElboReport)> = keys
+        .iter()
+        .filter_map(|(i, key)| match model.elbo.result(*i, key) {
+            Some(Ok(r)) => Some((*i, r)),
+            _ => None,
+        })
+        .collect();
+    key_ui(ui, &keys);
+    // Below the plots: the readout, the totals and the command line.
+    let below = 290.0;
+    let plot_height = (ui.available_height() - below).max(170.0);
+    let width = (ui.available_width() - 12.0) / 2.0;
+    ui.horizontal_top(|ui| {
+        for form in [ElboForm::Denoising, ElboForm::Consistency] {
+            ui.vertical(|ui| {
+                ui.set_width(width);
+                let (title, formula) = match form {
+                    ElboForm::Denoising => (
+                        "Denoising matching",
+                        "L_t = E KL(q(x_{t−1}|x_t, x_0) ‖ p_θ(x_{t−1}|x_t)), t = 2..T",
+                    ),
+                    ElboForm::Consistency => (
+                        "Consistency (the lecture's slide)",
+                        "E KL(q(x_t|x_{t−1}) ‖ p_θ(x_t|x_{t+1})), t = 1..T−1",
+                    ),
+                };
+                ui.horizontal_wrapped(|ui| {
+                    ui.label(RichText::new(title).strong());
+                    ui.label(RichText::new(formula).small());
+                });
+                let of_form: Vec<(usize, &ElboReport)> = reports
+                    .iter()
+                    .filter(|(i, _)| PARTS[*i].form == form)
+                    .copied()
+                    .collect();
+                terms_plot(
+                    ui,
+                    settings,
+                    schedule,
+                    form,
+                    &of_form,
+                    egui::vec2(width, plot_height - 28.0),
+                );
+            });
+        }
+    });
+    egui::ScrollArea::vertical().id_salt("elbo_below").show(ui, |ui| {
+        readout_ui(ui, settings, schedule, &reports);
+        totals_ui(ui, &keys, model);
+        cli_ui(ui, settings, model, cli_data.as_deref());
+    });
+}
+
+/// Which colour is which (the plots have no legend: it would cover the curves).
+fn key_ui(ui: &mut egui::Ui, keys: &[(usize, ElboKey)]) {
+    ui.horizontal_wrapped(|ui| {
+        for ideal in [false, true] {
+            if keys.iter().any(|(i, _)| PARTS[*i].ideal == ideal) {
+                let index = usize::from(ideal) * 2;
+                ui.label(RichText::new(if ideal { "━ ideal denoiser" } else { "━ learned model" }).color(part_color(index)));
+            }
+        }
+        ui.label(
+            RichText::new(
+                "faint: ±2 standard errors · ◆ L_prior at T · × a negative consistency term (its magnitude) · hover for numbers",
+            )
+            .small()
+            .weak(),
+        );
+    });
+}
+
+fn controls_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model) {
+    let e = &mut settings.elbo;
+    ui.horizontal_wrapped(|ui| {
+        ui.label("against");
+        ui.selectable_value(&mut e.axis, ElboAxis::Step, "t");
+        ui.selectable_value(&mut e.axis, ElboAxis::LogSnr, "log SNR")
+            .on_hover_text("terms per unit log SNR: schedules with different T become comparable (VDM)");
+        ui.separator();
+        ui.selectable_value(&mut e.cumulative, false, "each term");
+        ui.selectable_value(&mut e.cumulative, true, "cumulative")
+            .on_hover_text("L_recon + Σ_{s ≤ t} L_s; the prior joins at T, and the end is −ELBO");
+        ui.separator();
+        ui.label("σ_t²");
+        ui.selectable_value(&mut e.posterior_variance, false, "β_t");
+        ui.selectable_value(&mut e.posterior_variance, true, "β̃_t");
+        ui.separator();
+        match &model.scene.data {
+            crate::app::scene::SceneData::Points(_) => {
+                let l = ui.label("examples");
+                ui.add(egui::DragValue::new(&mut e.n_points).range(1..=5000).speed(10))
+                    .labelled_by(l.id);
+            }
+            crate::app::scene::SceneData::Image(_)
+                if model.scene.source == crate::app::settings::SourceChoice::Digits =>
+            {
+                let l = ui.label("digits");
+                ui.add(egui::DragValue::new(&mut e.n_digits).range(1..=1797).speed(5))
+                    .labelled_by(l.id);
+            }
+            crate::app::scene::SceneData::Image(_) => {
+                let l = ui.label("copies of the image");
+                ui.add(egui::DragValue::new(&mut e.image_copies).range(1..=64))
+                    .labelled_by(l.id);
+            }
+        }
+        let l = ui.label("Monte-Carlo seed");
+        ui.add(egui::DragValue::new(&mut e.seed).range(0..=u64::from(u32::MAX)))
+            .labelled_by(l.id);
+        ui.separator();
+        ui.checkbox(&mut e.ideal, "ideal denoiser")
+            .on_hover_text("overlay the ideal denoiser E[x_0|x_t] of the data on screen (MATH.md §3)");
+    });
+}
+
+fn status_ui(ui: &mut egui::Ui, model: &Model, keys: &[(usize, ElboKey)], commands: &mut Vec<Command>) {
+    let state = &model.elbo;
+    let missing = keys
+        .iter()
+        .filter(|(i, key)| state.result(*i, key).is_none())
+        .count();
+    ui.horizontal(|ui| {
+        if let Some(running) = &state.running {
+            let (index, _) = &running.parts[running.current.min(running.parts.len() - 1)];
+            ui.label(format!(
+                "computing {} ({}/{})",
+                part_label(*index),
+                running.current + 1,
+                running.parts.len()
+            ));
+            ui.add(
+                egui::ProgressBar::new(running.fraction as f32)
+                    .desired_width(220.0)
+                    .show_percentage(),
+            );
+            if ui.button("Stop").clicked() {
+                commands.push(Command::StopElbo);
+            }
+        } else if missing == 0 {
+            ui.label(RichText::new("all estimates are up to date").weak());
+        } else if state.stopped.is_some() {
+            ui.label("stopped");
+            if ui.button("Compute").clicked() {
+                commands.push(Command::ComputeElbo);
+            }
+        } else {
+            let learning = &model.learning;
+            if learning
+                .training
+                .as_ref()
+                .is_some_and(crate::app::reverse::TrainingView::running)
+            {
+                ui.label("waiting: the model worker is training (the estimates follow when it ends)");
+            } else if learning.chain.as_ref().is_some_and(|c| !c.done) {
+                ui.label("waiting: the model worker is running the reverse chain");
+            }
+        }
+    });
+}
+
+fn notes_ui(ui: &mut egui::Ui, settings: &Settings, model: &Model, keys: &[(usize, ElboKey)]) {
+    let weak = |ui: &mut egui::Ui, text: String| {
+        ui.label(RichText::new(text).small().weak());
+    };
+    let learned_shown = keys.iter().any(|(i, _)| !PARTS[*i].ideal);
+    match &model.learning.learned {
+        None => weak(
+            ui,
+            "no learned model: load or train one (Model panel); the ideal denoiser is shown".into(),
+        ),
+        Some(m) if !learned_shown => weak(
+            ui,
+            format!(
+                "the learned model denoises {}, not the data on screen: only the ideal denoiser is shown",
+                m.summary.shape
+            ),
+        ),
+        Some(m) if &m.summary.schedule != model.schedule.spec() => {
+            let outside = Schedule::new(&m.summary.schedule).map_or(0, |own| {
+                let steps = equivalent_steps(&own, &model.schedule);
+                let last = own.steps() as f32;
+                steps.iter().filter(|&&s| s <= 1.0 || s >= last).count()
+            });
+            weak(
+                ui,
+                format!(
+                    "the model was trained under {}; at each step t of the schedule on screen it is asked at the \
+                     step of its own schedule with the same log SNR{}",
+                    m.summary.schedule.describe(),
+                    if outside > 1 {
+                        format!(
+                            " ({outside} steps lie at or past the ends of its range and are clamped there)"
+                        )
+                    } else {
+                        String::new()
+                    }
+                ),
+            );
+        }
+        Some(_) => {}
+    }
+    if settings.elbo.ideal {
+        weak(
+            ui,
+            "the ideal denoiser memorises the data on screen and is evaluated on them: its bound is what a \
+             model that reproduces its training set would reach"
+                .into(),
+        );
+    }
+}
+
+/// `learned · denoising matching`.
+fn part_label(index: usize) -> String {
+    let part = PARTS[index];
+    format!(
+        "{} · {}",
+        if part.ideal { "ideal" } else { "learned" },
+        part.form.label()
+    )
+}
+
+fn part_color(index: usize) -> egui::Color32 {
+    theme::ELBO_COLORS[usize::from(PARTS[index].ideal)]
+}
+
+/// `λ_t` for `t = 0..=T` (`λ_0 = +∞`).
+fn log_snrs(schedule: &Schedule) -> Vec<f64> {
+    (0..=schedule.steps()).map(|t| schedule.log_snr(t)).collect()
+}
+
+/// The width in log SNR a step term stands for: `λ_{t−1} − λ_t` for the denoising terms;
+/// `(λ_{t−1} − λ_{t+1})/2` for the consistency term at `t` (one-sided at the ends).
+fn log_snr_width(lambda: &[f64], form: ElboForm, t: usize) -> f64 {
+    let steps = lambda.len() - 1;
+    let width = match form {
+        ElboForm::Denoising if t >= 2 => lambda[t - 1] - lambda[t],
+        ElboForm::Consistency if t >= 2 && t < steps => (lambda[t - 1] - lambda[t + 1]) / 2.0,
+        _ if t < steps => lambda[t] - lambda[t + 1],
+        _ => lambda[t - 1] - lambda[t],
+    };
+    if width.is_finite() && width > 0.0 {
+        width
+    } else {
+        f64::NAN
+    }
+}
+
+/// The x of step `t`.
+fn x_of(axis: ElboAxis, lambda: &[f64], t: usize) -> f64 {
+    match axis {
+        ElboAxis::Step => t as f64,
+        ElboAxis::LogSnr => lambda[t.min(lambda.len() - 1)],
+    }
+}
+
+/// A step term as plotted: its value and standard error, per unit log SNR in that view.
+fn scaled(axis: ElboAxis, lambda: &[f64], form: ElboForm, t: usize, value: f64, se: f64) -> (f64, f64) {
+    match axis {
+        ElboAxis::Step => (value, se),
+        ElboAxis::LogSnr => {
+            let w = log_snr_width(lambda, form, t);
+            (value / w, se / w)
+        }
+    }
+}
+
+/// `L_recon + Σ_{s ≤ t} L_s` at each step, then with the prior at `T`: ends at `−ELBO`.
+fn cumulative_points(report: &ElboReport, x: impl Fn(usize) -> f64) -> Vec<[f64; 2]> {
+    let mut sum = report
+        .terms
+        .iter()
+        .find(|t| t.kind == TermKind::Recon)
+        .map_or(0.0, |t| t.nats);
+    let mut points = vec![[x(1), sum]];
+    for term in report.terms.iter().filter(|t| t.kind == TermKind::Step) {
+        sum += term.nats;
+        points.push([x(term.t), sum]);
+    }
+    if let Some(prior) = report.terms.iter().find(|t| t.kind == TermKind::Prior) {
+        points.push([x(prior.t), sum + prior.nats]);
+    }
+    points
+}
+
+/// The y axis of the term plots: its name, and whether it is log10 of the magnitude.
+const fn y_axis(cumulative: bool, axis: ElboAxis) -> (&'static str, bool) {
+    match (cumulative, axis) {
+        (true, _) => ("cumulative nats / example", false),
+        (false, ElboAxis::Step) => ("term (nats / example, log scale)", true),
+        (false, ElboAxis::LogSnr) => ("term per unit log SNR (log scale)", true),
+    }
+}
+
+fn terms_plot(
+    ui: &mut egui::Ui,
+    settings: &Settings,
+    schedule: &Schedule,
+    form: ElboForm,
+    reports: &[(usize, &ElboReport)],
+    size: egui::Vec2,
+) {
+    let axis = settings.elbo.axis;
+    let cumulative = settings.elbo.cumulative;
+    let lambda = log_snrs(schedule);
+    let x_name = match axis {
+        ElboAxis::Step => "t",
+        ElboAxis::LogSnr => "log SNR",
+    };
+    let (y_name, log_y) = y_axis(cumulative, axis);
+    let id = format!("elbo-{}-{}", form.label(), u8::from(cumulative));
+    let mut plot = Plot::new(id)
+        .width(size.x)
+        .height(size.y.max(120.0))
+        .x_axis_label(x_name)
+        .y_axis_label(y_name)
+        .allow_scroll(false)
+        .label_formatter(move |hover| match hover {
+            HoverPosition::NearDataPoint {
+                plot_name, position, ..
+            } => {
+                let y = if log_y { 10f64.powf(position.y) } else { position.y };
+                Some(format!(
+                    "{plot_name}\n{x_name} = {}\n{}",
+                    format_sig(position.x, 5),
+                    format_sig(y, 4)
+                ))
+            }
+            HoverPosition::Elsewhere { .. } => None,
+        });
+    if log_y {
+        plot = plot.y_axis_formatter(|mark, _| format!("1e{}", mark.value.round()));
+    }
+    // The log plot's floor, relative to its largest term.
+    let floor = FLOOR
+        * reports
+            .iter()
+            .flat_map(|(_, r)| r.terms.iter().filter(|t| t.kind == TermKind::Step))
+            .map(|t| scaled(axis, &lambda, form, t.t, t.nats, 0.0).0.abs())
+            .filter(|v| v.is_finite())
+            .fold(f64::MIN_POSITIVE, f64::max);
+    plot.show(ui, |plot| {
+        for &(index, report) in reports {
+            let color = part_color(index);
+            let name = part_label(index);
+            if cumulative {
+                let points = cumulative_points(report, |t| x_of(axis, &lambda, t));
+                plot.add(Line::new(name, PlotPoints::from(points)).color(color).width(2.0));
+                continue;
+            }
+            add_terms(plot, report, index, form, (axis, &lambda), floor);
+            if axis == ElboAxis::Step
+                && let Some(prior) = report.terms.iter().find(|t| t.kind == TermKind::Prior)
+            {
+                plot.add(
+                    Points::new(
+                        format!("{name}: L_prior"),
+                        PlotPoints::from(vec![[prior.t as f64, prior.nats.abs().max(floor).log10()]]),
+                    )
+                    .color(color)
+                    .shape(egui_plot::MarkerShape::Diamond)
+                    .filled(true)
+                    .radius(7.0),
+                );
+            }
+        }
+        let dark = plot.ctx().global_style().visuals.dark_mode;
+        let t = settings.t.clamp(1, schedule.steps());
+        plot.add(
+            VLine::new(format!("t = {t}"), x_of(axis, &lambda, t))
+                .color(theme::marker_color(dark))
+                .width(1.0),
+        );
+    });
+}
+
+/// The step terms of one estimate, as log10 of their magnitude: a line with its ±2 s.e.
+/// for the denoising form, points for the consistency form; negative terms marked.
+fn add_terms(
+    plot: &mut egui_plot::PlotUi<'_>,
+    report: &ElboReport,
+    index: usize,
+    form: ElboForm,
+    (axis, lambda): (ElboAxis, &[f64]),
+    floor: f64,
+) {
+    let color = part_color(index);
+    let name = part_label(index);
+    let steps: Vec<_> = report.terms.iter().filter(|t| t.kind == TermKind::Step).collect();
+    let mut line = Vec::with_capacity(steps.len());
+    let (mut upper, mut lower, mut negative) = (Vec::new(), Vec::new(), Vec::new());
+    for term in &steps {
+        let (v, se) = scaled(axis, lambda, form, term.t, term.nats, term.std_err);
+        if !v.is_finite() {
+            continue;
+        }
+        let x = x_of(axis, lambda, term.t);
+        line.push([x, v.abs().max(floor).log10()]);
+        upper.push([x, (v.abs() + 2.0 * se).max(floor).log10()]);
+        lower.push([x, (v.abs() - 2.0 * se).max(floor).log10()]);
+        if v < 0.0 {
+            negative.push([x, v.abs().max(floor).log10()]);
+        }
+    }
+    if form == ElboForm::Denoising {
+        let faint = color.gamma_multiply(0.35);
+        plot.add(
+            Line::new(format!("{name} + 2 s.e."), PlotPoints::from(upper))
+                .color(faint)
+                .width(1.0),
+        );
+        plot.add(
+            Line::new(format!("{name} − 2 s.e."), PlotPoints::from(lower))
+                .color(faint)
+                .width(1.0),
+        );
+        plot.add(
+            Line::new(name.clone(), PlotPoints::from(line))
+                .color(color)
+                .width(2.0),
+        );
+    } else {
+        // Single terms as noisy as these read better as points, and their ±2 s.e.
+        // (mostly wider than the term) would cover the plot: their spread is the
+        // error bar; the totals' are in the table.
+        plot.add(
+            Points::new(name.clone(), PlotPoints::from(line))
+                .color(color)
+                .radius(1.5),
+        );
+    }
+    if !negative.is_empty() {
+        plot.add(
+            Points::new(
+                format!("{name}: negative terms (|·| shown)"),
+                PlotPoints::from(negative),
+            )
+            .color(color)
+            .shape(egui_plot::MarkerShape::Cross)
+            .radius(3.0),
+        );
+    }
+}
+
+/// The terms at the current `t`, exactly.
+fn readout_ui(ui: &mut egui::Ui, settings: &Settings, schedule: &Schedule, reports: &[(usize, &ElboReport)]) {
+    if reports.is_empty() {
+        return;
+    }
+    let t = settings.t.clamp(1, schedule.steps());
+    let mut parts = Vec::new();
+    for &(index, report) in reports {
+        let kind = if t == 1 && report.form == ElboForm::Denoising {
+            TermKind::Recon
+        } else {
+            TermKind::Step
+        };
+        if let Some(term) = report.terms.iter().find(|x| x.kind == kind && x.t == t) {
+            parts.push(format!(
+                "{}: {} ± {}",
+                part_label(index),
+                format_sig(term.nats, 4),
+                format_sig(term.std_err, 2)
+            ));
+        }
+    }
+    ui.label(
+        RichText::new(format!(
+            "at t = {t} (log SNR = {}), nats per example — {}",
+            format_sig(schedule.log_snr(t), 4),
+            parts.join(" · ")
+        ))
+        .monospace(),
+    );
+}
+
+/// The span of `total ± 2 s.e.` over the estimates of one denoiser (the whiskers of its
+/// rows share it).
+fn whisker_range(keys: &[(usize, ElboKey)], model: &Model, ideal: bool) -> Option<(f64, f64)> {
+    keys.iter()
+        .filter(|(i, _)| PARTS[*i].ideal == ideal)
+        .filter_map(|(i, key)| model.elbo.result(*i, key).and_then(|r| r.as_ref().ok()))
+        .map(|r| {
+            (
+                r.total_nats - 2.0 * r.total_std_err,
+                r.total_nats + 2.0 * r.total_std_err,
+            )
+        })
+        .reduce(|a, b| (a.0.min(b.0), a.1.max(b.1)))
+}
+
+/// `total ± 2 s.e.` as a whisker on `range`.
+fn whisker(ui: &mut egui::Ui, report: &ElboReport, range: (f64, f64), color: egui::Color32) {
+    let (rect, _) = ui.allocate_exact_size(egui::vec2(170.0, 14.0), egui::Sense::hover());
+    let pad = 0.1 * (range.1 - range.0).max(1e-12);
+    let (lo, hi) = (range.0 - pad, range.1 + pad);
+    let x = |v: f64| rect.left() + ((v - lo) / (hi - lo)) as f32 * rect.width();
+    let y = rect.center().y;
+    let painter = ui.painter();
+    let stroke = egui::Stroke::new(2.0, color);
+    let (a, b) = (
+        x(report.total_nats - 2.0 * report.total_std_err),
+        x(report.total_nats + 2.0 * report.total_std_err),
+    );
+    painter.line_segment([egui::pos2(a, y), egui::pos2(b, y)], stroke);
+    for end in [a, b] {
+        painter.line_segment([egui::pos2(end, y - 4.0), egui::pos2(end, y + 4.0)], stroke);
+    }
+    painter.circle_filled(egui::pos2(x(report.total_nats), y), 3.5, color);
+}
+
+fn totals_ui(ui: &mut egui::Ui, keys: &[(usize, ElboKey)], model: &Model) {
+    let ranges = [
+        whisker_range(keys, model, false),
+        whisker_range(keys, model, true),
+    ];
+    egui::Grid::new("elbo_totals")
+        .striped(true)
+        .num_columns(7)
+        .spacing([14.0, 4.0])
+        .show(ui, |ui| {
+            for h in [
+                "",
+                "−ELBO (nats / example)",
+                "bits / dim",
+                "L_recon",
+                "L_prior",
+                "Σ step terms",
+                "−ELBO ± 2 s.e.",
+            ] {
+                ui.label(RichText::new(h).strong());
+            }
+            ui.end_row();
+            for (index, key) in keys {
+                ui.label(RichText::new(part_label(*index)).color(part_color(*index)));
+                match model.elbo.result(*index, key) {
+                    Some(Ok(r)) => {
+                        let term = |kind: TermKind| r.terms.iter().find(|t| t.kind == kind);
+                        let steps: f64 = r
+                            .terms
+                            .iter()
+                            .filter(|t| t.kind == TermKind::Step)
+                            .map(|t| t.nats)
+                            .sum();
+                        ui.label(
+                            RichText::new(format!(
+                                "{} ± {}",
+                                format_sig(r.total_nats, 5),
+                                format_sig(r.total_std_err, 2)
+                            ))
+                            .monospace(),
+                        );
+                        ui.label(
+                            RichText::new(format!(
+                                "{} ± {}",
+                                format_sig(r.bits_per_dim, 4),
+                                format_sig(r.bits_per_dim_std_err(), 2)
+                            ))
+                            .monospace(),
+                        );
+                        for kind in [TermKind::Recon, TermKind::Prior] {
+                            let (text, hover) = term(kind).map_or(("—".into(), String::new()), |t| {
+                                (
+                                    format_sig(t.nats, 4),
+                                    format!("standard error {}", format_sig(t.std_err, 2)),
+                                )
+                            });
+                            ui.label(RichText::new(text).monospace()).on_hover_text(hover);
+                        }
+                        ui.label(RichText::new(format_sig(steps, 5)).monospace());
+                        if let Some(range) = ranges[usize::from(PARTS[*index].ideal)] {
+                            whisker(ui, r, range, part_color(*index));
+                        }
+                    }
+                    Some(Err(e)) => {
+                        ui.label(RichText::new(e).color(theme::error_color(ui.visuals().dark_mode)));
+                    }
+                    None => {
+                        ui.label(RichText::new("…").weak());
+                    }
+                }
+                ui.end_row();
+            }
+        });
+    // The lecture's point: the two forms agree, the consistency form is noisier.
+    for ideal in [false, true] {
+        let find = |form: ElboForm| {
+            keys.iter().find_map(|(i, key)| {
+                (PARTS[*i].ideal == ideal && PARTS[*i].form == form)
+                    .then(|| model.elbo.result(*i, key))
+                    .flatten()
+                    .and_then(|r| r.as_ref().ok())
+            })
+        };
+        if let (Some(d), Some(c)) = (find(ElboForm::Denoising), find(ElboForm::Consistency)) {
+            let combined = d.total_std_err.hypot(c.total_std_err);
+            ui.label(format!(
+                "{}: the forms differ by {} nats = {:.1} combined s.e.; the consistency form's s.e. is {:.1}× larger",
+                if ideal { "ideal" } else { "learned" },
+                format_sig(c.total_nats - d.total_nats, 3),
+                (c.total_nats - d.total_nats).abs() / combined.max(f64::MIN_POSITIVE),
+                c.total_std_err / d.total_std_err.max(f64::MIN_POSITIVE)
+            ));
+        }
+    }
+}
+
+/// The command that prints the same numbers.
+fn cli_ui(ui: &mut egui::Ui, settings: &Settings, model: &Model, cli_data: Option<&str>) {
+    let Some(data) = cli_data else {
+        return;
+    };
+    let common = format!(
+        "{data} --variance {} --seed {} --csv -",
+        if variance(&settings.elbo) == crate::diffusion::ReverseVariance::Beta {
+            "beta"
+        } else {
+            "beta-tilde"
+        },
+        settings.elbo.seed
+    );
+    let mut lines = Vec::new();
+    if let Some(m) = &model.learning.learned {
+        let weights = match &m.origin {
+            LearnedOrigin::Shipped(name) => Some(name.clone()),
+            LearnedOrigin::File(path) => Some(format!("'{}'", path.display())),
+            LearnedOrigin::Trained => None,
+        };
+        if let Some(w) = weights {
+            let flags = if &m.summary.schedule == model.schedule.spec() {
+                String::new()
+            } else {
+                format!(" {}", schedule_flags(model.schedule.spec()))
+            };
+            lines.push(format!("diffscope elbo --weights {w}{flags} {common}"));
+        }
+    }
+    if settings.elbo.ideal {
+        lines.push(format!(
+            "diffscope elbo --ideal {} {common}",
+            schedule_flags(model.schedule.spec())
+        ));
+    }
+    if lines.is_empty() {
+        return;
+    }
+    ui.label(
+        RichText::new("the same numbers from the command line (add --form consistency for the other form):")
+            .small(),
+    );
+    for line in lines {
+        ui.label(RichText::new(line).monospace().small());
+    }
+}
