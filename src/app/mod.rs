@@ -288,6 +288,7 @@ enum DialogKind {
 /// The `--screenshot` flow: wait for the window to settle, capture, save, close.
 struct Screenshot {
     path: PathBuf,
+    started: std::time::Instant,
     requested: bool,
     done: Option<Receiver<Result<(), String>>>,
 }
@@ -364,6 +365,7 @@ impl DiffscopeApp {
             persist: !options.fresh,
             screenshot: options.screenshot.map(|path| Screenshot {
                 path,
+                started: std::time::Instant::now(),
                 requested: false,
                 done: None,
             }),
@@ -993,7 +995,8 @@ impl DiffscopeApp {
             && self.elbo_settled_for_screenshot()
             && (self.model.points.is_some() || self.model.image.markov.is_some());
         let Some(shot) = &mut self.screenshot else { return };
-        if !shot.requested && (settled || self.frames_drawn > 3000) {
+        // A view that never settles (a failing chain) is captured after five minutes.
+        if !shot.requested && (settled || shot.started.elapsed() > Duration::from_mins(5)) {
             shot.requested = true;
             let (tx, rx) = mpsc::channel();
             let path = shot.path.clone();

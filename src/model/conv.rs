@@ -285,7 +285,7 @@ impl ConvNet {
             .apply_op2(tensors[0], Linear { input_grad: false })?
             .apply_op2(tensors[1], BiasGelu)?;
         let biases = block_biases(&tensors, &temb, cfg.blocks)?;
-        let out = forward(&cfg, &tensors, &x, &biases)?;
+        let out = forward(&cfg, &tensors, &x, &biases, false)?;
         let target = Tensor::from_vec(
             transpose_examples(eps, cfg.channels, px, false),
             (n * px, cfg.channels),
@@ -296,7 +296,22 @@ impl ConvNet {
 
     /// Ready-to-run tensors for inference.
     pub fn inference(&self) -> Result<ConvInference, ModelError> {
-        let tensors = super::ops::tensors(&self.params)?;
+        let mut tensors = super::ops::tensors(&self.params)?;
+        // The convolution weights as the [out, 9·in] matrices the products use, once.
+        for i in conv_weights(self.config.blocks) {
+            let p = &self.params[i];
+            let [out, c, 3, 3] = p.shape[..] else {
+                return Err(ModelError::Data(format!(
+                    "{} is not a 3×3 convolution weight",
+                    p.name
+                )));
+            };
+            tensors[i] = Tensor::from_vec(
+                super::conv_ops::weight_to_cols(&p.data, out, c, false),
+                (out, 9 * c),
+                &Device::Cpu,
+            )?;
+        }
         Ok(ConvInference {
             config: self.config,
             tensors,
@@ -317,14 +332,33 @@ fn block_biases(w: &[&Tensor], temb: &Tensor, blocks: usize) -> candle_core::Res
         .collect()
 }
 
+/// The indices of the convolution weights among the tensors: `conv_in`, each block's
+/// `conv1` and `conv2`, `conv_out`.
+fn conv_weights(blocks: usize) -> impl Iterator<Item = usize> {
+    std::iter::once(2)
+        .chain((0..blocks).flat_map(|i| {
+            let k = FIRST_BLOCK + PER_BLOCK * i;
+            [k, k + 4]
+        }))
+        .chain(std::iter::once(FIRST_BLOCK + PER_BLOCK * blocks))
+}
+
 /// The network from the NHWC input `x` (`(n·H·W) × C`) and the block biases (`n × F`
-/// each, or `1 × F` for all images) to `ε̂` (`(n·H·W) × C`).
-fn forward(cfg: &ConvConfig, w: &[&Tensor], x: &Tensor, biases: &[Tensor]) -> candle_core::Result<Tensor> {
+/// each, or `1 × F` for all images) to `ε̂` (`(n·H·W) × C`). With `prepared`, the
+/// convolution weights are already im2col matrices ([`ConvInference`]).
+fn forward(
+    cfg: &ConvConfig,
+    w: &[&Tensor],
+    x: &Tensor,
+    biases: &[Tensor],
+    prepared: bool,
+) -> candle_core::Result<Tensor> {
     let grid = cfg.grid();
     let conv = |dilation, input_grad| Conv3x3 {
         grid,
         dilation,
         input_grad,
+        prepared,
     };
     let mut h = x.apply_op3(w[2], w[3], conv(1, false))?;
     let act = ExampleBiasGelu {
@@ -386,7 +420,7 @@ impl ConvInference {
             (n * px, cfg.channels),
             &dev,
         )?;
-        let out = forward(&cfg, &w, &x, &biases)?;
+        let out = forward(&cfg, &w, &x, &biases, true)?;
         Ok(transpose_examples(&tensor_vec(&out)?, cfg.channels, px, true))
     }
 }

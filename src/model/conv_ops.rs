@@ -176,12 +176,22 @@ pub struct Conv3x3 {
     pub dilation: usize,
     /// Whether to return the gradient with respect to the input.
     pub input_grad: bool,
+    /// The weight is already the `[out, 9·in]` matrix of [`weight_to_cols`] (prepared once
+    /// for inference; such a convolution has no backward).
+    pub prepared: bool,
 }
 
 impl Conv3x3 {
     fn check(&self, rows: usize, c: usize, w_dims: &[usize]) -> candle_core::Result<usize> {
+        if !rows.is_multiple_of(self.grid.pixels()) {
+            return Err(candle_core::Error::Msg(format!(
+                "conv3x3: {rows} rows are not whole {}×{} images",
+                self.grid.height, self.grid.width
+            )));
+        }
         match *w_dims {
-            [out, c2, 3, 3] if c2 == c && rows.is_multiple_of(self.grid.pixels()) => Ok(out),
+            [out, c2, 3, 3] if c2 == c && !self.prepared => Ok(out),
+            [out, k] if k == TAPS * c && self.prepared => Ok(out),
             _ => Err(candle_core::Error::Msg(format!(
                 "conv3x3: input {rows}×{c} and weight {w_dims:?} do not fit {}×{} images",
                 self.grid.height, self.grid.width
@@ -200,14 +210,14 @@ impl Conv3x3 {
         &self,
         x: &[f32],
         c: usize,
-        wm: &CpuStorage,
+        (wm, wm_layout): (&CpuStorage, &Layout),
         bias: &[f32],
         out: usize,
     ) -> candle_core::Result<Vec<f32>> {
         let px = self.grid.pixels();
         let k = TAPS * c;
         let imgs = self.chunk_images(c);
-        let wt = Layout::contiguous((out, k)).transpose(0, 1)?;
+        let wt = wm_layout.transpose(0, 1)?;
         let mut y = vec![0f32; x.len() / c * out];
         y.par_chunks_mut(imgs * px * out)
             .zip(x.par_chunks(imgs * px * c))
@@ -307,8 +317,12 @@ impl CustomOp3 for Conv3x3 {
                 b.len()
             )));
         }
-        let wm = CpuStorage::F32(weight_to_cols(w, out, c, false));
-        let y = self.apply(x, c, &wm, b, out)?;
+        let y = if self.prepared {
+            self.apply(x, c, (s2, l2), b, out)?
+        } else {
+            let wm = CpuStorage::F32(weight_to_cols(w, out, c, false));
+            self.apply(x, c, (&wm, &Layout::contiguous((out, TAPS * c))), b, out)?
+        };
         Ok((CpuStorage::F32(y), Shape::from((rows, out))))
     }
 
@@ -321,6 +335,11 @@ impl CustomOp3 for Conv3x3 {
         grad_res: &Tensor,
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let (rows, c) = x.dims2()?;
+        if self.prepared {
+            return Err(candle_core::Error::Msg(
+                "conv3x3: a prepared (inference) weight has no backward".into(),
+            ));
+        }
         let out = self.check(rows, c, w.dims())?;
         let dev = x.device();
         let g = grad_res.contiguous()?;
@@ -342,7 +361,7 @@ impl CustomOp3 for Conv3x3 {
         let grad_b = Tensor::from_vec(gb, b.shape(), dev)?;
         let grad_x = if self.input_grad {
             let wb = CpuStorage::F32(with_values(w, |w| Ok(weight_to_cols(w, out, c, true)))?);
-            let gx = self.apply(g_values, out, &wb, &[], c)?;
+            let gx = self.apply(g_values, out, (&wb, &Layout::contiguous((c, TAPS * out))), &[], c)?;
             Some(Tensor::from_vec(gx, (rows, c), dev)?)
         } else {
             None

@@ -550,12 +550,12 @@ fn totals_ui(ui: &mut egui::Ui, keys: &[(usize, ElboKey)], model: &Model) {
         .show(ui, |ui| {
             for h in [
                 "",
+                "−ELBO ± 2 s.e.",
                 "−ELBO (nats / example)",
                 "bits / dim",
                 "L_recon",
                 "L_prior",
                 "Σ step terms",
-                "−ELBO ± 2 s.e.",
             ] {
                 ui.label(RichText::new(h).strong());
             }
@@ -564,6 +564,9 @@ fn totals_ui(ui: &mut egui::Ui, keys: &[(usize, ElboKey)], model: &Model) {
                 ui.label(RichText::new(part_label(*index)).color(part_color(*index)));
                 match model.elbo.result(*index, key) {
                     Some(Ok(r)) => {
+                        if let Some(range) = ranges[usize::from(PARTS[*index].ideal)] {
+                            whisker(ui, r, range, part_color(*index));
+                        }
                         let term = |kind: TermKind| r.terms.iter().find(|t| t.kind == kind);
                         let steps: f64 = r
                             .terms
@@ -597,9 +600,6 @@ fn totals_ui(ui: &mut egui::Ui, keys: &[(usize, ElboKey)], model: &Model) {
                             ui.label(RichText::new(text).monospace()).on_hover_text(hover);
                         }
                         ui.label(RichText::new(format_sig(steps, 5)).monospace());
-                        if let Some(range) = ranges[usize::from(PARTS[*index].ideal)] {
-                            whisker(ui, r, range, part_color(*index));
-                        }
                     }
                     Some(Err(e)) => {
                         ui.label(RichText::new(e).color(theme::error_color(ui.visuals().dark_mode)));
