@@ -13,5 +13,6 @@ pub mod diffusion;
 pub mod export;
 pub mod gui;
 pub mod model;
+pub mod simd;
 pub mod ui;
 pub mod worker;

@@ -52,32 +52,19 @@ impl IdealDenoiser {
         self.data.is_empty()
     }
 
-    /// The mixture weights `w_i` of one `x_t` (a probability vector over the data).
+    /// The mixture weights `w_i` of one `x_t` (a probability vector over the data), in
+    /// `f64` throughout.
     ///
     /// # Panics
     /// If `xt.len() != dim` or `t` is 0 or beyond `T`.
     #[must_use]
     pub fn weights(&self, schedule: &Schedule, t: usize, xt: &[f64]) -> Vec<f64> {
-        assert!(xt.len() == self.dim, "x_t has the wrong dimension");
-        assert!(t >= 1, "the ideal denoiser is defined for t ≥ 1");
-        let (s, var) = (schedule.sqrt_alpha_bar(t), schedule.one_minus_alpha_bar(t));
-        let mut logits: Vec<f64> = self
-            .data
-            .chunks_exact(self.dim)
-            .map(|x0| {
-                let d2: f64 = x0.iter().zip(xt).map(|(a, b)| (b - s * a) * (b - s * a)).sum();
-                -d2 / (2.0 * var)
-            })
-            .collect();
-        // Log-sum-exp: subtract the largest logit so the biggest weight is exp(0). A
-        // weight below e^−745 underflows to 0 anyway; below e^−40 (4e−18 of the largest)
-        // it cannot change a sum of at most 10⁷ terms in f64 by more than 4e−11 relative,
-        // and skipping its `exp` halves the cost where x_t is near the data.
+        let mut logits = self.logits(schedule, t, xt);
+        // Log-sum-exp: subtract the largest logit so the biggest weight is exp(0).
         let max = logits.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         let mut total = 0.0;
         for l in &mut logits {
-            let z = *l - max;
-            *l = if z > -40.0 { z.exp() } else { 0.0 };
+            *l = (*l - max).exp();
             total += *l;
         }
         for l in &mut logits {
@@ -86,7 +73,22 @@ impl IdealDenoiser {
         logits
     }
 
-    /// `E[x_0 | x_t]`, written into `out` (both of length `dim`).
+    /// `−‖x_t − √ᾱ_t x_0^(i)‖² / (2(1 − ᾱ_t))` for every data point.
+    fn logits(&self, schedule: &Schedule, t: usize, xt: &[f64]) -> Vec<f64> {
+        assert!(xt.len() == self.dim, "x_t has the wrong dimension");
+        assert!(t >= 1, "the ideal denoiser is defined for t ≥ 1");
+        let (s, var) = (schedule.sqrt_alpha_bar(t), schedule.one_minus_alpha_bar(t));
+        let scale = -1.0 / (2.0 * var);
+        self.data
+            .chunks_exact(self.dim)
+            .map(|x0| {
+                let d2: f64 = x0.iter().zip(xt).map(|(a, b)| (b - s * a) * (b - s * a)).sum();
+                d2 * scale
+            })
+            .collect()
+    }
+
+    /// `E[x_0 | x_t]`, written into `out` (both of length `dim`), in `f64` throughout.
     pub fn predict_x0(&self, schedule: &Schedule, t: usize, xt: &[f64], out: &mut [f64]) {
         let w = self.weights(schedule, t, xt);
         out.fill(0.0);
@@ -94,6 +96,30 @@ impl IdealDenoiser {
             for (o, v) in out.iter_mut().zip(x0) {
                 *o += wi * v;
             }
+        }
+    }
+
+    /// [`Self::predict_x0`] with the exponentials of the weights by the vectorised `exp`
+    /// of [`crate::simd`] in `f32` (the logits and the sums stay `f64`), 5–10× faster:
+    /// each weight is exact to 2e−7 relative, which moves `E[x_0|x_t]` by at most 4e−7 of
+    /// the data's spread (weights below e^−87 of the largest become 1.6e−38 of it). The
+    /// reverse chain and the ELBO, which evaluate it `T × n × m` times, use this.
+    fn predict_x0_fast(&self, schedule: &Schedule, t: usize, xt: &[f64], w: &mut Vec<f32>, out: &mut [f64]) {
+        let logits = self.logits(schedule, t, xt);
+        let max = logits.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        w.clear();
+        w.extend(logits.iter().map(|&l| (l - max) as f32));
+        let mut total = 0.0;
+        crate::simd::exp_neg_in_place(w, &mut total);
+        out.fill(0.0);
+        for (&wi, x0) in w.iter().zip(self.data.chunks_exact(self.dim)) {
+            let wi = f64::from(wi);
+            for (o, v) in out.iter_mut().zip(x0) {
+                *o += wi * v;
+            }
+        }
+        for o in out.iter_mut() {
+            *o /= total;
         }
     }
 
@@ -107,17 +133,22 @@ impl IdealDenoiser {
         }
     }
 
-    /// `E[x_0 | x_t]` for a batch of points (`xt.len()` a multiple of `dim`).
+    /// `E[x_0 | x_t]` for a batch of points (`xt.len()` a multiple of `dim`), with the
+    /// fast weights of [`Self::predict_x0_fast`].
     pub fn predict_x0_batch(&self, schedule: &Schedule, t: usize, xt: &[f64], out: &mut [f64]) {
+        let mut w = Vec::with_capacity(self.len());
         for (x, o) in xt.chunks_exact(self.dim).zip(out.chunks_exact_mut(self.dim)) {
-            self.predict_x0(schedule, t, x, o);
+            self.predict_x0_fast(schedule, t, x, &mut w, o);
         }
     }
 
-    /// The implied `ε` for a batch of points (`xt.len()` a multiple of `dim`).
+    /// The implied `ε` for a batch of points (`xt.len()` a multiple of `dim`), with the
+    /// fast weights of [`Self::predict_x0_fast`].
     pub fn predict_eps_batch(&self, schedule: &Schedule, t: usize, xt: &[f64], out: &mut [f64]) {
-        for (x, o) in xt.chunks_exact(self.dim).zip(out.chunks_exact_mut(self.dim)) {
-            self.predict_eps(schedule, t, x, o);
+        self.predict_x0_batch(schedule, t, xt, out);
+        let (s, n) = (schedule.sqrt_alpha_bar(t), schedule.sqrt_one_minus_alpha_bar(t));
+        for (o, x) in out.iter_mut().zip(xt) {
+            *o = (x - s * *o) / n;
         }
     }
 }
