@@ -60,15 +60,18 @@ pub fn exp_neg(a: f32) -> f32 {
 simd_fn! {
     /// `v ← exp(v)` for every `v ≤ 0` (see [`exp_neg`]), and their sum in `f64`.
     pub fn exp_neg_in_place<'a>(values: &'a mut [f32], sum: &'a mut f64) {
-        let mut total = 0.0f64;
-        for chunk in values.chunks_mut(64) {
-            let mut partial = 0.0f32;
-            for v in chunk.iter_mut() {
-                *v = exp_neg(*v);
-                partial += *v;
-            }
-            total += f64::from(partial);
+        for v in values.iter_mut() {
+            *v = exp_neg(*v);
         }
-        *sum = total;
+        // Eight independent f64 lanes: the sum vectorises without reassociating.
+        let mut lanes = [0.0f64; 8];
+        let chunks = values.chunks_exact(8);
+        let tail: f64 = chunks.remainder().iter().map(|&v| f64::from(v)).sum();
+        for chunk in chunks {
+            for (lane, &v) in lanes.iter_mut().zip(chunk) {
+                *lane += f64::from(v);
+            }
+        }
+        *sum = lanes.iter().sum::<f64>() + tail;
     }
 }

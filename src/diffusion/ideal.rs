@@ -75,17 +75,22 @@ impl IdealDenoiser {
 
     /// `−‖x_t − √ᾱ_t x_0^(i)‖² / (2(1 − ᾱ_t))` for every data point.
     fn logits(&self, schedule: &Schedule, t: usize, xt: &[f64]) -> Vec<f64> {
+        let mut out = Vec::with_capacity(self.len());
+        self.logits_into(schedule, t, xt, &mut out);
+        out
+    }
+
+    /// [`Self::logits`] into `out` (cleared first).
+    fn logits_into(&self, schedule: &Schedule, t: usize, xt: &[f64], out: &mut Vec<f64>) {
         assert!(xt.len() == self.dim, "x_t has the wrong dimension");
         assert!(t >= 1, "the ideal denoiser is defined for t ≥ 1");
         let (s, var) = (schedule.sqrt_alpha_bar(t), schedule.one_minus_alpha_bar(t));
         let scale = -1.0 / (2.0 * var);
-        self.data
-            .chunks_exact(self.dim)
-            .map(|x0| {
-                let d2: f64 = x0.iter().zip(xt).map(|(a, b)| (b - s * a) * (b - s * a)).sum();
-                d2 * scale
-            })
-            .collect()
+        out.clear();
+        out.extend(self.data.chunks_exact(self.dim).map(|x0| {
+            let d2: f64 = x0.iter().zip(xt).map(|(a, b)| (b - s * a) * (b - s * a)).sum();
+            d2 * scale
+        }));
     }
 
     /// `E[x_0 | x_t]`, written into `out` (both of length `dim`), in `f64` throughout.
@@ -104,8 +109,15 @@ impl IdealDenoiser {
     /// each weight is exact to 2e−7 relative, which moves `E[x_0|x_t]` by at most 4e−7 of
     /// the data's spread (weights below e^−87 of the largest become 1.6e−38 of it). The
     /// reverse chain and the ELBO, which evaluate it `T × n × m` times, use this.
-    fn predict_x0_fast(&self, schedule: &Schedule, t: usize, xt: &[f64], w: &mut Vec<f32>, out: &mut [f64]) {
-        let logits = self.logits(schedule, t, xt);
+    fn predict_x0_fast(
+        &self,
+        schedule: &Schedule,
+        t: usize,
+        xt: &[f64],
+        (logits, w): (&mut Vec<f64>, &mut Vec<f32>),
+        out: &mut [f64],
+    ) {
+        self.logits_into(schedule, t, xt, logits);
         let max = logits.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         w.clear();
         w.extend(logits.iter().map(|&l| (l - max) as f32));
@@ -136,9 +148,9 @@ impl IdealDenoiser {
     /// `E[x_0 | x_t]` for a batch of points (`xt.len()` a multiple of `dim`), with the
     /// fast weights of [`Self::predict_x0_fast`].
     pub fn predict_x0_batch(&self, schedule: &Schedule, t: usize, xt: &[f64], out: &mut [f64]) {
-        let mut w = Vec::with_capacity(self.len());
+        let (mut logits, mut w) = (Vec::with_capacity(self.len()), Vec::with_capacity(self.len()));
         for (x, o) in xt.chunks_exact(self.dim).zip(out.chunks_exact_mut(self.dim)) {
-            self.predict_x0_fast(schedule, t, x, &mut w, o);
+            self.predict_x0_fast(schedule, t, x, (&mut logits, &mut w), o);
         }
     }
 
