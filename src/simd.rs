@@ -35,6 +35,7 @@ pub(crate) use simd_fn;
 /// `exp(a)` for `a ≤ 0` down to −87 (below that, 0 would be exact enough: the result is
 /// clamped to exp(−87) ≈ 1.6e-38). Relative error ≤ 2e-7.
 #[inline(always)]
+#[must_use]
 pub fn exp_neg(a: f32) -> f32 {
     const LOG2E: f32 = std::f32::consts::LOG2_E;
     const LN2_HI: f32 = 0.693_359_4;
