@@ -74,11 +74,35 @@ fn im2col_image(grid: Grid, dilation: usize, c: usize, input: &[f32], cols: &mut
             for (tap, off) in offsets.iter().enumerate() {
                 let dst = &mut row[tap * c..][..c];
                 match grid.source(y, x, *off) {
-                    Some(s) => dst.copy_from_slice(&input[s * c..][..c]),
-                    None => dst.fill(0.0),
+                    Some(s) => copy_channels(dst, &input[s * c..][..c]),
+                    None => copy_channels(dst, &ZEROS[..c.min(ZEROS.len())]),
                 }
             }
         }
+    }
+}
+
+/// Zeros for the taps outside the image.
+const ZEROS: [f32; FEATURE_COPY] = [0.0; FEATURE_COPY];
+
+/// The channel count copied as one fixed-size move: the networks' feature width.
+const FEATURE_COPY: usize = 32;
+
+/// `dst ← src` (`dst` of `c` values; `src` of `c`, or the first `c` of [`ZEROS`]). The
+/// 32-channel case is one fixed-size copy the compiler inlines as four vector moves: a
+/// call to `memmove` (or `memset`) per tap cost a tenth of the digits model's time.
+#[allow(clippy::inline_always)] // it must inline into im2col's loop to become moves
+#[inline(always)]
+fn copy_channels(dst: &mut [f32], src: &[f32]) {
+    if let (Ok(d), Ok(s)) = (
+        <&mut [f32; FEATURE_COPY]>::try_from(&mut *dst),
+        <&[f32; FEATURE_COPY]>::try_from(src),
+    ) {
+        *d = *s;
+    } else if src.len() == dst.len() {
+        dst.copy_from_slice(src);
+    } else {
+        dst.fill(0.0);
     }
 }
 
