@@ -634,3 +634,46 @@ fn every_shipped_model_loads_and_matches_its_data() {
         );
     }
 }
+
+#[test]
+fn shipped_two_moons_model_matches_pytorch() {
+    // Golden values from PyTorch itself: tiny-diffusion's MLP class, as in
+    // scripts/torch_bench.py, with the shipped weights loaded by safetensors.torch:
+    //   /tmp/tv/bin/python scripts/torch_bench.py --check assets/weights/two-moons.safetensors
+    // (torch 2.15.0, CPU, float32).
+    let golden: [(f32, [[f32; 2]; 3]); 3] = [
+        (
+            1.0,
+            [
+                [-0.239_163, -0.036_778_38],
+                [1.848_842_4, 0.844_301_6],
+                [0.446_954_1, -0.151_896_43],
+            ],
+        ),
+        (
+            250.0,
+            [
+                [0.198_837_52, 0.084_703_64],
+                [0.907_370_4, 0.854_657_2],
+                [-0.848_627_6, -0.115_693_07],
+            ],
+        ),
+        (
+            1000.0,
+            [
+                [0.490_043_37, -0.268_247_63],
+                [1.007_635_9, 0.957_838_5],
+                [-1.443_480_6, 0.289_748_34],
+            ],
+        ),
+    ];
+    let model = diffscope::model::shipped::load("two-moons").unwrap().unwrap();
+    let net = model.network.inference().unwrap();
+    let x = [0.5f32, -0.25, 1.0, 1.0, -1.5, 0.3];
+    for (t, expected) in golden {
+        let eps = net.predict_eps_at(&x, t).unwrap();
+        for (got, want) in eps.iter().zip(expected.iter().flatten()) {
+            assert!((got - want).abs() < 2e-5, "t = {t}: {got} vs {want}");
+        }
+    }
+}
