@@ -57,6 +57,7 @@
 )]
 
 use std::f64::consts::{FRAC_PI_4, PI};
+use std::fmt::Write as _;
 use std::io::Cursor;
 use std::path::PathBuf;
 
@@ -440,6 +441,45 @@ fn csv_errors_name_the_file_the_line_and_the_field() {
         csv_err("x,y\n1,2\n"),
         "points.csv: needs at least 2 points, found 1"
     );
+}
+
+#[test]
+fn csv_beyond_the_point_and_line_limits_is_refused_at_its_line() {
+    use diffscope::data::{MAX_LINE_BYTES, MAX_POINTS};
+    let rows = |n: usize| {
+        (0..n).fold(String::new(), |mut rows, i| {
+            writeln!(rows, "{i},1").unwrap();
+            rows
+        })
+    };
+    assert_eq!(
+        parse_points_csv(&format!("x,y\n{}", rows(MAX_POINTS)), "p.csv")
+            .unwrap()
+            .len(),
+        MAX_POINTS
+    );
+    assert_eq!(
+        csv_err(&format!("x,y\n{}", rows(MAX_POINTS + 1))),
+        format!(
+            "points.csv line {}: more than {MAX_POINTS} points (diffscope takes at most {MAX_POINTS})",
+            MAX_POINTS + 2
+        )
+    );
+    // A line of exactly MAX_LINE_BYTES is read; one byte more is refused, with or
+    // without a newline after it.
+    let at_limit = format!("1,{}\n2,3\n", "0".repeat(MAX_LINE_BYTES - 2));
+    assert_eq!(
+        parse_points_csv(&at_limit, "p.csv").unwrap(),
+        vec![[1.0, 0.0], [2.0, 3.0]]
+    );
+    let over = "0".repeat(MAX_LINE_BYTES - 1);
+    for text in [format!("1,{over}\n2,3\n"), format!("2,3\n1,{over}")] {
+        let line = if text.starts_with('1') { 1 } else { 2 };
+        assert_eq!(
+            csv_err(&text),
+            format!("points.csv line {line}: longer than {MAX_LINE_BYTES} bytes (a row is two numbers)")
+        );
+    }
 }
 
 #[test]
