@@ -802,6 +802,63 @@ fn image_errors_name_the_file_and_say_why() {
 }
 
 #[test]
+fn a_png_header_declaring_more_pixels_than_its_bytes_can_hold_is_refused() {
+    // 16384×16384 RGB is within the size limit, but 33 bytes cannot inflate to 805 MB.
+    assert_eq!(
+        decode_image(&png_header_only(16_384, 16_384), "lying.png", 512)
+            .unwrap_err()
+            .to_string(),
+        "cannot read image 'lying.png': the file is truncated: its 33 bytes cannot hold the \
+         16384×16384 pixels its header declares"
+    );
+    // Deflate expands at most 1032 times, and a file near that ratio still decodes:
+    // 4096×4096 grey zeros, compressed as hard as zlib can.
+    let (side, row) = (4096u32, 4097usize);
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+    std::io::Write::write_all(&mut z, &vec![0u8; row * side as usize]).unwrap();
+    let mut ihdr = side.to_be_bytes().to_vec();
+    ihdr.extend(side.to_be_bytes());
+    ihdr.extend([8, 0, 0, 0, 0]);
+    let mut png = vec![0x89, b'P', b'N', b'G', b'\r', b'\n', 0x1A, b'\n'];
+    png.extend(png_chunk(*b"IHDR", &ihdr));
+    png.extend(png_chunk(*b"IDAT", &z.finish().unwrap()));
+    png.extend(png_chunk(*b"IEND", &[]));
+    let ratio = (row * side as usize) as f64 / png.len() as f64;
+    assert!(ratio > 900.0, "compression ratio {ratio:.0}");
+    let img = decode_image(&png, "zeros.png", 512).unwrap();
+    assert_eq!((img.source_size, img.channels), ((side, side), 1));
+}
+
+#[test]
+fn a_cut_jpeg_is_refused_and_a_whole_one_with_bytes_after_it_is_not() {
+    let img = RgbImage::from_fn(40, 30, |x, y| Rgb([(x * 6) as u8, (y * 8) as u8, 100]));
+    let jpeg = encoded(&img, ImageFormat::Jpeg);
+    assert_eq!(
+        decode_image(&jpeg, "whole.jpg", 512).unwrap().source_size,
+        (40, 30)
+    );
+    let mut trailing = jpeg.clone();
+    trailing.extend(b"bytes some programs append");
+    assert_eq!(
+        decode_image(&trailing, "more.jpg", 512).unwrap().source_size,
+        (40, 30)
+    );
+    // The decoder fills a cut scan with grey and says nothing; diffscope says so.
+    let scan = jpeg.windows(2).position(|w| w == [0xFF, 0xDA]).unwrap();
+    for cut in [scan + 20, jpeg.len() / 2 + scan / 2, jpeg.len() - 2] {
+        assert_eq!(
+            decode_image(&jpeg[..cut], "cut.jpg", 512)
+                .unwrap_err()
+                .to_string(),
+            "cannot read image 'cut.jpg': the file is truncated (it ends before the JPEG's \
+             end-of-image marker)",
+            "cut at {cut} of {}",
+            jpeg.len()
+        );
+    }
+}
+
+#[test]
 fn a_bmp_header_claiming_a_huge_image_is_refused_before_decoding() {
     // BITMAPFILEHEADER + BITMAPINFOHEADER, 24-bit, 20000×20000, and no pixel data.
     let mut bmp = b"BM".to_vec();
