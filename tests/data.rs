@@ -57,6 +57,7 @@
 )]
 
 use std::f64::consts::{FRAC_PI_4, PI};
+use std::fmt::Write as _;
 use std::io::Cursor;
 use std::path::PathBuf;
 
@@ -443,6 +444,45 @@ fn csv_errors_name_the_file_the_line_and_the_field() {
 }
 
 #[test]
+fn csv_beyond_the_point_and_line_limits_is_refused_at_its_line() {
+    use diffscope::data::{MAX_LINE_BYTES, MAX_POINTS};
+    let rows = |n: usize| {
+        (0..n).fold(String::new(), |mut rows, i| {
+            writeln!(rows, "{i},1").unwrap();
+            rows
+        })
+    };
+    assert_eq!(
+        parse_points_csv(&format!("x,y\n{}", rows(MAX_POINTS)), "p.csv")
+            .unwrap()
+            .len(),
+        MAX_POINTS
+    );
+    assert_eq!(
+        csv_err(&format!("x,y\n{}", rows(MAX_POINTS + 1))),
+        format!(
+            "points.csv line {}: more than {MAX_POINTS} points (diffscope takes at most {MAX_POINTS})",
+            MAX_POINTS + 2
+        )
+    );
+    // A line of exactly MAX_LINE_BYTES is read; one byte more is refused, with or
+    // without a newline after it.
+    let at_limit = format!("1,{}\n2,3\n", "0".repeat(MAX_LINE_BYTES - 2));
+    assert_eq!(
+        parse_points_csv(&at_limit, "p.csv").unwrap(),
+        vec![[1.0, 0.0], [2.0, 3.0]]
+    );
+    let over = "0".repeat(MAX_LINE_BYTES - 1);
+    for text in [format!("1,{over}\n2,3\n"), format!("2,3\n1,{over}")] {
+        let line = if text.starts_with('1') { 1 } else { 2 };
+        assert_eq!(
+            csv_err(&text),
+            format!("points.csv line {line}: longer than {MAX_LINE_BYTES} bytes (a row is two numbers)")
+        );
+    }
+}
+
+#[test]
 fn load_points_csv_reads_a_file_and_reports_io_and_encoding_errors() {
     let path = temp_path("points-ok.csv");
     std::fs::write(&path, "x,y\r\n0.25,1\r\n-3,2e2\r\n").unwrap();
@@ -759,6 +799,63 @@ fn image_errors_name_the_file_and_say_why() {
         BuiltinImage::Camera.load(4).unwrap_err().to_string(),
         "maximum image side must be at least 8 pixels, got 4"
     );
+}
+
+#[test]
+fn a_png_header_declaring_more_pixels_than_its_bytes_can_hold_is_refused() {
+    // 16384×16384 RGB is within the size limit, but 33 bytes cannot inflate to 805 MB.
+    assert_eq!(
+        decode_image(&png_header_only(16_384, 16_384), "lying.png", 512)
+            .unwrap_err()
+            .to_string(),
+        "cannot read image 'lying.png': the file is truncated: its 33 bytes cannot hold the \
+         16384×16384 pixels its header declares"
+    );
+    // Deflate expands at most 1032 times, and a file near that ratio still decodes:
+    // 4096×4096 grey zeros, compressed as hard as zlib can.
+    let (side, row) = (4096u32, 4097usize);
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+    std::io::Write::write_all(&mut z, &vec![0u8; row * side as usize]).unwrap();
+    let mut ihdr = side.to_be_bytes().to_vec();
+    ihdr.extend(side.to_be_bytes());
+    ihdr.extend([8, 0, 0, 0, 0]);
+    let mut png = vec![0x89, b'P', b'N', b'G', b'\r', b'\n', 0x1A, b'\n'];
+    png.extend(png_chunk(*b"IHDR", &ihdr));
+    png.extend(png_chunk(*b"IDAT", &z.finish().unwrap()));
+    png.extend(png_chunk(*b"IEND", &[]));
+    let ratio = (row * side as usize) as f64 / png.len() as f64;
+    assert!(ratio > 900.0, "compression ratio {ratio:.0}");
+    let img = decode_image(&png, "zeros.png", 512).unwrap();
+    assert_eq!((img.source_size, img.channels), ((side, side), 1));
+}
+
+#[test]
+fn a_cut_jpeg_is_refused_and_a_whole_one_with_bytes_after_it_is_not() {
+    let img = RgbImage::from_fn(40, 30, |x, y| Rgb([(x * 6) as u8, (y * 8) as u8, 100]));
+    let jpeg = encoded(&img, ImageFormat::Jpeg);
+    assert_eq!(
+        decode_image(&jpeg, "whole.jpg", 512).unwrap().source_size,
+        (40, 30)
+    );
+    let mut trailing = jpeg.clone();
+    trailing.extend(b"bytes some programs append");
+    assert_eq!(
+        decode_image(&trailing, "more.jpg", 512).unwrap().source_size,
+        (40, 30)
+    );
+    // The decoder fills a cut scan with grey and says nothing; diffscope says so.
+    let scan = jpeg.windows(2).position(|w| w == [0xFF, 0xDA]).unwrap();
+    for cut in [scan + 20, jpeg.len() / 2 + scan / 2, jpeg.len() - 2] {
+        assert_eq!(
+            decode_image(&jpeg[..cut], "cut.jpg", 512)
+                .unwrap_err()
+                .to_string(),
+            "cannot read image 'cut.jpg': the file is truncated (it ends before the JPEG's \
+             end-of-image marker)",
+            "cut at {cut} of {}",
+            jpeg.len()
+        );
+    }
 }
 
 #[test]

@@ -454,6 +454,20 @@ fn bad_weights_are_clear_errors() {
         e.contains("non-finite") && e.contains("joint_mlp.2.ff.weight"),
         "{e}"
     );
+    // Metadata declaring more blocks than the file has tensors is refused before the
+    // layout (a name per tensor) is built: for a million blocks that took 96 MB at once
+    // and 8 million allocations (tests/hostile/, lying-blocks.safetensors).
+    let mut lying = good.clone();
+    let key = b"\"blocks\":\"1\"";
+    let at = good
+        .windows(key.len())
+        .position(|w| w == key)
+        .expect("the header declares 1 block");
+    lying[at + key.len() - 2] = b'9'; // same length: the header length stays right
+    assert_eq!(
+        load_error(&lying),
+        "<bytes>: metadata `blocks` = '9' is more than the 6 tensors the file holds"
+    );
     // Files that are not there or far too large.
     let e = io::load(std::path::Path::new("/nonexistent/w.safetensors"))
         .unwrap_err()

@@ -157,7 +157,7 @@ fn lock_path(display: u32) -> PathBuf {
 }
 
 /// A fresh scratch directory for one test.
-fn scratch(name: &str) -> PathBuf {
+pub(crate) fn scratch(name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("window").join(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -221,14 +221,19 @@ fn run_app(dir: &Path, args: &[&str], display: Option<&Xvfb>) -> Run {
 /// `name` under its own Xvfb, checks that it exits 0 and says it saved the PNG, and returns
 /// the picture.
 fn screenshot(name: &str, args: &[&str]) -> RgbImage {
-    let dir = scratch(name);
+    screenshot_in(&scratch(name), args)
+}
+
+/// [`screenshot`] in `dir`, which is also the app's `XDG_DATA_HOME` (its settings are
+/// `dir/diffscope/app.ron`).
+pub(crate) fn screenshot_in(dir: &Path, args: &[&str]) -> RgbImage {
     let shot = dir.join("shot.png");
     let size = format!("{}x{}", SIZE.0, SIZE.1);
     let shot_arg = shot.to_str().unwrap();
     let mut all_args = args.to_vec();
     all_args.extend(["--screenshot", shot_arg, "--size", &size]);
     let xvfb = Xvfb::start();
-    let run = run_app(&dir, &all_args, Some(&xvfb));
+    let run = run_app(dir, &all_args, Some(&xvfb));
     drop(xvfb);
     assert!(
         run.status.success(),
@@ -250,7 +255,7 @@ fn screenshot(name: &str, args: &[&str]) -> RgbImage {
 
 /// The screenshot of the default window (astronaut, Forward tab), taken once and shared by
 /// the tests that compare against it.
-fn default_screenshot() -> &'static RgbImage {
+pub(crate) fn default_screenshot() -> &'static RgbImage {
     static SHOT: OnceLock<RgbImage> = OnceLock::new();
     SHOT.get_or_init(|| screenshot("default", &[]))
 }
@@ -279,7 +284,7 @@ fn assert_sized_and_not_blank(img: &RgbImage, what: &str) {
 }
 
 /// The fraction of pixels whose colour differs between two pictures of the same size.
-fn fraction_differing(a: &RgbImage, b: &RgbImage) -> f64 {
+pub(crate) fn fraction_differing(a: &RgbImage, b: &RgbImage) -> f64 {
     assert_eq!(a.dimensions(), b.dimensions());
     let differing = a.pixels().zip(b.pixels()).filter(|(p, q)| p != q).count();
     differing as f64 / f64::from(a.width() * a.height())

@@ -388,9 +388,7 @@ impl DiffscopeApp {
         let settings = if options.fresh {
             Settings::default()
         } else {
-            cc.storage
-                .and_then(|s| eframe::get_value::<Settings>(s, STORAGE_KEY))
-                .unwrap_or_default()
+            stored_settings(cc.storage)
         };
         Self::new(&cc.egui_ctx, settings, options)
     }
@@ -1023,6 +1021,15 @@ impl DiffscopeApp {
     pub const fn persists(&self) -> bool {
         self.persist
     }
+}
+
+/// The settings remembered in eframe's `storage`; the defaults when there are none or
+/// they do not parse (`DiffscopeApp::new` then brings every value into range).
+#[must_use]
+pub fn stored_settings(storage: Option<&dyn eframe::Storage>) -> Settings {
+    storage
+        .and_then(|s| eframe::get_value::<Settings>(s, STORAGE_KEY))
+        .unwrap_or_default()
 }
 
 /// Uploads `rgba` into the texture in `slot` (creating it the first time).

@@ -117,14 +117,26 @@ pub fn decode_image(bytes: &[u8], source: &str, max_side: u32) -> Result<ImageDa
     if bytes.is_empty() {
         return Err(DataError::ImageEmpty { file: file() });
     }
-    if let Some((width, height)) = png_header_size(bytes) {
-        check_dimensions(source, width, height)?;
+    if let Some(png) = PngHeader::read(bytes) {
+        check_dimensions(source, png.width, png.height)?;
+        if png.min_data_bytes() > MAX_DEFLATE_RATIO * bytes.len() as u64 {
+            return Err(DataError::ImageDecode {
+                file: file(),
+                reason: format!(
+                    "the file is truncated: its {} bytes cannot hold the {}×{} pixels its header declares",
+                    bytes.len(),
+                    png.width,
+                    png.height
+                ),
+            });
+        }
     }
 
     let mut reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| decode_error(source, &ImageError::IoError(e)))?;
-    if !reader.format().is_some_and(is_supported) {
+    let format = reader.format();
+    if !format.is_some_and(is_supported) {
         return Err(DataError::ImageUnsupported { file: file() });
     }
     // First only the memory limit, so that the header's size can be reported in full.
@@ -134,6 +146,13 @@ pub fn decode_image(bytes: &[u8], source: &str, max_side: u32) -> Result<ImageDa
     let mut decoder = reader.into_decoder().map_err(|e| decode_error(source, &e))?;
     let (width, height) = decoder.dimensions();
     check_dimensions(source, width, height)?;
+    // The JPEG decoder fills whatever is missing from a cut file with grey, silently.
+    if format == Some(ImageFormat::Jpeg) && jpeg_is_truncated(bytes) {
+        return Err(DataError::ImageDecode {
+            file: file(),
+            reason: "the file is truncated (it ends before the JPEG's end-of-image marker)".into(),
+        });
+    }
     limits.max_image_width = Some(MAX_IMAGE_DIMENSION);
     limits.max_image_height = Some(MAX_IMAGE_DIMENSION);
     limits
@@ -277,18 +296,103 @@ fn is_supported(format: ImageFormat) -> bool {
     )
 }
 
-/// The size a PNG's IHDR chunk declares, read from its first 24 bytes.
+/// The most bytes deflate (PNG's compression) can expand one byte into: a 258-byte match
+/// coded in 2 bits.
+const MAX_DEFLATE_RATIO: u64 = 1032;
+
+/// What a PNG's IHDR chunk declares, read from its first 26 bytes.
 ///
 /// The PNG decoder reads every chunk up to the first `IDAT` before it reports a size,
 /// so a file that is only a header claiming 100000×100000 would otherwise fail as
-/// truncated instead of too large.
-fn png_header_size(bytes: &[u8]) -> Option<(u32, u32)> {
-    const SIGNATURE: [u8; 8] = [0x89, b'P', b'N', b'G', b'\r', b'\n', 0x1A, b'\n'];
-    if bytes.len() < 24 || bytes[..8] != SIGNATURE || &bytes[12..16] != b"IHDR" {
-        return None;
+/// truncated instead of too large; and one claiming 16384×16384 (within the limit) would
+/// have the image reserved before its missing data is noticed.
+struct PngHeader {
+    width: u32,
+    height: u32,
+    /// Bits per pixel; `None` for a colour type PNG does not define (the decoder says so).
+    bits_per_pixel: Option<u64>,
+}
+
+impl PngHeader {
+    fn read(bytes: &[u8]) -> Option<Self> {
+        const SIGNATURE: [u8; 8] = [0x89, b'P', b'N', b'G', b'\r', b'\n', 0x1A, b'\n'];
+        if bytes.len() < 26 || bytes[..8] != SIGNATURE || &bytes[12..16] != b"IHDR" {
+            return None;
+        }
+        let be = |at: usize| u32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
+        let samples = match bytes[25] {
+            0 | 3 => Some(1), // grey, palette
+            4 => Some(2),     // grey + alpha
+            2 => Some(3),     // RGB
+            6 => Some(4),     // RGBA
+            _ => None,
+        };
+        Some(Self {
+            width: be(16),
+            height: be(20),
+            bits_per_pixel: samples.map(|s: u64| s * u64::from(bytes[24])),
+        })
     }
-    let be = |at: usize| u32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
-    Some((be(16), be(20)))
+
+    /// The fewest bytes the decompressed pixel data can have (whole bytes per row, no
+    /// filter bytes; interlacing only adds to it).
+    fn min_data_bytes(&self) -> u64 {
+        let row_bits = u64::from(self.width) * self.bits_per_pixel.unwrap_or(0);
+        u64::from(self.height) * row_bits.div_ceil(8)
+    }
+}
+
+/// Whether a JPEG file ends before its end-of-image marker (`FF D9`).
+///
+/// Walks the marker segments (a 2-byte big-endian length after each marker) and, after
+/// each start-of-scan, the entropy-coded data, in which `FF` is followed only by `00` (a
+/// stuffed byte) or a restart marker `D0`–`D7`. Structure it does not understand is left
+/// for the decoder to judge (`false`); only running out of bytes is truncation.
+fn jpeg_is_truncated(bytes: &[u8]) -> bool {
+    let mut at = 2; // past the start-of-image marker
+    while at < bytes.len() {
+        if bytes[at] != 0xFF {
+            return false;
+        }
+        while at < bytes.len() && bytes[at] == 0xFF {
+            at += 1; // fill bytes
+        }
+        let Some(&marker) = bytes.get(at) else {
+            return true;
+        };
+        at += 1;
+        match marker {
+            0xD9 => return false,
+            0x01 | 0xD0..=0xD7 => continue, // markers without a segment
+            _ => {}
+        }
+        let Some(length) = bytes.get(at..at + 2) else {
+            return true;
+        };
+        let length = usize::from(u16::from_be_bytes([length[0], length[1]]));
+        if length < 2 {
+            return false;
+        }
+        at += length;
+        if marker == 0xDA {
+            // Entropy-coded data up to the next marker that is not a stuffed byte or a restart.
+            loop {
+                let Some(ff) = bytes
+                    .get(at..)
+                    .and_then(|rest| rest.iter().position(|&b| b == 0xFF))
+                else {
+                    return true;
+                };
+                at += ff;
+                match bytes.get(at + 1) {
+                    None => return true,
+                    Some(0x00 | 0xD0..=0xD7) => at += 2,
+                    Some(_) => break,
+                }
+            }
+        }
+    }
+    true
 }
 
 /// The user-facing error for a decoder failure, on one line.

@@ -21,7 +21,7 @@ pub use self::image::{
     BuiltinImage, DEFAULT_MAX_SIDE, ImageData, MAX_IMAGE_ALLOC_BYTES, MAX_IMAGE_DIMENSION, MIN_MAX_SIDE,
     decode_image, load_image,
 };
-pub use self::points_csv::{load_points_csv, parse_points_csv};
+pub use self::points_csv::{MAX_LINE_BYTES, MAX_POINTS, load_points_csv, parse_points_csv, read_points_csv};
 pub use self::toy::{Dataset, generate, generate_raw, standardise};
 
 /// Why data could not be made or loaded; `Display` is the one-line user-facing message.
@@ -112,6 +112,24 @@ pub enum DataError {
         file: String,
         /// How many points the file has.
         found: usize,
+    },
+
+    /// The points file holds more than [`MAX_POINTS`] points.
+    #[error("{file} line {line}: more than {MAX_POINTS} points (diffscope takes at most {MAX_POINTS})")]
+    PointsTooMany {
+        /// The file name as given.
+        file: String,
+        /// 1-based line of the first point too many.
+        line: usize,
+    },
+
+    /// A line of the points file is longer than [`MAX_LINE_BYTES`].
+    #[error("{file} line {line}: longer than {MAX_LINE_BYTES} bytes (a row is two numbers)")]
+    PointsLineTooLong {
+        /// The file name as given.
+        file: String,
+        /// 1-based line number.
+        line: usize,
     },
 
     /// The requested maximum image side is below [`MIN_MAX_SIDE`].

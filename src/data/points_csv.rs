@@ -1,63 +1,101 @@
 //! 2D points from a CSV file: two numeric columns, an optional header row.
+//!
+//! The file is read a line at a time and never whole, so memory stays bounded whatever
+//! its size: at most [`MAX_POINTS`] points and one line of at most [`MAX_LINE_BYTES`].
 
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
 use super::DataError;
 
-/// Parses `text` (the contents of the file called `source`) into raw points.
+/// The most points a file may hold. The window computes both views of the forward chain
+/// of every point on the UI thread whenever `t` moves and draws each point every frame,
+/// so this is five times the largest built-in set it offers (20,000); a file beyond it
+/// is refused at the first point too many, without reading the rest.
+pub const MAX_POINTS: usize = 100_000;
+/// The longest line, in bytes, a points file may have (a row is two numbers: tens of bytes).
+pub const MAX_LINE_BYTES: usize = 4096;
+
+/// Parses `text` (the contents of the file called `source`) into raw points, with
+/// [`read_points_csv`].
+pub fn parse_points_csv(text: &str, source: &str) -> Result<Vec<[f64; 2]>, DataError> {
+    read_points_csv(text.as_bytes(), source)
+}
+
+/// Reads the CSV file at `path` with [`read_points_csv`]; the points are returned raw
+/// (not standardised). Errors name the path as given.
+pub fn load_points_csv(path: &Path) -> Result<Vec<[f64; 2]>, DataError> {
+    let file = path.display().to_string();
+    let reader = std::fs::File::open(path).map_err(|io| DataError::PointsRead {
+        file: file.clone(),
+        io,
+    })?;
+    read_points_csv(BufReader::new(reader), &file)
+}
+
+/// Reads raw points from `reader`, the bytes of the file called `source`.
 ///
 /// The format: one point per line, two fields separated by a comma (or, on a line with
 /// no comma, by `;`, a tab, or else whitespace). Fields may be surrounded by whitespace
 /// and by one pair of double quotes. Blank lines, `\r\n` endings and a leading UTF-8 BOM
 /// are accepted. The first non-blank line is a header, and skipped, when one of its
 /// fields is not a number; any later non-numeric field is an error, and so are NaN,
-/// infinities, a row without exactly two fields and fewer than two points. Errors name
-/// `source` and the 1-based line.
-pub fn parse_points_csv(text: &str, source: &str) -> Result<Vec<[f64; 2]>, DataError> {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+/// infinities, a row without exactly two fields, bytes that are not UTF-8, fewer than
+/// two points, more than [`MAX_POINTS`] and a line longer than [`MAX_LINE_BYTES`]. Errors
+/// name `source` and the 1-based line. Reading stops at the first error.
+pub fn read_points_csv(mut reader: impl BufRead, source: &str) -> Result<Vec<[f64; 2]>, DataError> {
+    let file = || source.to_owned();
     let mut points = Vec::new();
     let mut first_row = true;
-    for (index, line) in text.split('\n').enumerate() {
-        let line = line.strip_suffix('\r').unwrap_or(line).trim();
-        if line.is_empty() {
+    let mut bytes = Vec::with_capacity(128);
+    for line in 1.. {
+        bytes.clear();
+        // One byte past the limit, so that a line over it is told from one exactly at it.
+        let limit = MAX_LINE_BYTES as u64 + 1;
+        let read = (&mut reader)
+            .take(limit)
+            .read_until(b'\n', &mut bytes)
+            .map_err(|io| DataError::PointsRead { file: file(), io })?;
+        if read == 0 {
+            break;
+        }
+        if bytes.last() == Some(&b'\n') {
+            bytes.pop();
+        } else if bytes.len() > MAX_LINE_BYTES {
+            return Err(DataError::PointsLineTooLong { file: file(), line });
+        }
+        let text = std::str::from_utf8(&bytes).map_err(|e| DataError::PointsNotUtf8 {
+            file: file(),
+            line,
+            byte: bytes[e.valid_up_to()],
+        })?;
+        let text = if line == 1 {
+            text.strip_prefix('\u{feff}').unwrap_or(text)
+        } else {
+            text
+        };
+        let text = text.strip_suffix('\r').unwrap_or(text).trim();
+        if text.is_empty() {
             continue;
         }
-        let fields = split_fields(line);
+        let fields = split_fields(text);
         let is_first = std::mem::replace(&mut first_row, false);
         if is_first && fields.iter().any(|f| f.parse::<f64>().is_err()) {
             continue;
         }
-        points.push(parse_row(&fields, source, index + 1)?);
+        if points.len() == MAX_POINTS {
+            return Err(DataError::PointsTooMany { file: file(), line });
+        }
+        points.push(parse_row(&fields, source, line)?);
     }
     match points.len() {
-        0 => Err(DataError::PointsEmpty {
-            file: source.to_owned(),
-        }),
+        0 => Err(DataError::PointsEmpty { file: file() }),
         1 => Err(DataError::PointsTooFew {
-            file: source.to_owned(),
+            file: file(),
             found: 1,
         }),
         _ => Ok(points),
     }
-}
-
-/// Reads the CSV file at `path` with [`parse_points_csv`]; the points are returned raw
-/// (not standardised). Errors name the path as given.
-pub fn load_points_csv(path: &Path) -> Result<Vec<[f64; 2]>, DataError> {
-    let file = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|io| DataError::PointsRead {
-        file: file.clone(),
-        io,
-    })?;
-    let text = std::str::from_utf8(&bytes).map_err(|e| {
-        let valid = &bytes[..e.valid_up_to()];
-        DataError::PointsNotUtf8 {
-            file: file.clone(),
-            line: valid.split(|&b| b == b'\n').count(),
-            byte: bytes[e.valid_up_to()],
-        }
-    })?;
-    parse_points_csv(text, &file)
 }
 
 /// The fields of a non-blank line, trimmed, with one pair of surrounding quotes removed.

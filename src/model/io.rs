@@ -170,10 +170,21 @@ impl Meta {
             .transpose()
     }
 
-    fn architecture(&self) -> Result<Architecture, ModelError> {
+    /// The declared architecture; `tensors` is how many tensors the file holds.
+    fn architecture(&self, tensors: usize) -> Result<Architecture, ModelError> {
         let format = self.get("format")?;
         if format != FORMAT {
             return Err(bytes_err(format!("format '{format}' is not {FORMAT}")));
+        }
+        // Every block has tensors of its own, so a file cannot hold more blocks than
+        // tensors. Checked before the layout (a name and shape per tensor) is built, so
+        // that a header declaring a million blocks costs nothing.
+        if let Ok(blocks) = self.num("blocks")
+            && blocks > tensors
+        {
+            return Err(bytes_err(format!(
+                "metadata `blocks` = '{blocks}' is more than the {tensors} tensors the file holds"
+            )));
         }
         Ok(match self.get("architecture")? {
             "mlp2d" => Architecture::Mlp2d(MlpConfig {
@@ -274,7 +285,7 @@ pub fn from_bytes(bytes: &[u8]) -> Result<Model, ModelError> {
     let tensors = SafeTensors::deserialize(bytes).map_err(invalid)?;
     let (_, header) = SafeTensors::read_metadata(bytes).map_err(invalid)?;
     let meta = Meta(header.metadata().clone().unwrap_or_default());
-    let arch = meta.architecture()?;
+    let arch = meta.architecture(tensors.len())?;
     let schedule = meta.schedule()?;
     let params = read_params(&tensors, arch)?;
     let network = Network::from_params(arch, params).map_err(|e| bytes_err(e.to_string()))?;
