@@ -10,6 +10,7 @@ mod data;
 mod elbo;
 mod elbo_ui;
 mod export;
+mod faults;
 mod hostile;
 mod hostile_corpus;
 mod largest_alloc;

@@ -191,6 +191,7 @@ impl DiffscopeApp {
             return;
         };
         tr.end = Some(end.clone());
+        tr.paused = false; // a run cancelled while paused is over, not paused
         let iteration = tr.iteration;
         let previous = tr.previous.clone();
         match end {
@@ -229,6 +230,7 @@ impl DiffscopeApp {
             && tr.generation == generation
         {
             tr.end = Some(TrainEnd::Diverged(message.clone()));
+            tr.paused = false;
             self.model.status.error = Some(format!("training failed: {message}"));
         } else if learning.eps_requested.is_some_and(|(g, _)| g == generation) {
             learning.eps_requested = None;
@@ -371,6 +373,8 @@ impl DiffscopeApp {
             batch: r.batch,
             iterations: r.iterations,
             seed: r.train_seed,
+            panic_at_iteration: self.model.learning.faults.train_panic_at_iteration,
+            nan_loss_at_iteration: self.model.learning.faults.train_nan_loss_at_iteration,
         };
         let total = settings.iterations;
         let generation = self.job_id();
@@ -520,6 +524,7 @@ impl DiffscopeApp {
             seed,
             rate,
             paused: false,
+            panic_at_step: self.model.learning.faults.sample_panic_at_step,
         })));
         let description = format!(
             "{}{} · {label}",
