@@ -468,6 +468,7 @@ fn moons_trainer(iterations: u64, lr: f32) -> Trainer {
         batch: 128,
         iterations,
         seed: 3,
+        ..TrainSettings::default()
     };
     let set = TrainSet::dataset(diffscope::data::Dataset::TwoMoons, 3);
     Trainer::new(

@@ -74,6 +74,7 @@ fn sample_job(generation: u64, denoiser: DenoiserChoice, paused: bool) -> Box<Sa
         seed: 1,
         rate: None,
         paused,
+        panic_at_step: None,
     })
 }
 
@@ -238,6 +239,7 @@ fn train_job(generation: u64, iterations: u64, lr: f32) -> Box<TrainJob> {
             batch: 64,
             iterations,
             seed: 1,
+            ..TrainSettings::default()
         },
     })
 }

@@ -309,6 +309,23 @@ pub struct EpsKey {
     pub t: usize,
 }
 
+/// Faults a test injects into the jobs the window starts (fault-injection tests only:
+/// the UI and the command line never set them).
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct InjectedFaults {
+    /// Training panics after this many iterations ([`TrainSettings`]'s hook).
+    ///
+    /// [`TrainSettings`]: crate::model::train::TrainSettings
+    pub train_panic_at_iteration: Option<u64>,
+    /// The training loss is NaN at this iteration ([`TrainSettings`]'s hook).
+    ///
+    /// [`TrainSettings`]: crate::model::train::TrainSettings
+    pub train_nan_loss_at_iteration: Option<u64>,
+    /// The reverse chain panics after this many steps (`ReverseChain::panic_at_step`).
+    pub sample_panic_at_step: Option<usize>,
+}
+
 /// The Reverse tab's and the model sections' state.
 #[derive(Default)]
 pub struct Learning {
@@ -340,6 +357,9 @@ pub struct Learning {
     pub texture_key: Option<(u64, usize)>,
     /// Models received so far.
     pub serial: u64,
+    /// Faults injected into the next jobs (tests only).
+    #[doc(hidden)]
+    pub faults: InjectedFaults,
 }
 
 impl Learning {

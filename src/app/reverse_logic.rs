@@ -347,6 +347,8 @@ impl DiffscopeApp {
             batch: r.batch,
             iterations: r.iterations,
             seed: r.train_seed,
+            panic_at_iteration: self.model.learning.faults.train_panic_at_iteration,
+            nan_loss_at_iteration: self.model.learning.faults.train_nan_loss_at_iteration,
         };
         let total = settings.iterations;
         let generation = self.job_id();
@@ -496,6 +498,7 @@ impl DiffscopeApp {
             seed,
             rate,
             paused: false,
+            panic_at_step: self.model.learning.faults.sample_panic_at_step,
         })));
         let description = format!(
             "{}{} · {label}",

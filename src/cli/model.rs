@@ -289,6 +289,7 @@ pub(super) fn train_cmd(cmd: &TrainCmd, command_line: String) -> Result<()> {
         batch: cmd.batch.unwrap_or(defaults.batch),
         iterations: cmd.iters.unwrap_or(defaults.iterations),
         seed: cmd.seed,
+        ..defaults
     };
     let arch = match set.shape {
         DataShape::Points => {

@@ -97,6 +97,7 @@ pub struct ReverseChain {
     position: usize,
     x: Vec<f32>,
     clip: Option<(f32, f32)>,
+    panic_at_step: Option<usize>,
 }
 
 impl ReverseChain {
@@ -115,6 +116,7 @@ impl ReverseChain {
             position: 0,
             x,
             clip: None,
+            panic_at_step: None,
         }
     }
 
@@ -143,6 +145,7 @@ impl ReverseChain {
             position: 0,
             x,
             clip: None,
+            panic_at_step: None,
         }
     }
 
@@ -153,6 +156,16 @@ impl ReverseChain {
     #[must_use]
     pub fn clip_x0(mut self, lo: f32, hi: f32) -> Self {
         self.clip = Some((lo, hi));
+        self
+    }
+
+    /// Fault injection for tests: [`ReverseChain::step`] panics after `steps` steps, so
+    /// tests can check that the `model` worker survives a panic in sampling. Neither the
+    /// window nor the command line sets it.
+    #[doc(hidden)]
+    #[must_use]
+    pub fn panic_at_step(mut self, steps: Option<usize>) -> Self {
+        self.panic_at_step = steps;
         self
     }
 
@@ -204,6 +217,11 @@ impl ReverseChain {
         if self.is_done() {
             return Ok(None);
         }
+        assert!(
+            self.panic_at_step != Some(self.position),
+            "injected fault: the reverse chain panicked after {} steps",
+            self.position
+        );
         let t = self.t();
         let t_next = self.timesteps[self.position + 1];
         let eps = denoiser.predict_eps(&self.schedule, &self.x, t)?;

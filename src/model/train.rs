@@ -47,6 +47,15 @@ pub struct TrainSettings {
     pub iterations: u64,
     /// Seed of initialisation and every random draw.
     pub seed: u64,
+    /// Fault injection for tests: [`Trainer::step`] panics after this many iterations,
+    /// so tests can check that the `model` worker survives a panic in training. `None` everywhere else: neither the window
+    /// nor the command line sets it.
+    #[doc(hidden)]
+    pub panic_at_iteration: Option<u64>,
+    /// Fault injection for tests: the loss of this iteration (0-based) is NaN, as if its
+    /// batch had produced one. `None` everywhere else, like `panic_at_iteration`.
+    #[doc(hidden)]
+    pub nan_loss_at_iteration: Option<u64>,
 }
 
 impl Default for TrainSettings {
@@ -57,6 +66,8 @@ impl Default for TrainSettings {
             batch: 256,
             iterations: 12_000,
             seed: 1,
+            panic_at_iteration: None,
+            nan_loss_at_iteration: None,
         }
     }
 }
@@ -369,9 +380,17 @@ impl Trainer {
     /// One iteration; returns its batch loss. A non-finite loss or weight stops the run:
     /// the weights go back to the last good snapshot and the error says so.
     pub fn step(&mut self) -> Result<f32, ModelError> {
+        assert!(
+            self.settings.panic_at_iteration != Some(self.iteration),
+            "injected fault: training panicked after {} iterations",
+            self.iteration
+        );
         let stream = TRAIN_STREAM + 4 * self.iteration;
         let (xt, t, eps) = self.batch(&self.set.train, stream, self.settings.batch);
-        let (loss, grads) = self.network.loss_and_grads(&xt, &t, &eps)?;
+        let (mut loss, grads) = self.network.loss_and_grads(&xt, &t, &eps)?;
+        if self.settings.nan_loss_at_iteration == Some(self.iteration) {
+            loss = f32::NAN;
+        }
         if !loss.is_finite() || grads.iter().any(|g| g.iter().any(|v| !v.is_finite())) {
             return Err(self.diverged(loss));
         }

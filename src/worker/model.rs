@@ -111,6 +111,9 @@ pub struct SampleJob {
     pub rate: Option<f64>,
     /// Start paused (then only [`ModelCommand::Step`] advances it).
     pub paused: bool,
+    /// Fault injection for tests (see [`ReverseChain::panic_at_step`]); `None` but there.
+    #[doc(hidden)]
+    pub panic_at_step: Option<usize>,
 }
 
 /// A training job.
@@ -625,6 +628,7 @@ impl Worker {
             _ => false,
         };
         let chain = if image { chain.clip_x0(-1.0, 1.0) } else { chain };
+        let chain = chain.panic_at_step(job.panic_at_step);
         Ok(Sampling {
             generation: job.generation,
             chain,
