@@ -375,10 +375,18 @@ impl Worker {
                 }
             };
             if let Some(command) = command {
-                let generation = job_generation(&command);
+                let (own, running) = (job_generation(&command), self.job_generation());
                 if let Err(panic) = catch_unwind(AssertUnwindSafe(|| self.handle(command))) {
+                    // The running job is dropped with the command: whoever waits for
+                    // either hears of it (a Step that panics ends its chain).
+                    let message = panic_message(panic.as_ref());
                     self.job = None;
-                    self.fail(generation, panic_message(panic.as_ref()));
+                    if let Some(own) = own.filter(|g| *g != running) {
+                        self.fail(own, message.clone());
+                    }
+                    if running != 0 || own.is_none() {
+                        self.fail(running, message);
+                    }
                 }
                 continue;
             }
@@ -758,12 +766,18 @@ fn lower_priority() {
     }
 }
 
-/// The generation a command's failure is reported under.
-fn job_generation(command: &ModelCommand) -> u64 {
+/// The generation a command's failure is reported under (0: a load or save); `None` for
+/// the commands that act on the running job (Step, Pause, …): that job's.
+fn job_generation(command: &ModelCommand) -> Option<u64> {
     match command {
-        ModelCommand::Train(j) => j.generation,
-        ModelCommand::Sample(j) => j.generation,
-        ModelCommand::EpsField { generation, .. } => *generation,
-        _ => 0,
+        ModelCommand::Train(j) => Some(j.generation),
+        ModelCommand::Sample(j) => Some(j.generation),
+        ModelCommand::EpsField { generation, .. } => Some(*generation),
+        ModelCommand::Pause
+        | ModelCommand::Resume
+        | ModelCommand::Step
+        | ModelCommand::SetRate(_)
+        | ModelCommand::Cancel => None,
+        _ => Some(0),
     }
 }
