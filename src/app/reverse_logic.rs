@@ -167,6 +167,7 @@ impl DiffscopeApp {
             return;
         };
         tr.end = Some(end.clone());
+        tr.paused = false; // a run cancelled while paused is over, not paused
         let iteration = tr.iteration;
         let previous = tr.previous.clone();
         match end {
@@ -205,6 +206,7 @@ impl DiffscopeApp {
             && tr.generation == generation
         {
             tr.end = Some(TrainEnd::Diverged(message.clone()));
+            tr.paused = false;
             self.model.status.error = Some(format!("training failed: {message}"));
         } else if learning.eps_requested.is_some_and(|(g, _)| g == generation) {
             learning.eps_requested = None;
