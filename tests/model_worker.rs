@@ -16,7 +16,11 @@ use diffscope::worker::model::{
 
 /// Waits for the first event that `pick` accepts (others are dropped), at most 30 s.
 #[track_caller]
-fn wait_for<T>(worker: &ModelWorker, what: &str, mut pick: impl FnMut(ModelEvent) -> Option<T>) -> T {
+pub(crate) fn wait_for<T>(
+    worker: &ModelWorker,
+    what: &str,
+    mut pick: impl FnMut(ModelEvent) -> Option<T>,
+) -> T {
     let start = Instant::now();
     loop {
         if let Some(event) = worker.recv_timeout(Duration::from_millis(50))
@@ -28,7 +32,7 @@ fn wait_for<T>(worker: &ModelWorker, what: &str, mut pick: impl FnMut(ModelEvent
     }
 }
 
-fn scratch(name: &str) -> std::path::PathBuf {
+pub(crate) fn scratch(name: &str) -> std::path::PathBuf {
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
         .join("model-worker")
         .join(name);
@@ -37,7 +41,7 @@ fn scratch(name: &str) -> std::path::PathBuf {
     dir
 }
 
-fn small_model(hidden: usize) -> Model {
+pub(crate) fn small_model(hidden: usize) -> Model {
     Model {
         network: Network::new(
             Architecture::Mlp2d(MlpConfig {
@@ -57,7 +61,7 @@ fn small_model(hidden: usize) -> Model {
     }
 }
 
-fn ideal(steps: usize) -> DenoiserChoice {
+pub(crate) fn ideal(steps: usize) -> DenoiserChoice {
     DenoiserChoice::Ideal {
         data: vec![1.0, 0.0, -1.0, 0.0],
         dim: 2,
@@ -65,7 +69,7 @@ fn ideal(steps: usize) -> DenoiserChoice {
     }
 }
 
-fn sample_job(generation: u64, denoiser: DenoiserChoice, paused: bool) -> Box<SampleJob> {
+pub(crate) fn sample_job(generation: u64, denoiser: DenoiserChoice, paused: bool) -> Box<SampleJob> {
     Box::new(SampleJob {
         generation,
         denoiser,
@@ -224,7 +228,7 @@ fn a_panic_in_a_job_becomes_an_error_and_the_worker_goes_on() {
     });
 }
 
-fn train_job(generation: u64, iterations: u64, lr: f32) -> Box<TrainJob> {
+pub(crate) fn train_job(generation: u64, iterations: u64, lr: f32) -> Box<TrainJob> {
     Box::new(TrainJob {
         generation,
         set: TrainSet::dataset(Dataset::TwoMoons, 1),

@@ -9,6 +9,7 @@ mod cli;
 mod data;
 mod elbo;
 mod export;
+mod faults;
 mod math;
 mod model;
 mod model_conv;
