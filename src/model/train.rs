@@ -422,7 +422,10 @@ impl Trainer {
     }
 
     /// Validation loss, and for 2D data the quality metric (samples from a 100-step DDIM
-    /// chain with η = 1, as many as held-out points) next to its noise floor.
+    /// chain with η = 1, as many as held-out points) next to its noise floor. No metric
+    /// if the chain is not finite — under zero terminal SNR (`ᾱ_T = 0`: an ε-model cannot
+    /// step from `x_T`) or a schedule whose `1/√ᾱ_T` amplifies the model's errors past
+    /// f32 — and the run goes on: the metric watches training, it is not part of it.
     pub fn evaluate(&self, with_metric: bool) -> Result<Evaluation, ModelError> {
         let d = self.set.shape.dim();
         let m = (self.set.held_out.len() / d).min(1024);
@@ -440,11 +443,14 @@ impl Trainer {
                 d,
                 self.settings.seed ^ METRIC_SEED,
             );
-            let samples = chain.run(&Denoiser::Learned(self.network.inference()?))?;
-            Some(sliced_wasserstein2(
-                &to_f64(&samples),
-                &to_f64(&self.set.held_out),
-            ))
+            match chain.run(&Denoiser::Learned(self.network.inference()?)) {
+                Ok(samples) => Some(sliced_wasserstein2(
+                    &to_f64(&samples),
+                    &to_f64(&self.set.held_out),
+                )),
+                Err(ModelError::Diverged(_)) => None,
+                Err(e) => return Err(e),
+            }
         } else {
             None
         };
