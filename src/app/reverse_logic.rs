@@ -208,9 +208,15 @@ impl DiffscopeApp {
             tr.end = Some(TrainEnd::Diverged(message.clone()));
             tr.paused = false;
             self.model.status.error = Some(format!("training failed: {message}"));
-        } else if learning.eps_requested.is_some_and(|(g, _)| g == generation) {
+        } else if let Some((_, key)) = learning.eps_requested.filter(|(g, _)| *g == generation) {
             learning.eps_requested = None;
-            learning.eps_error = Some(message);
+            // The worker answers with the model it holds then: if that replaced the one
+            // the field was asked of (a 2D model by a conv net), the failure is stale.
+            let asked_of_current =
+                key.ideal || learning.learned.as_ref().is_some_and(|m| m.serial == key.model);
+            if asked_of_current {
+                learning.eps_error = Some(message);
+            }
         } else if generation == 0 {
             learning.pending = None;
             learning.pending_user = false;
