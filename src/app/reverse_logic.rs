@@ -218,11 +218,17 @@ impl DiffscopeApp {
                 learning.eps_error = Some(message);
             }
         } else if generation == 0 {
-            learning.pending = None;
-            learning.pending_user = false;
-            if learning.saving_trained.take().is_some() {
+            // A load's or a save's: the trained model's file write says its path first.
+            let trained_save = learning
+                .saving_trained
+                .as_ref()
+                .is_some_and(|p| message.starts_with(&p.display().to_string()));
+            if trained_save {
+                learning.saving_trained = None;
                 self.model.status.error = Some(format!("cannot keep the trained model: {message}"));
             } else {
+                learning.pending = None;
+                learning.pending_user = false;
                 self.model.status.error = Some(message);
             }
         }
