@@ -477,6 +477,15 @@ impl DiffscopeApp {
                 return;
             }
         };
+        let zero_terminal_snr = match &denoiser {
+            DenoiserChoice::Ideal { schedule, .. } => schedule.zero_terminal_snr,
+            DenoiserChoice::Learned => self
+                .model
+                .learning
+                .learned
+                .as_ref()
+                .is_some_and(|m| m.summary.schedule.zero_terminal_snr),
+        };
         let sampler = self.sampler(steps);
         let r = &self.settings.reverse;
         let n = if shape == DataShape::Points {
@@ -500,6 +509,19 @@ impl DiffscopeApp {
         } else {
             ChainStart::Noise { n }
         };
+        let from = match start {
+            ChainStart::Noise { .. } => steps,
+            ChainStart::Data { t, .. } => t,
+        };
+        if zero_terminal_snr && from >= steps {
+            self.model.status.error = Some(
+                "zero terminal SNR: ᾱ_T = 0, so a step from x_T needs x̂_0 = (x_T − ε̂)/√ᾱ_T, which an \
+                 ε-predicting denoiser cannot give (Lin et al. 2024 §3.2); untick it to sample, or \
+                 start SDEdit below T"
+                    .into(),
+            );
+            return;
+        }
         let rate = (!r.max_speed).then_some(f64::from(r.steps_per_s));
         let seed = r.seed;
         let generation = self.job_id();
