@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use diffscope::app::Command;
 use diffscope::app::DiffscopeApp;
-use diffscope::app::reverse::LearnedOrigin;
+use diffscope::app::reverse::{InjectedFaults, LearnedOrigin};
 use diffscope::app::settings::{DenoiserSetting, ReverseSettings, Settings, SourceChoice, Tab};
 use diffscope::data::Dataset;
 use diffscope::diffusion::{ScheduleKind, ScheduleSpec};
@@ -313,7 +313,7 @@ fn a_loss_that_turns_nan_later_keeps_the_last_good_snapshot() {
 
 /// Two moons (200 points), linear T = 50, the Reverse tab, the learned model (the shipped
 /// two-moons weights, loaded at start-up), 20 samples at full speed; training: batch 64.
-fn window(reverse: ReverseSettings) -> Harness<'static, DiffscopeApp> {
+fn window(reverse: &ReverseSettings) -> Harness<'static, DiffscopeApp> {
     let mut harness = harness_with(Settings {
         source: SourceChoice::Dataset("two-moons".into()),
         n_points: 200,
@@ -327,7 +327,7 @@ fn window(reverse: ReverseSettings) -> Harness<'static, DiffscopeApp> {
             n_points: 20,
             max_speed: true,
             batch: 64,
-            ..reverse
+            ..reverse.clone()
         },
         ..Settings::default()
     });
@@ -420,7 +420,7 @@ fn training_works(harness: &mut Harness<'static, DiffscopeApp>) {
 
 #[test]
 fn a_panic_in_training_shows_in_the_status_line_and_the_window_goes_on() {
-    let mut harness = window(ReverseSettings {
+    let mut harness = window(&ReverseSettings {
         iterations: 10_000,
         ..ReverseSettings::default()
     });
@@ -430,7 +430,7 @@ fn a_panic_in_training_shows_in_the_status_line_and_the_window_goes_on() {
     harness.state_mut().push(Command::Train);
     harness.run_steps(2);
     assert!(!enabled(&harness, "Sample"), "one job at a time");
-    harness.state_mut().model.learning.faults = Default::default();
+    harness.state_mut().model.learning.faults = InjectedFaults::default();
     step_until(&mut harness, "the fault", |app| {
         app.model.learning.training.as_ref().is_some_and(|t| !t.running())
     });
@@ -448,13 +448,13 @@ fn a_panic_in_training_shows_in_the_status_line_and_the_window_goes_on() {
 
 #[test]
 fn a_panic_in_sampling_shows_in_the_status_line_and_the_next_sample_works() {
-    let mut harness = window(ReverseSettings::default());
+    let mut harness = window(&ReverseSettings::default());
     let before = held(harness.state());
     // While the chain runs.
     harness.state_mut().model.learning.faults.sample_panic_at_step = Some(5);
     harness.get_by_label("Sample").click();
     harness.run_steps(1);
-    harness.state_mut().model.learning.faults = Default::default();
+    harness.state_mut().model.learning.faults = InjectedFaults::default();
     step_until(&mut harness, "the fault", |app| {
         app.model.learning.chain.as_ref().is_some_and(|c| c.done)
     });
@@ -479,7 +479,7 @@ fn a_panic_in_sampling_shows_in_the_status_line_and_the_next_sample_works() {
     harness.get_by_label("Restart").click();
     harness.run_steps(2);
     harness.get_by_label("Pause").click();
-    harness.state_mut().model.learning.faults = Default::default();
+    harness.state_mut().model.learning.faults = InjectedFaults::default();
     step_until(&mut harness, "the pause", |app| {
         app.model
             .learning
@@ -516,7 +516,7 @@ fn a_panic_in_sampling_shows_in_the_status_line_and_the_next_sample_works() {
 
 #[test]
 fn a_nan_loss_shows_in_the_status_line_and_keeps_the_previous_model_or_the_last_snapshot() {
-    let mut harness = window(ReverseSettings {
+    let mut harness = window(&ReverseSettings {
         iterations: 10_000,
         ..ReverseSettings::default()
     });
@@ -557,7 +557,7 @@ fn a_nan_loss_shows_in_the_status_line_and_keeps_the_previous_model_or_the_last_
         app.model.learning.training.as_ref().is_some_and(|t| !t.running())
             && app.model.learning.trained_file.is_some()
     });
-    harness.state_mut().model.learning.faults = Default::default();
+    harness.state_mut().model.learning.faults = InjectedFaults::default();
     let app = harness.state();
     assert_eq!(
         app.model.status.error.as_deref(),
@@ -576,7 +576,7 @@ fn a_nan_loss_shows_in_the_status_line_and_keeps_the_previous_model_or_the_last_
 
 #[test]
 fn a_training_run_paused_then_cancelled_is_idle_not_paused() {
-    let mut harness = window(ReverseSettings {
+    let mut harness = window(&ReverseSettings {
         iterations: 10_000,
         ..ReverseSettings::default()
     });

@@ -19,6 +19,7 @@ mod model;
 mod model_conv;
 mod model_worker;
 mod reverse_ui;
+mod soak;
 mod ui;
 mod window;
 mod worker;

@@ -47,6 +47,10 @@ pub struct CompareCache {
     key: Option<Key>,
     /// The `t` of each column.
     pub steps: Vec<usize>,
+    /// The schedule of each row. The grid is shown as it was computed, which for a frame
+    /// can be under other schedules than the settings' (the tab was hidden when they
+    /// changed), so the rows' numbers come from these.
+    pub schedules: Vec<Schedule>,
     /// `cells[row][column]`.
     pub cells: Vec<Vec<Cell>>,
 }
@@ -95,6 +99,7 @@ impl CompareCache {
             cells.push(row);
         }
         self.steps = steps;
+        self.schedules = schedules.to_vec();
         self.cells = cells;
         self.key = Some(key);
     }

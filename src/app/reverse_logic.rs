@@ -232,15 +232,27 @@ impl DiffscopeApp {
             tr.end = Some(TrainEnd::Diverged(message.clone()));
             tr.paused = false;
             self.model.status.error = Some(format!("training failed: {message}"));
-        } else if learning.eps_requested.is_some_and(|(g, _)| g == generation) {
+        } else if let Some((_, key)) = learning.eps_requested.filter(|(g, _)| *g == generation) {
             learning.eps_requested = None;
-            learning.eps_error = Some(message);
+            // The worker answers with the model it holds then: if that replaced the one
+            // the field was asked of (a 2D model by a conv net), the failure is stale.
+            let asked_of_current =
+                key.ideal || learning.learned.as_ref().is_some_and(|m| m.serial == key.model);
+            if asked_of_current {
+                learning.eps_error = Some(message);
+            }
         } else if generation == 0 {
-            learning.pending = None;
-            learning.pending_user = false;
-            if learning.saving_trained.take().is_some() {
+            // A load's or a save's: the trained model's file write says its path first.
+            let trained_save = learning
+                .saving_trained
+                .as_ref()
+                .is_some_and(|p| message.starts_with(&p.display().to_string()));
+            if trained_save {
+                learning.saving_trained = None;
                 self.model.status.error = Some(format!("cannot keep the trained model: {message}"));
             } else {
+                learning.pending = None;
+                learning.pending_user = false;
                 self.model.status.error = Some(message);
             }
         }
@@ -489,6 +501,15 @@ impl DiffscopeApp {
                 return;
             }
         };
+        let zero_terminal_snr = match &denoiser {
+            DenoiserChoice::Ideal { schedule, .. } => schedule.zero_terminal_snr,
+            DenoiserChoice::Learned => self
+                .model
+                .learning
+                .learned
+                .as_ref()
+                .is_some_and(|m| m.summary.schedule.zero_terminal_snr),
+        };
         let sampler = self.sampler(steps);
         let r = &self.settings.reverse;
         let n = if shape == DataShape::Points {
@@ -512,6 +533,19 @@ impl DiffscopeApp {
         } else {
             ChainStart::Noise { n }
         };
+        let from = match start {
+            ChainStart::Noise { .. } => steps,
+            ChainStart::Data { t, .. } => t,
+        };
+        if zero_terminal_snr && from >= steps {
+            self.model.status.error = Some(
+                "zero terminal SNR: ᾱ_T = 0, so a step from x_T needs x̂_0 = (x_T − ε̂)/√ᾱ_T, which an \
+                 ε-predicting denoiser cannot give (Lin et al. 2024 §3.2); untick it to sample, or \
+                 start SDEdit below T"
+                    .into(),
+            );
+            return;
+        }
         let rate = (!r.max_speed).then_some(f64::from(r.steps_per_s));
         let seed = r.seed;
         let generation = self.job_id();

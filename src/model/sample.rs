@@ -217,12 +217,11 @@ impl ReverseChain {
         if self.is_done() {
             return Ok(None);
         }
-        if self.panic_at_step == Some(self.position) {
-            panic!(
-                "injected fault: the reverse chain panicked after {} steps",
-                self.position
-            );
-        }
+        assert!(
+            self.panic_at_step != Some(self.position),
+            "injected fault: the reverse chain panicked after {} steps",
+            self.position
+        );
         let t = self.t();
         let t_next = self.timesteps[self.position + 1];
         let eps = denoiser.predict_eps(&self.schedule, &self.x, t)?;

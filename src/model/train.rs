@@ -380,12 +380,11 @@ impl Trainer {
     /// One iteration; returns its batch loss. A non-finite loss or weight stops the run:
     /// the weights go back to the last good snapshot and the error says so.
     pub fn step(&mut self) -> Result<f32, ModelError> {
-        if self.settings.panic_at_iteration == Some(self.iteration) {
-            panic!(
-                "injected fault: training panicked after {} iterations",
-                self.iteration
-            );
-        }
+        assert!(
+            self.settings.panic_at_iteration != Some(self.iteration),
+            "injected fault: training panicked after {} iterations",
+            self.iteration
+        );
         let stream = TRAIN_STREAM + 4 * self.iteration;
         let (xt, t, eps) = self.batch(&self.set.train, stream, self.settings.batch);
         let (mut loss, grads) = self.network.loss_and_grads(&xt, &t, &eps)?;
@@ -423,7 +422,10 @@ impl Trainer {
     }
 
     /// Validation loss, and for 2D data the quality metric (samples from a 100-step DDIM
-    /// chain with η = 1, as many as held-out points) next to its noise floor.
+    /// chain with η = 1, as many as held-out points) next to its noise floor. No metric
+    /// if the chain is not finite — under zero terminal SNR (`ᾱ_T = 0`: an ε-model cannot
+    /// step from `x_T`) or a schedule whose `1/√ᾱ_T` amplifies the model's errors past
+    /// f32 — and the run goes on: the metric watches training, it is not part of it.
     pub fn evaluate(&self, with_metric: bool) -> Result<Evaluation, ModelError> {
         let d = self.set.shape.dim();
         let m = (self.set.held_out.len() / d).min(1024);
@@ -441,11 +443,14 @@ impl Trainer {
                 d,
                 self.settings.seed ^ METRIC_SEED,
             );
-            let samples = chain.run(&Denoiser::Learned(self.network.inference()?))?;
-            Some(sliced_wasserstein2(
-                &to_f64(&samples),
-                &to_f64(&self.set.held_out),
-            ))
+            match chain.run(&Denoiser::Learned(self.network.inference()?)) {
+                Ok(samples) => Some(sliced_wasserstein2(
+                    &to_f64(&samples),
+                    &to_f64(&self.set.held_out),
+                )),
+                Err(ModelError::Diverged(_)) => None,
+                Err(e) => return Err(e),
+            }
         } else {
             None
         };

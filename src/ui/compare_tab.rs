@@ -40,7 +40,7 @@ pub fn compare_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, com
                     ui.label(RichText::new(format!("t = {t}")).strong());
                 }
                 ui.end_row();
-                for (schedule, row) in model.compared.iter().zip(&grid.cells) {
+                for (schedule, row) in grid.schedules.iter().zip(&grid.cells) {
                     let kind = schedule.spec().kind;
                     ui.label(
                         RichText::new(kind.label())
