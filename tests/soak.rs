@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 use diffscope::app::reverse::ChainView;
 use diffscope::app::scene::SceneData;
 use diffscope::app::settings::{
-    DenoiserSetting, ReverseSettings, SamplerKind, Settings, SourceChoice, Tab, ThemeChoice, TimeAxis,
+    DenoiserSetting, ElboAxis, ElboSettings, ReverseSettings, SamplerKind, Settings, SourceChoice, Tab,
+    ThemeChoice, TimeAxis,
 };
 use diffscope::app::{Command, DiffscopeApp};
 use diffscope::data::{BuiltinImage, Dataset};
@@ -77,7 +78,7 @@ impl Rng {
 }
 
 /// The kinds of action, with their weights.
-const KINDS: [(&str, u32); 23] = [
+const KINDS: [(&str, u32); 24] = [
     ("t slider", 14),
     ("key", 14),
     ("schedule", 4),
@@ -99,6 +100,7 @@ const KINDS: [(&str, u32); 23] = [
     ("bad file", 2),
     ("good file", 2),
     ("view", 4),
+    ("elbo", 3),
     ("play", 3),
     ("wait", 2),
 ];
@@ -409,6 +411,7 @@ impl Soak {
                     (Tab::Forward, "Forward"),
                     (Tab::Reverse, "Reverse"),
                     (Tab::Compare, "Compare"),
+                    (Tab::Elbo, "ELBO"),
                 ]);
                 let shown = self
                     .harness
@@ -528,6 +531,26 @@ impl Soak {
                 let path = self.rng.pick(&self.files.good);
                 drop_file(&mut self.harness, &path);
                 format!("drop {}", path.display())
+            }
+            "elbo" => {
+                let choice = self.rng.below(7);
+                let n = 1 + self.rng.below(200);
+                let e = &mut self.settings().elbo;
+                match choice {
+                    0 => {
+                        e.axis = match e.axis {
+                            ElboAxis::Step => ElboAxis::LogSnr,
+                            ElboAxis::LogSnr => ElboAxis::Step,
+                        };
+                    }
+                    1 => e.cumulative = !e.cumulative,
+                    2 => e.posterior_variance = !e.posterior_variance,
+                    3 => e.ideal = !e.ideal,
+                    4 => e.n_points = n,
+                    5 => return self.click_or("Stop", Command::StopElbo),
+                    _ => return self.click_or("Compute", Command::ComputeElbo),
+                }
+                format!("ELBO option {choice}")
             }
             "view" => {
                 let choice = self.rng.below(10);
@@ -801,6 +824,13 @@ fn five_thousand_random_actions_and_the_app_still_answers() {
     // runs end and chains get their turn on the one worker.
     let harness = harness_with(Settings {
         export_dir: scratch("soak-exports"),
+        // Small ELBO estimates, so that some finish between the other jobs.
+        elbo: ElboSettings {
+            n_points: 50,
+            n_digits: 20,
+            image_copies: 2,
+            ..ElboSettings::default()
+        },
         reverse: ReverseSettings {
             iterations: 40,
             batch: 32,
