@@ -190,6 +190,26 @@ fn standardise_only_centres_a_constant_coordinate() {
 }
 
 #[test]
+fn standardise_gives_finite_points_for_points_near_the_largest_float() {
+    // Their sum overflowed to infinity, and every point became NaN (found writing the
+    // points_csv fuzzer's check).
+    let mut points = [[1e308, 1.0], [1.5e308, 2.0], [-1.7e308, 3.0]];
+    standardise(&mut points);
+    let mut small = [[1.0, 1.0], [1.5, 2.0], [-1.7, 3.0]];
+    standardise(&mut small);
+    for (p, q) in points.iter().zip(&small) {
+        assert!(
+            (p[0] - q[0]).abs() < 1e-12 && p[1] == q[1],
+            "{points:?} vs {small:?}"
+        );
+    }
+    // A constant coordinate that large is centred to exact zeros.
+    let mut constant = [[1e300, 0.0], [1e300, 1.0]];
+    standardise(&mut constant);
+    assert_eq!(constant, [[0.0, -1.0], [0.0, 1.0]]);
+}
+
+#[test]
 fn dataset_names_round_trip_and_unknown_names_list_the_valid_ones() {
     let names: Vec<&str> = Dataset::ALL.iter().map(|d| d.name()).collect();
     assert_eq!(

@@ -153,6 +153,16 @@ fn the_valid_files_beside_the_corpus_load() {
         assert_eq!((img.width, img.height, img.channels), (64, 48, 3), "{name}");
     }
     assert_eq!(data::load_points_csv(&corpus::ok("ok.csv")).unwrap().len(), 200);
+    let scene = scene::load(
+        &SourceChoice::File(corpus::ok("huge-values.csv")),
+        &Settings::default(),
+    )
+    .unwrap();
+    let SceneData::Points(points) = &scene.data else {
+        panic!("points expected")
+    };
+    assert_eq!(points.len(), 3);
+    assert!(points.iter().flatten().all(|v| v.is_finite()), "{points:?}");
     for name in ["tiny-mlp.safetensors", "tiny-conv.safetensors"] {
         let model = io::load(&corpus::ok(name)).unwrap();
         assert_eq!(model.info.schedule.steps, 10, "{name}");

@@ -138,6 +138,11 @@ pub(crate) fn committed() -> Vec<(&'static str, Vec<u8>)> {
         ("ok/ok.gif", gif),
         ("ok/ok.bmp", bmp),
         ("ok/ok.csv", format!("x,y\n{ok_points}").into_bytes()),
+        // Finite, but their sum overflows: the window once standardised them to NaN.
+        (
+            "ok/huge-values.csv",
+            b"x,y\n1e308,1\n1.5e308,2\n-1.7e308,3\n".to_vec(),
+        ),
         (
             "ok/tiny-mlp.safetensors",
             tiny_model(Architecture::Mlp2d(MlpConfig {
