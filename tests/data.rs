@@ -850,6 +850,23 @@ fn a_png_header_declaring_more_pixels_than_its_bytes_can_hold_is_refused() {
 }
 
 #[test]
+fn the_memory_limit_counts_the_reduction_too() {
+    // Found by the image fuzzer: 35 bytes that decode to a 16384×16384 RGBA canvas. The
+    // image (1 GiB) was within the limit, but a copy of it and its composite on black
+    // were not counted: loading it took 2.9 GB. Now the header's numbers are refused.
+    let gif = b"GIF89a\x00\x40\x00\x40\x80\x00\x00\x00\x00\x00\xff\xff\xff\x2c\x00\x01\x00\x00\x00\
+                \x40\x00\x00\x40\x02\xfe\xb5\x01\x00\x3b";
+    assert_eq!(
+        decode_image(gif, "canvas.gif", 512).unwrap_err().to_string(),
+        "cannot read image 'canvas.gif': decoding needs more memory than the 1 GiB limit"
+    );
+    // A large RGBA image within the limit (64 MB, its composite, the resampling) loads.
+    let big = RgbaImage::from_fn(4000, 4000, |x, _| Rgba([(x % 256) as u8, 0, 0, 255]));
+    let img = decode_image(&encoded(&big, ImageFormat::Png), "big.png", 512).unwrap();
+    assert_eq!((img.width, img.height, img.source_size), (512, 512, (4000, 4000)));
+}
+
+#[test]
 fn a_cut_jpeg_is_refused_and_a_whole_one_with_bytes_after_it_is_not() {
     let img = RgbImage::from_fn(40, 30, |x, y| Rgb([(x * 6) as u8, (y * 8) as u8, 100]));
     let jpeg = encoded(&img, ImageFormat::Jpeg);
