@@ -190,6 +190,26 @@ fn standardise_only_centres_a_constant_coordinate() {
 }
 
 #[test]
+fn standardise_gives_finite_points_for_points_near_the_largest_float() {
+    // Their sum overflowed to infinity, and every point became NaN (found writing the
+    // points_csv fuzzer's check).
+    let mut points = [[1e308, 1.0], [1.5e308, 2.0], [-1.7e308, 3.0]];
+    standardise(&mut points);
+    let mut small = [[1.0, 1.0], [1.5, 2.0], [-1.7, 3.0]];
+    standardise(&mut small);
+    for (p, q) in points.iter().zip(&small) {
+        assert!(
+            (p[0] - q[0]).abs() < 1e-12 && p[1] == q[1],
+            "{points:?} vs {small:?}"
+        );
+    }
+    // A constant coordinate that large is centred to exact zeros.
+    let mut constant = [[1e300, 0.0], [1e300, 1.0]];
+    standardise(&mut constant);
+    assert_eq!(constant, [[0.0, -1.0], [0.0, 1.0]]);
+}
+
+#[test]
 fn dataset_names_round_trip_and_unknown_names_list_the_valid_ones() {
     let names: Vec<&str> = Dataset::ALL.iter().map(|d| d.name()).collect();
     assert_eq!(
@@ -827,6 +847,23 @@ fn a_png_header_declaring_more_pixels_than_its_bytes_can_hold_is_refused() {
     assert!(ratio > 900.0, "compression ratio {ratio:.0}");
     let img = decode_image(&png, "zeros.png", 512).unwrap();
     assert_eq!((img.source_size, img.channels), ((side, side), 1));
+}
+
+#[test]
+fn the_memory_limit_counts_the_reduction_too() {
+    // Found by the image fuzzer: 35 bytes that decode to a 16384×16384 RGBA canvas. The
+    // image (1 GiB) was within the limit, but a copy of it and its composite on black
+    // were not counted: loading it took 2.9 GB. Now the header's numbers are refused.
+    let gif = b"GIF89a\x00\x40\x00\x40\x80\x00\x00\x00\x00\x00\xff\xff\xff\x2c\x00\x01\x00\x00\x00\
+                \x40\x00\x00\x40\x02\xfe\xb5\x01\x00\x3b";
+    assert_eq!(
+        decode_image(gif, "canvas.gif", 512).unwrap_err().to_string(),
+        "cannot read image 'canvas.gif': decoding needs more memory than the 1 GiB limit"
+    );
+    // A large RGBA image within the limit (64 MB, its composite, the resampling) loads.
+    let big = RgbaImage::from_fn(4000, 4000, |x, _| Rgba([(x % 256) as u8, 0, 0, 255]));
+    let img = decode_image(&encoded(&big, ImageFormat::Png), "big.png", 512).unwrap();
+    assert_eq!((img.width, img.height, img.source_size), (512, 512, (4000, 4000)));
 }
 
 #[test]

@@ -94,6 +94,9 @@ pub(crate) fn committed() -> Vec<(&'static str, Vec<u8>)> {
         // Within the 16384 limit, so the decoder starts; the pixels are not there.
         ("lying-header.png", png_header(16_384, 16_384, &idat(&[0; 64]))),
         ("lying-header.gif", gif_header(16_384, 16_384)),
+        // Found by the image fuzzer: a 16384×16384 canvas, whose one frame (cut short)
+        // decodes; loading it took 2.9 GB (the image, a copy, the composite).
+        ("fuzz-canvas.gif", FUZZ_CANVAS_GIF.to_vec()),
         ("empty.png", Vec::new()),
         ("text.png", b"this is a text file, not a PNG\n".to_vec()),
         // Points.
@@ -138,6 +141,11 @@ pub(crate) fn committed() -> Vec<(&'static str, Vec<u8>)> {
         ("ok/ok.gif", gif),
         ("ok/ok.bmp", bmp),
         ("ok/ok.csv", format!("x,y\n{ok_points}").into_bytes()),
+        // Finite, but their sum overflows: the window once standardised them to NaN.
+        (
+            "ok/huge-values.csv",
+            b"x,y\n1e308,1\n1.5e308,2\n-1.7e308,3\n".to_vec(),
+        ),
         (
             "ok/tiny-mlp.safetensors",
             tiny_model(Architecture::Mlp2d(MlpConfig {
@@ -190,7 +198,14 @@ fn committed_cases() -> Vec<Case> {
             "lying-header.png",
             "the file is truncated: its 66 bytes cannot hold the 16384×16384 pixels its header declares",
         ),
-        image("lying-header.gif", "image truncated"),
+        image(
+            "lying-header.gif",
+            "decoding needs more memory than the 1 GiB limit",
+        ),
+        image(
+            "fuzz-canvas.gif",
+            "decoding needs more memory than the 1 GiB limit",
+        ),
         image("empty.png", "file is empty"),
         image("text.png", "not a supported image (PNG, JPEG, GIF, BMP, WebP)"),
         points("nan.csv", "line 3: field 2 is NaN"),
@@ -498,6 +513,11 @@ fn gif_header(width: u16, height: u16) -> Vec<u8> {
     g.extend([0x02, 0x02, 0x44, 0x01, 0x00, 0x3B]);
     g
 }
+
+/// `fuzz/artifacts/image/oom-2dac74ac7575d0454984a7e2735ec408d9e7e588`, as the image
+/// fuzzer wrote it.
+const FUZZ_CANVAS_GIF: &[u8] = b"GIF89a\x00\x40\x00\x40\x80\x00\x00\x00\x00\x00\xff\xff\xff\x2c\x00\x01\
+    \x00\x00\x00\x40\x00\x00\x40\x02\xfe\xb5\x01\x00\x3b";
 
 /// A points CSV whose second line is 5000 digits long.
 fn long_line_csv() -> Vec<u8> {

@@ -2,13 +2,14 @@
 //!
 //! The external crate is written `::image` here, since this module shares its name.
 
+use std::borrow::Cow;
 use std::io::Cursor;
 use std::path::Path;
 use std::str::FromStr;
 
 use ::image::imageops::{self, FilterType};
 use ::image::{
-    DynamicImage, GrayImage, ImageDecoder, ImageError, ImageFormat, ImageReader, Limits, RgbImage,
+    ColorType, DynamicImage, GrayImage, ImageDecoder, ImageError, ImageFormat, ImageReader, Limits, RgbImage,
     error::LimitErrorKind,
 };
 
@@ -20,8 +21,8 @@ pub const DEFAULT_MAX_SIDE: u32 = 512;
 pub const MIN_MAX_SIDE: u32 = 8;
 /// The largest width or height, in pixels, that an image file may declare.
 pub const MAX_IMAGE_DIMENSION: u32 = 16_384;
-/// The most memory, in bytes, the decoder may allocate (1 GiB); also the largest file
-/// [`load_image`] reads.
+/// The most memory, in bytes, loading an image may allocate (1 GiB): the decoder and the
+/// conversion to the working size together; also the largest file [`load_image`] reads.
 pub const MAX_IMAGE_ALLOC_BYTES: u64 = 1 << 30;
 
 /// `x = 2·v/255 − 1` for every 8-bit value `v`, rounded once from `f64`.
@@ -108,8 +109,8 @@ impl ImageData {
 /// without alpha) stay one channel; all others become RGB. Alpha is composited on black
 /// (`v·a/255`), so fully transparent pixels are black whatever colour they store. A
 /// file declaring a side above [`MAX_IMAGE_DIMENSION`] is refused from its header,
-/// before any pixel is decoded, and the decoder may allocate at most
-/// [`MAX_IMAGE_ALLOC_BYTES`]. Reduction uses a triangle (bilinear) filter whose support
+/// before any pixel is decoded, and the decoder and the reduction together may allocate
+/// at most [`MAX_IMAGE_ALLOC_BYTES`] (counted from the header, before decoding). Reduction uses a triangle (bilinear) filter whose support
 /// widens with the reduction, so it averages rather than aliases.
 pub fn decode_image(bytes: &[u8], source: &str, max_side: u32) -> Result<ImageData, DataError> {
     check_max_side(max_side)?;
@@ -155,8 +156,10 @@ pub fn decode_image(bytes: &[u8], source: &str, max_side: u32) -> Result<ImageDa
     }
     limits.max_image_width = Some(MAX_IMAGE_DIMENSION);
     limits.max_image_height = Some(MAX_IMAGE_DIMENSION);
+    // The limit holds for the whole load: the decoded image and what `reduce` makes of it.
+    let reduce_bytes = reduce_bytes(decoder.color_type(), (width, height), max_side);
     limits
-        .reserve(decoder.total_bytes())
+        .reserve(decoder.total_bytes().saturating_add(reduce_bytes))
         .map_err(|e| decode_error(source, &e))?;
     decoder.set_limits(limits).map_err(|e| decode_error(source, &e))?;
     let decoded = DynamicImage::from_decoder(decoder).map_err(|e| decode_error(source, &e))?;
@@ -440,41 +443,77 @@ fn readable(message: &str) -> String {
 }
 
 /// Converts to 8-bit grey or RGB (alpha composited on black), reduces so the long side is
-/// at most `max_side`, and maps to `[-1, 1]`.
+/// at most `max_side`, and maps to `[-1, 1]`. An 8-bit grey or RGB image is read where it
+/// lies, not copied; [`reduce_bytes`] counts every buffer made here.
 fn reduce(decoded: &DynamicImage, max_side: u32) -> ImageData {
     let source_size = (decoded.width(), decoded.height());
     let (width, height) = reduced_size(source_size, max_side);
     let color = decoded.color();
     let is_grey = color.channel_count() <= 2;
     if is_grey {
-        let mut grey: GrayImage = if color.has_alpha() {
-            let la = decoded.to_luma_alpha8();
-            GrayImage::from_fn(la.width(), la.height(), |x, y| {
+        let grey: Cow<'_, GrayImage> = if let Some(grey) = decoded.as_luma8() {
+            Cow::Borrowed(grey)
+        } else if color.has_alpha() {
+            let la = decoded
+                .as_luma_alpha8()
+                .map_or_else(|| Cow::Owned(decoded.to_luma_alpha8()), Cow::Borrowed);
+            Cow::Owned(GrayImage::from_fn(la.width(), la.height(), |x, y| {
                 let [v, a] = la.get_pixel(x, y).0;
                 ::image::Luma([over_black(v, a)])
-            })
+            }))
         } else {
-            decoded.to_luma8()
+            Cow::Owned(decoded.to_luma8())
         };
-        if (width, height) != source_size {
-            grey = imageops::resize(&grey, width, height, FilterType::Triangle);
-        }
+        let grey = if (width, height) == source_size {
+            grey
+        } else {
+            Cow::Owned(imageops::resize(&*grey, width, height, FilterType::Triangle))
+        };
         ImageData::from_bytes(width, height, 1, grey.as_raw(), source_size)
     } else {
-        let mut rgb: RgbImage = if color.has_alpha() {
-            let rgba = decoded.to_rgba8();
-            RgbImage::from_fn(rgba.width(), rgba.height(), |x, y| {
+        let rgb: Cow<'_, RgbImage> = if let Some(rgb) = decoded.as_rgb8() {
+            Cow::Borrowed(rgb)
+        } else if color.has_alpha() {
+            let rgba = decoded
+                .as_rgba8()
+                .map_or_else(|| Cow::Owned(decoded.to_rgba8()), Cow::Borrowed);
+            Cow::Owned(RgbImage::from_fn(rgba.width(), rgba.height(), |x, y| {
                 let [r, g, b, a] = rgba.get_pixel(x, y).0;
                 ::image::Rgb([over_black(r, a), over_black(g, a), over_black(b, a)])
-            })
+            }))
         } else {
-            decoded.to_rgb8()
+            Cow::Owned(decoded.to_rgb8())
         };
-        if (width, height) != source_size {
-            rgb = imageops::resize(&rgb, width, height, FilterType::Triangle);
-        }
+        let rgb = if (width, height) == source_size {
+            rgb
+        } else {
+            Cow::Owned(imageops::resize(&*rgb, width, height, FilterType::Triangle))
+        };
         ImageData::from_bytes(width, height, 3, rgb.as_raw(), source_size)
     }
+}
+
+/// The bytes [`reduce`] allocates for an image of `color` and `size`, besides the decoded
+/// image: an 8-bit copy of other formats, the composite of an alpha channel on black, the
+/// resampler's intermediate (`f32` RGBA, source width × reduced height) and the result.
+fn reduce_bytes(color: ColorType, (width, height): (u32, u32), max_side: u32) -> u64 {
+    let per_pixel: u64 = match color {
+        ColorType::L8 | ColorType::Rgb8 => 0,
+        // The composite (La8, Rgba8), or an 8-bit copy (L16, Rgb16, Rgb32F), or both:
+        // La16 is copied to 8-bit grey + alpha (2) and composited (1).
+        ColorType::La8 | ColorType::L16 => 1,
+        ColorType::Rgba8 | ColorType::Rgb16 | ColorType::Rgb32F | ColorType::La16 => 3,
+        _ => 4 + 3, // RGBA of 16 or 32 bits: an 8-bit copy, then the composite
+    };
+    let channels = if color.channel_count() <= 2 { 1 } else { 3 };
+    let (w, h) = reduced_size((width, height), max_side);
+    let resample = if (w, h) == (width, height) {
+        0
+    } else {
+        u64::from(width) * u64::from(h) * 16 + u64::from(w) * u64::from(h) * channels
+    };
+    let result = u64::from(w) * u64::from(h) * channels * 4;
+    u64::from(width) * u64::from(height) * per_pixel + resample + result
 }
 
 /// `v` composited over black with opacity `a`: `round(v·a/255)`.

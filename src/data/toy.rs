@@ -269,21 +269,33 @@ pub fn generate_raw(dataset: Dataset, n: usize, seed: u64) -> Vec<[f64; 2]> {
 
 /// Shifts and scales each coordinate to zero mean and unit population standard
 /// deviation; a coordinate whose standard deviation is below `1e-12` is only centred.
+///
+/// A coordinate with a magnitude above `1e120` is first multiplied by a power of two that
+/// brings it within 1, so that no sum or square below overflows: finite points near
+/// `f64::MAX` (a hostile CSV) standardise like any others, where they gave NaN. Scaling
+/// by a power of two is exact, so the result is the same as without it.
 pub fn standardise(points: &mut [[f64; 2]]) {
+    /// Beyond this, n·x² could overflow for the largest n a vector can hold.
+    const UNSCALED_LIMIT: f64 = 1e120;
     if points.is_empty() {
         return;
     }
     let n = points.len() as f64;
     for c in 0..2 {
-        let mean = points.iter().map(|p| p[c]).sum::<f64>() / n;
+        let largest = points.iter().map(|p| p[c].abs()).fold(0.0, f64::max);
+        let scale = if largest > UNSCALED_LIMIT {
+            (-largest.log2().ceil()).exp2()
+        } else {
+            1.0
+        };
+        let mean = points.iter().map(|p| p[c] * scale).sum::<f64>() / n;
         for p in points.iter_mut() {
-            p[c] -= mean;
+            p[c] = p[c] * scale - mean;
         }
         let std = (points.iter().map(|p| p[c] * p[c]).sum::<f64>() / n).sqrt();
-        if std >= MIN_STD {
-            for p in points.iter_mut() {
-                p[c] /= std;
-            }
+        let divisor = if std >= MIN_STD * scale { std } else { scale };
+        for p in points.iter_mut() {
+            p[c] /= divisor;
         }
     }
 }
