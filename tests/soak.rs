@@ -187,6 +187,22 @@ const REFUSALS: [&str; 7] = [
 const EXTREME_ALPHA_BAR_T: f64 = 1e-20;
 const NON_FINITE_CHAIN: &str = "sampling failed: the reverse chain produced a non-finite value";
 
+/// Whether the schedule on screen or the learned model's has `ᾱ_T <`
+/// [`EXTREME_ALPHA_BAR_T`]: which model a chain ran with can change in the frame it starts
+/// (a cancelled training run hands its model over while the chain is asked for), so the
+/// chain's own schedule is not always known here.
+fn extreme_now(app: &DiffscopeApp) -> bool {
+    let extreme =
+        |spec: &ScheduleSpec| Schedule::new(spec).is_ok_and(|s| s.alpha_bar(s.steps()) < EXTREME_ALPHA_BAR_T);
+    extreme(app.model.schedule.spec())
+        || app
+            .model
+            .learning
+            .learned
+            .as_ref()
+            .is_some_and(|m| extreme(&m.summary.schedule))
+}
+
 struct Soak {
     harness: Harness<'static, DiffscopeApp>,
     rng: Rng,
@@ -662,7 +678,7 @@ impl Soak {
                 "bad file"
             } else if let Some(r) = REFUSALS.iter().find(|r| e.starts_with(**r)) {
                 *r
-            } else if e.starts_with(NON_FINITE_CHAIN) && self.chain_schedule_extreme {
+            } else if e.starts_with(NON_FINITE_CHAIN) && (self.chain_schedule_extreme || extreme_now(app)) {
                 "a chain not finite in f32 under a schedule with ᾱ_T < 1e-20"
             } else {
                 panic!("an error no action asked for: {e}")
