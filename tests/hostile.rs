@@ -21,7 +21,7 @@ use egui_kittest::Harness;
 
 use crate::hostile_corpus::{self as corpus, Case, Kind};
 use crate::largest_alloc::watch;
-use crate::ui::{drop_file, harness_with, label_starting, scratch, step_until};
+use crate::ui::{Memory, drop_file, harness_with, label_starting, scratch, step_until};
 
 /// The most a loader may allocate at once for any hostile file (the largest file one
 /// reads whole is a 400 KB weights file).
@@ -380,25 +380,6 @@ fn storage_with(value: String) -> Memory {
     let mut memory = Memory::default();
     eframe::Storage::set_string(&mut memory, STORAGE_KEY, value);
     memory
-}
-
-#[derive(Default)]
-struct Memory(std::collections::HashMap<String, String>);
-
-impl eframe::Storage for Memory {
-    fn get_string(&self, key: &str) -> Option<String> {
-        self.0.get(key).cloned()
-    }
-
-    fn set_string(&mut self, key: &str, value: String) {
-        self.0.insert(key.to_owned(), value);
-    }
-
-    fn remove_string(&mut self, key: &str) {
-        self.0.remove(key);
-    }
-
-    fn flush(&mut self) {}
 }
 
 #[test]

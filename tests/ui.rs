@@ -422,7 +422,7 @@ fn exports_write_the_frame_the_gif_the_csv_and_the_grid() {
 
 /// An in-memory eframe storage, as the settings file would be.
 #[derive(Default)]
-struct Memory(std::collections::HashMap<String, String>);
+pub(crate) struct Memory(std::collections::HashMap<String, String>);
 
 impl eframe::Storage for Memory {
     fn get_string(&self, key: &str) -> Option<String> {

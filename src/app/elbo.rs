@@ -9,8 +9,8 @@
 
 use std::fmt::Write as _;
 
-use super::reverse::{ideal_shape, resample_chw};
-use super::scene::{self, Scene, SceneData};
+use super::reverse::{ideal_data, ideal_shape};
+use super::scene::{Scene, SceneData};
 use super::settings::{ElboSettings, Settings, SourceChoice};
 use crate::diffusion::elbo::nearest_8bit_level;
 use crate::diffusion::{ReverseVariance, ScheduleSpec};
@@ -152,61 +152,30 @@ impl ElboData {
 /// # Errors
 /// Data with nothing to bound (no digits).
 pub fn elbo_data(scene: &Scene, settings: &ElboSettings) -> Result<ElboData, String> {
-    let round = |v: f64| nearest_8bit_level(v);
-    let n = example_count(scene, settings);
-    match (&scene.source, &scene.data) {
-        (_, SceneData::Points(points)) => Ok(ElboData {
-            x0: points[..n].iter().flatten().map(|&v| v as f32).collect(),
-            dim: 2,
-            shape: DataShape::Points,
-            discrete: false,
-            ideal_data: points.iter().flatten().copied().collect(),
-        }),
-        (SourceChoice::Digits, _) => {
-            let digits = scene::cached_digits()?;
-            let ideal_data: Vec<f64> = digits
-                .images
-                .iter()
-                .flatten()
-                .map(|&v| round(f64::from(v)))
-                .collect();
-            let dim = ideal_data.len() / digits.len().max(1);
-            Ok(ElboData {
-                x0: ideal_data[..n * dim].iter().map(|&v| v as f32).collect(),
-                dim,
-                shape: ideal_shape(scene).ok_or("the digits have no shape")?,
-                discrete: true,
-                ideal_data,
-            })
-        }
-        (_, SceneData::Image(img)) => {
-            let shape = ideal_shape(scene).ok_or("no image shape")?;
-            let DataShape::Image {
-                channels,
-                height,
-                width,
-            } = shape
-            else {
-                return Err("an image needs an image shape".into());
-            };
-            let one: Vec<f64> = resample_chw(img, channels, height, width)
-                .into_iter()
-                .map(|v| round(f64::from(v)))
-                .collect();
-            Ok(ElboData {
-                x0: one
-                    .iter()
-                    .map(|&v| v as f32)
-                    .cycle()
-                    .take(n * one.len())
-                    .collect(),
-                dim: one.len(),
-                shape,
-                discrete: true,
-                ideal_data: one,
-            })
+    // The data the ideal denoiser of the Reverse tab memorises, at the 8-bit levels for
+    // images; the examples are its first `n` (an image: its one example `n` times).
+    let (mut ideal_data, shape) = ideal_data(scene)?;
+    let discrete = shape != DataShape::Points;
+    if discrete {
+        for v in &mut ideal_data {
+            *v = nearest_8bit_level(*v);
         }
     }
+    let dim = shape.dim().max(1);
+    let n = example_count(scene, settings);
+    let x0 = ideal_data
+        .iter()
+        .map(|&v| v as f32)
+        .cycle()
+        .take(n * dim)
+        .collect();
+    Ok(ElboData {
+        x0,
+        dim,
+        shape,
+        discrete,
+        ideal_data,
+    })
 }
 
 /// The number of examples [`elbo_data`] gives.
