@@ -31,9 +31,20 @@ shots=(
     "reverse-two-moons|--data two-moons --tab reverse --sample"
     "reverse-digits|--data digits --tab reverse --sample"
     "elbo-two-moons|--data two-moons --tab elbo --t 300"
+    # Three chapters of the built-in lecture deck at a projector's 1280x720.
+    "lecture-1-vdm|--deck lecture --chapter 1 --size 1280x720"
+    "lecture-5-reverse|--deck lecture --chapter 5 --size 1280x720"
+    "lecture-7-elbo|--deck lecture --chapter 7 --size 1280x720"
+    # A projector: 1280x720 at 100 %, 1920x1080 at 150 % (the same 1280x720 points), and
+    # presentation mode (F5).
+    "projector-1280x720|--t 250 --size 1280x720"
+    "projector-1920x1080-150|--t 250 --size 1920x1080 --zoom 1.5"
+    "present-1280x720|--t 250 --size 1280x720 --present"
 )
 for shot in "${shots[@]}"; do
     name=${shot%%|*}
     read -ra args <<<"${shot#*|}"
-    (cd /tmp && timeout 400 "$app" "${args[@]}" --screenshot "$repo/screenshots/$name.png" --size 1440x900)
+    # 1440x900 unless the shot names its own size.
+    [[ " ${args[*]} " == *" --size "* ]] || args+=(--size 1440x900)
+    (cd /tmp && timeout 400 "$app" "${args[@]}" --screenshot "$repo/screenshots/$name.png")
 done

@@ -39,6 +39,81 @@ fn path_str(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
+/// Pearson's correlation of two equally long series.
+fn correlation(a: &[f64], b: &[f64]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    let n = a.len() as f64;
+    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
+    let cov: f64 = a.iter().zip(b).map(|(x, y)| (x - ma) * (y - mb)).sum();
+    let va: f64 = a.iter().map(|x| (x - ma).powi(2)).sum();
+    let vb: f64 = b.iter().map(|y| (y - mb).powi(2)).sum();
+    cov / (va * vb).sqrt()
+}
+
+/// The `w × h` pixels of `img` from (`x`, `y`), every channel, as values in `[−1, 1]`
+/// (the inverse of `value_to_u8`), row by row.
+fn values_of(img: &image::RgbImage, x: u32, y: u32, w: u32, h: u32) -> Vec<f64> {
+    let mut out = Vec::with_capacity((w * h * 3) as usize);
+    for row in y..y + h {
+        for col in x..x + w {
+            out.extend(
+                img.get_pixel(col, row)
+                    .0
+                    .iter()
+                    .map(|&v| f64::from(v) / 127.5 - 1.0),
+            );
+        }
+    }
+    out
+}
+
+/// What a region of a picture of `N(0, 1)` noise mapped to bytes (`round(127.5 (x + 1))`,
+/// clipped) looks like, checked on `values` (from [`values_of`]: rows of `width` values,
+/// neighbouring pixels `step` values apart): the fraction of bytes within `slack` of 0 or
+/// 255 is `2Φ(−1 + (slack + ½)/127.5)` (0.31921 for 0, 0.33078 for 3: a GIF's palette
+/// may move a level or two); the mean is 0; neighbours are uncorrelated; and it is
+/// uncorrelated with `photo`. Each to five standard errors of n independent values:
+/// √(p(1 − p)/n) for the fraction, the values' SD (0.72 for clipped N(0, 1)) over √n for
+/// the mean, 1/√n for a correlation. (scipy: `2*norm.cdf(-1 + (k + 0.5)/127.5)`.)
+#[track_caller]
+fn assert_looks_like_noise(values: &[f64], width: usize, step: usize, photo: &[f64], slack: u8, what: &str) {
+    let n = values.len() as f64;
+    let edge = 1.0 - f64::from(slack) / 127.5 - 1e-9;
+    let clipped = values.iter().filter(|v| v.abs() >= edge).count() as f64 / n;
+    let p = match slack {
+        0 => 0.319_212_038_652_742_5,
+        3 => 0.330_777_490_636_837_9,
+        _ => unreachable!("no reference for slack {slack}"),
+    };
+    assert!(
+        (clipped - p).abs() < 5.0 * (p * (1.0 - p) / n).sqrt(),
+        "{what}: {clipped:.4} of the values at the ends, noise has {p:.4}"
+    );
+    let mean = values.iter().sum::<f64>() / n;
+    assert!(mean.abs() < 5.0 * 0.72 / n.sqrt(), "{what}: mean {mean}");
+    let (left, right): (Vec<f64>, Vec<f64>) = values
+        .chunks_exact(width)
+        .flat_map(|row| row.iter().zip(&row[step..]).map(|(a, b)| (*a, *b)))
+        .unzip();
+    let lag = correlation(&left, &right);
+    assert!(
+        lag.abs() < 5.0 / (left.len() as f64).sqrt(),
+        "{what}: neighbouring pixels correlate {lag:.4} (a picture's do, noise's do not)"
+    );
+    let r = correlation(values, photo);
+    assert!(
+        r.abs() < 5.0 / n.sqrt(),
+        "{what}: correlation {r:.4} with the photo"
+    );
+}
+
+/// The distance from `p` to the nearest of `data`.
+fn nearest_distance(p: [f64; 2], data: &[[f64; 2]]) -> f64 {
+    data.iter()
+        .map(|q| (p[0] - q[0]).hypot(p[1] - q[1]))
+        .fold(f64::INFINITY, f64::min)
+}
+
 #[test]
 fn schedule_csv_has_the_reference_values() {
     let o = diffscope(&[
@@ -180,7 +255,7 @@ fn data_writes_standardised_points() {
 }
 
 #[test]
-fn render_forward_writes_a_strip_of_the_astronaut_and_of_two_moons() {
+fn render_forward_writes_a_strip_of_the_astronaut() {
     let dir = scratch("render");
     let strip = dir.join("astronaut.png");
     let o = diffscope(&[
@@ -210,13 +285,36 @@ fn render_forward_writes_a_strip_of_the_astronaut_and_of_two_moons() {
         "height {}",
         img.height()
     );
-    // The first tile is the photo itself; the last is noise: its pixels are far from it.
-    let m = diffscope::export::MARGIN_PX;
+    // The first tile is the photo itself, every pixel; the others fade into noise: their
+    // correlation with the photo falls, and the last (t = T, √ᾱ_T = 4.9e-5) is noise.
+    let (m, g) = (diffscope::export::MARGIN_PX, diffscope::export::GAP_PX);
     let x0 = image::open(Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/images/astronaut.png"))
         .unwrap()
         .to_rgb8();
-    assert_eq!(img.get_pixel(m + 200, m + 300), x0.get_pixel(200, 300));
+    assert_eq!(x0.dimensions(), (512, 512));
+    let tile = |i: u32| values_of(&img, m + i * (512 + g), m, 512, 512);
+    let photo = values_of(&x0, 0, 0, 512, 512);
+    assert_eq!(tile(0), photo, "the t = 0 tile is the photo");
+    let r: Vec<f64> = (1..5).map(|i| correlation(&tile(i), &photo)).collect();
+    assert!(
+        r[0] > 0.9 && r.windows(2).all(|w| w[0] > w[1] + 0.05),
+        "correlations with the photo at t = 100, 250, 500: {r:?}"
+    );
+    assert_looks_like_noise(&tile(4), 3 * 512, 3, &photo, 0, "the t = 1000 tile");
+    // The margin and the gaps between tiles are white paper.
+    for x in [0, m - 1, m + 512, m + 512 + g - 1] {
+        assert_eq!(img.get_pixel(x, m + 100).0, [255; 3], "paper at x = {x}");
+    }
+}
 
+#[test]
+fn render_forward_writes_a_strip_of_two_moons() {
+    let dir = scratch("render-moons");
+    let (m, g) = (diffscope::export::MARGIN_PX, diffscope::export::GAP_PX);
+    // Two moons, the Markov chain: 1000 points of `--data-seed 0` in 320-pixel scatter
+    // tiles showing [−3.5, 3.5]², x_t in blue over x_0 in grey. At t = 0 the blue points
+    // sit on the data and hide them; at t = T they are N(0, I), mostly off the moons, and
+    // the grey data show.
     let moons = dir.join("moons.png");
     let o = diffscope(&[
         "render",
@@ -228,8 +326,51 @@ fn render_forward_writes_a_strip_of_the_astronaut_and_of_two_moons() {
         path_str(&moons),
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let img = image::open(&moons).unwrap();
-    assert!(img.width() > 5 * 200);
+    let img = image::open(&moons).unwrap().to_rgb8();
+    assert_eq!(img.width(), 5 * 320 + 4 * g + 2 * m);
+    let data = diffscope::data::generate(diffscope::data::Dataset::TwoMoons, 1000, 0);
+    let px_per_unit = 320.0 / 7.0;
+    // Pixels of tile i that are the points' blue (B well above R) and the data's grey,
+    // the blue ones as the data coordinates of their centres.
+    let tile_points = |i: u32| {
+        let (mut blue, mut grey) = (Vec::new(), 0usize);
+        for y in 0..320 {
+            for x in 0..320 {
+                let [r, _, b] = img.get_pixel(m + i * (320 + g) + x, m + y).0;
+                if i32::from(b) - i32::from(r) > 60 {
+                    blue.push([
+                        (f64::from(x) + 0.5) / px_per_unit - 3.5,
+                        3.5 - (f64::from(y) + 0.5) / px_per_unit,
+                    ]);
+                } else if img.get_pixel(m + i * (320 + g) + x, m + y).0 == [205; 3] {
+                    grey += 1;
+                }
+            }
+        }
+        (blue, grey)
+    };
+    let (first, first_grey) = tile_points(0);
+    let (last, last_grey) = tile_points(4);
+    // A disc of radius 1.6 px covers pixel centres up to 2.1 px away: 0.046 data units.
+    let near = |pts: &[[f64; 2]]| {
+        pts.iter().filter(|p| nearest_distance(**p, &data) < 0.05).count() as f64 / pts.len() as f64
+    };
+    assert!(
+        first.len() > 1000 && last.len() > 1000,
+        "blue pixels: {} and {}",
+        first.len(),
+        last.len()
+    );
+    assert_eq!(near(&first), 1.0, "at t = 0 every blue pixel is on a data point");
+    assert!(
+        first_grey == 0,
+        "{first_grey} grey pixels at t = 0: the points do not cover the data"
+    );
+    let off = 1.0 - near(&last);
+    assert!(
+        off > 0.5 && last_grey > 1000,
+        "at t = T {off:.2} of the blue pixels are off the data, {last_grey} grey pixels show"
+    );
 }
 
 #[test]
@@ -262,6 +403,36 @@ fn render_forward_writes_a_gif_with_the_asked_frames() {
         .unwrap();
     assert_eq!(frames.len(), 7);
     assert_eq!(frames[0].buffer().dimensions(), (64, 64));
+    // Frame i is t = round(100 i/6): the camera (reduced by the library's loader, as the
+    // command does) fading into noise. Rows from 30 on, below the "t = …" label; the GIF
+    // palette is 256 colours, so the first frame is the photo to a few levels.
+    let camera = diffscope::data::load_image(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/images/camera.png"),
+        64,
+    )
+    .unwrap();
+    let photo_px = diffscope::export::image_to_rgb(&camera.pixels, 64, 64, camera.channels);
+    // Grey: one channel of each pixel (the three are equal).
+    let grey = |img: &image::RgbImage| -> Vec<f64> {
+        values_of(img, 0, 30, 64, 34).into_iter().step_by(3).collect()
+    };
+    let photo = grey(&photo_px);
+    let shown: Vec<Vec<f64>> = frames
+        .iter()
+        .map(|f| grey(&image::DynamicImage::ImageRgba8(f.buffer().clone()).to_rgb8()))
+        .collect();
+    let worst = shown[0]
+        .iter()
+        .zip(&photo)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    assert!(worst <= 4.0 / 127.5, "frame 0 is {worst} from the photo");
+    let r: Vec<f64> = shown.iter().map(|f| correlation(f, &photo)).collect();
+    assert!(
+        r.windows(2).all(|w| w[0] > w[1]),
+        "correlation with the photo, frame by frame: {r:?}"
+    );
+    assert_looks_like_noise(&shown[6], 64, 1, &photo, 3, "the t = 100 frame");
 }
 
 #[test]
@@ -363,6 +534,54 @@ fn help_is_there_for_every_command() {
     }
 }
 
+/// The samples are circles, not the N(0, I) the chain starts from (what an untrained
+/// model, or a chain that did not run, would give). Against a fresh draw of the data
+/// (2000 points, another seed than training's): the median distance of a sample to its
+/// nearest data point is under half that of 300 draws of N(0, I), and more samples lie
+/// within 0.05 of the data. Medians and fractions, not means: DDIM's first step divides
+/// ε̂'s error by √ᾱ_T (ᾱ_50 = 4.5e-5 here), and a few samples of a model trained for
+/// seconds land far out (1 of 300 beyond ±4 at 3000 iterations, 8 at 200, up to |x| =
+/// 722: the caller allows 5 % beyond ±4). Measured: median 0.052 against 0.161 for N(0, I); within 0.05: 0.48
+/// against 0.20. (At 200 iterations the samples were barely better than noise: 0.140,
+/// 0.31; the sliced W2 distance does not tell circles from N(0, I) at n = 300 — both
+/// have unit variance — so it is not used.)
+#[track_caller]
+fn assert_samples_are_circles(values: &[f64]) {
+    let samples: Vec<[f64; 2]> = values.chunks_exact(2).map(|p| [p[0], p[1]]).collect();
+    let data = diffscope::data::generate(diffscope::data::Dataset::Circles, 2000, 99);
+    let noise_draw = |seed: u64| -> Vec<[f64; 2]> {
+        (0..300u64)
+            .map(|i| {
+                [
+                    diffscope::diffusion::noise::normal(seed, 0, 2 * i),
+                    diffscope::diffusion::noise::normal(seed, 0, 2 * i + 1),
+                ]
+            })
+            .collect()
+    };
+    let noise = noise_draw(5);
+    let nearest = |points: &[[f64; 2]]| {
+        let mut d: Vec<f64> = points.iter().map(|p| nearest_distance(*p, &data)).collect();
+        d.sort_by(f64::total_cmp);
+        let close = d.iter().filter(|&&x| x < 0.05).count() as f64 / d.len() as f64;
+        (d[d.len() / 2], close)
+    };
+    let (median_noise, close_noise) = nearest(&noise);
+    let like_the_data =
+        |(median, close): (f64, f64)| median < 0.5 * median_noise && close > close_noise + 0.15;
+    // The check tells noise apart: another draw of N(0, I) fails it.
+    assert!(
+        !like_the_data(nearest(&noise_draw(6))),
+        "N(0, I) passes for circles"
+    );
+    let (median_samples, close_samples) = nearest(&samples);
+    assert!(
+        like_the_data((median_samples, close_samples)),
+        "median distance to the data: samples {median_samples:.4}, N(0, I) {median_noise:.4}; \
+         within 0.05 of it: samples {close_samples:.3}, N(0, I) {close_noise:.3}"
+    );
+}
+
 #[test]
 fn train_then_sample_writes_points_from_the_learned_chain() {
     let dir = scratch("train-sample");
@@ -374,7 +593,7 @@ fn train_then_sample_writes_points_from_the_learned_chain() {
         "--steps",
         "50",
         "--iters",
-        "200",
+        "3000",
         "--batch",
         "64",
         "--width",
@@ -393,7 +612,7 @@ fn train_then_sample_writes_points_from_the_learned_chain() {
         "{err}"
     );
     let model = diffscope::model::io::load(&weights).unwrap();
-    assert_eq!(model.info.iterations, 200);
+    assert_eq!(model.info.iterations, 3000);
     assert_eq!(model.info.schedule.steps, 50);
     assert!(
         model
@@ -428,12 +647,7 @@ fn train_then_sample_writes_points_from_the_learned_chain() {
         .flat_map(|r| r.split(',').map(|v| v.parse::<f64>().unwrap()))
         .collect();
     assert!(values.iter().all(|v| v.is_finite()));
-    let inside = values.iter().filter(|v| v.abs() < 4.0).count();
-    assert!(
-        inside * 100 >= 95 * values.len(),
-        "{inside} of {} values within ±4σ",
-        values.len()
-    );
+    assert_samples_are_circles(&values);
     // Same seed, same samples.
     let again = dir.join("s2.csv");
     let o = diffscope(&[
@@ -451,6 +665,28 @@ fn train_then_sample_writes_points_from_the_learned_chain() {
     ]);
     assert!(o.status.success());
     assert_eq!(std::fs::read_to_string(&again).unwrap(), text);
+}
+
+/// `--variance beta-tilde` (the older spelling) and `--sampler ddpm-posterior` are one
+/// sampler, and not the `σ² = β_t` one.
+#[test]
+fn sample_ddpm_posterior_has_two_spellings() {
+    let dir = scratch("posterior");
+    let run = |name: &str, args: &[&str]| -> String {
+        let out = dir.join(name);
+        let mut all = vec!["sample", "--weights", "two-moons", "--n", "40", "--seed", "3"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--out", path_str(&out)]);
+        let o = diffscope(&all);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        std::fs::read_to_string(&out).unwrap()
+    };
+    let old = run("old.csv", &["--sampler", "ddpm", "--variance", "beta-tilde"]);
+    let new = run("new.csv", &["--sampler", "ddpm-posterior"]);
+    let beta = run("beta.csv", &["--sampler", "ddpm"]);
+    assert_eq!(old.lines().count(), 41);
+    assert_eq!(old, new);
+    assert_ne!(old, beta);
 }
 
 #[test]
@@ -472,12 +708,67 @@ fn sample_writes_a_grid_of_shipped_digits() {
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let img = image::open(&png).unwrap().to_rgb8();
-    // Three by three cells of 8×8 digits scaled 8×, with gaps.
+    // Three by three cells of 8×8 digits scaled 8×, 8 pixels apart, in a margin of 8.
+    assert_eq!(img.dimensions(), (8 + 3 * 64 + 2 * 8 + 8, 8 + 3 * 64 + 2 * 8 + 8));
+    // Each cell is an 8×8 picture scaled up (each 8×8 block one grey); read them back.
+    let cells: Vec<Vec<u8>> = (0..9u32)
+        .map(|k| {
+            let (left, top) = (8 + (k % 3) * 72, 8 + (k / 3) * 72);
+            let mut cell = Vec::with_capacity(64);
+            for by in 0..8 {
+                for bx in 0..8 {
+                    let v = img.get_pixel(left + 8 * bx, top + 8 * by).0;
+                    assert!(v[0] == v[1] && v[1] == v[2], "cell {k}: grey pixels");
+                    for dy in 0..8 {
+                        for dx in 0..8 {
+                            assert_eq!(
+                                img.get_pixel(left + 8 * bx + dx, top + 8 * by + dy).0,
+                                v,
+                                "cell {k}: 8×8 blocks"
+                            );
+                        }
+                    }
+                    cell.push(v[0]);
+                }
+            }
+            cell
+        })
+        .collect();
+    // They look like the digits, not like the noise they start from: the digits' ink
+    // is sparse (a dark background, value −1 → byte 0), so many pixels are near black and
+    // the mean is low; bytes of clipped N(0, 1) noise are near black (≤ 16) with
+    // probability Φ(−1 + 16.5/127.5) = 0.19 and average 127.5. The data's own numbers are
+    // computed here from the digits the model was trained on. Measured: 0.49 of the
+    // sampled pixels near black (data 0.52), mean byte 75 (data 78).
+    let dark = |px: &[u8]| px.iter().filter(|&&v| v <= 16).count() as f64 / px.len() as f64;
+    let mean = |px: &[u8]| px.iter().map(|&v| f64::from(v)).sum::<f64>() / px.len() as f64;
+    let data = diffscope::data::digits().unwrap();
+    let data_px: Vec<u8> = data
+        .images
+        .iter()
+        .flatten()
+        .map(|&v| diffscope::export::value_to_u8(v))
+        .collect();
+    let all: Vec<u8> = cells.concat();
+    let (dark_samples, dark_data) = (dark(&all), dark(&data_px));
+    let (mean_samples, mean_data) = (mean(&all), mean(&data_px));
     assert!(
-        img.width() >= 3 * 64 && img.height() >= 3 * 64,
-        "{:?}",
-        img.dimensions()
+        dark_samples > 0.35
+            && (dark_samples - dark_data).abs() < 0.15
+            && (mean_samples - mean_data).abs() < 25.0,
+        "near-black fraction: samples {dark_samples:.3}, data {dark_data:.3}, noise 0.19; \
+         mean byte: samples {mean_samples:.1}, data {mean_data:.1}, noise 127.5"
     );
+    // Nine different samples.
+    for i in 0..9 {
+        for j in i + 1..9 {
+            assert_ne!(cells[i], cells[j], "cells {i} and {j} are the same picture");
+        }
+    }
+    // Laid out by export::grid: white margin and gaps.
+    for (x, y) in [(0, 0), (7, 100), (8 + 64 + 3, 100), (223, 223)] {
+        assert_eq!(img.get_pixel(x, y).0, [255, 255, 255], "({x}, {y})");
+    }
 }
 
 #[test]
@@ -571,4 +862,33 @@ fn bench_prints_iterations_and_point_steps_per_second() {
     ]);
     let out = stdout(&o);
     assert!(o.status.success() && out.contains("M point-steps/s"), "{out}");
+}
+
+#[test]
+fn markov_prints_p_n_the_classes_and_the_rate_and_names_a_bad_line() {
+    let o = diffscope(&["markov", "--preset", "absorbing", "--states", "5", "--n", "0,10"]);
+    let text = stdout(&o);
+    assert!(text.contains("# one closed class {4}"), "{text}");
+    assert!(text.contains("; transient: 0, 1, 2, 3"), "{text}");
+    assert!(text.contains("# |λ₂| = 0.6"), "{text}");
+    // p_10 from state 0: NumPy's p0 @ matrix_power(P, 10) with p0 = e_0 (see
+    // tests/finite.rs for the preset): 0.6¹⁰ = 0.0060466176 stays in state 0.
+    let row = text
+        .lines()
+        .find(|l| l.starts_with("10,"))
+        .expect("the row of n = 10");
+    let p0: f64 = row.split(',').nth(1).unwrap().parse().unwrap();
+    assert!((p0 - 0.6f64.powi(10)).abs() < 1e-15, "{row}");
+    // A bad matrix file: one line naming the file and the line, exit code 2.
+    let bad = scratch("markov").join("bad-chain.csv");
+    std::fs::write(&bad, "0.5,0.5\n# a comment\n0.2,-0.8\n").unwrap();
+    let o = diffscope(&["markov", "--matrix", path_str(&bad)]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        one_error_line(&o),
+        format!(
+            "error: {}: line 3, column 2: -0.8 is negative; probabilities are ≥ 0",
+            bad.display()
+        )
+    );
 }

@@ -185,8 +185,20 @@ fn standardise_only_centres_a_constant_coordinate() {
     for (p, e) in points.iter().zip(&expected) {
         assert!((p[0] - e[0]).abs() < 1e-15 && p[1] == e[1], "{points:?}");
     }
-    let mut empty: [[f64; 2]; 0] = [];
+    // No points: the defined result is no change and no panic (n = 0 makes the mean 0/0,
+    // which must never be read, and there is no first point to index); what this can
+    // catch is a panic, so it runs on a Vec whose capacity is not 0, like a cleared buffer.
+    let mut empty: Vec<[f64; 2]> = Vec::with_capacity(4);
     standardise(&mut empty);
+    assert!(empty.is_empty());
+    // One point: both coordinates have standard deviation 0, so it is only centred, to
+    // exactly the origin (not 0/0 = NaN); two equal points likewise.
+    let mut one = [[3.5, -2.0]];
+    standardise(&mut one);
+    assert_eq!(one, [[0.0, 0.0]]);
+    let mut twins = [[-1e-3, 7.0], [-1e-3, 7.0]];
+    standardise(&mut twins);
+    assert_eq!(twins, [[0.0, 0.0], [0.0, 0.0]]);
 }
 
 #[test]

@@ -10,7 +10,7 @@ use diffscope::app::elbo::PARTS;
 use diffscope::app::settings::{ElboSettings, Settings, SourceChoice, Tab};
 use diffscope::app::{Command, DiffscopeApp};
 use diffscope::diffusion::{IdealDenoiser, ReverseVariance, Schedule, ScheduleKind, ScheduleSpec};
-use diffscope::model::elbo::{self, ElboForm, ElboReport, TermKind};
+use diffscope::model::elbo::{self, ElboForm, ElboReport, ElboRequest, TermKind};
 use diffscope::model::sample::Denoiser;
 use diffscope::model::shipped;
 use diffscope::worker::model::{DenoiserChoice, ElboJob, ElboPart, ModelCommand, ModelEvent, ModelWorker};
@@ -21,7 +21,7 @@ use crate::ui::{harness_with, scratch};
 
 /// Two moons (200 points, data seed 0) under the shipped model's schedule, the ELBO tab
 /// over the first 100 points.
-fn settings() -> Settings {
+pub(crate) fn settings() -> Settings {
     Settings {
         source: SourceChoice::Dataset("two-moons".into()),
         n_points: 200,
@@ -41,7 +41,11 @@ fn settings() -> Settings {
 /// Steps the app until `done`, at most 3 minutes (the worker runs at nice 10 and other
 /// tests may be running).
 #[track_caller]
-fn wait(harness: &mut Harness<'_, DiffscopeApp>, what: &str, done: impl Fn(&DiffscopeApp) -> bool) {
+pub(crate) fn wait(
+    harness: &mut Harness<'_, DiffscopeApp>,
+    what: &str,
+    done: impl Fn(&DiffscopeApp) -> bool,
+) {
     let start = Instant::now();
     while !done(harness.state()) {
         assert!(
@@ -55,7 +59,7 @@ fn wait(harness: &mut Harness<'_, DiffscopeApp>, what: &str, done: impl Fn(&Diff
 }
 
 /// Whether all four estimates of the current keys are there.
-fn all_done(app: &DiffscopeApp) -> bool {
+pub(crate) fn all_done(app: &DiffscopeApp) -> bool {
     app.model.elbo.running.is_none()
         && (0..4).all(|i| {
             app.model.elbo.latest(i).is_some_and(|r| {
@@ -93,13 +97,15 @@ fn expected(index: usize, schedule: &Schedule) -> ElboReport {
     elbo::estimate_under(
         &denoiser,
         own.as_ref(),
-        schedule,
-        ReverseVariance::Beta,
-        part.form,
-        &x0,
-        2,
-        false,
-        0,
+        &ElboRequest {
+            schedule,
+            variance: ReverseVariance::Beta,
+            form: part.form,
+            x0: &x0,
+            dim: 2,
+            discrete: false,
+            seed: 0,
+        },
         &mut |_| true,
     )
     .unwrap()
@@ -144,8 +150,8 @@ fn the_tab_computes_both_forms_for_the_learned_and_the_ideal_denoiser() {
     // The table shows the totals.
     let shown = format!(
         "{} ± {}",
-        diffscope::cli::format_sig(reports[0].total_nats, 5),
-        diffscope::cli::format_sig(reports[0].total_std_err, 2)
+        diffscope::format::format_sig(reports[0].total_nats, 5),
+        diffscope::format::format_sig(reports[0].total_std_err, 2)
     );
     harness.get_by_label(&shown);
     harness.get_by_label("all estimates are up to date");

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use diffscope::diffusion::{ScheduleKind, ScheduleSpec};
 use diffscope::model::conv::ConvConfig;
 use diffscope::model::mlp::MlpConfig;
-use diffscope::model::{Architecture, Model, ModelInfo, Network, io};
+use diffscope::model::{Architecture, Checkpoint, ModelInfo, Network, io};
 use image::{ImageEncoder as _, RgbImage};
 use safetensors::tensor::{Dtype, TensorView};
 
@@ -572,7 +572,7 @@ const WILD_SETTINGS: &str = r#"(
 
 /// A freshly initialised model of `arch` (a valid weights file of a few KB).
 fn tiny_model(arch: Architecture) -> Vec<u8> {
-    let model = Model {
+    let model = Checkpoint {
         network: Network::new(arch, 1),
         info: ModelInfo {
             schedule: ScheduleSpec::new(ScheduleKind::Linear, 10),

@@ -9,9 +9,9 @@ use diffscope::model::kernels;
 use diffscope::model::mlp::{Mlp2d, MlpConfig};
 use diffscope::model::ops::{BiasGelu, Embed, Linear, ResidualBiasGelu, tensor_vec};
 use diffscope::model::params::{AdamW, Param};
-use diffscope::model::sample::{Denoiser, ReverseChain, Sampler};
+use diffscope::model::sample::{Denoiser, ReverseChain, Sampler, SamplerKind};
 use diffscope::model::train::{TrainSet, TrainSettings, Trainer};
-use diffscope::model::{Architecture, Model, ModelError, ModelInfo, Network, io, shipped};
+use diffscope::model::{Architecture, Checkpoint, ModelError, ModelInfo, Network, io, shipped};
 
 fn erf64(x: f64) -> f64 {
     libm::erf(x)
@@ -314,6 +314,7 @@ fn mlp_loss_and_gradients_equal_a_plain_candle_implementation() {
     let refs: Vec<&Var> = vars.iter().collect();
     let want = grads_of(&plain_loss, &refs);
     assert!((loss - plain_loss.to_scalar::<f32>().unwrap()).abs() < 1e-5);
+    assert_eq!(grads.len(), want.len(), "one gradient per parameter");
     for (i, (g, w)) in grads.iter().zip(&want).enumerate() {
         assert_close(g, w, 1e-4, &model.params[i].name);
     }
@@ -360,8 +361,8 @@ fn sliced_wasserstein_matches_numpy_and_is_zero_on_equal_sets() {
     );
 }
 
-fn small_model() -> Model {
-    Model {
+fn small_model() -> Checkpoint {
+    Checkpoint {
         network: Network::new(
             Architecture::Mlp2d(MlpConfig {
                 hidden: 16,
@@ -540,6 +541,44 @@ fn tiny_set() -> Vec<f64> {
     vec![1.0, 0.5, -1.0, -0.5, 0.0, 1.5]
 }
 
+/// One list of samplers: the window's and the CLI's, each kind's sampler is of that kind,
+/// and only DDIM takes `K` and `η`.
+#[test]
+fn every_sampler_kind_is_listed_once_and_builds_its_own_sampler() {
+    use clap::ValueEnum;
+    let all = SamplerKind::all();
+    assert_eq!(
+        all,
+        [
+            SamplerKind::DdpmBeta,
+            SamplerKind::DdpmPosterior,
+            SamplerKind::Ddim
+        ]
+    );
+    let names: Vec<String> = all
+        .iter()
+        .map(|k| k.to_possible_value().unwrap().get_name().to_owned())
+        .collect();
+    assert_eq!(names, ["ddpm", "ddpm-posterior", "ddim"]);
+    for &kind in all {
+        assert_eq!(kind.sampler(7, 0.5).kind(), kind);
+        assert_eq!(
+            SamplerKind::from_str(kind.to_possible_value().unwrap().get_name(), false),
+            Ok(kind)
+        );
+    }
+    assert_eq!(
+        SamplerKind::Ddim.sampler(7, 0.5),
+        Sampler::Ddim { steps: 7, eta: 0.5 }
+    );
+    assert_eq!(
+        SamplerKind::DdpmPosterior.sampler(7, 0.5),
+        Sampler::Ddpm(ReverseVariance::PosteriorVariance)
+    );
+    let strided: Vec<bool> = all.iter().map(|k| k.strided()).collect();
+    assert_eq!(strided, [false, false, true]);
+}
+
 #[test]
 fn the_ideal_denoiser_chain_reproduces_training_points() {
     let schedule = Schedule::new(&ScheduleSpec::new(ScheduleKind::Linear, 200)).unwrap();
@@ -687,6 +726,8 @@ fn shipped_two_moons_model_matches_pytorch() {
     let x = [0.5f32, -0.25, 1.0, 1.0, -1.5, 0.3];
     for (t, expected) in golden {
         let eps = net.predict_eps_at(&x, t).unwrap();
+        // One ε̂ per input value: zip alone would pass an empty or short output.
+        assert_eq!(eps.len(), x.len(), "t = {t}: {eps:?}");
         for (got, want) in eps.iter().zip(expected.iter().flatten()) {
             assert!((got - want).abs() < 2e-5, "t = {t}: {got} vs {want}");
         }

@@ -9,7 +9,7 @@ use diffscope::diffusion::{ReverseVariance, ScheduleKind, ScheduleSpec};
 use diffscope::model::mlp::MlpConfig;
 use diffscope::model::sample::Sampler;
 use diffscope::model::train::{TrainSet, TrainSettings};
-use diffscope::model::{Architecture, Model, ModelInfo, Network, io};
+use diffscope::model::{Architecture, Checkpoint, ModelInfo, Network, io};
 use diffscope::worker::model::{
     ChainStart, DenoiserChoice, ModelCommand, ModelEvent, ModelWorker, SampleJob, TrainEnd, TrainJob,
 };
@@ -32,6 +32,62 @@ pub(crate) fn wait_for<T>(
     }
 }
 
+/// A barrier instead of a sleep, for checks that a worker does *nothing*: first a clock
+/// that runs at the machine's speed, then a round trip through the worker's command loop.
+///
+/// The clock is a second worker training a small model until it has reported
+/// [`CLOCK_TICKS`] progress events at rising iterations (each after at least 100 ms of
+/// training): it waits on events, not on time, so on a slow or busy machine it waits
+/// longer. A job the checked worker should not be running — same process, same thread
+/// priority — gets about as much CPU meanwhile: tens of chain steps, a few training
+/// slices. Then an ε-field request, answered in order after everything the worker sent
+/// before it; every other event that arrives meanwhile goes to `seen`.
+///
+/// (Round trips alone are not enough: the worker runs at a lower priority than the test
+/// thread, and on a loaded machine each answer hands the CPU straight back to the test,
+/// whose next request is then handled before any slice of a job that should not run —
+/// a chain that Step wrongly resumed passed 20 of them.)
+pub(crate) fn barrier(worker: &ModelWorker, mut seen: impl FnMut(&ModelEvent)) {
+    worker_clock();
+    worker.send(ModelCommand::EpsField {
+        generation: BARRIER_GENERATION,
+        denoiser: ideal(10),
+        t: 5,
+        points: vec![0.5, -0.5],
+    });
+    wait_for(worker, "the barrier's ε field", |e| match e {
+        ModelEvent::EpsField {
+            generation: BARRIER_GENERATION,
+            ..
+        } => Some(()),
+        other => {
+            seen(&other);
+            None
+        }
+    });
+}
+
+/// How many progress events the clock of [`worker_clock`] waits for.
+pub(crate) const CLOCK_TICKS: usize = 5;
+
+/// Runs a second worker's training until it has reported [`CLOCK_TICKS`] progress events
+/// at rising iterations (see [`barrier`]); the worker stops when dropped here.
+pub(crate) fn worker_clock() {
+    let clock = ModelWorker::spawn(Box::new(|| {}));
+    clock.send(ModelCommand::Train(train_job(1, 1_000_000, 1e-3)));
+    let (mut ticks, mut last) = (0, 0);
+    wait_for(&clock, "the clock's training progress", |e| match e {
+        ModelEvent::TrainProgress { iteration, .. } if iteration > last => {
+            (ticks, last) = (ticks + 1, iteration);
+            (ticks == CLOCK_TICKS).then_some(())
+        }
+        _ => None,
+    });
+}
+
+/// The generation of the barrier's request, above any a test uses for its jobs.
+pub(crate) const BARRIER_GENERATION: u64 = 1 << 40;
+
 pub(crate) fn scratch(name: &str) -> std::path::PathBuf {
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
         .join("model-worker")
@@ -41,8 +97,8 @@ pub(crate) fn scratch(name: &str) -> std::path::PathBuf {
     dir
 }
 
-pub(crate) fn small_model(hidden: usize) -> Model {
-    Model {
+pub(crate) fn small_model(hidden: usize) -> Checkpoint {
+    Checkpoint {
         network: Network::new(
             Architecture::Mlp2d(MlpConfig {
                 hidden,
@@ -153,14 +209,14 @@ fn sampling_steps_pauses_and_streams_every_frame() {
         _ => None,
     });
     assert_eq!((frame.t, progress), (29, (1, 30)));
-    // Paused: nothing more comes without another step.
-    std::thread::sleep(Duration::from_millis(200));
-    while let Some(e) = worker.try_recv() {
+    // Paused: nothing more comes without another step (through a barrier: a running
+    // chain would have sent frames).
+    barrier(&worker, |e| {
         assert!(
             !matches!(e, ModelEvent::SampleFrame { .. }),
-            "a paused chain moved"
+            "a paused chain moved: {e:?}"
         );
-    }
+    });
     worker.send(ModelCommand::Resume);
     let mut ts = Vec::new();
     let last = wait_for(&worker, "the chain ends", |e| match e {
@@ -272,11 +328,25 @@ fn training_reports_progress_pauses_resumes_and_hands_over_its_model() {
         } => Some(iteration),
         _ => None,
     });
-    std::thread::sleep(Duration::from_millis(300));
-    while let Some(e) = worker.try_recv() {
-        if let ModelEvent::TrainProgress { iteration, .. } = e {
-            assert_eq!(iteration, paused_at, "training moved while paused");
-        }
+    // Paused: after the clock of `barrier` has run (a run that went on would have
+    // trained about as long), a Pause sent again is answered with the iteration training
+    // is at, which must be where it paused; twice, to be sure of the answer.
+    worker_clock();
+    for _ in 0..2 {
+        worker.send(ModelCommand::Pause);
+        let now = wait_for(&worker, "paused again", |e| match e {
+            ModelEvent::TrainProgress {
+                generation: 9,
+                iteration,
+                paused: true,
+                ..
+            } => Some(iteration),
+            ModelEvent::TrainProgress { iteration, .. } => {
+                panic!("training moved while paused: progress at {iteration} while running")
+            }
+            _ => None,
+        });
+        assert_eq!(now, paused_at, "training moved while paused");
     }
     worker.send(ModelCommand::Resume);
     wait_for(&worker, "moves again", |e| match e {

@@ -6,18 +6,19 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use diffscope::app::reverse::LearnedOrigin;
-use diffscope::app::scene::SceneData;
-use diffscope::app::settings::{DenoiserSetting, ReverseSettings, SamplerKind, Settings, SourceChoice, Tab};
+use diffscope::app::reverse::{ChainView, LearnedOrigin};
+use diffscope::app::settings::{DenoiserKind, ReverseSettings, SamplerKind, Settings, SourceChoice, Tab};
 use diffscope::app::{Command, DiffscopeApp};
 use diffscope::diffusion::{ScheduleKind, ScheduleSpec};
 use diffscope::model::conv::ConvConfig;
 use diffscope::model::mlp::MlpConfig;
-use diffscope::model::{Architecture, Model, ModelInfo, Network, io};
+use diffscope::model::{Architecture, Checkpoint, ModelInfo, Network, io};
+use diffscope::scene::SceneData;
 use egui::accesskit::Role;
 use egui_kittest::Harness;
-use egui_kittest::kittest::Queryable;
+use egui_kittest::kittest::{NodeT, Queryable};
 
+use crate::model_worker::worker_clock;
 use crate::ui::{drop_file, harness_with, label_starting, scratch, step_until};
 
 /// Two moons (200 points), linear T = 50, the Reverse tab, the ideal denoiser, 100 samples.
@@ -31,7 +32,7 @@ fn settings(reverse: &ReverseSettings) -> Settings {
         show_math: false,
         export_dir: scratch("reverse-exports"),
         reverse: ReverseSettings {
-            denoiser: DenoiserSetting::Ideal,
+            denoiser: DenoiserKind::Ideal,
             n_points: 100,
             max_speed: true,
             ..reverse.clone()
@@ -44,13 +45,24 @@ fn chain_done(app: &DiffscopeApp) -> bool {
     app.model.learning.chain.as_ref().is_some_and(|c| c.done)
 }
 
-/// Steps the app for `duration`, so that whatever the worker had in flight arrives.
-fn settle(harness: &mut Harness<'_, DiffscopeApp>, duration: Duration) {
-    let start = std::time::Instant::now();
-    while start.elapsed() < duration {
-        harness.step();
-        std::thread::sleep(Duration::from_millis(5));
-    }
+/// A round trip through the `model` worker: drops the ε field shown, so that the app asks
+/// the worker for it again, and steps the app until the answer is in. The worker handles
+/// commands in order and its events keep their order, so after it everything the worker
+/// sent before has arrived.
+fn worker_round_trip(harness: &mut Harness<'_, DiffscopeApp>) {
+    harness.state_mut().model.learning.eps = None;
+    step_until(harness, "the ε field asked again", |app| {
+        app.model.learning.eps.is_some() && app.model.learning.eps_requested.is_none()
+    });
+}
+
+/// A barrier instead of a sleep, before checking that the chain did not move: a clock
+/// that runs at the machine's speed (a second worker's training, see
+/// [`crate::model_worker::barrier`]), in which a chain that runs would have taken steps
+/// on the app's worker, then a round trip that brings them in.
+fn worker_barrier(harness: &mut Harness<'_, DiffscopeApp>) {
+    worker_clock();
+    worker_round_trip(harness);
 }
 
 #[test]
@@ -120,15 +132,21 @@ fn pause_then_step_advances_exactly_one_step_and_left_arrow_another() {
             .is_some_and(|c| c.frames.len() >= 3)
     });
     harness.get_by_label("Pause").click();
-    settle(&mut harness, Duration::from_millis(300));
+    // Full speed from here: a chain that did not pause would now step as fast as the
+    // worker can (at 20 steps/s it might sleep through a short barrier).
+    harness.state_mut().settings.reverse.max_speed = true;
+    harness.run_steps(1);
+    // The frames sent before the pause took effect have arrived after one round trip.
+    worker_round_trip(&mut harness);
     let done = |app: &DiffscopeApp| app.model.learning.chain.as_ref().unwrap().progress.0;
     let before = done(harness.state());
     assert!(harness.state().model.learning.chain.as_ref().unwrap().paused);
-    settle(&mut harness, Duration::from_millis(300));
+    assert!(before < 50, "the chain ran to its end before the pause: {before}");
+    worker_barrier(&mut harness);
     assert_eq!(done(harness.state()), before, "a paused chain stays");
     harness.get_by_label("Step").click();
     step_until(&mut harness, "one step", |app| done(app) == before + 1);
-    settle(&mut harness, Duration::from_millis(300));
+    worker_barrier(&mut harness);
     assert_eq!(done(harness.state()), before + 1, "exactly one step");
     // t shows the new frame, and ← at the newest frame takes the next step.
     let newest = |app: &DiffscopeApp| app.model.learning.chain.as_ref().unwrap().newest().unwrap().t;
@@ -136,8 +154,8 @@ fn pause_then_step_advances_exactly_one_step_and_left_arrow_another() {
     assert_eq!(newest(harness.state()), 50 - before - 1);
     harness.key_press(egui::Key::ArrowLeft);
     step_until(&mut harness, "the ← step", |app| done(app) == before + 2);
-    settle(&mut harness, Duration::from_millis(200));
-    assert_eq!(done(harness.state()), before + 2);
+    worker_barrier(&mut harness);
+    assert_eq!(done(harness.state()), before + 2, "exactly one more step");
     // Space resumes it to the end.
     harness.key_press(egui::Key::Space);
     step_until(&mut harness, "the chain to finish", chain_done);
@@ -192,12 +210,12 @@ fn model_files(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf
         command: "test".into(),
     };
     let good = dir.join("fresh.safetensors");
-    let mlp = Model {
+    let mlp = Checkpoint {
         network: Network::new(Architecture::Mlp2d(MlpConfig::default()), 1),
         info: info.clone(),
     };
     io::save(&mlp, &good).unwrap();
-    let conv = Model {
+    let conv = Checkpoint {
         network: Network::new(Architecture::Conv(ConvConfig::digits()), 1),
         info,
     };
@@ -235,10 +253,7 @@ fn a_weights_file_of_the_wrong_architecture_is_refused_and_the_model_kept() {
             .is_some_and(|m| m.origin == LearnedOrigin::File(good.clone()))
     });
     // Loading a model chooses it for the chain.
-    assert_eq!(
-        harness.state().settings.reverse.denoiser,
-        DenoiserSetting::Learned
-    );
+    assert_eq!(harness.state().settings.reverse.denoiser, DenoiserKind::Learned);
     drop_file(&mut harness, &wrong);
     step_until(&mut harness, "the error", |app| app.model.status.error.is_some());
     let app = harness.state();
@@ -298,8 +313,22 @@ fn training_a_few_iterations_on_two_moons_reports_progress_and_becomes_the_model
         learned.summary.schedule.steps, 50,
         "trained with the app's schedule"
     );
-    assert_eq!(app.settings.reverse.denoiser, DenoiserSetting::Learned);
+    assert_eq!(app.settings.reverse.denoiser, DenoiserKind::Learned);
     label_starting(&harness, "iteration 20 / 20");
+    // The SW2 plot's legend names its line (with the points on it) once (issue 12 item 8).
+    step_until(&mut harness, "the SW2 plot", |app| {
+        app.model
+            .learning
+            .training
+            .as_ref()
+            .is_some_and(|t| !t.metric.is_empty())
+    });
+    let entries: Vec<String> = harness
+        .get_all_by_role(Role::CheckBox)
+        .filter_map(|n| n.accesskit_node().label())
+        .filter(|l| l.starts_with("SW2"))
+        .collect();
+    assert_eq!(entries, ["SW2"], "the SW2 plot's legend");
 }
 
 #[test]
@@ -336,4 +365,297 @@ fn the_digits_are_data_and_sdedit_starts_from_them_noised() {
     // The grid of 4 digits: 2 × 2 tiles with a 1-pixel gap.
     let size = harness.state().model.learning.textures.0.as_ref().unwrap().size();
     assert_eq!(size, [17, 17]);
+}
+
+/// The number after `prefix` in the one label that starts with it (`x_t at t = 959`).
+#[track_caller]
+fn shown_number(harness: &Harness<'_, DiffscopeApp>, prefix: &str) -> usize {
+    let label = label_starting(harness, prefix);
+    label[prefix.len()..]
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no number in {label:?}"))
+}
+
+/// The labels that start with `prefix`, none if there are none.
+fn query_labels_starting(harness: &Harness<'_, DiffscopeApp>, prefix: &str) -> Vec<String> {
+    harness
+        .query_all_by_label_contains(prefix)
+        .filter_map(|n| n.accesskit_node().label().or_else(|| n.value()))
+        .filter(|l| l.starts_with(prefix))
+        .collect()
+}
+
+fn progress(app: &DiffscopeApp) -> (usize, usize) {
+    app.model.learning.chain.as_ref().map_or((0, 0), |c| c.progress)
+}
+
+/// Issue 12 item 6: frames the worker sent before it saw Pause still arrive; the view
+/// stays on the newest (the one the progress bar counts), and its caption says so.
+#[test]
+fn after_pause_the_caption_names_the_newest_frame_the_progress_counts() {
+    // 1000 steps of 1000 samples against 200 points: long enough to pause mid-way, and
+    // at full speed many frames are in flight when Pause is pressed.
+    let mut harness = harness_with(Settings {
+        schedule: ScheduleSpec::new(ScheduleKind::Linear, 1000),
+        t: 1000,
+        ..settings(&ReverseSettings {
+            n_points: 1000,
+            ..ReverseSettings::default()
+        })
+    });
+    harness.state_mut().push(Command::Sample);
+    step_until(&mut harness, "ten steps", |app| progress(app).0 >= 10);
+    harness.get_by_label("Pause").click();
+    // Before the fix t stayed where Pause found it while the progress went on.
+    step_until(&mut harness, "t to be the newest frame's", |app| {
+        let (done, total) = progress(app);
+        app.model.learning.chain.as_ref().is_some_and(|c| c.paused) && app.settings.t == total - done
+    });
+    let (done, total) = progress(harness.state());
+    assert!(done < total, "paused before the end");
+    assert_eq!(shown_number(&harness, "x_t at t = "), total - done);
+    // A single step moves view and caption to the step it computed.
+    harness.get_by_label("Step").click();
+    step_until(&mut harness, "the step", |app| progress(app).0 > done);
+    let (done, total) = progress(harness.state());
+    assert_eq!(harness.state().settings.t, total - done);
+    assert_eq!(shown_number(&harness, "x_t at t = "), total - done);
+}
+
+/// Issue 12 item 6: while the chain runs, `x_t`, `x̂_0` and the arrows of the ε field
+/// name the same step (`x̂_0` was predicted from the step before `x_t`'s).
+#[test]
+fn while_the_chain_runs_x_t_x0_hat_and_the_arrows_name_the_steps_on_screen() {
+    let mut harness = harness_with(Settings {
+        schedule: ScheduleSpec::new(ScheduleKind::Linear, 200),
+        t: 200,
+        ..settings(&ReverseSettings {
+            sampler: SamplerKind::DdpmBeta,
+            steps_per_s: 200.0,
+            ..ReverseSettings::default()
+        })
+    });
+    harness.state_mut().settings.reverse.max_speed = false;
+    harness.run_steps(1);
+    harness.state_mut().push(Command::Sample);
+    let mut compared = 0;
+    let start = std::time::Instant::now();
+    while !chain_done(harness.state()) {
+        assert!(
+            start.elapsed() < Duration::from_mins(1),
+            "the chain did not finish"
+        );
+        harness.step();
+        let running = harness
+            .state()
+            .model
+            .learning
+            .chain
+            .as_ref()
+            .is_some_and(ChainView::running);
+        let arrows = query_labels_starting(&harness, "arrows: the score at t = ");
+        if running && arrows.len() == 1 {
+            let xt = shown_number(&harness, "x_t at t = ");
+            let eps = shown_number(&harness, "arrows: the score at t = ");
+            assert_eq!(xt, eps, "x_t and the arrows name different steps");
+            if xt < 200 {
+                assert_eq!(shown_number(&harness, "x̂_0 from x_t at t = "), xt + 1);
+            }
+            compared += 1;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(compared >= 10, "only {compared} frames compared");
+}
+
+/// Issue 12 item 10: Step with no chain (or a finished one) starts a chain paused at
+/// `x_T` and takes one step.
+#[test]
+fn step_without_a_running_chain_starts_one_paused_at_x_t_and_takes_one_step() {
+    let mut harness = harness_with(settings(&ReverseSettings::default()));
+    harness.get_by_label("Step").click();
+    step_until(&mut harness, "the first step", |app| progress(app).0 == 1);
+    let app = harness.state();
+    let chain = app.model.learning.chain.as_ref().unwrap();
+    assert!(chain.paused && !chain.done);
+    assert_eq!(chain.frames.iter().map(|f| f.t).collect::<Vec<_>>(), [50, 49]);
+    assert_eq!(app.settings.t, 49);
+    assert_eq!(shown_number(&harness, "x_t at t = "), 49);
+    harness.get_by_label("Step").click();
+    step_until(&mut harness, "the second step", |app| progress(app).0 == 2);
+    assert_eq!(harness.state().settings.t, 48);
+    // Run it out; Step then starts a new chain from x_T.
+    harness.key_press(egui::Key::Space);
+    step_until(&mut harness, "the chain to finish", chain_done);
+    let first = harness.state().model.learning.chain.as_ref().unwrap().generation;
+    harness.get_by_label("Step").click();
+    step_until(&mut harness, "a new chain's first step", |app| {
+        app.model
+            .learning
+            .chain
+            .as_ref()
+            .is_some_and(|c| c.generation != first && c.progress.0 == 1)
+    });
+    let chain = harness.state().model.learning.chain.as_ref().unwrap();
+    assert!(chain.paused);
+    assert_eq!(chain.frames.iter().map(|f| f.t).collect::<Vec<_>>(), [50, 49]);
+}
+
+/// Issue 12 item 7: a sampler picked while a chain is paused applies: the chain restarts
+/// (still paused) with it, a note says so, and the header names it.
+#[test]
+fn a_sampler_picked_while_a_chain_is_paused_restarts_it_with_that_sampler() {
+    let mut harness = harness_with(settings(&ReverseSettings {
+        sampler: SamplerKind::DdpmBeta,
+        ddim_steps: 10,
+        steps_per_s: 20.0,
+        ..ReverseSettings::default()
+    }));
+    harness.state_mut().settings.reverse.max_speed = false;
+    harness.run_steps(1);
+    harness.state_mut().push(Command::Sample);
+    step_until(&mut harness, "three frames", |app| {
+        app.model
+            .learning
+            .chain
+            .as_ref()
+            .is_some_and(|c| c.frames.len() >= 3)
+    });
+    harness.get_by_label("Pause").click();
+    harness.run_steps(2);
+    let first = harness.state().model.learning.chain.as_ref().unwrap().generation;
+    harness.get_by_role_and_label(Role::ComboBox, "sampler").click();
+    harness.run_steps(2);
+    harness.get_by_label("DDIM").click();
+    step_until(&mut harness, "the DDIM chain", |app| {
+        app.model
+            .learning
+            .chain
+            .as_ref()
+            .is_some_and(|c| c.generation != first && !c.frames.is_empty())
+    });
+    let app = harness.state();
+    let chain = app.model.learning.chain.as_ref().unwrap();
+    assert!(chain.paused, "it stays paused");
+    assert!(
+        chain.description.starts_with("DDIM, 10 steps"),
+        "{}",
+        chain.description
+    );
+    let note = app.model.status.info.clone().unwrap_or_default();
+    assert!(note.contains("restarted"), "{note:?}");
+    label_starting(&harness, "DDIM, 10 steps");
+    harness.get_by_label("Resume").click();
+    step_until(&mut harness, "the chain to finish", chain_done);
+    assert_eq!(progress(harness.state()), (10, 10), "DDIM ran, not DDPM");
+}
+
+/// Issue 12 item 11: a chain slower than the speed set says how fast it goes.
+#[test]
+fn a_chain_slower_than_the_speed_set_shows_the_rate_it_achieves() {
+    // 2000 samples against 2000 points: tens of milliseconds a step, far below 2000/s.
+    let mut harness = harness_with(Settings {
+        n_points: 2000,
+        schedule: ScheduleSpec::new(ScheduleKind::Linear, 1000),
+        t: 1000,
+        ..settings(&ReverseSettings {
+            n_points: 2000,
+            steps_per_s: 2000.0,
+            ..ReverseSettings::default()
+        })
+    });
+    harness.state_mut().settings.reverse.max_speed = false;
+    step_until(&mut harness, "the data", |app| {
+        app.model.points.as_ref().is_some_and(|p| p.x0.len() == 2000)
+    });
+    harness.state_mut().push(Command::Sample);
+    let start = std::time::Instant::now();
+    while query_labels_starting(&harness, "achieved ").is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "timed out waiting for the achieved rate"
+        );
+        harness.step();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let shown = label_starting(&harness, "achieved ");
+    let rate: f64 = shown["achieved ".len()..]
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no rate in {shown:?}"));
+    assert!(rate > 0.0 && rate < 2000.0, "{shown}");
+    assert!(shown.contains("of 2000 set"), "{shown}");
+    harness.state_mut().push(Command::PauseChain(true));
+    harness.run_steps(1);
+}
+
+/// Issue 12 item 12: the result line at the end of a 2D chain does not move or shrink
+/// the views (at 1280×720, where space is short).
+#[test]
+fn the_views_keep_their_place_and_size_when_the_chain_finishes() {
+    let settings = settings(&ReverseSettings::default());
+    let options = diffscope::app::RunOptions {
+        fresh: true,
+        ..diffscope::app::RunOptions::default()
+    };
+    let mut harness = Harness::builder()
+        .with_size([1280.0, 720.0])
+        .build_eframe(move |cc| diffscope::gui::new_app(&cc.egui_ctx, settings, options));
+    harness.run_steps(3);
+    harness.state_mut().settings.reverse.max_speed = false;
+    harness.state_mut().settings.reverse.steps_per_s = 50.0;
+    harness.run_steps(1);
+    harness.state_mut().push(Command::Sample);
+    step_until(&mut harness, "a frame", |app| progress(app).0 >= 1);
+    let heading = |h: &Harness<'_, DiffscopeApp>| {
+        h.get_all_by_label_contains("x_t at t = ")
+            .map(|n| n.rect())
+            .next()
+            .unwrap()
+    };
+    let view = |h: &Harness<'_, DiffscopeApp>| h.query_by_label("x_t view").map(|n| n.rect());
+    let (heading_running, view_running) = (heading(&harness), view(&harness));
+    harness.state_mut().settings.reverse.max_speed = true;
+    step_until(&mut harness, "the result", |app| {
+        app.model
+            .learning
+            .chain
+            .as_ref()
+            .is_some_and(|c| c.near_fraction.is_some())
+    });
+    label_starting(
+        &harness,
+        &format!(
+            "{:.1} % of samples",
+            100.0
+                * harness
+                    .state()
+                    .model
+                    .learning
+                    .chain
+                    .as_ref()
+                    .unwrap()
+                    .near_fraction
+                    .unwrap()
+        ),
+    );
+    // Within a pixel: the panels' widths follow their text by fractions of a pixel; the
+    // two-line result this guards against moved the views down by 45 px.
+    let near =
+        |a: egui::Rect, b: egui::Rect| (a.min - b.min).length() < 1.0 && (a.max - b.max).length() < 1.0;
+    let heading_done = heading(&harness);
+    assert!(
+        (heading_done.top() - heading_running.top()).abs() < 1.0,
+        "the headings moved: {heading_running:?} → {heading_done:?}"
+    );
+    let (Some(running), Some(done)) = (view_running, view(&harness)) else {
+        panic!("the x_t view is not labelled")
+    };
+    assert!(
+        near(running, done),
+        "the view moved or changed size: {running:?} → {done:?}"
+    );
 }

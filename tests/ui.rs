@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use diffscope::app::scene::SceneData;
 use diffscope::app::settings::{STORAGE_KEY, Settings, SourceChoice, ThemeChoice};
 use diffscope::app::{DiffscopeApp, RunOptions};
 use diffscope::diffusion::{Schedule, ScheduleKind, ScheduleSpec};
+use diffscope::scene::SceneData;
 use egui::accesskit::Role;
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
@@ -21,7 +21,7 @@ pub(crate) fn harness_with(settings: Settings) -> Harness<'static, DiffscopeApp>
     };
     let mut harness = Harness::builder()
         .with_size([1440.0, 900.0])
-        .build_eframe(move |cc| DiffscopeApp::new(&cc.egui_ctx, settings, options));
+        .build_eframe(move |cc| diffscope::gui::new_app(&cc.egui_ctx, settings, options));
     harness.run_steps(3);
     harness
 }
@@ -132,8 +132,8 @@ fn the_t_slider_moves_t_and_the_shown_alpha_bar_is_the_schedules() {
     assert!(
         equations.contains(&format!(
             "x_t = {}·x_0 + {}·ε",
-            diffscope::cli::format_sig(schedule.sqrt_alpha_bar(500), 4),
-            diffscope::cli::format_sig(schedule.sqrt_one_minus_alpha_bar(500), 4)
+            diffscope::format::format_sig(schedule.sqrt_alpha_bar(500), 4),
+            diffscope::format::format_sig(schedule.sqrt_one_minus_alpha_bar(500), 4)
         )),
         "{equations:?}"
     );
@@ -141,8 +141,8 @@ fn the_t_slider_moves_t_and_the_shown_alpha_bar_is_the_schedules() {
     let step = schedule.q_step_coefs(500);
     assert!(equations.contains(&format!(
         "x_t = {}·x_{{t−1}} + {}·ε_t",
-        diffscope::cli::format_sig(step.signal, 4),
-        diffscope::cli::format_sig(step.noise, 4)
+        diffscope::format::format_sig(step.signal, 4),
+        diffscope::format::format_sig(step.noise, 4)
     )));
     // Both image views arrive from the worker for this t.
     step_until(&mut harness, "the frames of t = 500", |app| {
@@ -496,4 +496,12 @@ fn a_cancelled_gif_export_says_so_and_leaves_no_file() {
         "{status:?}"
     );
     assert!(!dir.join("astronaut-linear-forward.gif").exists());
+}
+
+/// The texts of the labels that contain `part`.
+pub(crate) fn labels_containing(harness: &Harness<'_, DiffscopeApp>, part: &str) -> Vec<String> {
+    harness
+        .get_all_by_label_contains(part)
+        .filter_map(|n| n.accesskit_node().label().or_else(|| n.value()))
+        .collect()
 }

@@ -35,16 +35,12 @@ fn the_frames_worker_answers_the_newest_request_with_both_exact_views() {
     }
     // A request for an image the worker no longer has is ignored.
     worker.send(FrameCommand::Frame { generation: 6, t: 99 });
-    // The cache of this small image may be complete before the frame is asked for: note
-    // the final progress report wherever it comes.
-    let mut fully_built = false;
-    let mut note_progress = |built_up_to: usize| fully_built |= built_up_to == 100;
     let (closed, markov) = wait_for(&worker, "both views of t = 60", |event| match event {
         FrameEvent::Frame {
             generation: 7,
             t: 60,
             closed,
-            markov: Some(markov),
+            markov,
         } => Some((closed, markov)),
         FrameEvent::Frame { generation, t, .. } => {
             assert!(
@@ -54,10 +50,6 @@ fn the_frames_worker_answers_the_newest_request_with_both_exact_views() {
             None
         }
         FrameEvent::Failed { message, .. } => panic!("{message}"),
-        FrameEvent::Progress { built_up_to, .. } => {
-            note_progress(built_up_to);
-            None
-        }
     });
     // The pictures are exactly the library's closed form and Markov chain at t = 60.
     let n = img.pixels.len();
@@ -68,26 +60,13 @@ fn the_frames_worker_answers_the_newest_request_with_both_exact_views() {
         closed.image.pixels,
         image_to_rgba(&xt, img.width, img.height, img.channels)
     );
-    let mut chain = MarkovChain::new(schedule.clone(), img.pixels.clone(), 3, usize::MAX);
+    let mut chain = MarkovChain::new(schedule.clone(), img.pixels.clone(), 3);
     let xt = chain.frame(60);
     assert_eq!(
         markov.image.pixels,
         image_to_rgba(&xt, img.width, img.height, img.channels)
     );
     assert_eq!(closed.histogram.total, n as u64);
-    // The chain's cache is completed in the background and reported (perhaps already,
-    // before the frame was asked for).
-    if !fully_built {
-        let built = wait_for(&worker, "the cache complete", |event| match event {
-            FrameEvent::Progress {
-                generation: 7,
-                built_up_to,
-                steps: 100,
-            } if built_up_to == 100 => Some(built_up_to),
-            _ => None,
-        });
-        assert_eq!(built, 100);
-    }
     // A new image drops the old one: its frames carry the new generation only.
     worker.send(FrameCommand::SetImage(Box::new(image_job(8, &img, &schedule, 4))));
     worker.send(FrameCommand::Frame { generation: 8, t: 5 });

@@ -1,27 +1,17 @@
-//! The comparison grid (rows: schedules, columns: evenly spaced `t`, one shared `ε`) and
-//! the pictures exports are made of.
+//! The comparison grid in the window (rows: schedules, columns: evenly spaced `t`, one
+//! shared `ε`); its full-resolution export is [`crate::scene::render::render_grid`].
 
 use egui::{ColorImage, TextureHandle, TextureOptions};
-use image::RgbImage;
 
-use super::scene::{Scene, SceneData};
 use super::settings::{Settings, Tab};
-use crate::cli::format_sig;
 use crate::diffusion::Schedule;
-use crate::diffusion::forward::{self, DEFAULT_KEYFRAME_BUDGET_BYTES, MarkovChain, closed_form_noise};
-use crate::export::{self, ScatterStyle};
+use crate::diffusion::forward::{self, closed_form_noise};
+use crate::export;
+use crate::scene::render::column_steps;
+use crate::scene::{Scene, SceneData};
 
 /// Long side of the grid's image thumbnails in the window.
 const THUMBNAIL_SIDE: u32 = 160;
-
-/// The `t` of each column: `0, T/(c−1), …, T`.
-#[must_use]
-pub fn column_steps(steps: usize, columns: usize) -> Vec<usize> {
-    let columns = columns.max(2);
-    (0..columns)
-        .map(|j| ((j as f64 / (columns - 1) as f64) * steps as f64).round() as usize)
-        .collect()
-}
 
 /// One cell of the grid in the window.
 pub enum Cell {
@@ -141,95 +131,4 @@ fn reduced_scene(scene: &Scene, side: u32) -> Reduced {
             }
         }
     }
-}
-
-/// Renders views of a scene to pictures, for exports (own thread, own caches).
-pub struct FrameRenderer {
-    scene: Scene,
-    schedule: Schedule,
-    x0: Vec<f64>,
-    eps: Vec<f64>,
-    seed: u64,
-    /// Built on the first Markov frame (exports of the closed form never need it).
-    chain: Option<MarkovChain<f64>>,
-    style: ScatterStyle,
-}
-
-impl FrameRenderer {
-    /// A renderer of `scene` under `schedule` and `seed`.
-    #[must_use]
-    pub fn new(scene: &Scene, schedule: &Schedule, seed: u64) -> Self {
-        let x0 = scene.values();
-        let eps = closed_form_noise(seed, x0.len());
-        Self {
-            scene: scene.clone(),
-            schedule: schedule.clone(),
-            x0,
-            eps,
-            seed,
-            chain: None,
-            style: ScatterStyle::default(),
-        }
-    }
-
-    fn picture(&self, values: &[f64]) -> RgbImage {
-        match &self.scene.data {
-            SceneData::Image(img) => {
-                let px: Vec<f32> = values.iter().map(|&v| v as f32).collect();
-                export::image_to_rgb(&px, img.width, img.height, img.channels)
-            }
-            SceneData::Points(x0) => {
-                let pts: Vec<[f64; 2]> = values.chunks_exact(2).map(|p| [p[0], p[1]]).collect();
-                export::render_scatter(&pts, Some(x0), &self.style)
-            }
-        }
-    }
-
-    /// The closed-form `x_t`.
-    #[must_use]
-    pub fn closed(&self, t: usize) -> RgbImage {
-        let mut xt = vec![0.0; self.x0.len()];
-        forward::q_sample(&self.schedule, t, &self.x0, &self.eps, &mut xt);
-        self.picture(&xt)
-    }
-
-    /// The Markov chain's `x_t` (the chain's keyframes are built on first use).
-    pub fn markov(&mut self, t: usize) -> RgbImage {
-        let (schedule, x0, seed) = (&self.schedule, &self.x0, self.seed);
-        let chain = self.chain.get_or_insert_with(|| {
-            MarkovChain::new(schedule.clone(), x0.clone(), seed, DEFAULT_KEYFRAME_BUDGET_BYTES)
-        });
-        let xt = chain.frame(t);
-        self.picture(&xt)
-    }
-
-    /// Both views at `t` side by side, labelled.
-    pub fn both_views(&mut self, t: usize) -> RgbImage {
-        let markov = self.markov(t);
-        let closed = self.closed(t);
-        let ab = format!("ᾱ = {}", format_sig(self.schedule.alpha_bar(t), 4));
-        export::strip(&[
-            (markov, vec![format!("Markov chain, t = {t}"), ab.clone()]),
-            (closed, vec![format!("closed form, t = {t}"), ab]),
-        ])
-    }
-}
-
-/// The comparison grid at full resolution, labelled, for export.
-#[must_use]
-pub fn render_grid(scene: &Scene, schedules: &[Schedule], columns: usize, seed: u64) -> RgbImage {
-    let steps = column_steps(schedules[0].steps(), columns);
-    let rows: Vec<Vec<RgbImage>> = schedules
-        .iter()
-        .map(|s| {
-            let r = FrameRenderer::new(scene, s, seed);
-            steps.iter().map(|&t| r.closed(t)).collect()
-        })
-        .collect();
-    let row_labels: Vec<String> = schedules
-        .iter()
-        .map(|s| s.spec().kind.label().to_owned())
-        .collect();
-    let col_labels: Vec<String> = steps.iter().map(|t| format!("t = {t}")).collect();
-    export::grid(&rows, &row_labels, &col_labels)
 }

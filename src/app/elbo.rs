@@ -9,13 +9,13 @@
 
 use std::fmt::Write as _;
 
-use super::reverse::{ideal_data, ideal_shape};
-use super::scene::{Scene, SceneData};
 use super::settings::{ElboSettings, Settings, SourceChoice};
 use crate::diffusion::elbo::nearest_8bit_level;
 use crate::diffusion::{ReverseVariance, ScheduleSpec};
 use crate::model::DataShape;
 use crate::model::elbo::{ElboForm, ElboReport};
+use crate::scene::prepare::{ideal_data, ideal_shape};
+use crate::scene::{Scene, SceneData};
 use crate::worker::model::ElboPart;
 
 /// The four estimates, in the order they are computed and stored.
@@ -60,7 +60,7 @@ pub struct ElboKey {
 pub struct ElboResult {
     /// What it was computed under.
     pub key: ElboKey,
-    /// The estimate, or why there is none.
+    /// The estimate, or why there is none (the `model` thread's message).
     pub outcome: Result<ElboReport, String>,
 }
 
@@ -151,7 +151,7 @@ impl ElboData {
 ///
 /// # Errors
 /// Data with nothing to bound (no digits).
-pub fn elbo_data(scene: &Scene, settings: &ElboSettings) -> Result<ElboData, String> {
+pub fn elbo_data(scene: &Scene, settings: &ElboSettings) -> Result<ElboData, crate::scene::SceneError> {
     // The data the ideal denoiser of the Reverse tab memorises, at the 8-bit levels for
     // images; the examples are its first `n` (an image: its one example `n` times).
     let (mut ideal_data, shape) = ideal_data(scene)?;

@@ -11,9 +11,6 @@ use crate::diffusion::metrics::Histogram;
 use crate::diffusion::{Schedule, noise};
 use crate::worker::frames::{HIST_RANGE, ImageJob, ViewFrame};
 
-/// Keyframe budget for point clouds (they are small; this is plenty).
-const POINTS_KEYFRAME_BUDGET_BYTES: usize = 64 << 20;
-
 /// Stream that picks which points are highlighted.
 const HIGHLIGHT_STREAM: u64 = 0x4849_4748;
 
@@ -55,12 +52,7 @@ impl PointsView {
     ) -> Self {
         let flat_x0: Vec<f64> = points.iter().flatten().copied().collect();
         let eps = closed_form_noise(seed, flat_x0.len());
-        let chain = MarkovChain::new(
-            schedule.clone(),
-            flat_x0.clone(),
-            seed,
-            POINTS_KEYFRAME_BUDGET_BYTES,
-        );
+        let chain = MarkovChain::new(schedule.clone(), flat_x0.clone(), seed);
         // Highlight points chosen by seed, spread over the set.
         let n = points.len();
         let mut chosen: Vec<usize> = Vec::new();
@@ -143,8 +135,6 @@ pub struct ImageView {
     pub closed: Option<(usize, ViewFrame)>,
     /// The Markov frame and its step.
     pub markov: Option<(usize, ViewFrame)>,
-    /// Highest `t` the Markov cache reaches, and `T`.
-    pub built: (usize, usize),
     /// Set when the frames' textures need uploading.
     pub dirty: bool,
 }

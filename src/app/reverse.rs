@@ -1,20 +1,23 @@
+// Over 500 lines: the Reverse tab's state (chain frames, paths, achieved rate, training view) and the unit tests that pin it.
 //! The state behind the Reverse tab and the Model and Training sections: which learned
 //! model the `model` worker holds, the reverse chain's stored frames, the training run's
-//! curves and the ε field — plus the small pure helpers that turn the data on screen into
-//! training sets, ideal-denoiser data and SDEdit starts.
+//! curves and the ε field. The data the models get from the scene (training sets,
+//! ideal-denoiser data, SDEdit starts) is prepared in [`crate::scene::prepare`].
 //!
 //! Everything here is plain data the `model` worker sent (points, pixels, numbers); the UI
 //! never waits for the worker.
 
+use std::collections::VecDeque;
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use egui::TextureHandle;
 
-use super::scene::{self, Scene, SceneData};
-use crate::data::{Dataset, ImageData};
+use crate::model::DataShape;
 use crate::model::sample::Frame;
-use crate::model::train::TrainSet;
-use crate::model::{Architecture, DataShape, conv::ConvConfig, mlp::MlpConfig};
+use crate::scene::Scene;
+use crate::scene::prepare::ideal_shape;
+use crate::scene::tile::{square_columns, tile};
 use crate::worker::frames::Rgba;
 use crate::worker::model::{ModelSummary, TrainEnd};
 
@@ -22,14 +25,15 @@ use crate::worker::model::{ModelSummary, TrainEnd};
 /// (every other one dropped) beyond it.
 pub const FRAME_BUDGET_BYTES: usize = 64 << 20;
 /// Highlighted samples whose paths are drawn (2D).
-pub const HIGHLIGHTED_PATHS: usize = 12;
+pub const HIGHLIGHTED_PATHS: usize = crate::scene::chain_gif::PATHS;
 /// The ε field is drawn on a grid of this many arrows a side.
 pub const EPS_GRID: usize = 15;
 /// "Within this distance of a point on screen" (2D, standardised units).
 pub const NEAR_RADIUS: f64 = 0.01;
-/// Images are reduced so their long side is at most this to train on (and for the ideal
-/// denoiser of an image).
-pub const TRAIN_MAX_SIDE: usize = 32;
+/// The achieved sampling rate is measured over the frames that arrived within this long.
+pub const RATE_WINDOW: Duration = Duration::from_secs(1);
+/// The achieved rate is shown when it is below this fraction of the rate set.
+pub const RATE_SHORTFALL: f64 = 0.9;
 /// Smoothing of the training loss curve: `ema ← (1 − a)·ema + a·loss` per report.
 const LOSS_EMA: f64 = 0.1;
 
@@ -73,7 +77,13 @@ pub struct ChainView {
     pub steps: usize,
     /// Stored frames, `t` decreasing.
     pub frames: Vec<Frame>,
+    /// For each stored frame, the step its `x̂_0` was predicted at (the frame before it;
+    /// `None` for the chain's first frame, whose `x̂_0` is `x` itself).
+    predicted_at: Vec<Option<usize>>,
     bytes: usize,
+    /// When frames of the running chain arrived, with the steps done then (the last
+    /// [`RATE_WINDOW`]): the achieved rate.
+    arrivals: VecDeque<(Instant, usize)>,
     /// Steps taken and in all.
     pub progress: (usize, usize),
     /// Whether the worker says the chain is paused.
@@ -97,7 +107,9 @@ impl ChainView {
             ideal,
             steps,
             frames: Vec::new(),
+            predicted_at: Vec::new(),
             bytes: 0,
+            arrivals: VecDeque::new(),
             progress: (0, 0),
             paused: false,
             done: false,
@@ -110,17 +122,58 @@ impl ChainView {
     /// (the first and the newest are always kept).
     pub fn push(&mut self, frame: Frame) {
         self.bytes += frame_bytes(&frame);
+        self.predicted_at.push(self.newest().map(|f| f.t));
         self.frames.push(frame);
         while self.bytes > FRAME_BUDGET_BYTES && self.frames.len() > 3 {
             let last = self.frames.len() - 1;
+            let keep = |k: usize| k == 0 || k == last || k.is_multiple_of(2);
             let mut k = 0;
             self.frames.retain(|_| {
-                let keep = k == 0 || k == last || k % 2 == 0;
                 k += 1;
-                keep
+                keep(k - 1)
+            });
+            let mut k = 0;
+            self.predicted_at.retain(|_| {
+                k += 1;
+                keep(k - 1)
             });
             self.bytes = self.frames.iter().map(frame_bytes).sum();
         }
+    }
+
+    /// The step the `x̂_0` of the stored frame at `t` was predicted at: the step before
+    /// (`None` for the first frame, and for a `t` not stored).
+    #[must_use]
+    pub fn predicted_at(&self, t: usize) -> Option<usize> {
+        let i = self.frames.iter().position(|f| f.t == t)?;
+        self.predicted_at[i]
+    }
+
+    /// Notes that a frame of the running chain arrived `now`, after `progress.0` steps.
+    pub fn record_arrival(&mut self, now: Instant) {
+        self.arrivals.push_back((now, self.progress.0));
+        // The last two are kept however old: a chain slower than a step per window still
+        // has a rate.
+        while self.arrivals.len() > 2
+            && self
+                .arrivals
+                .front()
+                .is_some_and(|(at, _)| now.duration_since(*at) > RATE_WINDOW)
+        {
+            self.arrivals.pop_front();
+        }
+    }
+
+    /// Forgets the arrival times (the chain paused or resumed: the gap is not its rate).
+    pub fn reset_rate(&mut self) {
+        self.arrivals.clear();
+    }
+
+    /// Steps per second over the frames that arrived in the last [`RATE_WINDOW`] (at least
+    /// the last two), once they span half of it.
+    #[must_use]
+    pub fn achieved_rate(&self) -> Option<f64> {
+        achieved_rate(self.arrivals.iter().copied())
     }
 
     /// Bytes the stored frames take.
@@ -192,6 +245,18 @@ impl ChainView {
     }
 }
 
+/// Steps per second from `(arrival time, steps done)` pairs in arrival order: the steps
+/// between the first and the last over the time between them, once that is at least half
+/// of [`RATE_WINDOW`] (frames arrive in bursts, one per drained batch).
+#[must_use]
+pub fn achieved_rate(arrivals: impl IntoIterator<Item = (Instant, usize)>) -> Option<f64> {
+    let mut arrivals = arrivals.into_iter();
+    let first = arrivals.next()?;
+    let last = arrivals.last()?;
+    let seconds = last.0.duration_since(first.0).as_secs_f64();
+    (seconds >= RATE_WINDOW.as_secs_f64() / 2.0).then(|| last.1.saturating_sub(first.1) as f64 / seconds)
+}
+
 fn frame_bytes(frame: &Frame) -> usize {
     4 * (frame.x.len() + frame.x0_hat.len())
 }
@@ -223,6 +288,9 @@ pub struct TrainingView {
     pub metric: Vec<[f64; 2]>,
     /// SW2 between two independent draws of the data: the best a model can do.
     pub noise_floor: Option<f64>,
+    /// The samples of the latest evaluation (2D) and its iteration: the model's draws
+    /// as it learns.
+    pub samples: Option<(u64, Vec<[f64; 2]>)>,
     /// The model held before this run, restored if the run diverges.
     pub previous: Option<LearnedModel>,
 }
@@ -244,6 +312,7 @@ impl TrainingView {
             validation: Vec::new(),
             metric: Vec::new(),
             noise_floor: None,
+            samples: None,
             previous,
         }
     }
@@ -363,6 +432,26 @@ pub struct Learning {
 }
 
 impl Learning {
+    /// The frame of the chain the Reverse tab shows at the global `t`: while a 2D chain
+    /// runs, the newest frame whose ε field has arrived (so that `x_t` and the arrows are
+    /// of one step; the field of the newest is asked for meanwhile), else
+    /// [`ChainView::shown`].
+    #[must_use]
+    pub fn shown_frame(&self, t: usize) -> Option<&Frame> {
+        let chain = self.chain.as_ref()?;
+        let newest = chain.newest()?;
+        if chain.running()
+            && chain.shape == DataShape::Points
+            && self.eps_error.is_none()
+            && let Some(eps) = &self.eps
+            && eps.key.t >= newest.t
+            && let Some(frame) = chain.frames.iter().rev().find(|f| f.t == eps.key.t)
+        {
+            return Some(frame);
+        }
+        chain.shown(t)
+    }
+
     /// The shape the sampler would produce: the learned model's, or the data's for the
     /// ideal denoiser.
     #[must_use]
@@ -373,187 +462,6 @@ impl Learning {
             self.learned.as_ref().map(|m| m.summary.shape)
         }
     }
-}
-
-/// The shape of one example of the scene as the models see it: a point, an 8×8 digit, or
-/// the image reduced to ≤ [`TRAIN_MAX_SIDE`].
-#[must_use]
-pub fn ideal_shape(scene: &Scene) -> Option<DataShape> {
-    match (&scene.data, &scene.source) {
-        (SceneData::Points(_), _) => Some(DataShape::Points),
-        (SceneData::Image(_), super::settings::SourceChoice::Digits) => Some(DataShape::Image {
-            channels: 1,
-            height: crate::data::DIGIT_SIDE,
-            width: crate::data::DIGIT_SIDE,
-        }),
-        (SceneData::Image(img), _) => {
-            let (height, width) = reduced_size(img, TRAIN_MAX_SIDE);
-            Some(DataShape::Image {
-                channels: usize::from(img.channels),
-                height,
-                width,
-            })
-        }
-    }
-}
-
-/// The name of the shipped weights for the scene, if there are any.
-#[must_use]
-pub fn shipped_name(scene: &Scene) -> Option<String> {
-    let name = match (&scene.source, &scene.data) {
-        (super::settings::SourceChoice::Digits, _) => "digits".to_owned(),
-        (super::settings::SourceChoice::Dataset(name), _) => name.parse::<Dataset>().ok()?.name().to_owned(),
-        _ => return None,
-    };
-    crate::model::shipped::names().any(|n| n == name).then_some(name)
-}
-
-/// `(height, width)` of `img` reduced so its long side is at most `max_side` (never
-/// enlarged).
-#[must_use]
-pub fn reduced_size(img: &ImageData, max_side: usize) -> (usize, usize) {
-    let (w, h) = (img.width as usize, img.height as usize);
-    let long = w.max(h).max(1);
-    if long <= max_side {
-        return (h.max(1), w.max(1));
-    }
-    let scale = max_side as f64 / long as f64;
-    (
-        ((h as f64 * scale).round() as usize).clamp(1, max_side),
-        ((w as f64 * scale).round() as usize).clamp(1, max_side),
-    )
-}
-
-/// `img` resampled to `channels × height × width`, CHW (area average; grey ↔ RGB by
-/// replication or the mean of the channels).
-#[must_use]
-pub fn resample_chw(img: &ImageData, channels: usize, height: usize, width: usize) -> Vec<f32> {
-    let (sw, sh, sc) = (img.width as usize, img.height as usize, usize::from(img.channels));
-    let mut out = vec![0f32; channels * height * width];
-    if sw == 0 || sh == 0 || sc == 0 || img.pixels.len() < sw * sh * sc {
-        return out;
-    }
-    for y in 0..height {
-        let y0 = y * sh / height;
-        let y1 = ((y + 1) * sh / height).max(y0 + 1).min(sh);
-        for x in 0..width {
-            let x0 = x * sw / width;
-            let x1 = ((x + 1) * sw / width).max(x0 + 1).min(sw);
-            let mut sums = [0f64; 3];
-            for sy in y0..y1 {
-                for sx in x0..x1 {
-                    let base = (sy * sw + sx) * sc;
-                    for (c, sum) in sums.iter_mut().enumerate().take(sc.min(3)) {
-                        *sum += f64::from(img.pixels[base + c]);
-                    }
-                }
-            }
-            let count = ((y1 - y0) * (x1 - x0)) as f64;
-            let mean: Vec<f64> = sums[..sc.min(3)].iter().map(|s| s / count).collect();
-            for c in 0..channels {
-                let v = if channels == mean.len() {
-                    mean[c]
-                } else if mean.len() == 1 {
-                    mean[0]
-                } else {
-                    mean.iter().sum::<f64>() / mean.len() as f64
-                };
-                out[(c * height + y) * width + x] = v as f32;
-            }
-        }
-    }
-    out
-}
-
-/// The training set and architecture for the data on screen: a built-in 2D set, the
-/// user's points, the digits, or the image reduced to ≤ 32×32 (one image: it memorises it).
-pub fn train_set(scene: &Scene, seed: u64) -> Result<(TrainSet, Architecture), String> {
-    match (&scene.source, &scene.data) {
-        (super::settings::SourceChoice::Dataset(name), SceneData::Points(_)) => {
-            let dataset: Dataset = name.parse().map_err(|e: crate::data::DataError| e.to_string())?;
-            Ok((
-                TrainSet::dataset(dataset, seed),
-                Architecture::Mlp2d(MlpConfig::default()),
-            ))
-        }
-        (_, SceneData::Points(points)) => Ok((
-            TrainSet::points(&scene.name, points, seed).map_err(|e| e.to_string())?,
-            Architecture::Mlp2d(MlpConfig::default()),
-        )),
-        (super::settings::SourceChoice::Digits, _) => Ok((
-            TrainSet::digits(seed).map_err(|e| e.to_string())?,
-            Architecture::Conv(ConvConfig::digits()),
-        )),
-        (_, SceneData::Image(img)) => {
-            let (height, width) = reduced_size(img, TRAIN_MAX_SIDE);
-            let channels = usize::from(img.channels);
-            let chw = resample_chw(img, channels, height, width);
-            let shape = DataShape::Image {
-                channels,
-                height,
-                width,
-            };
-            Ok((
-                TrainSet::images(&scene.name, shape, &[chw], seed).map_err(|e| e.to_string())?,
-                Architecture::Conv(ConvConfig::for_image(channels, height, width)),
-            ))
-        }
-    }
-}
-
-/// The data of the ideal denoiser for the scene (`n × dim`, CHW for images) and its shape.
-pub fn ideal_data(scene: &Scene) -> Result<(Vec<f64>, DataShape), String> {
-    let shape = ideal_shape(scene).ok_or("no data for the ideal denoiser")?;
-    let data = match (&scene.source, &scene.data) {
-        (_, SceneData::Points(points)) => points.iter().flatten().copied().collect(),
-        (super::settings::SourceChoice::Digits, _) => scene::cached_digits()?
-            .images
-            .iter()
-            .flatten()
-            .map(|&v| f64::from(v))
-            .collect(),
-        (_, SceneData::Image(img)) => {
-            let DataShape::Image {
-                channels,
-                height,
-                width,
-            } = shape
-            else {
-                return Err("the ideal denoiser of an image needs an image shape".into());
-            };
-            resample_chw(img, channels, height, width)
-                .into_iter()
-                .map(f64::from)
-                .collect()
-        }
-    };
-    Ok((data, shape))
-}
-
-/// SDEdit's `x_0`: `n` examples of `shape` (CHW) from the image data on screen — the
-/// first `n` digits, or the image resampled to the shape and repeated `n` times.
-pub fn sdedit_start(scene: &Scene, shape: DataShape, n: usize) -> Result<Vec<f32>, String> {
-    let DataShape::Image {
-        channels,
-        height,
-        width,
-    } = shape
-    else {
-        return Err("SDEdit needs an image model (the model denoises 2D points)".into());
-    };
-    let SceneData::Image(img) = &scene.data else {
-        return Err("SDEdit starts from an image: open an image or the digits".into());
-    };
-    if scene.source == super::settings::SourceChoice::Digits
-        && channels == 1
-        && height == crate::data::DIGIT_SIDE
-        && width == crate::data::DIGIT_SIDE
-    {
-        let digits = scene::cached_digits()?;
-        return Ok(digits.images.iter().take(n).flatten().copied().collect());
-    }
-    let one = resample_chw(img, channels, height, width);
-    Ok(std::iter::repeat_n(one, n).flatten().collect())
 }
 
 /// Fraction of `samples` within `radius` of some point of `data` (brute force: a
@@ -603,22 +511,12 @@ pub fn image_grid(values: &[f32], shape: DataShape) -> Option<Rgba> {
     if dim == 0 || values.len() < dim {
         return None;
     }
-    let n = values.len() / dim;
-    let cols = (n as f64).sqrt().ceil() as usize;
-    let rows = n.div_ceil(cols);
-    let gw = cols * width + cols - 1;
-    let gh = rows * height + rows - 1;
-    let mut pixels = vec![128u8; gw * gh * 4];
-    for (k, image) in values.chunks_exact(dim).enumerate() {
+    let rgba = values.chunks_exact(dim).map(|image| {
         let hwc = crate::model::chw_to_hwc(image, channels, height, width);
-        let rgba = crate::export::image_to_rgba(&hwc, width as u32, height as u32, channels as u8);
-        let (gy, gx) = (k / cols, k % cols);
-        for y in 0..height {
-            let dst = ((gy * (height + 1) + y) * gw + gx * (width + 1)) * 4;
-            let src = y * width * 4;
-            pixels[dst..dst + width * 4].copy_from_slice(&rgba[src..src + width * 4]);
-        }
-    }
+        crate::export::image_to_rgba(&hwc, width as u32, height as u32, channels as u8)
+    });
+    // The gaps are half-transparent mid-grey: the panel shows through them.
+    let (gw, gh, pixels) = tile(rgba, height, width, square_columns(values.len() / dim), &[128; 4]);
     Some(Rgba {
         width: gw as u32,
         height: gh as u32,
@@ -629,6 +527,33 @@ pub fn image_grid(values: &[f32], shape: DataShape) -> Option<Rgba> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn image_grid_gaps_are_half_transparent_grey() {
+        // Three 1×1 grey images (−1, 0, 1), two to a row: a 3 × 3 grid whose gaps and
+        // empty cell are (128, 128, 128, 128), the images opaque.
+        let shape = DataShape::Image {
+            channels: 1,
+            height: 1,
+            width: 1,
+        };
+        let grid = image_grid(&[-1.0, 0.0, 1.0], shape).unwrap();
+        assert_eq!((grid.width, grid.height), (3, 3));
+        let g = [128u8; 4];
+        let expected: Vec<u8> = [
+            [0, 0, 0, 255],
+            g,
+            [128, 128, 128, 255],
+            g,
+            g,
+            g,
+            [255, 255, 255, 255],
+            g,
+            g,
+        ]
+        .concat();
+        assert_eq!(grid.pixels, expected);
+    }
 
     #[test]
     fn fraction_within_counts_samples_near_some_point() {
@@ -653,20 +578,5 @@ mod tests {
         assert_eq!(chain.frames.first().unwrap().t, 40);
         assert_eq!(chain.frames.last().unwrap().t, 0);
         assert!(chain.frames.windows(2).all(|w| w[0].t > w[1].t));
-    }
-
-    #[test]
-    fn resampling_averages_areas_and_converts_channels() {
-        let img = ImageData {
-            width: 2,
-            height: 2,
-            channels: 3,
-            pixels: vec![1.0, 0.0, -1.0, 1.0, 0.0, -1.0, -1.0, 0.0, 1.0, -1.0, 0.0, 1.0],
-            source_size: (2, 2),
-        };
-        assert_eq!(resample_chw(&img, 3, 1, 1), vec![0.0, 0.0, 0.0]);
-        // Grey: the mean of the channels; the top row is (1 + 0 − 1)/3 = 0.
-        assert_eq!(resample_chw(&img, 1, 2, 1), vec![0.0, 0.0]);
-        assert_eq!(resample_chw(&img, 3, 2, 1), vec![1.0, -1.0, 0.0, 0.0, -1.0, 1.0]);
     }
 }

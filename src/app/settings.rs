@@ -8,48 +8,17 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::data::{BuiltinImage, Dataset};
 use crate::diffusion::schedule::{MAX_STEPS, MIN_STEPS};
 use crate::diffusion::{Schedule, ScheduleKind, ScheduleSpec};
+pub use crate::model::sample::{DenoiserKind, SamplerKind};
+use crate::scene::SceneOptions;
+pub use crate::scene::SourceChoice;
 
 /// The key of the settings in eframe's storage.
 pub const STORAGE_KEY: &str = "diffscope-settings";
 
 /// Largest `T` the window offers (the library accepts up to 100,000).
 pub const MAX_WINDOW_STEPS: usize = 10_000;
-
-/// Where the data on screen comes from.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum SourceChoice {
-    /// A built-in image, by name.
-    Image(String),
-    /// A built-in 2D data set, by name.
-    Dataset(String),
-    /// A file the user opened (image or points CSV).
-    File(PathBuf),
-    /// The 1797 8×8 handwritten digits (shown as a grid; training uses them all).
-    Digits,
-}
-
-impl Default for SourceChoice {
-    fn default() -> Self {
-        Self::Image(BuiltinImage::Astronaut.name().to_owned())
-    }
-}
-
-impl SourceChoice {
-    /// The built-in image `image`.
-    #[must_use]
-    pub fn image(image: BuiltinImage) -> Self {
-        Self::Image(image.name().to_owned())
-    }
-
-    /// The built-in data set `dataset`.
-    #[must_use]
-    pub fn dataset(dataset: Dataset) -> Self {
-        Self::Dataset(dataset.name().to_owned())
-    }
-}
 
 /// The horizontal axis of the schedule plots.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,6 +71,28 @@ pub enum Tab {
     Compare,
     /// The ELBO of the model on the data, term by term, in both decompositions.
     Elbo,
+}
+
+impl Tab {
+    /// Every tab, in the order the window shows them.
+    pub const ALL: [Self; 4] = [Self::Forward, Self::Reverse, Self::Elbo, Self::Compare];
+
+    /// The name used on the command line (`--tab`) and in decks.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Forward => "forward",
+            Self::Reverse => "reverse",
+            Self::Compare => "compare",
+            Self::Elbo => "elbo",
+        }
+    }
+
+    /// The tab called `name` (see [`Tab::name`]).
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.name() == name)
+    }
 }
 
 /// The horizontal axis of the ELBO plots.
@@ -163,34 +154,12 @@ impl ElboSettings {
     }
 }
 
-/// What denoises in the reverse chain.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub enum DenoiserSetting {
-    /// The learned model the `model` worker holds (shipped, trained or from a file).
-    #[default]
-    Learned,
-    /// The ideal denoiser of the data on screen (MATH.md §3).
-    Ideal,
-}
-
-/// The reverse sampler's family.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub enum SamplerKind {
-    /// DDPM with `σ_t² = β_t`.
-    #[default]
-    DdpmBeta,
-    /// DDPM with `σ_t² = β̃_t`.
-    DdpmPosterior,
-    /// DDIM over `K` steps with `η`.
-    Ddim,
-}
-
 /// The reverse tab's and the training section's choices.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ReverseSettings {
     /// What denoises.
-    pub denoiser: DenoiserSetting,
+    pub denoiser: DenoiserKind,
     /// DDPM or DDIM.
     pub sampler: SamplerKind,
     /// DDIM's number of steps `K`.
@@ -201,6 +170,8 @@ pub struct ReverseSettings {
     pub n_points: usize,
     /// Samples drawn for images (a square grid).
     pub n_images: usize,
+    /// Side of each panel of the chain's GIF, in pixels.
+    pub gif_side: u32,
     /// Seed of `x_T` and every step's noise.
     pub seed: u64,
     /// Chain speed in steps per second (unless `max_speed`).
@@ -224,12 +195,13 @@ pub struct ReverseSettings {
 impl Default for ReverseSettings {
     fn default() -> Self {
         Self {
-            denoiser: DenoiserSetting::Learned,
+            denoiser: DenoiserKind::Learned,
             sampler: SamplerKind::DdpmBeta,
             ddim_steps: 50,
             ddim_eta: 0.0,
             n_points: 1000,
             n_images: 36,
+            gif_side: 320,
             seed: 0,
             steps_per_s: 200.0,
             max_speed: false,
@@ -263,8 +235,15 @@ impl ReverseSettings {
         }
         self.batch = self.batch.clamp(1, 4096);
         self.iterations = self.iterations.clamp(1, 1_000_000);
+        self.gif_side = clamp_gif_side(self.gif_side);
         self
     }
+}
+
+/// A GIF's panel side brought into [`GIF_SIDES`](crate::scene::chain_gif::GIF_SIDES).
+fn clamp_gif_side(side: u32) -> u32 {
+    let sides = crate::scene::chain_gif::GIF_SIDES;
+    side.clamp(*sides.start(), *sides.end())
 }
 
 /// Light or dark.
@@ -275,6 +254,23 @@ pub enum ThemeChoice {
     Dark,
     /// Light background.
     Light,
+}
+
+/// The layout's state of one run (not saved: a run starts at the desk, not presenting).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[allow(clippy::struct_excessive_bools)] // independent switches of the layout
+pub struct Lecture {
+    /// Presentation mode (F5 enters, Esc leaves): only the lesson on screen.
+    pub presenting: bool,
+    /// The window is too narrow for the math panel beside the views: it is folded into a
+    /// toggle (the UI decides each frame from the room it has).
+    pub math_folded: bool,
+    /// The folded math panel is shown on demand (over the views).
+    pub math_open: bool,
+    /// The presenter view (F6): a second window, for the projector, shows the
+    /// presentation-mode picture while this one keeps the controls, the chapter list and
+    /// the chapter's notes. Its close button, Esc or F6 there closes it.
+    pub audience: bool,
 }
 
 /// Everything the window remembers.
@@ -294,7 +290,8 @@ pub struct Settings {
     pub max_side: u32,
     /// The schedule on screen.
     pub schedule: ScheduleSpec,
-    /// Other schedule families overlaid in the plots and rows of the comparison (same `T`).
+    /// Other schedule families overlaid in the plots and rows of the comparison (same `T`);
+    /// the current family may be in the list: it is hidden while current, not forgotten.
     pub overlay: Vec<ScheduleKind>,
     /// The current step.
     pub t: usize,
@@ -314,14 +311,26 @@ pub struct Settings {
     pub theme: ThemeChoice,
     /// UI scale (Ctrl +/−).
     pub zoom: f32,
-    /// Show the "the math" panel.
+    /// Show the "the math" panel (beside the views when the window has room for it;
+    /// folded into a toggle otherwise: see [`Lecture::math_folded`]).
     pub show_math: bool,
+    /// Show the controls on the left.
+    pub show_controls: bool,
+    /// Show the plots that follow `t` at the bottom.
+    pub show_plots: bool,
+    /// Presentation mode and the folded math panel: this run's state, never saved.
+    #[serde(skip)]
+    pub lecture: Lecture,
     /// Show the frame-time overlay (F3).
     pub show_frame_times: bool,
     /// Number of highlighted points whose paths are drawn (2D data).
     pub highlighted: usize,
     /// Where exports are written.
     pub export_dir: PathBuf,
+    /// Side of each panel of the forward chain's GIF, in pixels.
+    pub gif_side: u32,
+    /// Files opened lately (data and weights), newest first.
+    pub recent_files: Vec<PathBuf>,
     /// The reverse chain and training.
     pub reverse: ReverseSettings,
     /// The ELBO tab.
@@ -348,9 +357,14 @@ impl Default for Settings {
             theme: ThemeChoice::Dark,
             zoom: 1.0,
             show_math: true,
+            show_controls: true,
+            show_plots: true,
+            lecture: Lecture::default(),
             show_frame_times: false,
             highlighted: 4,
             export_dir: default_export_dir(),
+            gif_side: 320,
+            recent_files: Vec::new(),
             reverse: ReverseSettings::default(),
             elbo: ElboSettings::default(),
         }
@@ -363,6 +377,16 @@ fn default_export_dir() -> PathBuf {
 }
 
 impl Settings {
+    /// What loading the data on screen needs of these settings.
+    #[must_use]
+    pub const fn scene_options(&self) -> SceneOptions {
+        SceneOptions {
+            max_side: self.max_side,
+            n_points: self.n_points,
+            data_seed: self.data_seed,
+        }
+    }
+
     /// These settings with every value brought into its valid range; a schedule that
     /// cannot be built is replaced by the default.
     #[must_use]
@@ -382,12 +406,17 @@ impl Settings {
             self.speed_steps_per_s = defaults.speed_steps_per_s;
         }
         self.compare_columns = self.compare_columns.clamp(2, 10);
+        self.gif_side = clamp_gif_side(self.gif_side);
         if !(self.zoom.is_finite() && (0.5..=3.0).contains(&self.zoom)) {
             self.zoom = 1.0;
         }
         self.highlighted = self.highlighted.min(20);
-        self.overlay.retain(|k| *k != self.schedule.kind);
-        self.overlay.dedup();
+        let mut seen = Vec::new();
+        self.overlay.retain(|k| {
+            let first = !seen.contains(k);
+            seen.push(*k);
+            first
+        });
         self.reverse = self.reverse.sanitised(self.schedule.steps);
         self.elbo = self.elbo.sanitised();
         self
@@ -407,7 +436,7 @@ impl Settings {
     #[must_use]
     pub fn compared_schedules(&self) -> Vec<Schedule> {
         let mut out = vec![self.build_schedule()];
-        for &kind in &self.overlay {
+        for &kind in self.overlay.iter().filter(|&&k| k != self.schedule.kind) {
             let mut spec = ScheduleSpec::new(kind, self.schedule.steps);
             spec.zero_terminal_snr = self.schedule.zero_terminal_snr;
             if let Ok(s) = Schedule::new(&spec) {

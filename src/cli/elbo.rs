@@ -1,20 +1,22 @@
 //! `diffscope elbo`: the ELBO of a model on data, term by term, as CSV.
 
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
 
 use super::model::VarianceName;
-use super::{ScheduleArgs, format_sig, parse_dataset, write_lines};
-use crate::data::{self, Dataset};
+use super::{DataArgs, DataSource, ScheduleArgs, write_lines};
+use crate::data;
 use crate::diffusion::elbo::nearest_8bit_level;
 use crate::diffusion::{IdealDenoiser, Schedule};
-use crate::model::elbo::{self, ElboForm};
+use crate::format::format_sig;
+use crate::model::DataShape;
+use crate::model::elbo::{self, ElboForm, ElboRequest};
 use crate::model::sample::Denoiser;
-use crate::model::{DataShape, Model, io, shipped};
+use crate::scene::{load_points, load_weights};
 
 /// The most examples `--n` takes.
 const MAX_N: usize = 1_000_000;
@@ -33,22 +35,6 @@ pub struct ElboModel {
     ideal: bool,
 }
 
-/// The data: the first N examples of a built-in set, a CSV or the digits.
-#[derive(Debug, Args)]
-#[group(required = true, multiple = false)]
-pub struct ElboData {
-    /// A built-in 2D data set (its N points under data seed 0): two-moons, swiss-roll,
-    /// 8gaussians, checkerboard, circles, spiral.
-    #[arg(long, value_name = "NAME", value_parser = parse_dataset)]
-    dataset: Option<Dataset>,
-    /// A CSV of 2D points (standardised on load; its first N points in file order).
-    #[arg(long, value_name = "FILE.csv")]
-    points: Option<PathBuf>,
-    /// The embedded 8×8 digits (the first N, as 8-bit images: the discretised decoder).
-    #[arg(long)]
-    digits: bool,
-}
-
 /// The two decompositions of the ELBO.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum FormName {
@@ -64,7 +50,7 @@ pub struct ElboCmd {
     #[command(flatten)]
     model: ElboModel,
     #[command(flatten)]
-    data: ElboData,
+    data: DataArgs,
     #[command(flatten)]
     schedule: ScheduleArgs,
     /// Number of examples (the first N of the data).
@@ -92,17 +78,6 @@ pub struct ElboCmd {
     csv: PathBuf,
 }
 
-/// Weights from a file or, if no such file exists, the shipped weights of that name.
-fn load_weights(name: &str) -> Result<Model> {
-    let path = Path::new(name);
-    if !path.exists()
-        && let Some(model) = shipped::load(name)
-    {
-        return Ok(model?);
-    }
-    Ok(io::load(path)?)
-}
-
 /// The data set (`m × d`, `f32`; the examples are its first `n`), its shape and a name
 /// for messages.
 fn load_data(cmd: &ElboCmd) -> Result<(Vec<f32>, DataShape, String)> {
@@ -112,25 +87,25 @@ fn load_data(cmd: &ElboCmd) -> Result<(Vec<f32>, DataShape, String)> {
         bail!("--data-n must be in {n}..={MAX_N} (at least --n), got {m}");
     }
     let flat = |points: &[[f64; 2]]| points.iter().flatten().map(|&v| v as f32).collect();
-    if let Some(dataset) = cmd.data.dataset {
-        let points = data::generate(dataset, m, cmd.data_seed);
-        return Ok((flat(&points), DataShape::Points, dataset.name().to_owned()));
-    }
-    if let Some(path) = &cmd.data.points {
-        if path.is_dir() {
-            bail!("cannot open '{}': it is a folder, not a file", path.display());
+    match cmd.data.source()? {
+        DataSource::Dataset(dataset) => {
+            let points = data::generate(dataset, m, cmd.data_seed);
+            return Ok((flat(&points), DataShape::Points, dataset.name().to_owned()));
         }
-        let mut points = data::load_points_csv(path)?;
-        if points.len() < n {
-            bail!(
-                "--n {n} but '{}' holds only {} points",
-                path.display(),
-                points.len()
-            );
+        DataSource::Points(path) => {
+            let points = load_points(path)?;
+            if points.len() < n {
+                bail!(
+                    "--n {n} but '{}' holds only {} points",
+                    path.display(),
+                    points.len()
+                );
+            }
+            let m = cmd.data_n.map_or(n, |m| m.min(points.len()));
+            return Ok((flat(&points[..m]), DataShape::Points, path.display().to_string()));
         }
-        data::standardise(&mut points);
-        let m = cmd.data_n.map_or(n, |m| m.min(points.len()));
-        return Ok((flat(&points[..m]), DataShape::Points, path.display().to_string()));
+        DataSource::Image(_) => bail!("elbo takes --dataset, --points or --digits, not --image"),
+        DataSource::Digits => {}
     }
     let digits = data::digits()?;
     if digits.len() < n {
@@ -238,13 +213,15 @@ pub(super) fn elbo_cmd(cmd: &ElboCmd, schedule_given: bool) -> Result<()> {
     let result = elbo::estimate_under(
         &denoiser,
         own.as_ref(),
-        &schedule,
-        cmd.variance.into(),
-        form,
-        x0,
-        dim,
-        discrete,
-        cmd.seed,
+        &ElboRequest {
+            schedule: &schedule,
+            variance: cmd.variance.into(),
+            form,
+            x0,
+            dim,
+            discrete,
+            seed: cmd.seed,
+        },
         &mut |f| {
             bar.update(f);
             true

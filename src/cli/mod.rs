@@ -12,16 +12,15 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
-use crate::app::compare::FrameRenderer;
-use crate::app::scene::{self, Scene, SceneData};
-use crate::app::settings::{Settings, SourceChoice};
 use crate::data::{self, Dataset};
 use crate::diffusion::schedule::ScheduleRow;
 use crate::diffusion::{Schedule, ScheduleKind, ScheduleSpec};
-use crate::export;
+use crate::scene::SourceChoice;
 
 mod elbo;
+mod markov;
 mod model;
+mod render;
 
 /// diffscope: see diffusion models work — the forward chain, the learned reverse chain
 /// and the ELBO, with exact numbers. Without a command, it opens the window.
@@ -70,6 +69,33 @@ struct WindowArgs {
     /// Show the frame-time overlay, and print frame-time statistics on exit.
     #[arg(long)]
     frame_stats: bool,
+    /// Start in presentation mode (F5 enters it, Esc leaves it).
+    #[arg(long)]
+    present: bool,
+    /// Open the presenter view: a second window for the projector shows the presentation
+    /// picture, this one keeps the controls and the chapter's notes (F6 opens and closes it).
+    #[arg(long)]
+    presenter: bool,
+    /// UI scale, 0.5 to 3 (1.5 = 150 %: a 1920×1080 window then lays out as 1280×720).
+    #[arg(long, value_parser = parse_zoom, value_name = "SCALE")]
+    zoom: Option<f32>,
+    /// Open a deck of chapters: a deck file (TOML, see README), or `lecture` for the
+    /// built-in one. PageDown/PageUp step through the chapters.
+    #[arg(long, value_name = "FILE|lecture")]
+    deck: Option<String>,
+    /// Open the deck at this chapter (1 is the first).
+    #[arg(long, value_name = "N", requires = "deck", value_parser = clap::value_parser!(u32).range(1..))]
+    chapter: Option<u32>,
+}
+
+fn parse_zoom(s: &str) -> Result<f32, String> {
+    s.trim()
+        .trim_end_matches('%')
+        .parse::<f32>()
+        .ok()
+        .map(|v| if s.trim().ends_with('%') { v / 100.0 } else { v })
+        .filter(|v| (0.5..=3.0).contains(v))
+        .ok_or_else(|| format!("expected a UI scale between 0.5 and 3 (or 50% to 300%), got '{s}'"))
 }
 
 fn parse_size(s: &str) -> Result<[f32; 2], String> {
@@ -94,34 +120,25 @@ impl WindowArgs {
         use crate::app::settings::Tab;
         let source = match &self.data {
             None => None,
-            Some(name) => Some(if name.eq_ignore_ascii_case("digits") {
-                SourceChoice::Digits
-            } else if let Ok(image) = name.parse::<data::BuiltinImage>() {
-                SourceChoice::image(image)
-            } else if let Ok(dataset) = name.parse::<Dataset>() {
-                SourceChoice::dataset(dataset)
-            } else {
-                bail!(
-                    "unknown data '{name}' (valid: astronaut, camera, cat, digits, two-moons, swiss-roll, 8gaussians, \
-                     checkerboard, circles, spiral)"
-                );
-            }),
+            Some(name) => Some(SourceChoice::from_name(name).ok_or_else(|| {
+                anyhow::anyhow!("unknown data '{name}' (valid: {})", crate::scene::BUILTIN_NAMES)
+            })?),
         };
         Ok(crate::app::RunOptions {
             file: self.file.clone(),
             fresh: self.fresh || self.screenshot.is_some(),
             t: self.t,
-            tab: self.tab.as_deref().map(|t| match t {
-                "compare" => Tab::Compare,
-                "elbo" => Tab::Elbo,
-                "reverse" => Tab::Reverse,
-                _ => Tab::Forward,
-            }),
+            tab: self.tab.as_deref().and_then(Tab::from_name),
             source,
             screenshot: self.screenshot.clone(),
             frame_times: self.frame_stats,
             sample: self.sample,
             train: self.train,
+            present: self.present,
+            presenter: self.presenter,
+            zoom: self.zoom,
+            deck: self.deck.as_deref().map(crate::app::deck::DeckSource::from_arg),
+            chapter: self.chapter.map_or(0, |n| n as usize - 1),
         })
     }
 }
@@ -145,6 +162,8 @@ pub enum Command {
     Bench(model::BenchCmd),
     /// Estimate the ELBO of a model on data, term by term (nats, bits/dim, standard errors).
     Elbo(elbo::ElboCmd),
+    /// A finite Markov chain: p_n = p_0 Pⁿ, its classes, stationary distributions and |λ₂|.
+    Markov(markov::MarkovCmd),
 }
 
 /// A schedule and its parameters, shared by every command that needs one.
@@ -171,9 +190,8 @@ pub struct ScheduleArgs {
     pub zero_terminal_snr: bool,
 }
 
-fn parse_schedule_kind(s: &str) -> Result<ScheduleKind, String> {
+fn parse_schedule_kind(s: &str) -> Result<ScheduleKind, crate::diffusion::ScheduleError> {
     s.parse()
-        .map_err(|e: crate::diffusion::ScheduleError| e.to_string())
 }
 
 impl ScheduleArgs {
@@ -210,14 +228,16 @@ pub struct ScheduleCmd {
 #[derive(Debug, Subcommand)]
 pub enum RenderCmd {
     /// The forward chain x_0 → x_T: a PNG strip of x_t at chosen t, and/or a GIF.
-    Forward(ForwardCmd),
+    Forward(render::ForwardCmd),
 }
 
-/// Where the data comes from: exactly one of an image, a built-in set or a CSV.
+/// Where the data comes from: exactly one of an image, a built-in 2D set, a points CSV
+/// or the digits (shared by `render forward`, `train` and `elbo`; each says which it takes).
 #[derive(Debug, Args)]
 #[group(required = true, multiple = false)]
-pub struct SourceArgs {
-    /// An image file (PNG, JPEG, GIF, BMP, WebP), or a built-in one: astronaut, camera, cat.
+pub struct DataArgs {
+    /// An image file (PNG, JPEG, GIF, BMP, WebP), or a built-in one: astronaut, camera, cat
+    /// (`render forward` only).
     #[arg(long, value_name = "FILE")]
     image: Option<String>,
     /// A built-in 2D data set: two-moons, swiss-roll, 8gaussians, checkerboard, circles, spiral.
@@ -226,49 +246,43 @@ pub struct SourceArgs {
     /// A CSV of 2D points: two numeric columns, optional header (standardised on load).
     #[arg(long, value_name = "FILE.csv")]
     points: Option<PathBuf>,
-}
-
-fn parse_dataset(s: &str) -> Result<Dataset, String> {
-    s.parse().map_err(|e: data::DataError| e.to_string())
-}
-
-/// `diffscope render forward`.
-#[derive(Debug, Args)]
-pub struct ForwardCmd {
-    #[command(flatten)]
-    source: SourceArgs,
-    #[command(flatten)]
-    schedule: ScheduleArgs,
-    /// Steps to show, comma-separated [default: 0, T/10, T/4, T/2, T].
-    #[arg(long, value_name = "T,T,…", value_delimiter = ',')]
-    at: Option<Vec<usize>>,
-    /// Show the Markov chain (fresh noise every step) instead of the closed form (one ε).
+    /// The embedded 8×8 handwritten digits (1797 images; `train` and `elbo` only).
     #[arg(long)]
-    markov: bool,
-    /// Seed of the diffusion noise.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    /// Number of points drawn from a built-in data set.
-    #[arg(long, default_value_t = 1000, value_name = "N")]
-    n: usize,
-    /// Seed of the built-in data set's points.
-    #[arg(long, default_value_t = 0, value_name = "S")]
-    data_seed: u64,
-    /// Reduce images so their long side is at most this many pixels.
-    #[arg(long, default_value_t = data::DEFAULT_MAX_SIDE, value_name = "PX")]
-    max_side: u32,
-    /// Write the strip as PNG here.
-    #[arg(long, value_name = "FILE.png", required_unless_present = "gif")]
-    out: Option<PathBuf>,
-    /// Write the forward animation t = 0 → T as GIF here.
-    #[arg(long, value_name = "FILE.gif")]
-    gif: Option<PathBuf>,
-    /// Frames of the GIF (t evenly spaced from 0 to T).
-    #[arg(long, default_value_t = 50, value_name = "N")]
-    frames: usize,
-    /// Frames per second of the GIF.
-    #[arg(long, default_value_t = 20, value_name = "FPS")]
-    fps: u32,
+    digits: bool,
+}
+
+/// The one data source [`DataArgs`] names.
+#[derive(Debug)]
+pub enum DataSource<'a> {
+    /// `--image`: a file, or a built-in image's name.
+    Image(&'a str),
+    /// `--dataset`.
+    Dataset(Dataset),
+    /// `--points`.
+    Points(&'a Path),
+    /// `--digits`.
+    Digits,
+}
+
+impl DataArgs {
+    /// The source given (clap makes sure there is exactly one).
+    fn source(&self) -> Result<DataSource<'_>> {
+        if let Some(image) = &self.image {
+            Ok(DataSource::Image(image))
+        } else if let Some(dataset) = self.dataset {
+            Ok(DataSource::Dataset(dataset))
+        } else if let Some(points) = &self.points {
+            Ok(DataSource::Points(points))
+        } else if self.digits {
+            Ok(DataSource::Digits)
+        } else {
+            bail!("one of --image, --dataset, --points, --digits is required")
+        }
+    }
+}
+
+fn parse_dataset(s: &str) -> Result<Dataset, data::DataError> {
+    s.parse()
 }
 
 /// `diffscope data`.
@@ -321,7 +335,8 @@ where
             Err(e) => Err(e),
         },
         Some(Command::Schedule(cmd)) => schedule_cmd(&cmd),
-        Some(Command::Render(RenderCmd::Forward(cmd))) => render_forward(&cmd),
+        Some(Command::Markov(cmd)) => markov::markov_cmd(&cmd),
+        Some(Command::Render(RenderCmd::Forward(cmd))) => render::render_forward(&cmd),
         Some(Command::Data(cmd)) => data_cmd(&cmd),
         Some(Command::Train(cmd)) => model::train_cmd(&cmd, command_line),
         Some(Command::Sample(cmd)) => model::sample_cmd(&cmd),
@@ -395,121 +410,4 @@ fn data_cmd(cmd: &DataCmd) -> Result<()> {
     let points = data::generate(cmd.dataset, cmd.n, cmd.seed);
     let lines = std::iter::once("x,y".to_owned()).chain(points.iter().map(|[x, y]| format!("{x},{y}")));
     write_lines(&cmd.csv, lines)
-}
-
-/// The scene a forward render starts from: an image, a built-in set or a points CSV.
-fn load_source(cmd: &ForwardCmd) -> Result<Scene> {
-    let s = &cmd.source;
-    if let Some(image) = &s.image {
-        let path = Path::new(image);
-        // A built-in name is used unless a file of that name exists.
-        let scene = match image.parse::<data::BuiltinImage>() {
-            Ok(builtin) if !path.exists() => scene::load(&SourceChoice::image(builtin), &scene_settings(cmd))
-                .map_err(anyhow::Error::msg)?,
-            _ => scene::load_file(path, cmd.max_side).map_err(anyhow::Error::msg)?,
-        };
-        if let Some(note) = &scene.note {
-            eprintln!("note: '{image}': {note}");
-        }
-        return Ok(scene);
-    }
-    if let Some(dataset) = s.dataset {
-        if cmd.n < 2 {
-            bail!("--n must be at least 2, got {}", cmd.n);
-        }
-        return scene::load(&SourceChoice::dataset(dataset), &scene_settings(cmd))
-            .map_err(anyhow::Error::msg);
-    }
-    let path = s
-        .points
-        .as_deref()
-        .context("one of --image, --dataset, --points is required")?;
-    if path.is_dir() {
-        bail!("cannot open '{}': it is a folder, not a file", path.display());
-    }
-    let mut points = data::load_points_csv(path)?;
-    data::standardise(&mut points);
-    Ok(Scene {
-        source: SourceChoice::File(path.to_owned()),
-        name: "points".into(),
-        data: SceneData::Points(std::sync::Arc::new(points)),
-        note: None,
-    })
-}
-
-/// The data settings of a render, as the window's loader takes them.
-fn scene_settings(cmd: &ForwardCmd) -> Settings {
-    Settings {
-        n_points: cmd.n,
-        data_seed: cmd.data_seed,
-        max_side: cmd.max_side,
-        ..Settings::default()
-    }
-}
-
-/// `v` with `digits` significant digits, switching to scientific notation below 1e-3.
-#[must_use]
-pub fn format_sig(v: f64, digits: usize) -> String {
-    if v == 0.0 || (v.abs() >= 1e-3 && v.abs() < 1e4) {
-        let decimals = if v == 0.0 {
-            0
-        } else {
-            (digits as i32 - 1 - v.abs().log10().floor() as i32).max(0) as usize
-        };
-        format!("{v:.decimals$}")
-    } else {
-        format!("{v:.prec$e}", prec = digits - 1)
-    }
-}
-
-fn render_forward(cmd: &ForwardCmd) -> Result<()> {
-    let schedule = cmd.schedule.build()?;
-    let steps = schedule.steps();
-    let at = cmd
-        .at
-        .clone()
-        .unwrap_or_else(|| vec![0, steps / 10, steps / 4, steps / 2, steps]);
-    if let Some(&bad) = at.iter().find(|&&t| t > steps) {
-        bail!("--at {bad} is beyond T = {steps}");
-    }
-    if cmd.gif.is_some() && cmd.frames < 2 {
-        bail!("--frames must be at least 2, got {}", cmd.frames);
-    }
-    if !(1..=100).contains(&cmd.fps) {
-        bail!("--fps must be in 1..=100, got {}", cmd.fps);
-    }
-    let scene = load_source(cmd)?;
-    let mut renderer = FrameRenderer::new(&scene, &schedule, cmd.seed);
-    let mut frame = |t: usize| {
-        if cmd.markov {
-            renderer.markov(t)
-        } else {
-            renderer.closed(t)
-        }
-    };
-    if let Some(out) = &cmd.out {
-        let tiles: Vec<_> = at
-            .iter()
-            .map(|&t| {
-                let labels = vec![
-                    format!("t = {t}"),
-                    format!("ᾱ = {}", format_sig(schedule.alpha_bar(t), 4)),
-                ];
-                (frame(t), labels)
-            })
-            .collect();
-        export::save_png(&export::strip(&tiles), out)?;
-    }
-    if let Some(path) = &cmd.gif {
-        let n = cmd.frames;
-        let frames = (0..n).map(|i| {
-            let t = ((i as f64 / (n - 1) as f64) * steps as f64).round() as usize;
-            let mut img = frame(t);
-            let label = format!("t = {t}");
-            export::draw_text(&mut img, 6, 6, &label, 2, [255, 64, 32]);
-            img
-        });
-        export::write_gif(frames, 1000 / cmd.fps, path, &mut |_| true)?;
-    }
-    Ok(())
 }

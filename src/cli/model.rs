@@ -1,43 +1,31 @@
+// Over 500 lines: the model commands (train, sample, bench with its three workloads) share their argument types and output helpers.
 //! `diffscope train`, `diffscope sample` and `diffscope bench`.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use image::RgbImage;
 
-use super::{ScheduleArgs, format_sig, parse_dataset, write_lines};
-use crate::data::{self, Dataset};
+use super::{DataArgs, DataSource, ScheduleArgs, write_lines};
 use crate::diffusion::ReverseVariance;
 use crate::export;
+use crate::format::format_sig;
 use crate::model::conv::ConvConfig;
 use crate::model::mlp::MlpConfig;
-use crate::model::sample::{Denoiser, ReverseChain, Sampler};
+use crate::model::sample::{Denoiser, ReverseChain, Sampler, SamplerKind};
 use crate::model::train::{TrainSet, TrainSettings, Trainer};
-use crate::model::{Architecture, DataShape, Model, Network, bench, io, shipped};
-
-/// Where the training data comes from: exactly one of a built-in set, a CSV, the digits.
-#[derive(Debug, Args)]
-#[group(required = true, multiple = false)]
-pub struct TrainSource {
-    /// A built-in 2D data set: two-moons, swiss-roll, 8gaussians, checkerboard, circles, spiral.
-    #[arg(long, value_name = "NAME", value_parser = parse_dataset)]
-    dataset: Option<Dataset>,
-    /// A CSV of 2D points: two numeric columns, optional header (standardised on load).
-    #[arg(long, value_name = "FILE.csv")]
-    points: Option<PathBuf>,
-    /// The embedded 8×8 handwritten digits (1797 images).
-    #[arg(long)]
-    digits: bool,
-}
+use crate::model::{Architecture, Checkpoint, DataShape, Network, bench, io};
+use crate::scene::load_weights;
+use crate::scene::tile::square_columns;
 
 /// `diffscope train`.
 #[derive(Debug, Args)]
 pub struct TrainCmd {
     #[command(flatten)]
-    source: TrainSource,
+    source: DataArgs,
     #[command(flatten)]
     schedule: ScheduleArgs,
     /// Training iterations [default: 12000 for points, 4000 for images].
@@ -65,15 +53,6 @@ pub struct TrainCmd {
     /// Where to write the weights.
     #[arg(long, value_name = "W.safetensors")]
     out: PathBuf,
-}
-
-/// The samplers on the command line.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum SamplerName {
-    /// Ancestral sampling over every step (Ho et al. 2020).
-    Ddpm,
-    /// DDIM over a sub-sequence of steps (Song et al. 2021).
-    Ddim,
 }
 
 /// The reverse variances on the command line.
@@ -104,15 +83,15 @@ pub struct SampleCmd {
     #[arg(long, default_value_t = 1000, value_name = "N")]
     n: usize,
     /// The reverse chain.
-    #[arg(long, value_enum, default_value_t = SamplerName::Ddpm)]
-    sampler: SamplerName,
+    #[arg(long, value_enum, default_value_t = SamplerKind::DdpmBeta)]
+    sampler: SamplerKind,
     /// Steps of DDIM.
     #[arg(long, default_value_t = 50, value_name = "K")]
     ddim_steps: usize,
     /// η of DDIM, in [0, 1] (0: deterministic).
     #[arg(long, default_value_t = 0.0)]
     eta: f64,
-    /// σ_t² of DDPM.
+    /// σ_t² of DDPM (beta-tilde turns `--sampler ddpm` into ddpm-posterior).
     #[arg(long, value_enum, default_value_t = VarianceName::Beta)]
     variance: VarianceName,
     /// Seed of x_T and of every step's noise.
@@ -130,6 +109,26 @@ pub enum BenchCmd {
     Train(BenchTrain),
     /// Point-steps per second of the 2D model's reverse chain.
     Sample(BenchSample),
+    /// Steps per second a paced chain achieves on the `model` worker (the Reverse tab's
+    /// speed setting), against the rate set.
+    Pace(BenchPace),
+}
+
+/// `diffscope bench pace`.
+#[derive(Debug, Args)]
+pub struct BenchPace {
+    /// Steps per second set.
+    #[arg(long, default_value_t = 200.0)]
+    rate: f64,
+    /// Samples in the chain (the Reverse tab's default).
+    #[arg(long, default_value_t = 1000)]
+    points: usize,
+    /// Steps per timed run (below the model's T = 1000).
+    #[arg(long, default_value_t = 400)]
+    steps: usize,
+    /// Timed runs (the median is reported).
+    #[arg(long, default_value_t = 5)]
+    runs: usize,
 }
 
 /// `diffscope bench train`.
@@ -218,8 +217,75 @@ pub(super) fn bench_cmd(cmd: &BenchCmd) -> Result<()> {
                 list.join(", ")
             );
         }
+        BenchCmd::Pace(b) => {
+            let runs = pace(b)?;
+            let list: Vec<String> = runs.iter().map(|v| format!("{v:.0}")).collect();
+            println!(
+                "paced chain, shipped two-moons model, {} points, {} steps/s set: {:.0} steps/s achieved \
+                 (median of {} runs: {})",
+                b.points,
+                b.rate,
+                median(runs.clone()),
+                runs.len(),
+                list.join(", ")
+            );
+        }
     }
     Ok(())
+}
+
+/// Runs `b.runs` chains on the `model` worker at `b.rate` steps/s (the window's path,
+/// without the window) and returns the steps per second each achieved, from the arrival
+/// times of its frames.
+fn pace(b: &BenchPace) -> Result<Vec<f64>> {
+    use crate::worker::model::{
+        ChainStart, DenoiserChoice, ModelCommand, ModelEvent, ModelWorker, SampleJob,
+    };
+    if !b.rate.is_finite() || b.rate <= 0.0 || b.points == 0 || b.runs == 0 || !(1..1000).contains(&b.steps) {
+        bail!("--rate must be positive, --points and --runs at least 1, --steps within 1..=999");
+    }
+    let worker = ModelWorker::spawn(Box::new(|| {}));
+    worker.send(ModelCommand::UseShipped("two-moons".into()));
+    match worker.recv_timeout(Duration::from_mins(1)) {
+        Some(ModelEvent::ModelReady(_)) => {}
+        other => bail!("the shipped two-moons model did not load: {other:?}"),
+    }
+    let mut out = Vec::with_capacity(b.runs);
+    for run in 0..b.runs {
+        let generation = run as u64 + 1;
+        worker.send(ModelCommand::Sample(Box::new(SampleJob {
+            generation,
+            denoiser: DenoiserChoice::Learned,
+            sampler: Sampler::Ddpm(ReverseVariance::Beta),
+            start: ChainStart::Noise { n: b.points },
+            seed: generation,
+            rate: Some(b.rate),
+            paused: false,
+            panic_at_step: None,
+        })));
+        let mut first: Option<(Instant, usize)> = None;
+        loop {
+            match worker.recv_timeout(Duration::from_mins(1)) {
+                Some(ModelEvent::SampleFrame {
+                    generation: g,
+                    progress,
+                    ..
+                }) if g == generation => {
+                    let now = Instant::now();
+                    let (at, from) = *first.get_or_insert((now, progress.0));
+                    if progress.0 >= from + b.steps {
+                        out.push((progress.0 - from) as f64 / now.duration_since(at).as_secs_f64());
+                        break;
+                    }
+                }
+                Some(ModelEvent::Failed { message, .. }) => bail!("sampling failed: {message}"),
+                Some(_) => {}
+                None => bail!("no frame from the model worker for 60 s"),
+            }
+        }
+        worker.send(ModelCommand::Cancel);
+    }
+    Ok(out)
 }
 
 /// A progress line on stderr, redrawn at most ten times a second.
@@ -269,18 +335,18 @@ impl Progress {
 
 pub(super) fn train_cmd(cmd: &TrainCmd, command_line: String) -> Result<()> {
     cmd.schedule.build()?;
-    let set = if let Some(ds) = cmd.source.dataset {
-        TrainSet::dataset(ds, cmd.seed)
-    } else if let Some(path) = &cmd.source.points {
-        let mut points = data::load_points_csv(path)?;
-        data::standardise(&mut points);
-        let name = path.file_name().map_or_else(
-            || path.display().to_string(),
-            |n| n.to_string_lossy().into_owned(),
-        );
-        TrainSet::points(&name, &points, cmd.seed)?
-    } else {
-        TrainSet::digits(cmd.seed)?
+    let set = match cmd.source.source()? {
+        DataSource::Dataset(ds) => TrainSet::dataset(ds, cmd.seed),
+        DataSource::Points(path) => {
+            let points = crate::scene::load_points(path)?;
+            let name = path.file_name().map_or_else(
+                || path.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            );
+            TrainSet::points(&name, &points, cmd.seed)?
+        }
+        DataSource::Digits => TrainSet::digits(cmd.seed)?,
+        DataSource::Image(_) => bail!("train takes --dataset, --points or --digits, not --image"),
     };
     let defaults = TrainSettings::for_shape(set.shape);
     let settings = TrainSettings {
@@ -330,7 +396,7 @@ pub(super) fn train_cmd(cmd: &TrainCmd, command_line: String) -> Result<()> {
         trainer.settings().batch
     );
 
-    let (_, result) = with_threads(cmd.threads, || -> Result<Model> {
+    let (_, result) = with_threads(cmd.threads, || -> Result<Checkpoint> {
         let mut progress = Progress::new();
         let mut ema: Option<f64> = None;
         let total = trainer.settings().iterations;
@@ -366,17 +432,6 @@ pub(super) fn train_cmd(cmd: &TrainCmd, command_line: String) -> Result<()> {
     Ok(())
 }
 
-/// Weights from a file or, if no such file exists, the shipped weights of that name.
-fn load_weights(name: &str) -> Result<Model> {
-    let path = Path::new(name);
-    if !path.exists()
-        && let Some(model) = shipped::load(name)
-    {
-        return Ok(model?);
-    }
-    Ok(io::load(path)?)
-}
-
 pub(super) fn sample_cmd(cmd: &SampleCmd) -> Result<()> {
     if !(0.0..=1.0).contains(&cmd.eta) {
         bail!("--eta must be in [0, 1], got {}", cmd.eta);
@@ -384,18 +439,17 @@ pub(super) fn sample_cmd(cmd: &SampleCmd) -> Result<()> {
     if cmd.n == 0 || cmd.n > 1_000_000 {
         bail!("--n must be in 1..=1000000, got {}", cmd.n);
     }
-    if cmd.sampler == SamplerName::Ddim && cmd.ddim_steps == 0 {
+    // `--variance` predates `ddpm-posterior`; both spellings stay.
+    let kind = match (cmd.sampler, cmd.variance) {
+        (SamplerKind::DdpmBeta, VarianceName::BetaTilde) => SamplerKind::DdpmPosterior,
+        (kind, _) => kind,
+    };
+    if kind.strided() && cmd.ddim_steps == 0 {
         bail!("--ddim-steps must be at least 1");
     }
     let model = load_weights(&cmd.weights)?;
     let schedule = crate::diffusion::Schedule::new(&model.info.schedule)?;
-    let sampler = match cmd.sampler {
-        SamplerName::Ddpm => Sampler::Ddpm(cmd.variance.into()),
-        SamplerName::Ddim => Sampler::Ddim {
-            steps: cmd.ddim_steps,
-            eta: cmd.eta,
-        },
-    };
+    let sampler = kind.sampler(cmd.ddim_steps, cmd.eta);
     let shape = model.network.architecture().data_shape();
     let ext = cmd
         .out
@@ -464,15 +518,15 @@ pub(super) fn sample_cmd(cmd: &SampleCmd) -> Result<()> {
     Ok(())
 }
 
-/// A square-ish grid of image samples (CHW values), each scaled up to at least 64 px.
+/// A square-ish grid of image samples (CHW values), each scaled up to at least 64 px, laid
+/// out by [`export::grid`] (its margins and gaps).
 #[must_use]
 pub fn sample_grid(values: &[f32], channels: usize, height: usize, width: usize) -> RgbImage {
     let d = channels * height * width;
-    let n = values.len() / d;
-    let cols = (n as f64).sqrt().ceil() as usize;
+    let cols = square_columns(values.len() / d.max(1));
     let scale = (64 / height.max(width)).max(1) as u32;
     let cells: Vec<Vec<RgbImage>> = values
-        .chunks_exact(d)
+        .chunks_exact(d.max(1))
         .collect::<Vec<_>>()
         .chunks(cols.max(1))
         .map(|row| {

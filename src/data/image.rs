@@ -1,3 +1,4 @@
+// Over 500 lines: decoding, reduction and the memory bound that guards them belong together.
 //! Images: decode safely, reduce to a working size, map pixels to `[-1, 1]`.
 //!
 //! The external crate is written `::image` here, since this module shares its name.
@@ -523,7 +524,8 @@ fn over_black(v: u8, a: u8) -> u8 {
 
 /// The size with long side `≤ max_side` and the same aspect ratio (short side rounded,
 /// at least 1); the size itself when it already fits.
-fn reduced_size((width, height): (u32, u32), max_side: u32) -> (u32, u32) {
+#[must_use]
+pub fn reduced_size((width, height): (u32, u32), max_side: u32) -> (u32, u32) {
     let long = width.max(height);
     if long <= max_side {
         return (width, height);

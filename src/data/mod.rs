@@ -19,7 +19,7 @@ mod toy;
 pub use self::digits::{DIGIT_COUNT, DIGIT_PIXELS, DIGIT_SIDE, Digits, digits, parse_digits_csv};
 pub use self::image::{
     BuiltinImage, DEFAULT_MAX_SIDE, ImageData, MAX_IMAGE_ALLOC_BYTES, MAX_IMAGE_DIMENSION, MIN_MAX_SIDE,
-    decode_image, load_image,
+    decode_image, load_image, reduced_size,
 };
 pub use self::points_csv::{MAX_LINE_BYTES, MAX_POINTS, load_points_csv, parse_points_csv, read_points_csv};
 pub use self::toy::{Dataset, generate, generate_raw, standardise};

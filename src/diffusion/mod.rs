@@ -4,7 +4,9 @@
 //! This module imports neither egui nor candle (a test enforces it): it is the one place
 //! a formula lives, and everything else calls it.
 
+pub mod discrete;
 pub mod elbo;
+pub mod finite;
 pub mod forward;
 pub mod ideal;
 pub mod metrics;

@@ -312,6 +312,90 @@ mod tests {
         }
     }
 
+    /// The ink of `text` drawn at `scale` in black on white, as rows of `#` and `.`
+    /// (trailing blank columns kept, so every row is as wide as the text box).
+    fn rendered(text: &str, scale: u32) -> Vec<String> {
+        let (w, h) = text_size(text, scale);
+        let mut img = RgbImage::from_pixel(w.max(1), h.max(1), image::Rgb([255, 255, 255]));
+        draw_text(&mut img, 0, 0, text, scale, [0, 0, 0]);
+        (0..img.height())
+            .map(|y| {
+                (0..img.width())
+                    .map(|x| if img.get_pixel(x, y).0[0] == 0 { '#' } else { '.' })
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn ink(rows: &[String]) -> usize {
+        rows.iter().map(|r| r.matches('#').count()).sum()
+    }
+
+    /// Every character draws its own picture: the rendered bitmaps of two different
+    /// characters differ (a glyph pasted under a second character would not), none is the
+    /// box of a missing character, and all but the space have ink.
+    #[test]
+    fn every_character_renders_a_distinct_bitmap() {
+        let missing = rendered("\u{2603}", 1);
+        let pictures: Vec<(char, Vec<String>)> = FONT
+            .iter()
+            .map(|(c, _)| (*c, rendered(&c.to_string(), 1)))
+            .collect();
+        for (i, (c, picture)) in pictures.iter().enumerate() {
+            assert_eq!(picture.len(), 9, "{c:?}: 9 rows");
+            if *c != ' ' {
+                assert_ne!(*picture, missing, "{c:?} renders as the missing-glyph box");
+                assert!(ink(picture) > 0, "{c:?} renders blank");
+            }
+            for (d, other) in &pictures[i + 1..] {
+                assert_ne!(picture, other, "{c:?} and {d:?} render the same bitmap");
+            }
+        }
+    }
+
+    /// Known pictures, counted by hand from the glyph art: ink per glyph at scale 1, and
+    /// at scale 3 every font pixel is a 3×3 block (nine times the ink). Templates of `A`
+    /// and of `g` (with its descender below the baseline), and the advance: the second
+    /// glyph starts 6 pixels on.
+    #[test]
+    fn glyphs_render_their_known_pixels() {
+        for (c, count) in [
+            ('I', 11),
+            ('0', 19),
+            ('g', 18),
+            ('.', 4),
+            ('-', 3),
+            ('\u{2212}', 5),
+            ('A', 18),
+        ] {
+            assert_eq!(ink(&rendered(&c.to_string(), 1)), count, "{c:?} at scale 1");
+            assert_eq!(ink(&rendered(&c.to_string(), 3)), 9 * count, "{c:?} at scale 3");
+        }
+        let a = [
+            ".###.", "#...#", "#...#", "#####", "#...#", "#...#", "#...#", ".....", ".....",
+        ];
+        assert_eq!(rendered("A", 1), a);
+        let g = [
+            ".....", ".....", ".####", "#...#", "#...#", "#...#", ".####", "....#", ".###.",
+        ];
+        assert_eq!(rendered("g", 1), g);
+        let ag = rendered("Ag", 1);
+        for (row, (left, right)) in ag.iter().zip(a.iter().zip(g)) {
+            assert_eq!(*row, format!("{left}.{right}"));
+        }
+        let big = rendered("A", 3);
+        assert_eq!((big[0].len(), big.len()), (15, 27));
+        for (y, row) in big.iter().enumerate() {
+            for (x, px) in row.chars().enumerate() {
+                assert_eq!(
+                    px,
+                    a[y / 3].as_bytes()[x / 3] as char,
+                    "A at scale 3, pixel ({x}, {y})"
+                );
+            }
+        }
+    }
+
     #[test]
     fn combining_macron_bars_the_alpha() {
         assert_eq!(line_glyphs("\u{3b1}\u{304}"), vec![lookup('\u{1FB1}')]);

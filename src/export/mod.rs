@@ -28,7 +28,7 @@ use image::{ExtendedColorType, ImageEncoder, ImageError, RgbImage};
 pub use font::{draw_text, text_size};
 pub use gif::write_gif;
 pub use layout::{GAP_PX, LABEL_LINE_GAP_PX, LABEL_PAD_PX, LABEL_SCALE, MARGIN_PX, grid, strip};
-pub use scatter::{ScatterStyle, render_scatter};
+pub use scatter::{ScatterStyle, VIEW_EXTENT, draw_path, draw_points, render_scatter};
 
 /// Why an export failed; every message that concerns a file names it.
 #[derive(Debug, thiserror::Error)]

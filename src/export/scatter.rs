@@ -13,6 +13,10 @@ const AXIS_INK: f32 = 0.10;
 /// How far the frame around the view goes from the canvas colour towards black.
 const FRAME_INK: f32 = 0.35;
 
+/// The square view of 2D points is `[−VIEW_EXTENT, VIEW_EXTENT]²` (standardised units):
+/// the scatter exports, the window's point views and the ε field's grid all show it.
+pub const VIEW_EXTENT: f64 = 3.5;
+
 /// How a scatter plot looks: its size, the square view it shows, and its colours.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScatterStyle {
@@ -36,7 +40,7 @@ impl Default for ScatterStyle {
     fn default() -> Self {
         Self {
             size_px: 320,
-            extent: 3.5,
+            extent: VIEW_EXTENT,
             point_radius_px: 1.6,
             point_rgb: POINT_RGB,
             background_point_rgb: BACKGROUND_POINT_RGB,
@@ -100,6 +104,68 @@ pub fn render_scatter(
         }
     }
     img
+}
+
+/// Draws `points` in `style.point_rgb` over a picture made by [`render_scatter`] with
+/// `style` (discs as there; points outside the view are skipped).
+pub fn draw_points(img: &mut RgbImage, points: &[[f64; 2]], style: &ScatterStyle) {
+    let drawable = style.extent.is_finite()
+        && style.extent > 0.0
+        && style.point_radius_px.is_finite()
+        && style.point_radius_px > 0.0;
+    if !drawable {
+        return;
+    }
+    let view = View::new(style);
+    for p in points {
+        if let Some((cx, cy)) = view.to_pixel(*p) {
+            draw_disc(img, cx, cy, style.point_radius_px, style.point_rgb);
+        }
+    }
+}
+
+/// Draws `path` (data points, in order) as a polyline of width about one pixel in `rgb`
+/// at opacity `alpha`, on a picture made by [`render_scatter`] with `style`, and a disc
+/// of `end_radius_px` in full `rgb` at its last point. Segments with an end outside the
+/// view are skipped. Each segment is sampled every half pixel and each sample blends its
+/// nearest pixel once (a pixel is blended at most once per segment).
+pub fn draw_path(
+    img: &mut RgbImage,
+    path: &[[f64; 2]],
+    style: &ScatterStyle,
+    rgb: [u8; 3],
+    alpha: f32,
+    end_radius_px: f32,
+) {
+    if !(style.extent.is_finite() && style.extent > 0.0) {
+        return;
+    }
+    let view = View::new(style);
+    let (w, h) = (img.width(), img.height());
+    for pair in path.windows(2) {
+        let (Some(a), Some(b)) = (view.to_pixel(pair[0]), view.to_pixel(pair[1])) else {
+            continue;
+        };
+        let samples = ((b.0 - a.0).hypot(b.1 - a.1) * 2.0).ceil().max(1.0) as usize;
+        let mut last = None;
+        for k in 0..=samples {
+            let f = k as f32 / samples as f32;
+            let (x, y) = (a.0 + (b.0 - a.0) * f, a.1 + (b.1 - a.1) * f);
+            let pixel = (x.floor(), y.floor());
+            if last == Some(pixel) || pixel.0 < 0.0 || pixel.1 < 0.0 {
+                continue;
+            }
+            last = Some(pixel);
+            let (px, py) = (pixel.0 as u32, pixel.1 as u32);
+            if px < w && py < h {
+                let p = img.get_pixel_mut(px, py);
+                p.0 = mix(p.0, rgb, alpha);
+            }
+        }
+    }
+    if let Some(end) = path.last().and_then(|&p| view.to_pixel(p)) {
+        draw_disc(img, end.0, end.1, end_radius_px, rgb);
+    }
 }
 
 /// The map from data coordinates to pixel coordinates.

@@ -16,19 +16,10 @@ use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Shape, St
 use rayon::prelude::*;
 
 use super::kernels;
-use super::ops::tensor_vec;
+use super::ops::{bias_gelu_backward, bias_gelu_grads, cpu_only, last_dim, slice, tensor_vec, with_values};
 
 /// Taps of a 3×3 kernel.
 const TAPS: usize = 9;
-
-/// Reads a contiguous `f32` CPU storage as a slice.
-fn slice<'a>(storage: &'a CpuStorage, layout: &Layout, op: &'static str) -> candle_core::Result<&'a [f32]> {
-    let data = storage.as_slice::<f32>()?;
-    let (start, end) = layout
-        .contiguous_offsets()
-        .ok_or_else(|| candle_core::Error::Msg(format!("{op}: input must be contiguous")))?;
-    Ok(&data[start..end])
-}
 
 /// The pixel grid of a batch: `height × width` pixels per image.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -134,21 +125,6 @@ fn with_scratch<R>(
     out
 }
 
-/// Runs `f` on the contiguous `f32` values of a CPU tensor, without copying them.
-fn with_values<R>(
-    tensor: &Tensor,
-    f: impl FnOnce(&[f32]) -> candle_core::Result<R>,
-) -> candle_core::Result<R> {
-    let tensor = tensor.contiguous()?;
-    let (storage, layout) = tensor.storage_and_layout();
-    match &*storage {
-        Storage::Cpu(cpu) => f(slice(cpu, layout, "conv3x3")?),
-        _ => Err(candle_core::Error::Msg(
-            "diffscope runs its models on the CPU".into(),
-        )),
-    }
-}
-
 /// PyTorch's `[out, in, 3, 3]` weight as the `[out, 9·in]` matrix of im2col's column
 /// order `(ky, kx, in)`; with `flip`, the weight of the adjoint convolution instead, as
 /// `[in, 9·out]`: `w[o, c, 8 − tap]` at `[c, tap·out + o]`.
@@ -223,6 +199,15 @@ impl Conv3x3 {
         }
     }
 
+    /// im2col of whole images: `x` is `n` images of `c` channels, `cols` their `n·pixels ×
+    /// 9c` columns.
+    fn im2col(&self, c: usize, x: &[f32], cols: &mut [f32]) {
+        let px = self.grid.pixels();
+        for (x, cols) in x.chunks_exact(px * c).zip(cols.chunks_exact_mut(px * TAPS * c)) {
+            im2col_image(self.grid, self.dilation, c, x, cols);
+        }
+    }
+
     /// Images per chunk for `c` input channels.
     fn chunk_images(&self, c: usize) -> usize {
         (CHUNK_VALUES / (self.grid.pixels() * TAPS * c).max(1)).max(1)
@@ -247,25 +232,24 @@ impl Conv3x3 {
             .zip(x.par_chunks(imgs * px * c))
             .try_for_each(|(y, x)| {
                 let rows = x.len() / c;
-                let fill = |cols: &mut [f32]| {
-                    for (x, cols) in x.chunks_exact(px * c).zip(cols.chunks_exact_mut(px * k)) {
-                        im2col_image(self.grid, self.dilation, c, x, cols);
-                    }
-                };
-                with_scratch(rows * k, fill, |cols| {
-                    let r = cols.matmul(wm, (1, rows, out, k), &Layout::contiguous((rows, k)), &wt)?;
-                    let r = r.as_slice::<f32>()?;
-                    if bias.is_empty() {
-                        y.copy_from_slice(r);
-                    } else {
-                        for (y, r) in y.chunks_exact_mut(out).zip(r.chunks_exact(out)) {
-                            for ((y, r), b) in y.iter_mut().zip(r).zip(bias) {
-                                *y = r + b;
+                with_scratch(
+                    rows * k,
+                    |cols| self.im2col(c, x, cols),
+                    |cols| {
+                        let r = cols.matmul(wm, (1, rows, out, k), &Layout::contiguous((rows, k)), &wt)?;
+                        let r = r.as_slice::<f32>()?;
+                        if bias.is_empty() {
+                            y.copy_from_slice(r);
+                        } else {
+                            for (y, r) in y.chunks_exact_mut(out).zip(r.chunks_exact(out)) {
+                                for ((y, r), b) in y.iter_mut().zip(r).zip(bias) {
+                                    *y = r + b;
+                                }
                             }
                         }
-                    }
-                    Ok(())
-                })
+                        Ok(())
+                    },
+                )
             })?;
         Ok(y)
     }
@@ -289,20 +273,19 @@ impl Conv3x3 {
             .enumerate()
             .map(|(i, x)| {
                 let rows = x.len() / c;
-                let fill = |cols: &mut [f32]| {
-                    for (x, cols) in x.chunks_exact(px * c).zip(cols.chunks_exact_mut(px * k)) {
-                        im2col_image(self.grid, self.dilation, c, x, cols);
-                    }
-                };
-                with_scratch(rows * k, fill, |cols| {
-                    let gt = Layout::contiguous_with_offset((rows, out), base + i * imgs * px * out)
-                        .transpose(0, 1)?;
-                    let r = g.matmul(cols, (1, out, k, rows), &gt, &Layout::contiguous((rows, k)))?;
-                    match r {
-                        CpuStorage::F32(v) => Ok(v),
-                        _ => Err(candle_core::Error::Msg("conv3x3: f32 expected".into())),
-                    }
-                })
+                with_scratch(
+                    rows * k,
+                    |cols| self.im2col(c, x, cols),
+                    |cols| {
+                        let gt = Layout::contiguous_with_offset((rows, out), base + i * imgs * px * out)
+                            .transpose(0, 1)?;
+                        let r = g.matmul(cols, (1, out, k, rows), &gt, &Layout::contiguous((rows, k)))?;
+                        match r {
+                            CpuStorage::F32(v) => Ok(v),
+                            _ => Err(candle_core::Error::Msg("conv3x3: f32 expected".into())),
+                        }
+                    },
+                )
             })
             .collect::<candle_core::Result<Vec<_>>>()?;
         // Summed in chunk order: the same result for any number of threads.
@@ -369,12 +352,10 @@ impl CustomOp3 for Conv3x3 {
         let g = grad_res.contiguous()?;
         let (g_storage, g_layout) = g.storage_and_layout();
         let Storage::Cpu(g_cpu) = &*g_storage else {
-            return Err(candle_core::Error::Msg(
-                "diffscope runs its models on the CPU".into(),
-            ));
+            return Err(cpu_only());
         };
         let g_values = slice(g_cpu, g_layout, self.name())?;
-        let gw = with_values(x, |x| self.weight_grad(x, c, g_cpu, g_layout, out))?;
+        let gw = with_values(x, self.name(), |x| self.weight_grad(x, c, g_cpu, g_layout, out))?;
         let grad_w = Tensor::from_vec(cols_to_weight(&gw, out, c), w.shape(), dev)?;
         let mut gb = vec![0f32; out];
         for row in g_values.chunks_exact(out) {
@@ -384,7 +365,9 @@ impl CustomOp3 for Conv3x3 {
         }
         let grad_b = Tensor::from_vec(gb, b.shape(), dev)?;
         let grad_x = if self.input_grad {
-            let wb = CpuStorage::F32(with_values(w, |w| Ok(weight_to_cols(w, out, c, true)))?);
+            let wb = CpuStorage::F32(with_values(w, self.name(), |w| {
+                Ok(weight_to_cols(w, out, c, true))
+            })?);
             let gx = self.apply(g_values, out, (&wb, &Layout::contiguous((c, TAPS * out))), &[], c)?;
             Some(Tensor::from_vec(gx, (rows, c), dev)?)
         } else {
@@ -392,11 +375,6 @@ impl CustomOp3 for Conv3x3 {
         };
         Ok((grad_x, Some(grad_w), Some(grad_b)))
     }
-}
-
-/// The last dimension of a shape (1 for a scalar).
-fn last_dim(dims: &[usize]) -> usize {
-    dims.last().copied().unwrap_or(1).max(1)
 }
 
 /// The exact (erf) GELU of every value, one pass each way.
@@ -420,10 +398,9 @@ impl CustomOp1 for Gelu {
     fn bwd(&self, arg: &Tensor, _res: &Tensor, grad_res: &Tensor) -> candle_core::Result<Option<Tensor>> {
         let z = tensor_vec(arg)?;
         let g = tensor_vec(grad_res)?;
-        let mut gz = vec![0f32; z.len()];
-        let zero = vec![0f32; last_dim(arg.dims())];
-        let mut unused = zero.clone();
-        kernels::bias_gelu_backward(&z, &zero, &g, &mut gz, &mut unused);
+        let f = last_dim(arg.dims());
+        // The bias-GELU backward with one zero bias row for all rows.
+        let (gz, _) = bias_gelu_backward(&z, &vec![0f32; f], &g, f, z.len() / f);
         Ok(Some(Tensor::from_vec(gz, arg.shape(), arg.device())?))
     }
 }
@@ -482,20 +459,7 @@ impl CustomOp2 for ExampleBiasGelu {
         grad_res: &Tensor,
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
         let per = self.rows_per_bias(z.dims(), b.dims())?;
-        let f = z.dims()[1];
-        let zv = tensor_vec(z)?;
-        let bv = tensor_vec(b)?;
-        let g = tensor_vec(grad_res)?;
-        let mut gz = vec![0f32; zv.len()];
-        let mut gb = vec![0f32; bv.len()];
-        gz.par_chunks_mut(per * f)
-            .zip(gb.par_chunks_mut(f))
-            .zip(zv.par_chunks(per * f).zip(g.par_chunks(per * f)))
-            .zip(bv.par_chunks(f))
-            .for_each(|(((gz, gb), (z, g)), b)| kernels::bias_gelu_backward(z, b, g, gz, gb));
-        Ok((
-            Some(Tensor::from_vec(gz, z.shape(), z.device())?),
-            Some(Tensor::from_vec(gb, b.shape(), b.device())?),
-        ))
+        let (gz, gb) = bias_gelu_grads(z, b, grad_res, per)?;
+        Ok((Some(gz), Some(gb)))
     }
 }

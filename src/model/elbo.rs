@@ -1,3 +1,5 @@
+// Over 500 lines: the estimator (three entry points over one request), both forms, and the
+// curves the ELBO tab plots from a report; one coherent piece of the mathematics.
 //! The ELBO of a model (learned or ideal) on data, term by term (MATH.md §4), by Monte
 //! Carlo over a batch of `x_0` and the forward noise, in two forms:
 //!
@@ -168,6 +170,65 @@ impl ElboReport {
     }
 }
 
+/// `λ_t = ln SNR(t)` for `t = 0..=T` (`λ_0 = +∞`): the `x` of the log-SNR view of the
+/// terms, and what [`ElboForm::log_snr_width`] takes.
+#[must_use]
+pub fn log_snrs(schedule: &Schedule) -> Vec<f64> {
+    (0..=schedule.steps()).map(|t| schedule.log_snr(t)).collect()
+}
+
+impl ElboForm {
+    /// The width in log SNR the term at `t` stands for, from `lambda` = [`log_snrs`]:
+    /// `λ_{t−1} − λ_t` for a denoising-matching term; `(λ_{t−1} − λ_{t+1})/2` for the
+    /// consistency term at `t`; one-sided at the ends (`λ_1 − λ_2` at `t = 1`,
+    /// `λ_{T−1} − λ_T` at `T`). NaN where that is not a positive finite number (zero
+    /// terminal SNR at `T`).
+    #[must_use]
+    pub fn log_snr_width(self, lambda: &[f64], t: usize) -> f64 {
+        let steps = lambda.len() - 1;
+        let width = match self {
+            Self::Denoising if t >= 2 => lambda[t - 1] - lambda[t],
+            Self::Consistency if t >= 2 && t < steps => (lambda[t - 1] - lambda[t + 1]) / 2.0,
+            _ if t < steps => lambda[t] - lambda[t + 1],
+            _ => lambda[t - 1] - lambda[t],
+        };
+        if width.is_finite() && width > 0.0 {
+            width
+        } else {
+            f64::NAN
+        }
+    }
+
+    /// `nats` of the term at `t` per unit log SNR: `nats / `[`Self::log_snr_width`] (the
+    /// view in which schedules with different `T` are comparable).
+    #[must_use]
+    pub fn per_unit_log_snr(self, lambda: &[f64], t: usize, nats: f64) -> f64 {
+        nats / self.log_snr_width(lambda, t)
+    }
+}
+
+impl ElboReport {
+    /// `L_recon + Σ_{s ≤ t} L_s` at each step `t` as `(t, nats)`, from `recon` at 1, then
+    /// with the prior at `T`: the last is `−ELBO`.
+    #[must_use]
+    pub fn cumulative(&self) -> Vec<(usize, f64)> {
+        let mut sum = self
+            .terms
+            .iter()
+            .find(|t| t.kind == TermKind::Recon)
+            .map_or(0.0, |t| t.nats);
+        let mut points = vec![(1, sum)];
+        for term in self.terms.iter().filter(|t| t.kind == TermKind::Step) {
+            sum += term.nats;
+            points.push((term.t, sum));
+        }
+        if let Some(prior) = self.terms.iter().find(|t| t.kind == TermKind::Prior) {
+            points.push((prior.t, sum + prior.nats));
+        }
+        points
+    }
+}
+
 /// Mean and standard error of per-example values.
 fn mean_and_std_err(values: &[f64]) -> (f64, f64) {
     let n = values.len() as f64;
@@ -197,9 +258,29 @@ const CONV_CHUNK: usize = 8;
 /// `ε̂` for a batch all at step `t`: what [`estimate_with`] asks of a model.
 pub type PredictEps<'a> = dyn FnMut(&[f32], usize) -> Result<Vec<f32>, ModelError> + 'a;
 
-/// Estimates the ELBO of `denoiser` on `x0` (`n × dim` values) under `schedule` with the
-/// reverse variance `variance`, in `form`; see the module documentation for the
-/// estimator and the sign conventions. `progress` is told the fraction done after every
+/// What to estimate: the bound of which data under which schedule, reverse variance and
+/// form, with which noise (everything but the model and the progress callback).
+#[derive(Clone, Copy, Debug)]
+pub struct ElboRequest<'a> {
+    /// The schedule of the forward process and of the model's reverse steps.
+    pub schedule: &'a Schedule,
+    /// `σ_t²` of the reverse steps.
+    pub variance: ReverseVariance,
+    /// Which decomposition.
+    pub form: ElboForm,
+    /// The examples, `n × dim` values (CHW for images).
+    pub x0: &'a [f32],
+    /// Values per example.
+    pub dim: usize,
+    /// 8-bit images: round to the 256 levels and use the discretised decoder.
+    pub discrete: bool,
+    /// Seed of the Monte-Carlo noise.
+    pub seed: u64,
+}
+
+/// Estimates the ELBO of `denoiser` on the request's `x0` (`n × dim` values) under its
+/// `schedule` with the reverse variance `variance`, in `form`; see the module
+/// documentation for the estimator and the sign conventions. `progress` is told the fraction done after every
 /// step and cancels the estimate (an error) by returning `false`.
 ///
 /// A learned model should be given its own schedule (and data of its shape: the 2D model's
@@ -211,21 +292,12 @@ pub type PredictEps<'a> = dyn FnMut(&[f32], usize) -> Result<Vec<f32>, ModelErro
 /// model's dimension), a schedule
 /// with `α_t = 0` (zero terminal SNR: `μ_θ` of an ε-model is not finite at `T`), a model
 /// that fails or returns the wrong number of values, or a cancel.
-#[allow(clippy::too_many_arguments)]
 pub fn estimate(
     denoiser: &Denoiser,
-    schedule: &Schedule,
-    variance: ReverseVariance,
-    form: ElboForm,
-    x0: &[f32],
-    dim: usize,
-    discrete: bool,
-    seed: u64,
+    request: &ElboRequest<'_>,
     progress: &mut dyn FnMut(f64) -> bool,
 ) -> Result<ElboReport, ModelError> {
-    estimate_under(
-        denoiser, None, schedule, variance, form, x0, dim, discrete, seed, progress,
-    )
+    estimate_under(denoiser, None, request, progress)
 }
 
 /// For each step `t = 1..=T` of `target` (index `t − 1`), the fractional step of `own`
@@ -258,24 +330,19 @@ pub fn equivalent_steps(own: &Schedule, target: &Schedule) -> Vec<f32> {
 }
 
 /// [`estimate`] with a learned model trained under `own` (its own schedule) evaluated
-/// under `schedule`: at step `t` the network is asked at [`equivalent_steps`]`(own,
-/// schedule)[t − 1]`. With `own` `None` (or equal to `schedule`) it is [`estimate`].
+/// under the request's `schedule`: at step `t` the network is asked at
+/// [`equivalent_steps`]`(own, schedule)[t − 1]`. With `own` `None` (or equal to
+/// `schedule`) it is [`estimate`].
 ///
 /// # Errors
 /// As [`estimate`].
-#[allow(clippy::too_many_arguments)]
 pub fn estimate_under(
     denoiser: &Denoiser,
     own: Option<&Schedule>,
-    schedule: &Schedule,
-    variance: ReverseVariance,
-    form: ElboForm,
-    x0: &[f32],
-    dim: usize,
-    discrete: bool,
-    seed: u64,
+    request: &ElboRequest<'_>,
     progress: &mut dyn FnMut(f64) -> bool,
 ) -> Result<ElboReport, ModelError> {
+    let (schedule, dim) = (request.schedule, request.dim);
     let model_dim = match denoiser {
         Denoiser::Learned(super::Inference::Mlp(_)) => Some(2),
         Denoiser::Learned(super::Inference::Conv(_)) => None,
@@ -321,17 +388,7 @@ pub fn estimate_under(
             }
         }
     };
-    estimate_with(
-        &mut predict,
-        schedule,
-        variance,
-        form,
-        x0,
-        dim,
-        discrete,
-        seed,
-        progress,
-    )
+    estimate_with(&mut predict, request, progress)
 }
 
 /// [`estimate`] for any `ε` predictor: `predict(x_t, t)` returns `ε̂` for `n × dim` values
@@ -339,18 +396,20 @@ pub fn estimate_under(
 ///
 /// # Errors
 /// As [`estimate`].
-#[allow(clippy::too_many_arguments)]
 pub fn estimate_with(
     predict: &mut PredictEps<'_>,
-    schedule: &Schedule,
-    variance: ReverseVariance,
-    form: ElboForm,
-    x0: &[f32],
-    dim: usize,
-    discrete: bool,
-    seed: u64,
+    request: &ElboRequest<'_>,
     progress: &mut dyn FnMut(f64) -> bool,
 ) -> Result<ElboReport, ModelError> {
+    let &ElboRequest {
+        schedule,
+        variance,
+        form,
+        x0,
+        dim,
+        discrete,
+        seed,
+    } = request;
     if dim == 0 || x0.is_empty() || !x0.len().is_multiple_of(dim) {
         return Err(ModelError::Data(format!(
             "{} values are not whole examples of {dim} values",

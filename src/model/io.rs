@@ -24,7 +24,7 @@ use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use super::conv::ConvConfig;
 use super::mlp::MlpConfig;
 use super::params::Param;
-use super::{Architecture, Model, ModelError, ModelInfo, Network};
+use super::{Architecture, Checkpoint, ModelError, ModelInfo, Network};
 use crate::diffusion::{ScheduleKind, ScheduleSpec};
 
 /// The value of the `format` key.
@@ -32,7 +32,7 @@ pub const FORMAT: &str = "diffscope-1";
 /// Files larger than this are refused before reading (the 2D model is 0.4 MB).
 pub const MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
 
-fn metadata(model: &Model) -> HashMap<String, String> {
+fn metadata(model: &Checkpoint) -> HashMap<String, String> {
     let mut m = HashMap::new();
     let mut put = |k: &str, v: String| {
         m.insert(k.to_owned(), v);
@@ -76,7 +76,7 @@ fn metadata(model: &Model) -> HashMap<String, String> {
 }
 
 /// The safetensors bytes of `model`.
-pub fn to_bytes(model: &Model) -> Result<Vec<u8>, ModelError> {
+pub fn to_bytes(model: &Checkpoint) -> Result<Vec<u8>, ModelError> {
     let bytes: Vec<Vec<u8>> = model
         .network
         .params()
@@ -98,7 +98,7 @@ pub fn to_bytes(model: &Model) -> Result<Vec<u8>, ModelError> {
 }
 
 /// Writes `model` to `path` (via a temporary file, so a failed write leaves no half file).
-pub fn save(model: &Model, path: &Path) -> Result<(), ModelError> {
+pub fn save(model: &Checkpoint, path: &Path) -> Result<(), ModelError> {
     let file_err = |message: String| ModelError::File {
         path: path.display().to_string(),
         message,
@@ -110,7 +110,7 @@ pub fn save(model: &Model, path: &Path) -> Result<(), ModelError> {
 }
 
 /// Reads a model from `path`.
-pub fn load(path: &Path) -> Result<Model, ModelError> {
+pub fn load(path: &Path) -> Result<Checkpoint, ModelError> {
     let name = path.display().to_string();
     let file_err = |message: String| ModelError::File {
         path: name.clone(),
@@ -280,7 +280,7 @@ fn read_params(tensors: &SafeTensors<'_>, arch: Architecture) -> Result<Vec<Para
 }
 
 /// Reads a model from safetensors bytes (errors name the file as `<bytes>`).
-pub fn from_bytes(bytes: &[u8]) -> Result<Model, ModelError> {
+pub fn from_bytes(bytes: &[u8]) -> Result<Checkpoint, ModelError> {
     let invalid = |e: safetensors::SafeTensorError| bytes_err(format!("not a valid safetensors file ({e})"));
     let tensors = SafeTensors::deserialize(bytes).map_err(invalid)?;
     let (_, header) = SafeTensors::read_metadata(bytes).map_err(invalid)?;
@@ -289,7 +289,7 @@ pub fn from_bytes(bytes: &[u8]) -> Result<Model, ModelError> {
     let schedule = meta.schedule()?;
     let params = read_params(&tensors, arch)?;
     let network = Network::from_params(arch, params).map_err(|e| bytes_err(e.to_string()))?;
-    Ok(Model {
+    Ok(Checkpoint {
         network,
         info: meta.info(schedule),
     })

@@ -308,9 +308,10 @@ impl Inference {
     }
 }
 
-/// A trained model: network, what it was trained with, and where it came from.
+/// A trained network with its training record: what a weights file holds. (Named apart
+/// from `app::Model`, the window's view model.)
 #[derive(Clone, Debug, PartialEq)]
-pub struct Model {
+pub struct Checkpoint {
     /// The network.
     pub network: Network,
     /// Its training record.

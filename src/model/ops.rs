@@ -6,10 +6,16 @@ use std::sync::Arc;
 
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Shape, Storage, Tensor};
 
+use rayon::prelude::*;
+
 use super::kernels;
 
 /// Reads a contiguous `f32` CPU storage as a slice.
-fn slice<'a>(storage: &'a CpuStorage, layout: &Layout, op: &'static str) -> candle_core::Result<&'a [f32]> {
+pub(super) fn slice<'a>(
+    storage: &'a CpuStorage,
+    layout: &Layout,
+    op: &'static str,
+) -> candle_core::Result<&'a [f32]> {
     let data = storage.as_slice::<f32>()?;
     let (start, end) = layout
         .contiguous_offsets()
@@ -17,16 +23,29 @@ fn slice<'a>(storage: &'a CpuStorage, layout: &Layout, op: &'static str) -> cand
     Ok(&data[start..end])
 }
 
-/// Copies a tensor's values out (contiguous, `f32`, CPU).
-pub fn tensor_vec(tensor: &Tensor) -> candle_core::Result<Vec<f32>> {
+/// The error of a tensor that is not on the CPU.
+pub(super) fn cpu_only() -> candle_core::Error {
+    candle_core::Error::Msg("diffscope runs its models on the CPU".into())
+}
+
+/// Runs `f` on the contiguous `f32` values of a CPU tensor, without copying them (`op`
+/// names the caller in errors).
+pub(super) fn with_values<R>(
+    tensor: &Tensor,
+    op: &'static str,
+    f: impl FnOnce(&[f32]) -> candle_core::Result<R>,
+) -> candle_core::Result<R> {
     let tensor = tensor.contiguous()?;
     let (storage, layout) = tensor.storage_and_layout();
     match &*storage {
-        Storage::Cpu(cpu) => Ok(slice(cpu, layout, "tensor_vec")?.to_vec()),
-        _ => Err(candle_core::Error::Msg(
-            "diffscope runs its models on the CPU".into(),
-        )),
+        Storage::Cpu(cpu) => f(slice(cpu, layout, op)?),
+        _ => Err(cpu_only()),
     }
+}
+
+/// Copies a tensor's values out (contiguous, `f32`, CPU).
+pub fn tensor_vec(tensor: &Tensor) -> candle_core::Result<Vec<f32>> {
+    with_values(tensor, "tensor_vec", |v| Ok(v.to_vec()))
 }
 
 /// The parameters as candle variables (for a training step).
@@ -176,23 +195,58 @@ impl CustomOp2 for BiasGelu {
         _res: &Tensor,
         grad_res: &Tensor,
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
-        let (grad_z, grad_b) = bias_gelu_grads(z, bias, grad_res)?;
+        let (grad_z, grad_b) = bias_gelu_grads(z, bias, grad_res, 1)?;
         Ok((Some(grad_z), Some(grad_b)))
     }
 }
 
-/// Gradients of `GELU(z + b)` with respect to `z` and `b`.
-fn bias_gelu_grads(z: &Tensor, bias: &Tensor, grad_res: &Tensor) -> candle_core::Result<(Tensor, Tensor)> {
+/// Gradients of `GELU(z + b)` with respect to `z` and `b`: `z` is `rows × f`, `bias` one
+/// row of `f` for all rows, or one row per `per` rows of `z` (see [`bias_gelu_backward`]).
+pub(super) fn bias_gelu_grads(
+    z: &Tensor,
+    bias: &Tensor,
+    grad_res: &Tensor,
+    per: usize,
+) -> candle_core::Result<(Tensor, Tensor)> {
     let zv = tensor_vec(z)?;
     let bv = tensor_vec(bias)?;
     let g = tensor_vec(grad_res)?;
-    let mut grad_z = vec![0f32; zv.len()];
-    let mut grad_b = vec![0f32; bv.len()];
-    kernels::bias_gelu_backward(&zv, &bv, &g, &mut grad_z, &mut grad_b);
+    let (grad_z, grad_b) = bias_gelu_backward(&zv, &bv, &g, last_dim(z.dims()), per);
     Ok((
         Tensor::from_vec(grad_z, z.shape(), z.device())?,
         Tensor::from_vec(grad_b, bias.shape(), bias.device())?,
     ))
+}
+
+/// `(∂z, ∂b)` of `GELU(z + b)` given `∂out = g`, `z` in rows of `f` values: `bias` is one
+/// row of `f` for all rows (one pass), or a row of `f` per `per` rows of `z` (those blocks
+/// in parallel, each summing its own bias row's gradient).
+pub(super) fn bias_gelu_backward(
+    z: &[f32],
+    bias: &[f32],
+    g: &[f32],
+    f: usize,
+    per: usize,
+) -> (Vec<f32>, Vec<f32>) {
+    let mut grad_z = vec![0f32; z.len()];
+    let mut grad_b = vec![0f32; bias.len()];
+    if bias.len() <= f {
+        kernels::bias_gelu_backward(z, bias, g, &mut grad_z, &mut grad_b);
+    } else {
+        let block = per * f;
+        grad_z
+            .par_chunks_mut(block)
+            .zip(grad_b.par_chunks_mut(f))
+            .zip(z.par_chunks(block).zip(g.par_chunks(block)))
+            .zip(bias.par_chunks(f))
+            .for_each(|(((gz, gb), (z, g)), b)| kernels::bias_gelu_backward(z, b, g, gz, gb));
+    }
+    (grad_z, grad_b)
+}
+
+/// The last dimension of a shape (1 for a scalar).
+pub(super) fn last_dim(dims: &[usize]) -> usize {
+    dims.last().copied().unwrap_or(1).max(1)
 }
 
 /// The residual block's activation, `h + GELU(z + b)` (`h`, `z` are `rows × n`, `b` has
@@ -239,7 +293,7 @@ impl CustomOp3 for ResidualBiasGelu {
         _res: &Tensor,
         grad_res: &Tensor,
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let (grad_z, grad_b) = bias_gelu_grads(z, bias, grad_res)?;
+        let (grad_z, grad_b) = bias_gelu_grads(z, bias, grad_res, 1)?;
         Ok((Some(grad_res.clone()), Some(grad_z), Some(grad_b)))
     }
 }

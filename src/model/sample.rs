@@ -6,6 +6,8 @@
 //! seed and the `z` of the step from `t` is stream `t`, so a chain is a pure function of
 //! (model, sampler, seed) and single-stepping gives the same frames as running.
 
+use serde::{Deserialize, Serialize};
+
 use super::{Inference, ModelError};
 use crate::diffusion::forward::q_sample;
 use crate::diffusion::noise::fill_normal_f32;
@@ -15,7 +17,69 @@ use crate::diffusion::{IdealDenoiser, ReverseVariance, Schedule};
 /// Noise stream of the chain's starting point.
 pub const START_STREAM: u64 = 0x5A3D_0000_0000_0000;
 
-/// How the reverse chain steps.
+/// Which reverse sampler: the one list of samplers the window, the command line and the
+/// worker share. The data-free choice (persisted in the window's settings, parsed on the
+/// command line); [`Sampler`] is the same choice with its parameters, built by
+/// [`SamplerKind::sampler`].
+///
+/// The window's list and the CLI's `--sampler` values are
+/// [`clap::ValueEnum::value_variants`], which the derive keeps exhaustive: a new variant is
+/// listed in both once it has a label here (the `match` in [`Self::label`] does not
+/// compile until it has one).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+pub enum SamplerKind {
+    /// Ancestral sampling over every step with `σ_t² = β_t` (Ho et al. 2020).
+    #[default]
+    #[value(name = "ddpm")]
+    DdpmBeta,
+    /// Ancestral sampling over every step with `σ_t² = β̃_t`, the posterior variance.
+    #[value(name = "ddpm-posterior")]
+    DdpmPosterior,
+    /// DDIM over a sub-sequence of `K` steps with stochasticity `η` (Song et al. 2021).
+    #[value(name = "ddim")]
+    Ddim,
+}
+
+impl SamplerKind {
+    /// Every sampler, in the order the window lists them.
+    #[must_use]
+    pub fn all() -> &'static [Self] {
+        <Self as clap::ValueEnum>::value_variants()
+    }
+
+    /// The window's name for it, e.g. `DDPM, σ² = β̃_t`.
+    #[must_use]
+    pub const fn label(self) -> &'static str {
+        match self {
+            Self::DdpmBeta => "DDPM, σ² = β_t",
+            Self::DdpmPosterior => "DDPM, σ² = β̃_t",
+            Self::Ddim => "DDIM",
+        }
+    }
+
+    /// Whether it visits `K` evenly spaced steps with stochasticity `η` (and the window
+    /// shows those two controls).
+    #[must_use]
+    pub const fn strided(self) -> bool {
+        match self {
+            Self::DdpmBeta | Self::DdpmPosterior => false,
+            Self::Ddim => true,
+        }
+    }
+
+    /// The sampler with its parameters: `steps` (`K`) and `eta` (`η`) are used by a
+    /// [`strided`](Self::strided) one only.
+    #[must_use]
+    pub const fn sampler(self, steps: usize, eta: f64) -> Sampler {
+        match self {
+            Self::DdpmBeta => Sampler::Ddpm(ReverseVariance::Beta),
+            Self::DdpmPosterior => Sampler::Ddpm(ReverseVariance::PosteriorVariance),
+            Self::Ddim => Sampler::Ddim { steps, eta },
+        }
+    }
+}
+
+/// How the reverse chain steps: a [`SamplerKind`] with its parameters.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Sampler {
     /// Ancestral sampling over every step, `σ_t² = β_t` or `β̃_t` (Ho et al. 2020).
@@ -30,6 +94,16 @@ pub enum Sampler {
 }
 
 impl Sampler {
+    /// Which sampler this is.
+    #[must_use]
+    pub const fn kind(&self) -> SamplerKind {
+        match self {
+            Self::Ddpm(ReverseVariance::Beta) => SamplerKind::DdpmBeta,
+            Self::Ddpm(ReverseVariance::PosteriorVariance) => SamplerKind::DdpmPosterior,
+            Self::Ddim { .. } => SamplerKind::Ddim,
+        }
+    }
+
     /// The decreasing steps the chain visits, from `from` (≤ T) down to and including 0.
     #[must_use]
     pub fn timesteps(&self, from: usize) -> Vec<usize> {
@@ -50,7 +124,24 @@ impl Sampler {
     }
 }
 
-/// What predicts `ε` in the chain: a learned network or the ideal denoiser of a data set.
+/// What denoises: the data-free choice (persisted in the window's settings).
+///
+/// Three types carry this one choice at three layers, because each carries different
+/// data: `DenoiserKind` carries none (what the user picked); the worker's
+/// `DenoiserChoice` carries what the window must send for it (the ideal denoiser's
+/// examples and schedule; the learned network is the worker's own); [`Denoiser`] carries
+/// the evaluable thing (a network prepared for inference, or the ideal denoiser).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DenoiserKind {
+    /// The learned model the `model` worker holds (shipped, trained or from a file).
+    #[default]
+    Learned,
+    /// The ideal denoiser of the data on screen (MATH.md §3).
+    Ideal,
+}
+
+/// What predicts `ε` in the chain: a learned network or the ideal denoiser of a data set
+/// (see [`DenoiserKind`] for why this and the choice are two types).
 #[derive(Debug)]
 pub enum Denoiser {
     /// A learned network (its own schedule is the chain's).
@@ -60,6 +151,15 @@ pub enum Denoiser {
 }
 
 impl Denoiser {
+    /// Which kind of denoiser this is.
+    #[must_use]
+    pub const fn kind(&self) -> DenoiserKind {
+        match self {
+            Self::Learned(_) => DenoiserKind::Learned,
+            Self::Ideal(_) => DenoiserKind::Ideal,
+        }
+    }
+
     /// `ε̂(x_t, t)` for `n × d` values all at step `t`.
     pub fn predict_eps(&self, schedule: &Schedule, xt: &[f32], t: usize) -> Result<Vec<f32>, ModelError> {
         match self {

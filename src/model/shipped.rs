@@ -2,7 +2,7 @@
 //! built-in data set and one image model for the digits, each produced by the
 //! `diffscope train` command recorded in its metadata (README, "Shipped weights").
 
-use super::{Model, ModelError, io};
+use super::{Checkpoint, ModelError, io};
 
 macro_rules! shipped {
     ($($name:literal),* $(,)?) => {
@@ -29,7 +29,7 @@ pub fn names() -> impl Iterator<Item = &'static str> {
 
 /// The shipped model called `name`, if there is one.
 #[must_use]
-pub fn load(name: &str) -> Option<Result<Model, ModelError>> {
+pub fn load(name: &str) -> Option<Result<Checkpoint, ModelError>> {
     SHIPPED.iter().find(|(n, _)| *n == name).map(|(n, bytes)| {
         io::from_bytes(bytes).map_err(|e| ModelError::File {
             path: format!("shipped weights '{n}'"),

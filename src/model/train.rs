@@ -10,7 +10,7 @@
 
 use super::params::{AdamW, Param, all_finite};
 use super::sample::{Denoiser, ReverseChain, Sampler};
-use super::{DataShape, Model, ModelError, ModelInfo, Network};
+use super::{Checkpoint, DataShape, ModelError, ModelInfo, Network};
 use crate::data::{self, Dataset};
 use crate::diffusion::metrics::sliced_wasserstein2;
 use crate::diffusion::noise::StreamKey;
@@ -247,7 +247,7 @@ fn shuffled(n: usize, seed: u64) -> Vec<usize> {
 }
 
 /// Validation loss and, for 2D data, the sample-quality metric and its noise floor.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Evaluation {
     /// Iteration it was measured at.
     pub iteration: u64,
@@ -257,7 +257,13 @@ pub struct Evaluation {
     pub metric: Option<f64>,
     /// SW2 between two independent draws of the data.
     pub noise_floor: Option<f64>,
+    /// The 2D samples the metric was measured on (at most [`SHOWN_SAMPLES`]): what the
+    /// model draws at this iteration; empty without a metric.
+    pub samples: Vec<[f64; 2]>,
 }
+
+/// At most this many of the metric's samples travel with an [`Evaluation`].
+pub const SHOWN_SAMPLES: usize = 2000;
 
 /// A training run in progress.
 #[derive(Debug)]
@@ -431,6 +437,7 @@ impl Trainer {
         let m = (self.set.held_out.len() / d).min(1024);
         let (xt, t, eps) = self.batch(&self.set.held_out[..m * d], VALIDATION_STREAM, m);
         let (validation_loss, _) = self.network.loss_and_grads(&xt, &t, &eps)?;
+        let mut shown = Vec::new();
         let metric = if with_metric && self.set.reference.is_some() {
             let n = self.set.held_out.len() / d;
             let chain = ReverseChain::from_noise(
@@ -444,10 +451,19 @@ impl Trainer {
                 self.settings.seed ^ METRIC_SEED,
             );
             match chain.run(&Denoiser::Learned(self.network.inference()?)) {
-                Ok(samples) => Some(sliced_wasserstein2(
-                    &to_f64(&samples),
-                    &to_f64(&self.set.held_out),
-                )),
+                Ok(samples) => {
+                    if d == 2 {
+                        shown = samples
+                            .chunks_exact(2)
+                            .take(SHOWN_SAMPLES)
+                            .map(|p| [f64::from(p[0]), f64::from(p[1])])
+                            .collect();
+                    }
+                    Some(sliced_wasserstein2(
+                        &to_f64(&samples),
+                        &to_f64(&self.set.held_out),
+                    ))
+                }
                 Err(ModelError::Diverged(_)) => None,
                 Err(e) => return Err(e),
             }
@@ -459,13 +475,14 @@ impl Trainer {
             validation_loss: f64::from(validation_loss),
             metric,
             noise_floor: if metric.is_some() { self.noise_floor } else { None },
+            samples: shown,
         })
     }
 
     /// The model as it stands.
     #[must_use]
-    pub fn model(&self) -> Model {
-        Model {
+    pub fn model(&self) -> Checkpoint {
+        Checkpoint {
             network: self.network.clone(),
             info: ModelInfo {
                 schedule: self.settings.schedule.clone(),

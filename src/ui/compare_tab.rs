@@ -8,7 +8,7 @@ use crate::app::compare::Cell;
 use crate::app::settings::Settings;
 use crate::app::{Command, Model};
 
-/// Lays out the Compare tab.
+/// Lays out the Compare tab: its controls row above the grid.
 pub fn compare_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, commands: &mut Vec<Command>) {
     ui.horizontal_wrapped(|ui| {
         if ui.button("export PNG").clicked() {
@@ -21,6 +21,11 @@ pub fn compare_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, com
             RichText::new("rows: the schedule and its overlays (tick them on the left); one shared ε").weak(),
         );
     });
+    grid_ui(ui, model);
+}
+
+/// The grid alone (presentation mode: no controls row), as large as the room allows.
+pub fn grid_ui(ui: &mut egui::Ui, model: &Model) {
     let grid = &model.compare;
     if grid.cells.is_empty() {
         ui.spinner();
@@ -75,7 +80,7 @@ fn scatter_cell(ui: &mut egui::Ui, points: &[[f64; 2]], side: f32) {
         egui::Stroke::new(1.0, theme::faint_color(dark)),
         egui::StrokeKind::Inside,
     );
-    let extent = 3.5;
+    let extent = crate::export::VIEW_EXTENT;
     let color = theme::point_color(dark);
     for p in points {
         let x = rect.left() + ((p[0] + extent) / (2.0 * extent)) as f32 * rect.width();

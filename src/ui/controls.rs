@@ -2,10 +2,12 @@
 
 use super::section;
 use super::theme;
-use crate::app::scene::SceneData;
+use crate::app::exports::FORWARD_GIF_FRAMES;
 use crate::app::settings::{Settings, SourceChoice, ThemeChoice};
 use crate::app::{Command, Model};
 use crate::diffusion::ScheduleKind;
+use crate::scene::SceneData;
+use crate::scene::chain_gif::GIF_SIDES;
 
 /// Lays out the controls.
 pub fn controls_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, commands: &mut Vec<Command>) {
@@ -79,7 +81,8 @@ fn schedule_ui(ui: &mut egui::Ui, settings: &mut Settings) {
                     egui::DragValue::new(&mut beta)
                         .range(1e-5..=0.5)
                         .speed(1e-4)
-                        .max_decimals(5),
+                        .max_decimals(5)
+                        .update_while_editing(false),
                 )
                 .labelled_by(label.id)
                 .changed()
@@ -116,14 +119,20 @@ fn beta_param(ui: &mut egui::Ui, label: &str, value: &mut Option<f64>, steps: us
     let default = base * 1000.0 / steps as f64;
     let mut v = value.unwrap_or(default);
     let speed = v * 0.01;
-    ui.horizontal(|ui| {
+    // Wrapping: a wider row (a long value, the "default" button) would widen the panel.
+    ui.horizontal_wrapped(|ui| {
         let name = ui.label(label);
         if ui
             .add(
                 egui::DragValue::new(&mut v)
                     .range(1e-6..=0.999)
                     .speed(speed)
-                    .max_decimals(6),
+                    .max_decimals(6)
+                    // Applies on Enter or focus loss, like T; and a default that is out of
+                    // range at this T (0.02·1000/5 = 4) is shown, not clamped into a value
+                    // of its own (which stuck β_T at 0.999 after T passed through 5).
+                    .update_while_editing(false)
+                    .clamp_existing_to_range(false),
             )
             .labelled_by(name.id)
             .changed()
@@ -191,11 +200,15 @@ fn export_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, commands
             }
             if ui
                 .button("GIF")
-                .on_hover_text("The forward chain t = 0 → T, 60 frames")
+                .on_hover_text(format!(
+                    "The forward chain t = 0 → T as an animated GIF for slides ({FORWARD_GIF_FRAMES} frames): \
+                     both views side by side, in the window's colours"
+                ))
                 .clicked()
             {
-                commands.push(Command::ExportGif(60));
+                commands.push(Command::ExportGif(FORWARD_GIF_FRAMES));
             }
+            gif_side_ui(ui, &mut settings.gif_side);
             if ui.button("schedule CSV").clicked() {
                 commands.push(Command::ExportScheduleCsv);
             }
@@ -206,13 +219,25 @@ fn export_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, commands
     });
 }
 
+/// The px field of a GIF's panel side, beside its button (the Forward and Reverse GIFs).
+pub fn gif_side_ui(ui: &mut egui::Ui, side: &mut u32) {
+    let label = ui.label("px");
+    ui.add(egui::DragValue::new(side).range(GIF_SIDES).speed(4.0))
+        .labelled_by(label.id)
+        .on_hover_text(format!(
+            "Side of each of the GIF's two panels, in pixels ({} to {})",
+            GIF_SIDES.start(),
+            GIF_SIDES.end()
+        ));
+}
+
 fn view_ui(ui: &mut egui::Ui, settings: &mut Settings, commands: &mut Vec<Command>) {
     section(ui, "View");
     ui.horizontal(|ui| {
         ui.selectable_value(&mut settings.theme, ThemeChoice::Dark, "dark");
         ui.selectable_value(&mut settings.theme, ThemeChoice::Light, "light");
         if ui.button("fullscreen").on_hover_text("F11").clicked() {
-            commands.push(Command::ToggleFullscreen);
+            commands.push(Command::ToggleFullscreen(egui::ViewportId::ROOT));
         }
     });
     ui.horizontal(|ui| {

@@ -1,3 +1,4 @@
+// Over 500 lines: the tab's layout and its plots (the formulas it plots are in `model/elbo.rs`).
 //! The ELBO tab: the evidence lower bound of the model on screen (learned, and the ideal
 //! denoiser) on the data on screen, term by term, in both decompositions side by side —
 //! each term's magnitude against `t` or `log SNR`, or the cumulative sum; the current `t`
@@ -11,14 +12,15 @@ use crate::app::elbo::{ElboKey, PARTS, cli_data, schedule_flags, variance, wante
 use crate::app::reverse::LearnedOrigin;
 use crate::app::settings::{ElboAxis, Settings};
 use crate::app::{Command, Model};
-use crate::cli::format_sig;
 use crate::diffusion::Schedule;
-use crate::model::elbo::{ElboForm, ElboReport, TermKind, equivalent_steps};
+use crate::format::format_sig;
+use crate::model::elbo::{self, ElboForm, ElboReport, TermKind, equivalent_steps};
 
 /// Magnitudes below this fraction of a plot's largest are drawn at it (log scale).
 const FLOOR: f64 = 1e-6;
 
-/// Lays out the ELBO tab.
+/// Lays out the ELBO tab: its controls and status, the plots, and below them the readout,
+/// the totals and the command line.
 pub fn elbo_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, commands: &mut Vec<Command>) {
     controls_ui(ui, settings, model);
     let keys = wanted(model, settings);
@@ -26,18 +28,50 @@ pub fn elbo_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, comman
     status_ui(ui, model, &keys, commands);
     notes_ui(ui, settings, model, &keys);
     ui.separator();
-    let schedule = &model.schedule;
-    let reports: Vec<(usize, &ElboReport)> = keys
-        .iter()
+    let reports = reports(model, &keys);
+    key_ui(ui, &keys);
+    // Below the plots: the readout, the totals and the command line (they scroll); on a
+    // short window the plots keep over half the height.
+    let below = 290.0;
+    let plot_height = (ui.available_height() - below)
+        .max(0.55 * ui.available_height())
+        .max(170.0);
+    plots_ui(ui, settings, &model.schedule, &reports, plot_height);
+    egui::ScrollArea::vertical().id_salt("elbo_below").show(ui, |ui| {
+        readout_ui(ui, settings, &model.schedule, &reports);
+        totals_ui(ui, &keys, model);
+        cli_ui(ui, settings, model, cli_data.as_deref());
+    });
+}
+
+/// The lesson alone (presentation mode): which colour is which, and the two plots in all
+/// the height there is — no controls, status, readout or table.
+pub fn views_ui(ui: &mut egui::Ui, settings: &Settings, model: &Model) {
+    let keys = wanted(model, settings);
+    let reports = reports(model, &keys);
+    key_ui(ui, &keys);
+    let height = ui.available_height().max(170.0);
+    plots_ui(ui, settings, &model.schedule, &reports, height);
+}
+
+/// The estimates on screen that are ready, with their part's index.
+fn reports<'m>(model: &'m Model, keys: &[(usize, ElboKey)]) -> Vec<(usize, &'m ElboReport)> {
+    keys.iter()
         .filter_map(|(i, key)| match model.elbo.result(*i, key) {
             Some(Ok(r)) => Some((*i, r)),
             _ => None,
         })
-        .collect();
-    key_ui(ui, &keys);
-    // Below the plots: the readout, the totals and the command line.
-    let below = 290.0;
-    let plot_height = (ui.available_height() - below).max(170.0);
+        .collect()
+}
+
+/// The two decompositions side by side, each under its title, `plot_height` points high.
+fn plots_ui(
+    ui: &mut egui::Ui,
+    settings: &Settings,
+    schedule: &Schedule,
+    reports: &[(usize, &ElboReport)],
+    plot_height: f32,
+) {
     let width = (ui.available_width() - 12.0) / 2.0;
     ui.horizontal_top(|ui| {
         for form in [ElboForm::Denoising, ElboForm::Consistency] {
@@ -72,11 +106,6 @@ pub fn elbo_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, comman
                 );
             });
         }
-    });
-    egui::ScrollArea::vertical().id_salt("elbo_below").show(ui, |ui| {
-        readout_ui(ui, settings, schedule, &reports);
-        totals_ui(ui, &keys, model);
-        cli_ui(ui, settings, model, cli_data.as_deref());
     });
 }
 
@@ -116,19 +145,19 @@ fn controls_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model) {
         ui.selectable_value(&mut e.posterior_variance, true, "β̃_t");
         ui.separator();
         match &model.scene.data {
-            crate::app::scene::SceneData::Points(_) => {
+            crate::scene::SceneData::Points(_) => {
                 let l = ui.label("examples");
                 ui.add(egui::DragValue::new(&mut e.n_points).range(1..=5000).speed(10))
                     .labelled_by(l.id);
             }
-            crate::app::scene::SceneData::Image(_)
+            crate::scene::SceneData::Image(_)
                 if model.scene.source == crate::app::settings::SourceChoice::Digits =>
             {
                 let l = ui.label("digits");
                 ui.add(egui::DragValue::new(&mut e.n_digits).range(1..=1797).speed(5))
                     .labelled_by(l.id);
             }
-            crate::app::scene::SceneData::Image(_) => {
+            crate::scene::SceneData::Image(_) => {
                 let l = ui.label("copies of the image");
                 ui.add(egui::DragValue::new(&mut e.image_copies).range(1..=64))
                     .labelled_by(l.id);
@@ -149,7 +178,8 @@ fn status_ui(ui: &mut egui::Ui, model: &Model, keys: &[(usize, ElboKey)], comman
         .iter()
         .filter(|(i, key)| state.result(*i, key).is_none())
         .count();
-    ui.horizontal(|ui| {
+    // Wrapping: a row wider than the panel would widen the whole tab (its plots too).
+    ui.horizontal_wrapped(|ui| {
         if let Some(running) = &state.running {
             let (index, _) = &running.parts[running.current.min(running.parts.len() - 1)];
             ui.label(format!(
@@ -253,28 +283,6 @@ fn part_color(index: usize) -> egui::Color32 {
     theme::ELBO_COLORS[usize::from(PARTS[index].ideal)]
 }
 
-/// `λ_t` for `t = 0..=T` (`λ_0 = +∞`).
-fn log_snrs(schedule: &Schedule) -> Vec<f64> {
-    (0..=schedule.steps()).map(|t| schedule.log_snr(t)).collect()
-}
-
-/// The width in log SNR a step term stands for: `λ_{t−1} − λ_t` for the denoising terms;
-/// `(λ_{t−1} − λ_{t+1})/2` for the consistency term at `t` (one-sided at the ends).
-fn log_snr_width(lambda: &[f64], form: ElboForm, t: usize) -> f64 {
-    let steps = lambda.len() - 1;
-    let width = match form {
-        ElboForm::Denoising if t >= 2 => lambda[t - 1] - lambda[t],
-        ElboForm::Consistency if t >= 2 && t < steps => (lambda[t - 1] - lambda[t + 1]) / 2.0,
-        _ if t < steps => lambda[t] - lambda[t + 1],
-        _ => lambda[t - 1] - lambda[t],
-    };
-    if width.is_finite() && width > 0.0 {
-        width
-    } else {
-        f64::NAN
-    }
-}
-
 /// The x of step `t`.
 fn x_of(axis: ElboAxis, lambda: &[f64], t: usize) -> f64 {
     match axis {
@@ -287,38 +295,59 @@ fn x_of(axis: ElboAxis, lambda: &[f64], t: usize) -> f64 {
 fn scaled(axis: ElboAxis, lambda: &[f64], form: ElboForm, t: usize, value: f64, se: f64) -> (f64, f64) {
     match axis {
         ElboAxis::Step => (value, se),
-        ElboAxis::LogSnr => {
-            let w = log_snr_width(lambda, form, t);
-            (value / w, se / w)
-        }
+        ElboAxis::LogSnr => (
+            form.per_unit_log_snr(lambda, t, value),
+            form.per_unit_log_snr(lambda, t, se),
+        ),
     }
 }
 
-/// `L_recon + Σ_{s ≤ t} L_s` at each step, then with the prior at `T`: ends at `−ELBO`.
-fn cumulative_points(report: &ElboReport, x: impl Fn(usize) -> f64) -> Vec<[f64; 2]> {
-    let mut sum = report
-        .terms
-        .iter()
-        .find(|t| t.kind == TermKind::Recon)
-        .map_or(0.0, |t| t.nats);
-    let mut points = vec![[x(1), sum]];
-    for term in report.terms.iter().filter(|t| t.kind == TermKind::Step) {
-        sum += term.nats;
-        points.push([x(term.t), sum]);
-    }
-    if let Some(prior) = report.terms.iter().find(|t| t.kind == TermKind::Prior) {
-        points.push([x(prior.t), sum + prior.nats]);
-    }
-    points
-}
-
-/// The y axis of the term plots: its name, and whether it is log10 of the magnitude.
-const fn y_axis(cumulative: bool, axis: ElboAxis) -> (&'static str, bool) {
+/// The y axis of the term plots: its names (longest first, the last one short) and
+/// whether it is log10 of the magnitude.
+const fn y_axis(cumulative: bool, axis: ElboAxis) -> ([&'static str; 2], bool) {
     match (cumulative, axis) {
-        (true, _) => ("cumulative nats / example", false),
-        (false, ElboAxis::Step) => ("term (nats / example, log scale)", true),
-        (false, ElboAxis::LogSnr) => ("term per unit log SNR (log scale)", true),
+        (true, _) => (["cumulative nats / example", "nats"], false),
+        (false, ElboAxis::Step) => (["term (nats / example, log scale)", "nats (log)"], true),
+        (false, ElboAxis::LogSnr) => (["term per unit log SNR (log scale)", "per λ (log)"], true),
     }
+}
+
+/// The longest of `names` whose rotated text fits beside a plot `height` points tall
+/// (egui_plot centres it on the axis and never wraps it: a longer one runs over what is
+/// above and below the plot), or none.
+fn fitting_y_label<'n>(ui: &egui::Ui, names: &[&'n str], height: f32) -> &'n str {
+    // The x axis's ticks and name take about three lines of the plot's height.
+    let room = height - 3.0 * ui.text_style_height(&egui::TextStyle::Body);
+    let font = egui::TextStyle::Body.resolve(ui.style());
+    names
+        .iter()
+        .copied()
+        .find(|name| {
+            let galley =
+                ui.painter()
+                    .layout_no_wrap((*name).to_owned(), font.clone(), egui::Color32::PLACEHOLDER);
+            galley.size().x <= room
+        })
+        .unwrap_or("")
+}
+
+/// Grid lines of a log10 axis at whole powers of ten only (every 1, 10 or 100 decades).
+fn decades(input: egui_plot::GridInput) -> Vec<egui_plot::GridMark> {
+    let spacer = egui_plot::uniform_grid_spacer(|input: egui_plot::GridInput| {
+        let smallest = 10f64.powf(input.base_step_size.abs().log10().ceil()).max(1.0);
+        [smallest, 10.0 * smallest, 100.0 * smallest]
+    });
+    spacer(input)
+}
+
+/// The tick label of log10 value `value`: `1e-3` at whole decades, nothing between.
+fn decade_label(value: f64) -> String {
+    let decade = value.round();
+    if (value - decade).abs() > 1e-6 {
+        return String::new();
+    }
+    // `as` is exact here: a plot's decades are small whole numbers (and −0 becomes 0).
+    format!("1e{}", decade as i64)
 }
 
 fn terms_plot(
@@ -331,16 +360,18 @@ fn terms_plot(
 ) {
     let axis = settings.elbo.axis;
     let cumulative = settings.elbo.cumulative;
-    let lambda = log_snrs(schedule);
+    let lambda = elbo::log_snrs(schedule);
     let x_name = match axis {
         ElboAxis::Step => "t",
         ElboAxis::LogSnr => "log SNR",
     };
-    let (y_name, log_y) = y_axis(cumulative, axis);
+    let (y_names, log_y) = y_axis(cumulative, axis);
+    let height = size.y.max(120.0);
+    let y_name = fitting_y_label(ui, &y_names, height);
     let id = format!("elbo-{}-{}", form.label(), u8::from(cumulative));
     let mut plot = Plot::new(id)
         .width(size.x)
-        .height(size.y.max(120.0))
+        .height(height)
         .x_axis_label(x_name)
         .y_axis_label(y_name)
         .allow_scroll(false)
@@ -358,7 +389,21 @@ fn terms_plot(
             HoverPosition::Elsewhere { .. } => None,
         });
     if log_y {
-        plot = plot.y_axis_formatter(|mark, _| format!("1e{}", mark.value.round()));
+        plot = plot
+            .y_grid_spacer(decades)
+            .y_axis_formatter(|mark, _| decade_label(mark.value));
+        if reports.is_empty() {
+            // Until the first estimate: the decades the terms usually span.
+            plot = plot.default_y_bounds(-4.0, 1.0);
+        }
+    }
+    let (first, last) = (x_of(axis, &lambda, 1), x_of(axis, &lambda, schedule.steps()));
+    if reports.is_empty() && first.is_finite() && last.is_finite() && (first - last).abs() > f64::EPSILON {
+        // With the margin egui_plot gives data, so that the ends get tick labels (at
+        // exactly [1, T] the ticks between are too dense to label and the ends fall out).
+        let (lo, hi) = (first.min(last), first.max(last));
+        let margin = 0.05 * (hi - lo);
+        plot = plot.default_x_bounds(lo - margin, hi + margin);
     }
     // The log plot's floor, relative to its largest term.
     let floor = FLOOR
@@ -373,7 +418,11 @@ fn terms_plot(
             let color = part_color(index);
             let name = part_label(index);
             if cumulative {
-                let points = cumulative_points(report, |t| x_of(axis, &lambda, t));
+                let points: Vec<[f64; 2]> = report
+                    .cumulative()
+                    .into_iter()
+                    .map(|(t, sum)| [x_of(axis, &lambda, t), sum])
+                    .collect();
                 plot.add(Line::new(name, PlotPoints::from(points)).color(color).width(2.0));
                 continue;
             }
@@ -538,80 +587,162 @@ fn whisker(ui: &mut egui::Ui, report: &ElboReport, range: (f64, f64), color: egu
     painter.circle_filled(egui::pos2(x(report.total_nats), y), 3.5, color);
 }
 
+/// The numbers of one estimate's row: (column header, value, hover text).
+fn row_cells(r: &ElboReport) -> [(&'static str, String, String); 5] {
+    let term = |kind: TermKind| {
+        r.terms
+            .iter()
+            .find(|t| t.kind == kind)
+            .map_or(("—".into(), String::new()), |t| {
+                (
+                    format_sig(t.nats, 4),
+                    format!("standard error {}", format_sig(t.std_err, 2)),
+                )
+            })
+    };
+    let steps: f64 = r
+        .terms
+        .iter()
+        .filter(|t| t.kind == TermKind::Step)
+        .map(|t| t.nats)
+        .sum();
+    let (recon, recon_hover) = term(TermKind::Recon);
+    let (prior, prior_hover) = term(TermKind::Prior);
+    [
+        (
+            "−ELBO (nats / example)",
+            format!(
+                "{} ± {}",
+                format_sig(r.total_nats, 5),
+                format_sig(r.total_std_err, 2)
+            ),
+            String::new(),
+        ),
+        (
+            "bits / dim",
+            format!(
+                "{} ± {}",
+                format_sig(r.bits_per_dim, 4),
+                format_sig(r.bits_per_dim_std_err(), 2)
+            ),
+            String::new(),
+        ),
+        ("L_recon", recon, recon_hover),
+        ("L_prior", prior, prior_hover),
+        ("Σ step terms", format_sig(steps, 5), String::new()),
+    ]
+}
+
+/// A value of the table, with its hover text if it has one.
+fn cell(ui: &mut egui::Ui, text: &str, hover: &str) {
+    let response = ui.label(RichText::new(text).monospace());
+    if !hover.is_empty() {
+        response.on_hover_text(hover);
+    }
+}
+
+#[allow(
+    clippy::too_many_lines,
+    reason = "one grid per estimate, laid out in one place"
+)]
 fn totals_ui(ui: &mut egui::Ui, keys: &[(usize, ElboKey)], model: &Model) {
     let ranges = [
         whisker_range(keys, model, false),
         whisker_range(keys, model, true),
     ];
-    egui::Grid::new("elbo_totals")
-        .striped(true)
-        .num_columns(7)
-        .spacing([14.0, 4.0])
-        .show(ui, |ui| {
-            for h in [
-                "",
-                "−ELBO ± 2 s.e.",
-                "−ELBO (nats / example)",
-                "bits / dim",
-                "L_recon",
-                "L_prior",
-                "Σ step terms",
-            ] {
-                ui.label(RichText::new(h).strong());
+    // The table as a grid where it fits (its width is remembered from the last frame it
+    // was drawn); folded into one block per estimate where not.
+    // A fixed id (the table is drawn once a frame) and the visible room: the clip rect
+    // bounds what can be seen even where the layout would let the grid run on.
+    let width_id = egui::Id::unique("diffscope_elbo_totals_width");
+    let room = ui
+        .available_width()
+        .min(ui.clip_rect().right() - ui.cursor().left());
+    let fold = ui
+        .data(|d| d.get_temp::<f32>(width_id))
+        .is_some_and(|width| width > room);
+    let row_label = |ui: &mut egui::Ui, index: usize| {
+        ui.label(RichText::new(part_label(index)).color(part_color(index)));
+    };
+    let failed = |ui: &mut egui::Ui, e: &str| {
+        ui.label(RichText::new(e).color(theme::error_color(ui.visuals().dark_mode)));
+    };
+    if fold {
+        // One block per estimate: its name and whisker, then `quantity  value` rows (a
+        // child ui nested in a wrapping row cannot wrap as a whole: it would run on).
+        for (index, key) in keys {
+            ui.horizontal_wrapped(|ui| {
+                row_label(ui, *index);
+                if let Some(Ok(r)) = model.elbo.result(*index, key)
+                    && let Some(range) = ranges[usize::from(PARTS[*index].ideal)]
+                {
+                    whisker(ui, r, range, part_color(*index));
+                }
+            });
+            match model.elbo.result(*index, key) {
+                Some(Ok(r)) => {
+                    egui::Grid::new(("elbo_totals_folded", *index))
+                        .num_columns(2)
+                        .spacing([14.0, 2.0])
+                        .show(ui, |ui| {
+                            for (name, text, hover) in row_cells(r) {
+                                ui.label(RichText::new(name).weak());
+                                cell(ui, &text, &hover);
+                                ui.end_row();
+                            }
+                        });
+                }
+                Some(Err(e)) => failed(ui, e),
+                None => {
+                    ui.label(RichText::new("…").weak());
+                }
             }
-            ui.end_row();
-            for (index, key) in keys {
-                ui.label(RichText::new(part_label(*index)).color(part_color(*index)));
-                match model.elbo.result(*index, key) {
-                    Some(Ok(r)) => {
-                        if let Some(range) = ranges[usize::from(PARTS[*index].ideal)] {
-                            whisker(ui, r, range, part_color(*index));
-                        }
-                        let term = |kind: TermKind| r.terms.iter().find(|t| t.kind == kind);
-                        let steps: f64 = r
-                            .terms
-                            .iter()
-                            .filter(|t| t.kind == TermKind::Step)
-                            .map(|t| t.nats)
-                            .sum();
-                        ui.label(
-                            RichText::new(format!(
-                                "{} ± {}",
-                                format_sig(r.total_nats, 5),
-                                format_sig(r.total_std_err, 2)
-                            ))
-                            .monospace(),
-                        );
-                        ui.label(
-                            RichText::new(format!(
-                                "{} ± {}",
-                                format_sig(r.bits_per_dim, 4),
-                                format_sig(r.bits_per_dim_std_err(), 2)
-                            ))
-                            .monospace(),
-                        );
-                        for kind in [TermKind::Recon, TermKind::Prior] {
-                            let (text, hover) = term(kind).map_or(("—".into(), String::new()), |t| {
-                                (
-                                    format_sig(t.nats, 4),
-                                    format!("standard error {}", format_sig(t.std_err, 2)),
-                                )
-                            });
-                            ui.label(RichText::new(text).monospace()).on_hover_text(hover);
-                        }
-                        ui.label(RichText::new(format_sig(steps, 5)).monospace());
-                    }
-                    Some(Err(e)) => {
-                        ui.label(RichText::new(e).color(theme::error_color(ui.visuals().dark_mode)));
-                    }
-                    None => {
-                        ui.label(RichText::new("…").weak());
-                    }
+            ui.add_space(4.0);
+        }
+    } else {
+        let grid = egui::Grid::new("elbo_totals")
+            .striped(true)
+            .num_columns(7)
+            .spacing([14.0, 4.0])
+            .show(ui, |ui| {
+                for h in [
+                    "",
+                    "−ELBO ± 2 s.e.",
+                    "−ELBO (nats / example)",
+                    "bits / dim",
+                    "L_recon",
+                    "L_prior",
+                    "Σ step terms",
+                ] {
+                    ui.label(RichText::new(h).strong());
                 }
                 ui.end_row();
-            }
-        });
-    // The lecture's point: the two forms agree, the consistency form is noisier.
+                for (index, key) in keys {
+                    row_label(ui, *index);
+                    match model.elbo.result(*index, key) {
+                        Some(Ok(r)) => {
+                            if let Some(range) = ranges[usize::from(PARTS[*index].ideal)] {
+                                whisker(ui, r, range, part_color(*index));
+                            }
+                            for (_, text, hover) in row_cells(r) {
+                                cell(ui, &text, &hover);
+                            }
+                        }
+                        Some(Err(e)) => failed(ui, e),
+                        None => {
+                            ui.label(RichText::new("…").weak());
+                        }
+                    }
+                    ui.end_row();
+                }
+            });
+        ui.data_mut(|d| d.insert_temp(width_id, grid.response.rect.width()));
+    }
+    forms_differ_ui(ui, keys, model);
+}
+
+/// The lecture's point: the two forms agree, the consistency form is noisier.
+fn forms_differ_ui(ui: &mut egui::Ui, keys: &[(usize, ElboKey)], model: &Model) {
     for ideal in [false, true] {
         let find = |form: ElboForm| {
             keys.iter().find_map(|(i, key)| {

@@ -1,74 +1,199 @@
-//! "The math": the lecture's formulas for what is on screen, with today's numbers.
+//! "The math": the lecture's formulas for what is on screen, typeset from TeX (drawn by
+//! [`crate::ui::tex`]), with today's numbers in live slots; the formulas follow
+//! `shared/MATH.md` and the lecture (`shared/seed/diffusion-lecture.md`).
+
+use std::sync::Arc;
 
 use egui::RichText;
+use egui::mutex::Mutex;
 
 use crate::app::Model;
 use crate::app::settings::{Settings, Tab};
-use crate::cli::format_sig;
+use crate::format::format_sig;
+use crate::ui::tex::{TexCache, tex_live_ui, tex_ui};
 
-/// Lays out the math panel.
+/// The em size of the panel's formulas, in points.
+pub const FORMULA_SIZE: f32 = 17.0;
+
+/// One block of the panel: a heading, its formulas (TeX), a note in words.
+#[derive(Debug, Clone, Copy)]
+pub struct MathSection {
+    /// The heading.
+    pub title: &'static str,
+    /// Display-style TeX, one formula a line.
+    pub formulas: &'static [&'static str],
+    /// What the formulas mean on screen.
+    pub note: &'static str,
+}
+
+/// The forward chain, one step at a time (the lecture's "VDM: linear Gaussian encoder").
+pub const FORWARD: MathSection = MathSection {
+    title: "Forward process (a Markov chain)",
+    formulas: &[
+        r"q(x_t \mid x_{t-1}) = \mathcal{N}(x_t;\ \sqrt{\alpha_t}\,x_{t-1},\ (1-\alpha_t)\,I)",
+        r"x_t = \sqrt{\alpha_t}\,x_{t-1} + \sqrt{1-\alpha_t}\,\epsilon_t",
+    ],
+    note: "Each step shrinks the signal and adds fresh noise ε_t ~ N(0, I): the left view.",
+};
+
+/// The closed form (the lecture's last slide).
+pub const CLOSED_FORM: MathSection = MathSection {
+    title: "Closed form",
+    formulas: &[
+        r"\bar\alpha_t = \prod_{i=1}^{t} \alpha_i",
+        r"q(x_t \mid x_0) = \mathcal{N}(x_t;\ \sqrt{\bar\alpha_t}\,x_0,\ (1-\bar\alpha_t)\,I)",
+        r"x_t = \sqrt{\bar\alpha_t}\,x_0 + \sqrt{1-\bar\alpha_t}\,\epsilon",
+    ],
+    note: "Sums of Gaussians are Gaussian: t steps collapse into one jump with one ε — the right view. \
+           Both views have the same distribution at every t, not the same samples.",
+};
+
+/// The signal-to-noise ratio.
+pub const SNR: MathSection = MathSection {
+    title: "Signal-to-noise ratio",
+    formulas: &[
+        r"\mathrm{SNR}(t) = \frac{\bar\alpha_t}{1-\bar\alpha_t}",
+        r"\log \mathrm{SNR}(t) = \log \frac{\bar\alpha_t}{1-\bar\alpha_t}",
+    ],
+    note: "",
+};
+
+/// The ELBO's prior term.
+pub const PRIOR: MathSection = MathSection {
+    title: "Prior matching",
+    formulas: &[r"D_{KL}\big(q(x_T \mid x_0)\,\|\,\mathcal{N}(0, I)\big)"],
+    note: "The ELBO's prior term: zero only when ᾱ_T = 0. A schedule that leaves ᾱ_T large leaves x_0 \
+           visible in x_T, and sampling from N(0, I) starts from the wrong place.",
+};
+
+/// The Compare tab's one line.
+pub const COMPARE: MathSection = MathSection {
+    title: "Comparing schedules",
+    formulas: &[
+        r"x_t = \sqrt{\bar\alpha_t}\,x_0 + \sqrt{1-\bar\alpha_t}\,\epsilon \quad\text{(the same } \epsilon \text{ in every cell)}",
+    ],
+    note: "Rows differ only in ᾱ_t.",
+};
+
+/// The posterior the reverse chain uses, and what the model predicts.
+pub const POSTERIOR: MathSection = MathSection {
+    title: "Posterior (used by the reverse chain)",
+    formulas: &[
+        r"q(x_{t-1} \mid x_t, x_0) = \mathcal{N}(\tilde\mu_t,\ \tilde\beta_t I)",
+        r"\tilde\mu_t = \frac{\sqrt{\bar\alpha_{t-1}}\,\beta_t}{1-\bar\alpha_t}\,x_0 + \frac{\sqrt{\alpha_t}\,(1-\bar\alpha_{t-1})}{1-\bar\alpha_t}\,x_t",
+        r"\tilde\beta_t = \frac{1-\bar\alpha_{t-1}}{1-\bar\alpha_t}\,\beta_t",
+    ],
+    note: "",
+};
+
+/// The learned reverse step (Ho et al. 2020).
+pub const REVERSE: MathSection = MathSection {
+    title: "Learned reverse step",
+    formulas: &[
+        r"\hat x_0 = \frac{x_t - \sqrt{1-\bar\alpha_t}\,\epsilon_\theta(x_t, t)}{\sqrt{\bar\alpha_t}}",
+        r"p_\theta(x_{t-1} \mid x_t) = \mathcal{N}\big(\mu_\theta(x_t, t),\ \sigma_t^2 I\big)",
+        r"\mu_\theta(x_t, t) = \frac{1}{\sqrt{\alpha_t}}\Big(x_t - \frac{\beta_t}{\sqrt{1-\bar\alpha_t}}\,\epsilon_\theta(x_t, t)\Big)",
+    ],
+    note: "x̂_0 is what the model thinks x_0 is; σ_t² is β_t or β̃_t.",
+};
+
+/// The ELBO in its denoising-matching form, term by term (the lecture's "ELBO for VDMs").
+pub const ELBO: MathSection = MathSection {
+    title: "The ELBO (denoising-matching form)",
+    formulas: &[
+        // One term a line: on one line it was wider than the panel even at the smallest
+        // size formulas shrink to, and widened the panel over the views.
+        r"\log p(x_0) \ge \underbrace{\mathbb{E}_{q(x_1\mid x_0)}\log p_\theta(x_0\mid x_1)}_{\text{reconstruction}}",
+        r"\qquad - \underbrace{D_{KL}(q(x_T\mid x_0)\,\|\,p(x_T))}_{\text{prior matching}}",
+        r"\qquad - \sum_{t=2}^{T}\underbrace{\mathbb{E}_{q(x_t\mid x_0)}D_{KL}(q(x_{t-1}\mid x_t,x_0)\,\|\,p_\theta(x_{t-1}\mid x_t))}_{\text{denoising matching}}",
+        r"D_{KL}\big(\mathcal{N}(\mu_1, s_1 I)\,\|\,\mathcal{N}(\mu_2, s_2 I)\big) = \frac{d}{2}\Big(\frac{s_1}{s_2} - 1 + \ln\frac{s_2}{s_1}\Big) + \frac{\|\mu_1-\mu_2\|^2}{2 s_2}",
+    ],
+    note: "",
+};
+
+/// The sections shown on a tab, in order.
+#[must_use]
+pub fn sections(tab: Tab) -> Vec<MathSection> {
+    match tab {
+        Tab::Forward => vec![FORWARD, CLOSED_FORM, SNR, PRIOR, POSTERIOR],
+        Tab::Reverse => vec![CLOSED_FORM, POSTERIOR, REVERSE, SNR],
+        Tab::Compare => vec![CLOSED_FORM, COMPARE, SNR, PRIOR],
+        Tab::Elbo => vec![ELBO, PRIOR, POSTERIOR, SNR],
+    }
+}
+
+/// Today's numbers at `t`, each `(template, value)`: the template's one `\slot{…}` is as
+/// wide as the value usually is; the slot is last on its line so spare room is invisible.
+#[must_use]
+pub fn live_lines(
+    t: usize,
+    alpha_bar: f64,
+    snr: f64,
+    log_snr: f64,
+    posterior_variance: Option<f64>,
+) -> Vec<(String, Vec<String>)> {
+    let mut lines = vec![
+        (r"t = \slot{0000}".to_owned(), vec![t.to_string()]),
+        (
+            r"\bar\alpha_t = \slot{0.0000e-00}".to_owned(),
+            vec![format_sig(alpha_bar, 4)],
+        ),
+        (
+            r"\mathrm{SNR}(t) = \slot{0.0000e-00}".to_owned(),
+            vec![format_sig(snr, 4)],
+        ),
+        (
+            r"\log \mathrm{SNR}(t) = \slot{-00.0000}".to_owned(),
+            vec![format_sig(log_snr, 4)],
+        ),
+    ];
+    if let Some(v) = posterior_variance {
+        lines.push((
+            r"\tilde\beta_t = \slot{0.0000e-00}".to_owned(),
+            vec![format_sig(v, 4)],
+        ));
+    }
+    lines
+}
+
+/// The window's formula cache, kept in egui's memory so panels need no extra argument.
+#[must_use]
+pub fn shared_cache(ctx: &egui::Context) -> Arc<Mutex<TexCache>> {
+    ctx.data_mut(|d| {
+        d.get_temp_mut_or_default::<Arc<Mutex<TexCache>>>(egui::Id::unique("diffscope_tex_cache"))
+            .clone()
+    })
+}
+
+/// Lays out the math panel with typeset formulas.
 pub fn math_ui(ui: &mut egui::Ui, settings: &Settings, model: &Model) {
+    let shared = shared_cache(ui.ctx());
+    let mut cache = shared.lock();
     let s = &model.schedule;
     let t = settings.t;
-    let formula = |ui: &mut egui::Ui, text: &str| {
-        ui.label(RichText::new(text).size(17.0));
-    };
-    let note = |ui: &mut egui::Ui, text: &str| {
-        ui.label(RichText::new(text).weak());
-    };
+    if let Some(deck) = &model.deck {
+        drop(cache);
+        crate::ui::chapter::chapter_ui(ui, deck);
+        ui.separator();
+        cache = shared.lock();
+    }
     ui.heading("The math");
     ui.add_space(4.0);
-    ui.label(RichText::new("Forward process (a Markov chain)").strong());
-    formula(ui, "q(x_t | x_{t−1}) = N(√α_t x_{t−1}, β_t I)");
-    formula(ui, "x_t = √α_t x_{t−1} + √(1−α_t) ε_t");
-    note(
-        ui,
-        "Each step shrinks the signal and adds fresh noise ε_t ~ N(0, I): the left view.",
-    );
-    ui.add_space(6.0);
-    ui.label(RichText::new("Closed form").strong());
-    formula(ui, "ᾱ_t = ∏_{i≤t} α_i");
-    formula(ui, "q(x_t | x_0) = N(√ᾱ_t x_0, (1−ᾱ_t) I)");
-    formula(ui, "x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε");
-    note(
-        ui,
-        "Sums of Gaussians are Gaussian: t steps collapse into one jump with one ε — the right view. Both views have the same distribution at every t, not the same samples.",
-    );
-    ui.add_space(6.0);
-    ui.label(RichText::new("Signal-to-noise ratio").strong());
-    formula(ui, "SNR(t) = ᾱ_t / (1 − ᾱ_t)");
-    note(
-        ui,
-        &format!(
-            "now: ᾱ_{t} = {}, SNR = {}, log SNR = {}",
-            format_sig(s.alpha_bar(t), 4),
-            format_sig(s.snr(t), 4),
-            format_sig(s.log_snr(t), 4)
-        ),
-    );
-    ui.add_space(6.0);
-    ui.label(RichText::new("Prior matching").strong());
-    formula(ui, "KL(q(x_T | x_0) ‖ N(0, I))");
-    note(
-        ui,
-        "The ELBO's prior term: zero only when ᾱ_T = 0. A schedule that leaves ᾱ_T large leaves x_0 visible in x_T, and sampling from N(0, I) starts from the wrong place.",
-    );
-    if settings.tab == Tab::Compare {
-        ui.add_space(6.0);
-        ui.label(RichText::new("Comparing schedules").strong());
-        note(
-            ui,
-            "Every cell is √ᾱ_t x_0 + √(1−ᾱ_t) ε with the same ε: rows differ only in ᾱ_t.",
-        );
+    ui.label(RichText::new("Now").strong());
+    let posterior = (t >= 1).then(|| s.posterior_variance(t));
+    for (template, values) in live_lines(t, s.alpha_bar(t), s.snr(t), s.log_snr(t), posterior) {
+        let values: Vec<&str> = values.iter().map(String::as_str).collect();
+        tex_live_ui(ui, &mut cache, &template, &values, FORMULA_SIZE);
     }
-    ui.add_space(6.0);
-    ui.label(RichText::new("Posterior (used by the reverse chain)").strong());
-    formula(ui, "q(x_{t−1} | x_t, x_0) = N(μ̃_t, β̃_t I)");
-    formula(ui, "β̃_t = (1 − ᾱ_{t−1}) β_t / (1 − ᾱ_t)");
-    if t >= 1 {
-        note(
-            ui,
-            &format!("now: β̃_{t} = {}", format_sig(s.posterior_variance(t), 4)),
-        );
+    for section in sections(settings.tab) {
+        ui.add_space(8.0);
+        ui.label(RichText::new(section.title).strong());
+        for tex in section.formulas {
+            ui.add_space(2.0);
+            tex_ui(ui, &mut cache, tex, FORMULA_SIZE);
+        }
+        if !section.note.is_empty() {
+            ui.label(RichText::new(section.note).weak());
+        }
     }
 }

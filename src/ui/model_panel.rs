@@ -2,14 +2,14 @@
 //! and a training run on the data on screen with its loss and "has it converged?" plots.
 
 use egui::RichText;
-use egui_plot::{Corner, HLine, Legend, Line, Plot, PlotPoints, Points};
 
-use super::{section, theme};
-use crate::app::reverse::{LearnedOrigin, TrainingView, ideal_shape, shipped_name};
-use crate::app::scene::SceneData;
-use crate::app::settings::{DenoiserSetting, Settings, SourceChoice};
+use super::{section, theme, training_plots};
+use crate::app::reverse::{LearnedOrigin, TrainingView};
+use crate::app::settings::{DenoiserKind, Settings, SourceChoice};
 use crate::app::{Command, Model};
-use crate::cli::format_sig;
+use crate::format::format_sig;
+use crate::scene::SceneData;
+use crate::scene::prepare::{ideal_shape, shipped_name};
 
 /// Which model the radio buttons show as chosen.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -25,7 +25,7 @@ enum Choice {
 pub fn model_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, commands: &mut Vec<Command>) {
     section(ui, "Model");
     let learning = &model.learning;
-    let chosen = if settings.reverse.denoiser == DenoiserSetting::Ideal {
+    let chosen = if settings.reverse.denoiser == DenoiserKind::Ideal {
         Choice::Ideal
     } else {
         match learning.learned.as_ref().map(|m| &m.origin) {
@@ -242,96 +242,44 @@ pub fn training_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, co
         }
     });
     if let Some(t) = training {
-        training_plots_ui(ui, t);
+        let in_centre = settings.tab == crate::app::settings::Tab::Reverse
+            && super::reverse_tab::training_in_centre(model).is_some();
+        training_plots_ui(ui, t, !in_centre);
     }
 }
 
 /// Progress, the loss curves and "has it converged?" of a training run.
-fn training_plots_ui(ui: &mut egui::Ui, t: &TrainingView) {
+/// The plots only when `plots` (the Reverse tab shows them large in its centre).
+fn training_plots_ui(ui: &mut egui::Ui, t: &TrainingView, plots: bool) {
     let fraction = t.iteration as f32 / t.total.max(1) as f32;
+    ui.add(egui::ProgressBar::new(fraction).text(format!("iteration {} / {}", t.iteration, t.total)));
+    ui.label(RichText::new(rate_line(t)).small());
+    if let Some(last) = t.loss_ema.last() {
+        ui.label(RichText::new(format!("loss (EMA) {}", format_sig(last[1], 3))).small());
+    }
+    if !plots {
+        ui.label(
+            RichText::new("the curves and samples: in the centre")
+                .small()
+                .weak(),
+        );
+        return;
+    }
+    training_plots::loss_plot(ui, t, "train_loss", 150.0);
+    if let Some(verdict) = training_plots::verdict(t) {
+        training_plots::verdict_label(ui, RichText::new(verdict).strong());
+        training_plots::metric_plot(ui, t, "train_metric", 110.0);
+    }
+}
+
+/// `12 it/s · ETA 3 min 5 s · paused`.
+fn rate_line(t: &TrainingView) -> String {
     let eta = t
         .eta_s()
         .filter(|_| t.running())
         .map_or_else(String::new, |s| format!(" · ETA {}", duration(s)));
     let state = if t.paused { " · paused" } else { "" };
-    ui.add(egui::ProgressBar::new(fraction).text(format!("iteration {} / {}", t.iteration, t.total)));
-    ui.label(RichText::new(format!("{:.0} it/s{eta}{state}", t.rate)).small());
-    if let Some(last) = t.loss_ema.last() {
-        ui.label(RichText::new(format!("loss (EMA) {}", format_sig(last[1], 3))).small());
-    }
-    let width = ui.available_width();
-    Plot::new("train_loss")
-        .height(150.0)
-        .width(width)
-        .legend(Legend::default().position(Corner::RightTop))
-        .include_y(0.0)
-        .x_axis_label("iteration")
-        .allow_scroll(false)
-        .allow_drag(false)
-        .allow_zoom(false)
-        .show(ui, |plot| {
-            plot.add(
-                Line::new("batch loss", PlotPoints::from(t.loss.clone()))
-                    .color(theme::LOSS_COLORS[0])
-                    .width(1.0),
-            );
-            plot.add(
-                Line::new("EMA", PlotPoints::from(t.loss_ema.clone()))
-                    .color(theme::LOSS_COLORS[1])
-                    .width(2.0),
-            );
-            plot.add(
-                Points::new("validation", PlotPoints::from(t.validation.clone()))
-                    .color(theme::LOSS_COLORS[2])
-                    .radius(4.0),
-            );
-        });
-    if t.metric.is_empty() && t.noise_floor.is_none() {
-        return;
-    }
-    let verdict = match (t.metric.last(), t.noise_floor, t.metric_ratio()) {
-        (Some(m), Some(floor), Some(ratio)) => format!(
-            "SW2 {} = {:.1}× noise floor ({}){}",
-            format_sig(m[1], 3),
-            ratio,
-            format_sig(floor, 3),
-            if ratio < 1.5 { ": converged" } else { "" }
-        ),
-        (Some(m), _, _) => format!("SW2 {}", format_sig(m[1], 3)),
-        _ => "SW2: waiting for the first evaluation".to_owned(),
-    };
-    ui.label(RichText::new(verdict).strong()).on_hover_text(
-        "Sliced Wasserstein-2 between samples (DDIM, 100 steps) and held-out data; the noise floor is \
-             SW2 between two independent draws of the data — the best any model can do",
-    );
-    Plot::new("train_metric")
-        .height(110.0)
-        .width(width)
-        .legend(Legend::default().position(Corner::RightTop))
-        .include_y(0.0)
-        .x_axis_label("iteration")
-        .allow_scroll(false)
-        .allow_drag(false)
-        .allow_zoom(false)
-        .show(ui, |plot| {
-            plot.add(
-                Line::new("SW2", PlotPoints::from(t.metric.clone()))
-                    .color(theme::METRIC_COLORS[0])
-                    .width(2.0),
-            );
-            plot.add(
-                Points::new("SW2 ", PlotPoints::from(t.metric.clone()))
-                    .color(theme::METRIC_COLORS[0])
-                    .radius(3.0),
-            );
-            if let Some(floor) = t.noise_floor {
-                plot.add(
-                    HLine::new("noise floor", floor)
-                        .color(theme::METRIC_COLORS[1])
-                        .width(1.5),
-                );
-            }
-        });
+    format!("{:.0} it/s{eta}{state}", t.rate)
 }
 
 /// Seconds as `12 s`, `3 min 5 s` or `1 h 02 min`.

@@ -7,10 +7,10 @@ use egui_plot::{Bar, BarChart, Corner, HoverPosition, Legend, Line, Plot, PlotPo
 use super::theme;
 use crate::app::Model;
 use crate::app::settings::{Settings, TimeAxis};
-use crate::cli::format_sig;
 use crate::diffusion::Schedule;
 use crate::diffusion::elbo::prior_term;
 use crate::diffusion::metrics::{Histogram, standard_normal_pdf};
+use crate::format::format_sig;
 
 /// Most points drawn per curve (longer schedules are strided).
 const MAX_CURVE_POINTS: usize = 2000;
@@ -48,7 +48,9 @@ const QUANTITIES: [Quantity; 5] = [
 pub fn bottom_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model) {
     let height = ui.available_height();
     let hist_width = (ui.available_width() * 0.3).clamp(260.0, 460.0);
-    let plots_width = ui.available_width() - hist_width - 12.0;
+    // The separator between them and the spacing on both of its sides.
+    let gap = ui.spacing().item_spacing.x * 2.0 + 6.0;
+    let plots_width = ui.available_width() - hist_width - gap;
     ui.horizontal_top(|ui| {
         ui.allocate_ui(egui::vec2(plots_width, height), |ui| {
             ui.vertical(|ui| schedule_plots_ui(ui, settings, model));
@@ -176,25 +178,21 @@ fn gaussian_yet_ui(ui: &mut egui::Ui, model: &Model) {
         })
     };
     let schedule = &model.schedule;
-    let steps = schedule.steps();
     let d = model.scene.dim();
     let kl = prior_term(schedule, d, model.x0_sq_norm);
-    ui.label(format!(
-        "KL(q(x_T|x_0) ‖ N(0, I)) = {} nats ({} per dim.)",
-        format_sig(kl, 4),
-        format_sig(kl / d as f64, 3)
-    ))
+    // One line each (cut short when narrow, whole on hover): the histogram keeps the
+    // height of a low plots panel.
+    ui.add(
+        egui::Label::new(format!(
+            "KL(q(x_T|x_0) ‖ N(0, I)) = {} nats ({} per dim.)",
+            format_sig(kl, 4),
+            format_sig(kl / d as f64, 3)
+        ))
+        .truncate(),
+    )
     .on_hover_text("The prior term of the ELBO, exact: ½(d(1−ᾱ_T) + ᾱ_T‖x_0‖² − d − d ln(1−ᾱ_T))");
-    let ab_t = schedule.alpha_bar(steps);
-    if ab_t > 1e-3 {
-        ui.label(
-            RichText::new(format!(
-                "⚠ x_T still carries √ᾱ_T = {} of x_0",
-                format_sig(ab_t.sqrt(), 3)
-            ))
-            .color(theme::warning_color(dark))
-            .strong(),
-        );
+    if let Some(warning) = super::forward_tab::x_t_warning(schedule) {
+        ui.label(RichText::new(warning).color(theme::warning_color(dark)).strong());
     }
     let Some((markov, closed)) = hists else {
         ui.spinner();
@@ -206,13 +204,16 @@ fn gaussian_yet_ui(ui: &mut egui::Ui, model: &Model) {
             |h| format!("{:.3}", h.tv_distance_to_standard_normal()),
         )
     };
-    ui.label(
-        RichText::new(format!(
-            "distance to N(0, 1) (total variation): Markov {} · closed form {}",
-            tv(markov),
-            tv(Some(closed))
-        ))
-        .small(),
+    ui.add(
+        egui::Label::new(
+            RichText::new(format!(
+                "distance to N(0, 1) (total variation): Markov {} · closed form {}",
+                tv(markov),
+                tv(Some(closed))
+            ))
+            .small(),
+        )
+        .truncate(),
     );
     let bars = |h: &Histogram| -> Vec<Bar> {
         (0..h.counts.len())
@@ -225,10 +226,13 @@ fn gaussian_yet_ui(ui: &mut egui::Ui, model: &Model) {
             [x, standard_normal_pdf(x)]
         })
         .collect();
-    ui.label(
-        RichText::new("bars: Markov x_t · green outline: closed-form x_t · orange: N(0, 1)")
-            .small()
-            .weak(),
+    ui.add(
+        egui::Label::new(
+            RichText::new("bars: Markov x_t · green outline: closed-form x_t · orange: N(0, 1)")
+                .small()
+                .weak(),
+        )
+        .truncate(),
     );
     Plot::new("histogram")
         .height(ui.available_height().max(60.0))

@@ -4,94 +4,164 @@
 
 use egui::RichText;
 
-use super::forward_tab::{EXTENT, decimate};
-use super::theme;
-use crate::app::reverse::{ChainView, EPS_GRID, NEAR_RADIUS, TrainingView, ideal_shape};
-use crate::app::scene::SceneData;
-use crate::app::settings::{DenoiserSetting, SamplerKind, Settings};
+use super::forward_tab::decimate;
+use super::{theme, training_view};
+use crate::app::reverse::{ChainView, EPS_GRID, NEAR_RADIUS, RATE_SHORTFALL, TrainingView};
+use crate::app::settings::{DenoiserKind, SamplerKind, Settings};
 use crate::app::{Command, Model};
+use crate::export::VIEW_EXTENT as EXTENT;
 use crate::model::DataShape;
+use crate::scene::SceneData;
+use crate::scene::prepare::ideal_shape;
 
-/// Lays out the Reverse tab.
+/// Lays out the Reverse tab: the chain's buttons, progress and description (at the end of
+/// a 2D chain: its result) on one line, its options on the next, then the training run's
+/// curves and samples while it runs (and until the next chain), or any warning and the
+/// chain's views, as large as the room left.
 pub fn reverse_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, commands: &mut Vec<Command>) {
-    controls_ui(ui, settings, model, commands);
-    ui.separator();
+    run_row_ui(ui, settings, model, commands);
+    options_ui(ui, settings, model, commands);
+    let shape = sample_shape(settings, model);
+    if let Some(training) = training_in_centre(model) {
+        ui.separator();
+        training_view::training_ui(ui, model, training);
+        return;
+    }
+    start_warning_ui(ui, settings, model, shape);
+    views_ui(ui, settings, model);
+}
+
+/// The shape of the samples on screen: the chain's, else what the chosen denoiser makes.
+fn sample_shape(settings: &Settings, model: &Model) -> Option<DataShape> {
+    sample_shape_of(&settings.reverse, model)
+}
+
+/// The training run the centre shows: one that runs, or the last one until a chain
+/// starts (its curves stay up for the class to read).
+#[must_use]
+pub fn training_in_centre(model: &Model) -> Option<&TrainingView> {
     let learning = &model.learning;
-    let ideal = settings.reverse.denoiser == DenoiserSetting::Ideal;
+    learning
+        .training
+        .as_ref()
+        .filter(|t| t.running() || learning.chain.is_none())
+}
+
+/// `x_t` beside `x̂_0`, each a square as large as the room allows under a one-line
+/// heading (the Reverse tab's and presentation mode's).
+pub fn views_ui(ui: &mut egui::Ui, settings: &Settings, model: &Model) {
+    let learning = &model.learning;
     let chain = learning.chain.as_ref();
-    let shape = chain
-        .map(|c| c.shape)
-        .or_else(|| learning.denoiser_shape(ideal, &model.scene));
-    status_ui(ui, model, chain);
-    notes_ui(ui, model, shape);
-    let heading_height = 56.0;
+    let shape = sample_shape(settings, model);
+    let heading_height = 30.0;
+    // Whole points: both image grids then sit on the pixel grid alike (nearest-pixel
+    // textures at a fractional size shift one grid's cells against the other's).
     let side = (ui.available_width() / 2.0 - 12.0)
-        .min(ui.available_height() - heading_height - 8.0)
-        .max(64.0);
-    let frame = chain.and_then(|c| c.shown(settings.t));
-    ui.columns(2, |cols| {
-        view_heading(
-            &mut cols[0],
-            &format!("x_t at t = {}", frame.map_or(settings.t, |f| f.t)),
-            if shape == Some(DataShape::Points) {
-                "the samples; arrows: the score −ε̂/√(1−ᾱ_t)"
-            } else {
-                "the samples"
-            },
-        );
-        view_heading(
-            &mut cols[1],
-            "x̂_0 = (x_t − √(1−ᾱ_t)·ε̂) / √ᾱ_t",
-            "what the model believes x_0 is at this step",
-        );
-        match shape {
-            Some(DataShape::Points) | None => {
-                let background = model.points.as_ref().and(model.textures.0.as_ref());
-                let xt = frame.map(|f| ChainView::points(&f.x)).unwrap_or_default();
-                let x0 = frame.map(|f| ChainView::points(&f.x0_hat)).unwrap_or_default();
-                let paths = chain
-                    .map(|c| c.paths(frame.map_or(0, |f| f.t)))
-                    .unwrap_or_default();
-                let eps = learning.eps.as_ref().filter(|_| shape == Some(DataShape::Points));
-                let dark = cols[0].visuals().dark_mode;
-                let rect = scatter_frame(&mut cols[0], background, side);
-                if let Some(eps) = eps {
-                    arrows(&cols[0], rect, &eps.points, &eps.eps);
-                }
-                draw_paths(&cols[0], rect, &paths);
-                scatter_points(&cols[0], rect, &xt, theme::point_color(dark));
-                let rect = scatter_frame(&mut cols[1], background, side);
-                scatter_points(&cols[1], rect, &x0, theme::x0_hat_color(dark));
-            }
-            Some(DataShape::Image { .. }) => {
-                image(
-                    &mut cols[0],
-                    learning.textures.0.as_ref().filter(|_| frame.is_some()),
-                    side,
-                );
-                image(
+        .min(ui.available_height() - heading_height)
+        .max(64.0)
+        .floor();
+    let frame = learning.shown_frame(settings.t);
+    // x̂_0 of a frame was predicted from the frame before it (none for the first frame).
+    let predicted_at = chain.zip(frame).and_then(|(c, f)| c.predicted_at(f.t));
+    super::layout::centred(ui, 2.0 * side + 24.0, |ui| {
+        ui.columns(2, |cols| {
+            view_heading(
+                &mut cols[0],
+                &format!("x_t at t = {}", frame.map_or(settings.t, |f| f.t)),
+                &x_t_subtitle(model, shape),
+            );
+            match (frame, predicted_at) {
+                (Some(_), Some(t)) => view_heading(
                     &mut cols[1],
-                    learning.textures.1.as_ref().filter(|_| frame.is_some()),
-                    side,
-                );
+                    &format!("x̂_0 from x_t at t = {t}"),
+                    "(x_t − √(1−ᾱ_t)·ε̂) / √ᾱ_t: what the model believed x_0 is, one step before x_t",
+                ),
+                (Some(_), None) => view_heading(
+                    &mut cols[1],
+                    "x̂_0: none yet",
+                    "the chain starts here; the first step predicts x̂_0 = (x_t − √(1−ᾱ_t)·ε̂) / √ᾱ_t",
+                ),
+                (None, _) => view_heading(
+                    &mut cols[1],
+                    "x̂_0 = (x_t − √(1−ᾱ_t)·ε̂) / √ᾱ_t",
+                    "what the model believes x_0 is at this step",
+                ),
             }
-        }
+            match shape {
+                Some(DataShape::Points) | None => {
+                    let background = model.points.as_ref().and(model.textures.0.as_ref());
+                    let xt = frame.map(|f| ChainView::points(&f.x)).unwrap_or_default();
+                    let x0 = frame.map(|f| ChainView::points(&f.x0_hat)).unwrap_or_default();
+                    let paths = chain
+                        .map(|c| c.paths(frame.map_or(0, |f| f.t)))
+                        .unwrap_or_default();
+                    let eps = learning.eps.as_ref().filter(|_| shape == Some(DataShape::Points));
+                    let dark = cols[0].visuals().dark_mode;
+                    let rect = scatter_frame(&mut cols[0], background, side, "x_t view");
+                    if let Some(eps) = eps {
+                        arrows(&cols[0], rect, &eps.points, &eps.eps);
+                    }
+                    draw_paths(&cols[0], rect, &paths);
+                    scatter_points(&cols[0], rect, &xt, theme::point_color(dark));
+                    let rect = scatter_frame(&mut cols[1], background, side, "x̂_0 view");
+                    scatter_points(&cols[1], rect, &x0, theme::x0_hat_color(dark));
+                }
+                Some(DataShape::Image { .. }) => {
+                    image(
+                        &mut cols[0],
+                        learning.textures.0.as_ref().filter(|_| frame.is_some()),
+                        side,
+                        "x_t view",
+                    );
+                    image(
+                        &mut cols[1],
+                        learning.textures.1.as_ref().filter(|_| frame.is_some()),
+                        side,
+                        "x̂_0 view",
+                    );
+                }
+            }
+        });
     });
 }
 
+/// A view's title and what it shows, on one line (the subtitle cut short when narrow).
 fn view_heading(ui: &mut egui::Ui, title: &str, subtitle: &str) {
-    ui.label(RichText::new(title).heading());
-    ui.add(egui::Label::new(RichText::new(subtitle).weak()).truncate());
+    ui.horizontal(|ui| {
+        ui.label(RichText::new(title).heading());
+        ui.add(egui::Label::new(RichText::new(subtitle).weak()).truncate());
+    });
 }
 
-fn controls_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, commands: &mut Vec<Command>) {
+/// What the x_t view shows: for 2D data, what its arrows and lines are.
+fn x_t_subtitle(model: &Model, shape: Option<DataShape>) -> String {
+    let learning = &model.learning;
+    if shape != Some(DataShape::Points) {
+        return "the samples".to_owned();
+    }
+    match (&learning.eps, &learning.eps_error) {
+        (_, Some(e)) => format!("ε field unavailable: {e}"),
+        (Some(e), None) => format!(
+            "arrows: the score at t = {} on a {EPS_GRID}×{EPS_GRID} grid, the longest one grid spacing long · \
+             lines: {} samples' paths",
+            e.key.t,
+            crate::app::reverse::HIGHLIGHTED_PATHS
+        ),
+        (None, None) => "the samples; arrows: the score −ε̂/√(1−ᾱ_t) (computing…)".to_owned(),
+    }
+}
+
+/// One line that never wraps (its text changes as the chain runs, and a second line would
+/// push the views down): Sample/Restart, Pause/Resume and Step, then the chain's progress,
+/// any warning and what runs — or, before the first chain, what Sample does.
+fn run_row_ui(ui: &mut egui::Ui, settings: &Settings, model: &Model, commands: &mut Vec<Command>) {
     let chain = model.learning.chain.as_ref();
     let training = model
         .learning
         .training
         .as_ref()
         .is_some_and(TrainingView::running);
-    ui.horizontal_wrapped(|ui| {
+    ui.horizontal(|ui| {
         ui.add_enabled_ui(!training, |ui| {
             let label = if chain.is_some() { "Restart" } else { "Sample" };
             if ui
@@ -112,32 +182,61 @@ fn controls_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, comman
             } else if ui.button("Resume").on_hover_text("Space").clicked() {
                 commands.push(Command::PauseChain(false));
             }
+        });
+        ui.add_enabled_ui(!training, |ui| {
+            let hover = if live {
+                "One step of the chain (← at the newest frame)"
+            } else {
+                "Start a chain paused at x_T ~ N(0, I) and take its first step"
+            };
             if ui
                 .button("Step")
-                .on_hover_text("One step of the chain (← at the newest frame)")
+                .on_hover_text(hover)
+                .on_disabled_hover_text("Training is running: the worker does one job at a time")
                 .clicked()
             {
                 commands.push(Command::StepChain);
             }
         });
         ui.separator();
+        match chain {
+            Some(chain) => status_ui(ui, settings, model, chain),
+            None => {
+                ui.add(
+                    egui::Label::new(
+                        RichText::new("Press Sample (or Space): from x_T ~ N(0, I), the model removes the noise step by step.")
+                            .size(16.0),
+                    )
+                    .truncate(),
+                );
+            }
+        }
+    });
+}
+
+/// The sampler, the samples, seed and speed, the chain's GIF; SDEdit for images (wraps
+/// when narrow).
+fn options_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, commands: &mut Vec<Command>) {
+    let chain = model.learning.chain.as_ref();
+    ui.horizontal_wrapped(|ui| {
+        // Each control keeps its text on one line and moves to the next row whole (a
+        // squeezed "chain GIF" button wrapped letter by letter, 157 pt tall, over the views).
+        ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Extend);
         let r = &mut settings.reverse;
-        let label = ui.label("sampler");
+        let label = ui
+            .label("sampler")
+            .on_hover_text("Changing it while a chain runs or is paused restarts the chain with it");
         egui::ComboBox::from_id_salt("sampler")
-            .selected_text(match r.sampler {
-                SamplerKind::DdpmBeta => "DDPM, σ² = β_t",
-                SamplerKind::DdpmPosterior => "DDPM, σ² = β̃_t",
-                SamplerKind::Ddim => "DDIM",
-            })
+            .selected_text(r.sampler.label())
             .width(150.0)
             .show_ui(ui, |ui| {
-                ui.selectable_value(&mut r.sampler, SamplerKind::DdpmBeta, "DDPM, σ² = β_t");
-                ui.selectable_value(&mut r.sampler, SamplerKind::DdpmPosterior, "DDPM, σ² = β̃_t");
-                ui.selectable_value(&mut r.sampler, SamplerKind::Ddim, "DDIM");
+                for &kind in SamplerKind::all() {
+                    ui.selectable_value(&mut r.sampler, kind, kind.label());
+                }
             })
             .response
             .labelled_by(label.id);
-        if r.sampler == SamplerKind::Ddim {
+        if r.sampler.strided() {
             let label = ui.label("K");
             ui.add(egui::DragValue::new(&mut r.ddim_steps).range(1..=model.schedule.steps()))
                 .labelled_by(label.id)
@@ -145,134 +244,183 @@ fn controls_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, comman
             ui.add(egui::Slider::new(&mut r.ddim_eta, 0.0..=1.0).text("η"))
                 .on_hover_text("0: deterministic; 1 with every step: DDPM with σ² = β̃_t");
         }
-    });
-    chain_options_ui(ui, settings, model);
-}
-
-/// Samples, seed, speed and SDEdit.
-fn chain_options_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model) {
-    let chain = model.learning.chain.as_ref();
-    ui.horizontal_wrapped(|ui| {
-        let r = &mut settings.reverse;
-        let shape = chain.map(|c| c.shape).or_else(|| {
-            model
-                .learning
-                .denoiser_shape(r.denoiser == DenoiserSetting::Ideal, &model.scene)
-        });
-        let label = ui.label("samples");
-        if shape == Some(DataShape::Points) || shape.is_none() {
-            ui.add(
-                egui::DragValue::new(&mut r.n_points)
-                    .range(1..=10_000)
-                    .speed(10.0),
-            )
-            .labelled_by(label.id);
-        } else {
-            ui.add(egui::DragValue::new(&mut r.n_images).range(1..=144))
-                .labelled_by(label.id);
-        }
-        let label = ui.label("seed");
-        ui.add(egui::DragValue::new(&mut r.seed).range(0..=99_999))
-            .labelled_by(label.id);
         ui.separator();
-        ui.add_enabled_ui(!r.max_speed, |ui| {
-            ui.add(
-                egui::Slider::new(&mut r.steps_per_s, 1.0..=2000.0)
-                    .logarithmic(true)
-                    .text("steps/s"),
-            );
-        });
-        ui.checkbox(&mut r.max_speed, "max")
-            .on_hover_text("As fast as the model goes");
-        let image_data = matches!(model.scene.data, SceneData::Image(_));
-        let image_model = matches!(shape, Some(DataShape::Image { .. }))
-            && (r.denoiser == DenoiserSetting::Ideal
-                || model.learning.learned.as_ref().map(|m| m.summary.shape) == ideal_shape(&model.scene)
-                || image_data);
-        if image_data && image_model {
-            ui.end_row();
-            ui.checkbox(&mut r.sdedit, "SDEdit: start from the data noised to")
-                .on_hover_text("Meng et al. 2022: noise the data on screen to t, then run the reverse chain");
-            ui.add_enabled_ui(r.sdedit, |ui| {
-                let steps = chain.map_or(model.schedule.steps(), |c| c.steps).max(1);
-                ui.add(egui::Slider::new(&mut r.sdedit_t, 1..=steps).text("t₀"));
-            });
-        }
-    });
-}
-
-fn status_ui(ui: &mut egui::Ui, model: &Model, chain: Option<&ChainView>) {
-    let Some(chain) = chain else {
-        ui.label(
-            RichText::new(
-                "Press Sample (or Space): the chain starts at x_T ~ N(0, I) and the model removes the noise \
-                 step by step.",
+        chain_options_ui(ui, settings, model);
+        ui.separator();
+        let has_frames = chain.is_some_and(|c| !c.frames.is_empty());
+        // `add_enabled`, not a scope: a scope in a wrapped row is placed before its size is
+        // known and cannot move to the next row (the button sat under the math panel).
+        if ui
+            .add_enabled(
+                has_frames && model.export.is_none(),
+                egui::Button::new("chain GIF"),
             )
-            .size(17.0),
-        );
-        return;
-    };
-    ui.add(egui::Label::new(RichText::new(&chain.description).size(17.0).strong()).truncate());
-    ui.horizontal_wrapped(|ui| {
-        let (done, total) = chain.progress;
-        ui.add(
-            egui::ProgressBar::new(done as f32 / total.max(1) as f32)
-                .desired_width(260.0)
-                .text(format!("step {done} / {total}")),
-        );
-        let state = if chain.done {
-            format!("done · {} frames: ← → or t scrub them", chain.frames.len())
-        } else if chain.paused {
-            "paused · ← one step · → or t scrub back".to_owned()
-        } else {
-            "running".to_owned()
-        };
-        ui.label(RichText::new(state).weak());
-        if chain.steps != model.schedule.steps() {
-            ui.label(
-                RichText::new(format!(
-                    "the model's T = {} (the app's T = {}: t is capped at it)",
-                    chain.steps,
-                    model.schedule.steps()
-                ))
-                .color(theme::warning_color(ui.visuals().dark_mode)),
-            );
+            .on_hover_text(
+                "The chain on screen as an animated GIF for slides (up to 100 frames, the last held \
+                 a second): x_t with the paths, and x̂_0, in the window's colours",
+            )
+            .on_disabled_hover_text("Sample first (or wait for the running export)")
+            .clicked()
+        {
+            commands.push(Command::ExportChainGif);
         }
+        super::controls::gif_side_ui(ui, &mut settings.reverse.gif_side);
+        sdedit_ui(ui, settings, model);
     });
 }
 
-/// What the arrows are, and (at the end of a 2D chain) how many samples are copies of
-/// points on screen.
-fn notes_ui(ui: &mut egui::Ui, model: &Model, shape: Option<DataShape>) {
-    let learning = &model.learning;
-    if shape == Some(DataShape::Points) {
-        let text = match (&learning.eps, &learning.eps_error) {
-            (_, Some(e)) => format!("ε field unavailable: {e}"),
-            (Some(e), None) => format!(
-                "arrows: the score at t = {} on a {EPS_GRID}×{EPS_GRID} grid, the longest one grid spacing long · \
-                 lines: {} samples' paths",
-                e.key.t,
-                crate::app::reverse::HIGHLIGHTED_PATHS
-            ),
-            (None, None) => "computing the ε field…".to_owned(),
-        };
-        ui.add(egui::Label::new(RichText::new(text).weak()).truncate());
+/// Samples, seed and speed (in the options' row).
+fn chain_options_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model) {
+    let r = &mut settings.reverse;
+    let label = ui.label("samples");
+    if matches!(sample_shape_of(r, model), Some(DataShape::Points) | None) {
+        ui.add(
+            egui::DragValue::new(&mut r.n_points)
+                .range(1..=10_000)
+                .speed(10.0),
+        )
+        .labelled_by(label.id);
+    } else {
+        ui.add(egui::DragValue::new(&mut r.n_images).range(1..=144))
+            .labelled_by(label.id);
     }
-    if let Some(chain) = &learning.chain
-        && let Some(fraction) = chain.near_fraction
-    {
-        let who = if chain.ideal {
-            "the ideal denoiser reproduces the training points"
-        } else {
-            "a learned model generalises: compare with the ideal denoiser"
-        };
+    let label = ui.label("seed");
+    ui.add(egui::DragValue::new(&mut r.seed).range(0..=99_999))
+        .labelled_by(label.id);
+    ui.separator();
+    ui.add_enabled_ui(!r.max_speed, |ui| {
+        ui.spacing_mut().slider_width = 90.0;
+        ui.add(
+            egui::Slider::new(&mut r.steps_per_s, 1.0..=2000.0)
+                .logarithmic(true)
+                .text("steps/s"),
+        );
+    });
+    ui.checkbox(&mut r.max_speed, "max")
+        .on_hover_text("As fast as the model goes");
+}
+
+/// The shape of the samples under the reverse settings `r`.
+fn sample_shape_of(r: &crate::app::settings::ReverseSettings, model: &Model) -> Option<DataShape> {
+    model.learning.chain.as_ref().map(|c| c.shape).or_else(|| {
+        model
+            .learning
+            .denoiser_shape(r.denoiser == DenoiserKind::Ideal, &model.scene)
+    })
+}
+
+/// SDEdit's switch and start, on a row of their own, when the data and the model are images.
+fn sdedit_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model) {
+    let chain = model.learning.chain.as_ref();
+    let r = &mut settings.reverse;
+    let shape = sample_shape_of(r, model);
+    let image_data = matches!(model.scene.data, SceneData::Image(_));
+    let image_model = matches!(shape, Some(DataShape::Image { .. }))
+        && (r.denoiser == DenoiserKind::Ideal
+            || model.learning.learned.as_ref().map(|m| m.summary.shape) == ideal_shape(&model.scene)
+            || image_data);
+    if image_data && image_model {
+        ui.end_row();
+        ui.checkbox(&mut r.sdedit, "SDEdit: start from the data noised to")
+            .on_hover_text("Meng et al. 2022: noise the data on screen to t, then run the reverse chain");
+        ui.add_enabled_ui(r.sdedit, |ui| {
+            let steps = chain.map_or(model.schedule.steps(), |c| c.steps).max(1);
+            ui.add(egui::Slider::new(&mut r.sdedit_t, 1..=steps).text("t₀"));
+        });
+    }
+}
+
+/// The chain's progress (the bar says how far and whether it runs, its hover how to
+/// scrub), any warning, and what runs (cut short when narrow; whole on hover).
+fn status_ui(ui: &mut egui::Ui, settings: &Settings, model: &Model, chain: &ChainView) {
+    let (done, total) = chain.progress;
+    let (state, hint) = if chain.done {
+        (
+            "done",
+            format!("{} frames: ← → or t scrub them", chain.frames.len()),
+        )
+    } else if chain.paused {
+        ("paused", "← one step · → or t scrub back".to_owned())
+    } else {
+        ("running", "Space pauses".to_owned())
+    };
+    ui.add(
+        egui::ProgressBar::new(done as f32 / total.max(1) as f32)
+            .desired_width(210.0)
+            .text(format!("step {done} / {total} · {state}")),
+    )
+    .on_hover_text(hint);
+    let r = &settings.reverse;
+    let short = chain
+        .achieved_rate()
+        .filter(|rate| chain.running() && !r.max_speed && *rate < RATE_SHORTFALL * f64::from(r.steps_per_s));
+    if let Some(rate) = short {
         ui.label(
             RichText::new(format!(
-                "{:.1} % of samples within {NEAR_RADIUS} of a point on screen — {who}",
-                100.0 * fraction
+                "achieved {} steps/s of {} set",
+                rate.round(),
+                r.steps_per_s.round()
             ))
-            .size(18.0)
-            .strong(),
+            .color(theme::warning_color(ui.visuals().dark_mode)),
+        )
+        .on_hover_text(
+            "Steps per second over the last second, from when the frames arrived: the model (or a \
+             busy machine) is slower than the speed set",
+        );
+    }
+    if chain.steps != model.schedule.steps() {
+        ui.label(
+            RichText::new(format!("the model's T = {}", chain.steps))
+                .color(theme::warning_color(ui.visuals().dark_mode)),
+        )
+        .on_hover_text(format!(
+            "The model was trained with T = {}; the app's T = {}: t is capped at it",
+            chain.steps,
+            model.schedule.steps()
+        ));
+    }
+    match result(chain) {
+        // The result takes the description's place (which moves to its hover), so it
+        // neither pushes the views down when it appears nor takes a line of its own.
+        Some(result) => {
+            ui.add(egui::Label::new(RichText::new(result).size(17.0).strong()).truncate())
+                .on_hover_text(&chain.description);
+        }
+        None => {
+            ui.add(egui::Label::new(RichText::new(&chain.description).size(17.0).strong()).truncate());
+        }
+    }
+}
+
+/// At the end of a 2D chain, how many samples are copies of points on screen, and what
+/// that says of the denoiser.
+fn result(chain: &ChainView) -> Option<String> {
+    let fraction = chain.near_fraction?;
+    let who = if chain.ideal {
+        "the ideal denoiser reproduces the data"
+    } else {
+        "a learned model generalises (compare: the ideal denoiser)"
+    };
+    Some(format!(
+        "{:.1} % of samples within {NEAR_RADIUS} of a point on screen: {who}",
+        100.0 * fraction
+    ))
+}
+
+/// When the chain starts from `x_T ~ N(0, I)` under a schedule whose `x_T` still carries
+/// `x_0`: the start is not the distribution the chain reverses.
+fn start_warning_ui(ui: &mut egui::Ui, settings: &Settings, model: &Model, shape: Option<DataShape>) {
+    let sdedit = settings.reverse.sdedit && matches!(shape, Some(DataShape::Image { .. }));
+    if sdedit {
+        return;
+    }
+    if let Some(warning) = super::forward_tab::x_t_warning(&model.schedule) {
+        ui.label(
+            RichText::new(format!(
+                "{warning}, but sampling starts from x_T ~ N(0, I): the chain starts where the forward process never goes"
+            ))
+            .strong()
+            .color(theme::warning_color(ui.visuals().dark_mode)),
         );
     }
 }
@@ -286,8 +434,14 @@ fn to_screen(rect: egui::Rect, p: [f64; 2]) -> egui::Pos2 {
 }
 
 /// The square of a scatter with the faint data behind (the Forward tab's look); its rect.
-fn scatter_frame(ui: &mut egui::Ui, background: Option<&egui::TextureHandle>, side: f32) -> egui::Rect {
+pub(super) fn scatter_frame(
+    ui: &mut egui::Ui,
+    background: Option<&egui::TextureHandle>,
+    side: f32,
+    name: &str,
+) -> egui::Rect {
     let (rect, response) = ui.allocate_exact_size(egui::vec2(side, side), egui::Sense::hover());
+    response.widget_info(|| egui::WidgetInfo::labeled(egui::accesskit::Role::Image, true, name));
     let painter = ui.painter_at(rect);
     let dark = ui.visuals().dark_mode;
     match background {
@@ -313,7 +467,7 @@ fn scatter_frame(ui: &mut egui::Ui, background: Option<&egui::TextureHandle>, si
 }
 
 /// `points` as one mesh (two triangles a point) in `rect`.
-fn scatter_points(ui: &egui::Ui, rect: egui::Rect, points: &[[f64; 2]], color: egui::Color32) {
+pub(super) fn scatter_points(ui: &egui::Ui, rect: egui::Rect, points: &[[f64; 2]], color: egui::Color32) {
     let mut mesh = egui::Mesh::default();
     let r = (rect.width() / 300.0).clamp(1.2, 2.5);
     for &p in points {
@@ -365,15 +519,18 @@ fn draw_paths(ui: &egui::Ui, rect: egui::Rect, paths: &[Vec<[f64; 2]>]) {
     }
 }
 
-fn image(ui: &mut egui::Ui, texture: Option<&egui::TextureHandle>, side: f32) {
-    match texture {
+/// An image view in a `side`-point square, named `name` for screen readers and tests.
+fn image(ui: &mut egui::Ui, texture: Option<&egui::TextureHandle>, side: f32, name: &str) {
+    let response = match texture {
         Some(texture) => {
             let size = texture.size_vec2();
             let scale = side / size.x.max(size.y);
-            ui.add(egui::Image::from_texture((texture.id(), size * scale)));
+            ui.add(egui::Image::from_texture((texture.id(), size * scale)))
         }
         None => {
-            ui.allocate_exact_size(egui::vec2(side, side), egui::Sense::hover());
+            ui.allocate_exact_size(egui::vec2(side, side), egui::Sense::hover())
+                .1
         }
-    }
+    };
+    response.widget_info(|| egui::WidgetInfo::labeled(egui::accesskit::Role::Image, true, name));
 }

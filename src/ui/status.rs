@@ -1,14 +1,26 @@
 //! The status line (errors stay until dismissed; progress of background work) and the
-//! frame-time overlay.
+//! frame-time overlay (F3: the timings are there only, never over the status line).
 
 use super::theme;
-use crate::app::settings::Settings;
 use crate::app::{Command, FrameTimes, Model};
 
-/// Lays out the status line.
-pub fn status_ui(ui: &mut egui::Ui, settings: &Settings, model: &Model, commands: &mut Vec<Command>) {
+/// Lays out the status line, one row as tall as a button whatever it holds, so that an
+/// error, a spinner or a progress bar never moves the views above it.
+pub fn status_ui(ui: &mut egui::Ui, model: &Model, commands: &mut Vec<Command>) {
     let dark = ui.visuals().dark_mode;
+    // The dismiss button's glyph comes from a fallback font with a taller line: the row
+    // is always that tall.
+    let dismiss = ui
+        .painter()
+        .layout_no_wrap(
+            "✕".to_owned(),
+            egui::TextStyle::Button.resolve(ui.style()),
+            egui::Color32::WHITE,
+        )
+        .size()
+        .y;
     ui.horizontal(|ui| {
+        ui.set_min_height(dismiss.max(ui.spacing().interact_size.y));
         if let Some(error) = &model.status.error {
             if ui.small_button("✕").on_hover_text("dismiss").clicked() {
                 commands.push(Command::DismissError);
@@ -34,22 +46,8 @@ pub fn status_ui(ui: &mut egui::Ui, settings: &Settings, model: &Model, commands
             }
             ui.separator();
         }
-        let (built, steps) = model.image.built;
-        if model.points.is_none() && built < steps {
-            ui.add(
-                egui::ProgressBar::new(built as f32 / steps.max(1) as f32)
-                    .desired_width(240.0)
-                    .text(format!("Markov chain {built}/{steps}")),
-            );
-            ui.separator();
-        }
         if let Some(info) = &model.status.info {
-            ui.label(info);
-        }
-        if settings.show_frame_times && !model.frame_times.is_empty() {
-            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                ui.label(frame_summary(&model.frame_times));
-            });
+            ui.add(egui::Label::new(info).truncate()).on_hover_text(info);
         }
     });
 }

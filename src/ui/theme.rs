@@ -37,13 +37,26 @@ pub fn faint_color(dark: bool) -> Color32 {
     }
 }
 
+/// The reverse chain's GIF pictures in the window's colours.
+#[must_use]
+pub fn chain_look(dark: bool) -> crate::scene::chain_gif::ChainLook {
+    let rgb = |c: Color32| [c.r(), c.g(), c.b()];
+    crate::scene::chain_gif::ChainLook {
+        style: scatter_style(dark),
+        sample_rgb: rgb(point_color(dark)),
+        x0_hat_rgb: rgb(x0_hat_color(dark)),
+        path_rgb: PATH_COLORS.iter().map(|&c| rgb(c)).collect(),
+        text_rgb: if dark { [220, 220, 220] } else { [30, 30, 30] },
+    }
+}
+
 /// The scatter views' look in the window: the panel's background, the theme's colours.
 #[must_use]
 pub fn scatter_style(dark: bool) -> crate::export::ScatterStyle {
     let rgb = |c: Color32| [c.r(), c.g(), c.b()];
     crate::export::ScatterStyle {
         size_px: 640,
-        extent: crate::ui::forward_tab::EXTENT,
+        extent: crate::export::VIEW_EXTENT,
         point_radius_px: 2.0,
         // x_0 is drawn as the points of this picture, in the faint colour.
         point_rgb: rgb(faint_color(dark)),

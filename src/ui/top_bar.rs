@@ -1,5 +1,7 @@
-//! The top bar: data, schedule, `T`, play and the global `t` slider.
+//! The top bar: data, schedule, `T`, play, the global `t` slider and the presenter view's
+//! toggle.
 
+use super::layout;
 use crate::app::settings::{MAX_WINDOW_STEPS, Settings, SourceChoice};
 use crate::app::{Command, Model};
 use crate::data::{BuiltinImage, Dataset};
@@ -20,15 +22,41 @@ fn source_label(source: &SourceChoice) -> String {
     }
 }
 
+/// A group's name in the data menu.
+fn group_heading(ui: &mut egui::Ui, name: &str) {
+    ui.label(egui::RichText::new(name).small().weak());
+}
+
+/// Whether the play button shows "pause": in the Reverse tab, play/pause drive the
+/// reverse chain (as Space does); elsewhere `t`'s playback.
+#[must_use]
+pub fn playing(settings: &Settings, model: &Model) -> bool {
+    if settings.tab == crate::app::settings::Tab::Reverse {
+        model
+            .learning
+            .chain
+            .as_ref()
+            .is_some_and(crate::app::reverse::ChainView::running)
+    } else {
+        model.playing
+    }
+}
+
 /// Lays out the top bar.
 pub fn top_bar_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, commands: &mut Vec<Command>) {
     ui.add_space(4.0);
     ui.horizontal(|ui| {
+        crate::ui::chapter::deck_menu_ui(ui, model.deck.as_ref(), commands);
+        ui.separator();
         let label = ui.label("Data");
         egui::ComboBox::from_id_salt("data")
             .selected_text(source_label(&settings.source))
             .width(150.0)
+            // All ten entries and their three headings, with no scrolling, down to a
+            // 720-pixel window (the default popup height hides the last two).
+            .height(f32::INFINITY)
             .show_ui(ui, |ui| {
+                group_heading(ui, "photos");
                 for image in BuiltinImage::ALL {
                     let choice = SourceChoice::image(image);
                     if ui
@@ -38,6 +66,7 @@ pub fn top_bar_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, com
                         commands.push(Command::Load(choice));
                     }
                 }
+                group_heading(ui, "digits");
                 if ui
                     .selectable_label(settings.source == SourceChoice::Digits, "digits (8×8)")
                     .on_hover_text("1797 handwritten 8×8 digits; the view shows the first 64")
@@ -45,7 +74,7 @@ pub fn top_bar_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, com
                 {
                     commands.push(Command::Load(SourceChoice::Digits));
                 }
-                ui.separator();
+                group_heading(ui, "2D sets");
                 for dataset in Dataset::ALL {
                     let choice = SourceChoice::dataset(dataset);
                     if ui
@@ -83,31 +112,34 @@ pub fn top_bar_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, com
         ui.add(
             egui::DragValue::new(&mut settings.schedule.steps)
                 .range(2..=MAX_WINDOW_STEPS)
-                .speed(5.0),
+                .speed(5.0)
+                // Typing "50" must not pass through T = 5 (which clamps t and rebuilds
+                // the schedule): the number applies on Enter or when the field loses focus.
+                .update_while_editing(false),
         )
         .labelled_by(label.id)
         .on_hover_text("Number of steps T (2 to 10,000)");
         ui.separator();
-        // In the Reverse tab, play/pause drive the reverse chain (as Space does).
-        let playing = if settings.tab == crate::app::settings::Tab::Reverse {
-            model
-                .learning
-                .chain
-                .as_ref()
-                .is_some_and(crate::app::reverse::ChainView::running)
-        } else {
-            model.playing
-        };
-        let play = if playing { "■ Pause" } else { "▶ Play" };
-        if ui.button(play).on_hover_text("Space").clicked() {
-            commands.push(Command::TogglePlay);
-        }
+        play_button(ui, settings, model, commands);
         let steps = model.schedule.steps();
-        // Leave room for the value box and the slider's "t".
-        let width = (ui.available_width() - 110.0).max(120.0);
+        // Leave room for the value box, the slider's "t" and the presenter view's toggle.
+        let width = (ui.available_width() - 110.0 - layout::presenter_toggle_width(ui)).max(120.0);
         ui.spacing_mut().slider_width = width;
         ui.add(egui::Slider::new(&mut settings.t, 0..=steps).text("t"))
             .on_hover_text("← → one step, Shift+← → ten, Home/End");
+        layout::presenter_toggle_ui(ui, settings);
     });
     ui.add_space(2.0);
+}
+
+/// Play or Pause (Space), for whatever plays on this tab.
+pub fn play_button(ui: &mut egui::Ui, settings: &Settings, model: &Model, commands: &mut Vec<Command>) {
+    let play = if playing(settings, model) {
+        "■ Pause"
+    } else {
+        "▶ Play"
+    };
+    if ui.button(play).on_hover_text("Space").clicked() {
+        commands.push(Command::TogglePlay);
+    }
 }

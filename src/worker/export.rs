@@ -36,7 +36,21 @@ pub struct ExportJob {
     /// Units of work in all (frames).
     pub total: usize,
     control: JobControl,
-    rx: Receiver<Result<PathBuf, String>>,
+    rx: Receiver<Result<PathBuf, ExportJobError>>,
+}
+
+/// Why an export job failed; `Display` is the status line's text.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportJobError {
+    /// Writing the file.
+    #[error(transparent)]
+    Export(#[from] crate::export::ExportError),
+    /// The job panicked: its message.
+    #[error("{0}")]
+    Panicked(String),
+    /// The thread could not be started.
+    #[error("cannot start the export thread: {0}")]
+    Spawn(std::io::Error),
 }
 
 /// How an export ended.
@@ -56,20 +70,20 @@ impl ExportJob {
         what: String,
         total: usize,
         wake: impl Fn() + Send + 'static,
-        job: impl FnOnce(&JobControl) -> Result<PathBuf, String> + Send + 'static,
+        job: impl FnOnce(&JobControl) -> Result<PathBuf, ExportJobError> + Send + 'static,
     ) -> Self {
         let control = JobControl::default();
         let (tx, rx) = mpsc::channel();
         let thread_control = control.clone();
         let spawned = std::thread::Builder::new().name("export".into()).spawn(move || {
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&thread_control)))
-                .unwrap_or_else(|panic| Err(panic_message(panic.as_ref())));
+                .unwrap_or_else(|panic| Err(ExportJobError::Panicked(panic_message(panic.as_ref()))));
             let _ = tx.send(result);
             wake();
         });
         if let Err(e) = spawned {
             let (tx, rx2) = mpsc::channel();
-            let _ = tx.send(Err(format!("cannot start the export thread: {e}")));
+            let _ = tx.send(Err(ExportJobError::Spawn(e)));
             return Self {
                 what,
                 total,
@@ -107,7 +121,7 @@ impl ExportJob {
     pub fn poll(&self) -> ExportOutcome {
         match self.rx.try_recv() {
             Ok(Ok(path)) => ExportOutcome::Done(path),
-            Ok(Err(e)) => ExportOutcome::Failed(e),
+            Ok(Err(e)) => ExportOutcome::Failed(e.to_string()),
             Err(TryRecvError::Empty) => ExportOutcome::Running,
             Err(TryRecvError::Disconnected) => ExportOutcome::Failed("the export thread stopped".into()),
         }

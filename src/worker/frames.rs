@@ -1,6 +1,12 @@
 //! The `forward-frames` thread: computes both views of an image's forward chain at the
-//! requested `t`, off the UI thread, and builds the Markov chain's keyframe cache in the
-//! background.
+//! requested `t`, off the UI thread.
+//!
+//! The Markov view draws the chain's random walk down a bridge tree
+//! ([`MarkovChain`]): any `t` costs at most `⌈log₂ T⌉ + 1` normals per value, and a `t`
+//! next to the last one only the levels where their ways down part, so there is no cache
+//! to build after a change (a new image, schedule or seed). The work runs on a pool of as
+//! many threads as rayon's default (`RAYON_NUM_THREADS`, set in `main`: both cores) at a
+//! lowered priority, so the window's own threads get the CPU whenever they want it.
 //!
 //! The UI sends [`FrameCommand`]s and drains [`FrameEvent`]s; only the newest frame
 //! request counts (dragging the slider sends many). Events carry plain pixels and
@@ -10,12 +16,11 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread::JoinHandle;
-use std::time::Duration;
 
 use crate::diffusion::Schedule;
-use crate::diffusion::forward::{self, DEFAULT_KEYFRAME_BUDGET_BYTES, MarkovChain, closed_form_noise};
+use crate::diffusion::forward::{self, MarkovChain, closed_form_noise};
 use crate::diffusion::metrics::Histogram;
 use crate::export;
 
@@ -44,7 +49,7 @@ pub struct ImageJob {
 /// What the UI asks of the worker.
 #[derive(Debug)]
 pub enum FrameCommand {
-    /// Work on this image from now on (drops the previous cache).
+    /// Work on this image from now on.
     SetImage(Box<ImageJob>),
     /// Show `x_t` of the current image (only the newest request counts).
     Frame {
@@ -80,7 +85,7 @@ pub struct ViewFrame {
 /// What the worker tells the UI.
 #[derive(Debug)]
 pub enum FrameEvent {
-    /// The closed-form view at `t`, and the Markov view if its keyframes reach `t`.
+    /// Both views at `t`.
     Frame {
         /// The image generation.
         generation: u64,
@@ -88,17 +93,8 @@ pub enum FrameEvent {
         t: usize,
         /// `q(x_t | x_0)` with the one fixed `ε`.
         closed: ViewFrame,
-        /// The Markov chain's `x_t`; `None` while the cache is still being built to `t`.
-        markov: Option<ViewFrame>,
-    },
-    /// The Markov chain's keyframes now reach `built_up_to` of `steps`.
-    Progress {
-        /// The image generation.
-        generation: u64,
-        /// Highest step reachable without building more keyframes.
-        built_up_to: usize,
-        /// `T`.
-        steps: usize,
+        /// The Markov chain's `x_t`.
+        markov: ViewFrame,
     },
     /// A job failed (a panic in the worker); the message says why.
     Failed {
@@ -129,11 +125,13 @@ impl FrameWorker {
         let thread = std::thread::Builder::new()
             .name("forward-frames".into())
             .spawn(move || {
-                // One core for this worker, the other for the UI (and, without a GPU, for
-                // the software renderer): its parallel loops run on this one-thread pool.
+                // rayon's default number of threads (both cores), at a lower priority than
+                // the window's threads: the frames are drawn on both cores, and the window
+                // (and, without a GPU, its software renderer) takes the CPU back the
+                // moment it needs it.
                 let pool = rayon::ThreadPoolBuilder::new()
-                    .num_threads(1)
                     .thread_name(|_| "forward-frames-pool".into())
+                    .start_handler(|_| super::lower_priority())
                     .build();
                 match pool {
                     Ok(pool) => pool.install(move || run(&cmd_rx, &event_tx, wake.as_ref())),
@@ -165,29 +163,14 @@ struct Current {
     job: ImageJob,
     eps: Vec<f32>,
     chain: MarkovChain<f32>,
-    /// The `t` whose closed-form frame was sent while its Markov frame is pending.
-    sent_closed_for: Option<usize>,
 }
 
 fn run(commands: &Receiver<FrameCommand>, events: &Sender<FrameEvent>, wake: &(dyn Fn() + Send)) {
     let mut current: Option<Current> = None;
-    let mut pending: Option<usize> = None;
-    loop {
-        // Block only when there is nothing left to build or show.
-        let idle = pending.is_none() && current.as_ref().is_none_or(|c| fully_built(&c.chain));
-        let first = if idle {
-            match commands.recv() {
-                Ok(c) => Some(c),
-                Err(_) => return,
-            }
-        } else {
-            match commands.recv_timeout(Duration::ZERO) {
-                Ok(c) => Some(c),
-                Err(RecvTimeoutError::Timeout) => None,
-                Err(RecvTimeoutError::Disconnected) => return,
-            }
-        };
-        for command in first.into_iter().chain(commands.try_iter()) {
+    while let Ok(first) = commands.recv() {
+        // Only the newest request counts: dragging the slider queues many.
+        let mut pending = None;
+        for command in std::iter::once(first).chain(commands.try_iter()) {
             match command {
                 FrameCommand::SetImage(job) => {
                     let generation = job.generation;
@@ -215,94 +198,45 @@ fn run(commands: &Receiver<FrameCommand>, events: &Sender<FrameEvent>, wake: &(d
                 }
             }
         }
-        let Some(cur) = current.as_mut() else { continue };
+        let (Some(cur), Some(t)) = (current.as_mut(), pending) else {
+            continue;
+        };
         let generation = cur.job.generation;
-        let result = catch_unwind(AssertUnwindSafe(|| step(cur, &mut pending, events)));
-        match result {
-            Ok(true) => wake(),
-            Ok(false) => {}
+        let event = match catch_unwind(AssertUnwindSafe(|| frame(cur, t))) {
+            Ok(event) => event,
             Err(panic) => {
                 current = None;
-                pending = None;
-                let _ = events.send(FrameEvent::Failed {
+                FrameEvent::Failed {
                     generation,
                     message: panic_message(&panic),
-                });
-                wake();
+                }
             }
-        }
+        };
+        let _ = events.send(event);
+        wake();
     }
 }
 
 fn start(job: ImageJob) -> Current {
     let eps = closed_form_noise(job.seed, job.pixels.len());
-    let chain = MarkovChain::new(
-        job.schedule.clone(),
-        job.pixels.to_vec(),
-        job.seed,
-        DEFAULT_KEYFRAME_BUDGET_BYTES,
-    );
-    Current {
-        job,
-        eps,
-        chain,
-        sent_closed_for: None,
-    }
+    let chain = MarkovChain::new(job.schedule.clone(), job.pixels.to_vec(), job.seed);
+    Current { job, eps, chain }
 }
 
-fn fully_built(chain: &MarkovChain<f32>) -> bool {
-    chain.built_up_to() + chain.keyframe_every() > chain.schedule().steps()
-}
-
-/// Does one unit of work: answers the pending request, or builds one more keyframe.
-/// Returns whether an event was sent.
-fn step(cur: &mut Current, pending: &mut Option<usize>, events: &Sender<FrameEvent>) -> bool {
-    let generation = cur.job.generation;
-    let steps = cur.job.schedule.steps();
-    if let Some(t) = *pending {
-        let t = t.min(steps);
-        let reachable = t < cur.chain.built_up_to() + cur.chain.keyframe_every();
-        if reachable || cur.sent_closed_for != Some(t) {
-            let closed = closed_view(cur, t);
-            let markov = reachable.then(|| markov_view(cur, t));
-            if reachable {
-                *pending = None;
-                cur.sent_closed_for = None;
-            } else {
-                cur.sent_closed_for = Some(t);
-            }
-            let _ = events.send(FrameEvent::Frame {
-                generation,
-                t,
-                closed,
-                markov,
-            });
-            return true;
-        }
-    }
-    if fully_built(&cur.chain) {
-        return false;
-    }
-    let next = cur.chain.built_up_to() + cur.chain.keyframe_every();
-    cur.chain.build_keyframes(next);
-    let _ = events.send(FrameEvent::Progress {
-        generation,
-        built_up_to: (cur.chain.built_up_to() + cur.chain.keyframe_every() - 1).min(steps),
-        steps,
-    });
-    true
-}
-
-fn closed_view(cur: &Current, t: usize) -> ViewFrame {
+/// Both views at `t` (clamped to `T`).
+fn frame(cur: &mut Current, t: usize) -> FrameEvent {
+    let t = t.min(cur.job.schedule.steps());
     let mut out = vec![0f32; cur.eps.len()];
     forward::q_sample(&cur.job.schedule, t, &cur.job.pixels, &cur.eps, &mut out);
-    view(&cur.job, &out)
-}
-
-fn markov_view(cur: &mut Current, t: usize) -> ViewFrame {
-    let mut out = vec![0f32; cur.eps.len()];
+    let closed = view(&cur.job, &out);
     cur.chain.frame_into(t, &mut out);
-    view(&cur.job, &out)
+    let markov = view(&cur.job, &out);
+    FrameEvent::Frame {
+        generation: cur.job.generation,
+        t,
+        closed,
+        markov,
+    }
 }
 
 fn view(job: &ImageJob, values: &[f32]) -> ViewFrame {

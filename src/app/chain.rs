@@ -1,0 +1,385 @@
+//! The reverse chain: which sampler and denoiser, starting, pausing and stepping it, the
+//! views that follow it (image textures, the ε field), and `--sample`.
+
+use egui::TextureOptions;
+
+use super::DiffscopeApp;
+use super::error::AppError;
+use super::events::upload;
+use super::reverse::{ChainView, EpsKey, TrainingView, eps_grid, image_grid};
+use super::settings::{DenoiserKind, Tab};
+use crate::export::VIEW_EXTENT;
+use crate::model::DataShape;
+use crate::model::sample::Sampler;
+use crate::scene::SceneData;
+use crate::scene::prepare::{ideal_data, ideal_shape, sdedit_start};
+use crate::worker::model::{ChainStart, DenoiserChoice, ModelCommand, SampleJob};
+
+impl DiffscopeApp {
+    /// The sampler the settings describe, for a chain of `steps` steps.
+    pub(super) fn sampler(&self, steps: usize) -> Sampler {
+        let r = &self.settings.reverse;
+        r.sampler
+            .sampler(r.ddim_steps.clamp(1, steps), r.ddim_eta.clamp(0.0, 1.0))
+    }
+
+    /// The denoiser the settings choose: (choice, sample shape, `T`, label).
+    pub(super) fn denoiser_choice(&self) -> Result<(DenoiserChoice, DataShape, usize, String), AppError> {
+        if self.settings.reverse.denoiser == DenoiserKind::Ideal {
+            let (data, shape) = ideal_data(&self.model.scene)?;
+            let n = data.len() / shape.dim().max(1);
+            let spec = self.model.schedule.spec().clone();
+            let steps = spec.steps;
+            Ok((
+                DenoiserChoice::Ideal {
+                    data,
+                    dim: shape.dim(),
+                    schedule: spec,
+                },
+                shape,
+                steps,
+                format!(
+                    "ideal denoiser of {} ({n} example{})",
+                    self.model.scene.name,
+                    if n == 1 { "" } else { "s" }
+                ),
+            ))
+        } else {
+            let m = self
+                .model
+                .learning
+                .learned
+                .as_ref()
+                .ok_or(AppError::NoLearnedModel)?;
+            Ok((
+                DenoiserChoice::Learned,
+                m.summary.shape,
+                m.summary.schedule.steps,
+                format!("model: {}", m.summary.origin),
+            ))
+        }
+    }
+
+    /// Starts a chain from the settings (running).
+    pub(super) fn sample(&mut self) {
+        self.start_chain(false);
+    }
+
+    /// Starts a chain from the settings, running or paused at its first frame; returns
+    /// whether it started (else the status says why).
+    pub(super) fn start_chain(&mut self, paused: bool) -> bool {
+        if self
+            .model
+            .learning
+            .training
+            .as_ref()
+            .is_some_and(TrainingView::running)
+        {
+            self.model.status.error =
+                Some("training is running: cancel it to sample (the worker does one job at a time)".into());
+            return false;
+        }
+        let (denoiser, shape, steps, label) = match self.denoiser_choice() {
+            Ok(x) => x,
+            Err(e) => {
+                self.model.status.error = Some(e.to_string());
+                return false;
+            }
+        };
+        let zero_terminal_snr = match &denoiser {
+            DenoiserChoice::Ideal { schedule, .. } => schedule.zero_terminal_snr,
+            DenoiserChoice::Learned => self
+                .model
+                .learning
+                .learned
+                .as_ref()
+                .is_some_and(|m| m.summary.schedule.zero_terminal_snr),
+        };
+        let sampler = self.sampler(steps);
+        let r = &self.settings.reverse;
+        let n = if shape == DataShape::Points {
+            r.n_points
+        } else {
+            r.n_images
+        };
+        let sdedit =
+            r.sdedit && shape != DataShape::Points && matches!(self.model.scene.data, SceneData::Image(_));
+        let start = if sdedit {
+            match sdedit_start(&self.model.scene, shape, n) {
+                Ok(x0) => ChainStart::Data {
+                    x0,
+                    t: r.sdedit_t.clamp(1, steps),
+                },
+                Err(e) => {
+                    self.model.status.error = Some(e.to_string());
+                    return false;
+                }
+            }
+        } else {
+            ChainStart::Noise { n }
+        };
+        let from = match start {
+            ChainStart::Noise { .. } => steps,
+            ChainStart::Data { t, .. } => t,
+        };
+        if zero_terminal_snr && from >= steps {
+            self.model.status.error = Some(
+                "zero terminal SNR: ᾱ_T = 0, so a step from x_T needs x̂_0 = (x_T − ε̂)/√ᾱ_T, which an \
+                 ε-predicting denoiser cannot give (Lin et al. 2024 §3.2); untick it to sample, or \
+                 start SDEdit below T"
+                    .into(),
+            );
+            return false;
+        }
+        let rate = (!r.max_speed).then_some(f64::from(r.steps_per_s));
+        let seed = r.seed;
+        let generation = self.job_id();
+        let ideal = matches!(denoiser, DenoiserChoice::Ideal { .. });
+        self.ml.send(ModelCommand::Sample(Box::new(SampleJob {
+            generation,
+            denoiser,
+            sampler,
+            start,
+            seed,
+            rate,
+            paused,
+            panic_at_step: self.model.learning.faults.sample_panic_at_step,
+        })));
+        let description = format!(
+            "{}{} · {label}",
+            sampler.describe(),
+            if sdedit { " · SDEdit" } else { "" }
+        );
+        let learning = &mut self.model.learning;
+        let mut chain = ChainView::new(generation, shape, description, ideal, steps);
+        chain.paused = paused;
+        learning.chain = Some(chain);
+        learning.texture_key = None;
+        self.model.playing = false;
+        true
+    }
+
+    pub(super) fn pause_chain(&mut self, paused: bool) {
+        if let Some(chain) = &mut self.model.learning.chain
+            && !chain.done
+        {
+            chain.paused = paused;
+            chain.reset_rate();
+            self.ml.send(if paused {
+                ModelCommand::Pause
+            } else {
+                ModelCommand::Resume
+            });
+        }
+    }
+
+    /// One step of the chain; with no chain, or a finished one, a new chain starts paused
+    /// at `x_T` and takes its first step (the lecture steps from noise).
+    pub(super) fn step_chain(&mut self) {
+        let live = self.model.learning.chain.as_ref().is_some_and(|c| !c.done);
+        if !live && !self.start_chain(true) {
+            return;
+        }
+        if let Some(chain) = &mut self.model.learning.chain
+            && !chain.done
+        {
+            chain.paused = true;
+            chain.follow_next = true;
+            self.ml.send(ModelCommand::Step);
+        }
+    }
+
+    /// Space in the Reverse tab: pause, resume, or start a chain.
+    pub(super) fn toggle_chain(&mut self) {
+        match &self.model.learning.chain {
+            Some(chain) if chain.running() => self.pause_chain(true),
+            Some(chain) if !chain.done => self.pause_chain(false),
+            _ => self.sample(),
+        }
+    }
+
+    /// ← → in the Reverse tab: at the newest frame of a paused chain, ← computes the next
+    /// step; otherwise the keys move through the stored frames.
+    pub(super) fn step_reverse(&mut self, delta: i64) {
+        let Some(chain) = &self.model.learning.chain else {
+            return;
+        };
+        let at_newest = chain.shown(self.settings.t).map(|f| f.t) == chain.newest().map(|f| f.t);
+        if chain.running() {
+            self.pause_chain(true);
+        } else if delta < 0 && !chain.done && at_newest {
+            for _ in 0..delta.unsigned_abs().min(100) {
+                self.step_chain();
+            }
+            return;
+        }
+        let Some(chain) = &self.model.learning.chain else {
+            return;
+        };
+        if let Some(t) = chain.neighbour(self.settings.t, delta) {
+            self.settings.t = t.min(self.model.schedule.steps());
+        }
+    }
+
+    /// Sends a new speed to a chain when the speed settings change; restarts a live chain
+    /// (paused if it was) when the sampler changes, so that what runs is what the
+    /// controls and the header name.
+    pub(super) fn reverse_settings_changed(&mut self, before: &super::Settings) {
+        let (now, was) = (&self.settings.reverse, &before.reverse);
+        let sampler_changed = now.sampler != was.sampler
+            || (now.sampler.strided()
+                && (now.ddim_steps != was.ddim_steps || (now.ddim_eta - was.ddim_eta).abs() > f64::EPSILON));
+        let live = self.model.learning.chain.as_ref().filter(|c| !c.done);
+        if sampler_changed && let Some(chain) = live {
+            let paused = chain.paused;
+            if self.start_chain(paused) {
+                let description = self
+                    .model
+                    .learning
+                    .chain
+                    .as_ref()
+                    .map(|c| c.description.clone())
+                    .unwrap_or_default();
+                self.model.status.info = Some(format!(
+                    "the sampler changed: the chain restarted{} with {description}",
+                    if paused { " (paused)" } else { "" }
+                ));
+            }
+            return;
+        }
+        let (now, was) = (&self.settings.reverse, &before.reverse);
+        if (now.steps_per_s - was.steps_per_s).abs() > f32::EPSILON || now.max_speed != was.max_speed {
+            let rate = (!now.max_speed).then_some(f64::from(now.steps_per_s));
+            if self.model.learning.chain.as_ref().is_some_and(|c| !c.done) {
+                self.ml.send(ModelCommand::SetRate(rate));
+            }
+        }
+    }
+
+    /// Keeps the Reverse tab's derived views current: asks for the ε field of the shown
+    /// step (2D), and uploads the image grids of the shown frame.
+    pub(super) fn reverse_views(&mut self, ctx: &egui::Context) {
+        if self.settings.tab != Tab::Reverse {
+            return;
+        }
+        self.request_eps_field();
+        let learning = &mut self.model.learning;
+        let Some(chain) = &learning.chain else {
+            return;
+        };
+        if chain.shape == DataShape::Points {
+            return;
+        }
+        let Some(frame) = chain.shown(self.settings.t) else {
+            return;
+        };
+        let key = (chain.generation, frame.t);
+        if learning.texture_key == Some(key) {
+            return;
+        }
+        learning.texture_key = Some(key);
+        if let (Some(x), Some(x0)) = (
+            image_grid(&frame.x, chain.shape),
+            image_grid(&frame.x0_hat, chain.shape),
+        ) {
+            upload(
+                ctx,
+                &mut learning.textures.0,
+                "reverse-xt",
+                &x,
+                TextureOptions::NEAREST,
+            );
+            upload(
+                ctx,
+                &mut learning.textures.1,
+                "reverse-x0",
+                &x0,
+                TextureOptions::NEAREST,
+            );
+        }
+    }
+
+    pub(super) fn request_eps_field(&mut self) {
+        let ideal = self.settings.reverse.denoiser == DenoiserKind::Ideal;
+        let learning = &self.model.learning;
+        if learning.eps_requested.is_some()
+            || learning.denoiser_shape(ideal, &self.model.scene) != Some(DataShape::Points)
+        {
+            return;
+        }
+        let t = learning
+            .chain
+            .as_ref()
+            .and_then(|c| c.shown(self.settings.t))
+            .map_or(self.settings.t, |f| f.t)
+            .max(1);
+        let key = EpsKey {
+            ideal,
+            model: if ideal {
+                0
+            } else {
+                learning.learned.as_ref().map_or(0, |m| m.serial)
+            },
+            data: self.model.image.generation,
+            t,
+        };
+        if learning.eps.as_ref().is_some_and(|e| e.key == key) {
+            return;
+        }
+        let denoiser = if ideal {
+            match ideal_data(&self.model.scene) {
+                Ok((data, shape)) => DenoiserChoice::Ideal {
+                    data,
+                    dim: shape.dim(),
+                    schedule: self.model.schedule.spec().clone(),
+                },
+                Err(_) => return,
+            }
+        } else {
+            DenoiserChoice::Learned
+        };
+        let generation = self.job_id();
+        self.ml.send(ModelCommand::EpsField {
+            generation,
+            denoiser,
+            t,
+            points: eps_grid(VIEW_EXTENT),
+        });
+        self.model.learning.eps_requested = Some((generation, key));
+    }
+
+    /// `--sample`: starts the chain once the window is up and any start-up model load
+    /// has been answered (with the ideal denoiser if no learned model fits the data);
+    /// `--train`: starts training on the data on screen.
+    pub(super) fn auto_sample_step(&mut self) {
+        let Some(start) = self.auto_start else { return };
+        if self.frames_drawn < 5 || self.loader.is_some() || self.model.learning.pending.is_some() {
+            return;
+        }
+        self.auto_start = None;
+        if start == super::AutoStart::Train {
+            self.commands.push(super::Command::Train);
+            return;
+        }
+        let fits =
+            self.model.learning.learned.as_ref().map(|m| m.summary.shape) == ideal_shape(&self.model.scene);
+        if !fits {
+            self.settings.reverse.denoiser = DenoiserKind::Ideal;
+        }
+        self.commands.push(super::Command::Sample);
+    }
+
+    /// Whether a `--screenshot` may be taken as far as the chain is concerned.
+    pub(super) fn chain_settled_for_screenshot(&self) -> bool {
+        if !self.wait_for_chain {
+            return true;
+        }
+        let learning = &self.model.learning;
+        let Some(chain) = learning.chain.as_ref().filter(|c| c.done) else {
+            return false;
+        };
+        chain.shape != DataShape::Points
+            || self.settings.tab != Tab::Reverse
+            || (learning.eps.is_some() && learning.eps_requested.is_none())
+    }
+}

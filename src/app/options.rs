@@ -1,0 +1,62 @@
+//! What a run of the window is given besides its settings: the command line's options and
+//! the window's scatter styles.
+
+use std::path::PathBuf;
+
+use super::settings::{SourceChoice, Tab};
+
+/// How the rendered scatters look under the dark and the light theme (the window's theme
+/// decides; the app only picks one).
+#[derive(Clone, Debug, Default)]
+pub struct ScatterStyles {
+    /// Under the dark theme.
+    pub dark: crate::export::ScatterStyle,
+    /// Under the light theme.
+    pub light: crate::export::ScatterStyle,
+    /// The reverse chain's GIF pictures under the dark theme.
+    pub chain_dark: crate::scene::chain_gif::ChainLook,
+    /// The reverse chain's GIF pictures under the light theme.
+    pub chain_light: crate::scene::chain_gif::ChainLook,
+}
+
+/// Options of one run that are not settings (from the command line).
+#[derive(Clone, Debug, Default)]
+#[allow(clippy::struct_excessive_bools, reason = "independent command-line switches")]
+pub struct RunOptions {
+    /// Open this file at start-up.
+    pub file: Option<PathBuf>,
+    /// Start from default settings and do not save them.
+    pub fresh: bool,
+    /// Start at this `t`.
+    pub t: Option<usize>,
+    /// Start on this tab.
+    pub tab: Option<Tab>,
+    /// Start on this built-in data.
+    pub source: Option<SourceChoice>,
+    /// Save a screenshot here once the window has settled, then close.
+    pub screenshot: Option<PathBuf>,
+    /// Show the frame-time overlay.
+    pub frame_times: bool,
+    /// Start the reverse chain once the window is up (with the ideal denoiser if no
+    /// learned model is loaded); a screenshot then waits for the chain to finish.
+    pub sample: bool,
+    /// Start training a model on the data on screen once the window is up.
+    pub train: bool,
+    /// Start in presentation mode.
+    pub present: bool,
+    /// Start with the presenter view's audience window open.
+    pub presenter: bool,
+    /// Start at this UI scale (1.5: 150 %), overriding the remembered one.
+    pub zoom: Option<f32>,
+    /// Open this deck (its first chapter, or `chapter`) once the window is up.
+    pub deck: Option<super::deck::DeckSource>,
+    /// The chapter (0-based) the deck opens at.
+    pub chapter: usize,
+}
+
+/// A job started once the window is up (`--sample`, `--train`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum AutoStart {
+    Sample,
+    Train,
+}

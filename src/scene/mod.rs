@@ -1,0 +1,336 @@
+//! The scene: the data a view shows (an image or a 2D point cloud), how it is loaded, and
+//! what the window and the command line make of it — pictures of the forward process
+//! ([`render`]), image grids ([`tile`]) and the data the models train and sample on
+//! ([`prepare`]). No egui here: the window (`app`, `ui`) and the CLI both sit on top.
+//!
+//! Loading never replaces the current scene itself: it returns a new [`Scene`] or an
+//! error, and the app swaps only on success, so a failed load loses nothing.
+
+pub mod chain_gif;
+pub mod forward_gif;
+pub mod prepare;
+pub mod render;
+pub mod tile;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::{self, BuiltinImage, Dataset, ImageData};
+use crate::model::{Checkpoint, io, shipped};
+
+/// Why a scene could not be loaded, or a model's data not made from it; `Display` is the
+/// one-line message the window and the command line show.
+#[derive(Debug, thiserror::Error)]
+pub enum SceneError {
+    /// The data layer's reason (an unknown name, a bad file, …).
+    #[error(transparent)]
+    Data(#[from] data::DataError),
+    /// The model layer's reason (a training set it refuses).
+    #[error(transparent)]
+    Model(#[from] crate::model::ModelError),
+    /// A folder where a file was expected.
+    #[error("cannot open '{}': it is a folder, not a file", .0.display())]
+    Folder(PathBuf),
+    /// The embedded digits did not parse (the data layer's reason, kept from the first
+    /// attempt).
+    #[error("{0}")]
+    Digits(String),
+    /// The scene has no data the ideal denoiser can use.
+    #[error("no data for the ideal denoiser")]
+    NoIdealData,
+    /// An image scene with a shape that is not an image's.
+    #[error("the ideal denoiser of an image needs an image shape")]
+    IdealNeedsImageShape,
+    /// SDEdit with a model of 2D points.
+    #[error("SDEdit needs an image model (the model denoises 2D points)")]
+    SdeditNeedsImageModel,
+    /// SDEdit over 2D points.
+    #[error("SDEdit starts from an image: open an image or the digits")]
+    SdeditNeedsImage,
+}
+
+/// Where the data on screen comes from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SourceChoice {
+    /// A built-in image, by name.
+    Image(String),
+    /// A built-in 2D data set, by name.
+    Dataset(String),
+    /// A file the user opened (image or points CSV).
+    File(PathBuf),
+    /// The 1797 8×8 handwritten digits (shown as a grid; training uses them all).
+    Digits,
+}
+
+impl Default for SourceChoice {
+    fn default() -> Self {
+        Self::Image(BuiltinImage::Astronaut.name().to_owned())
+    }
+}
+
+impl SourceChoice {
+    /// The built-in image `image`.
+    #[must_use]
+    pub fn image(image: BuiltinImage) -> Self {
+        Self::Image(image.name().to_owned())
+    }
+
+    /// The built-in data set `dataset`.
+    #[must_use]
+    pub fn dataset(dataset: Dataset) -> Self {
+        Self::Dataset(dataset.name().to_owned())
+    }
+
+    /// The built-in data called `name` (`digits`, an image or a 2D set; see
+    /// [`BUILTIN_NAMES`]), if there is one.
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Self> {
+        if name.eq_ignore_ascii_case("digits") {
+            Some(Self::Digits)
+        } else if let Ok(image) = name.parse::<BuiltinImage>() {
+            Some(Self::image(image))
+        } else {
+            name.parse::<Dataset>().ok().map(Self::dataset)
+        }
+    }
+
+    /// The name [`SourceChoice::from_name`] reads, or the path of a file.
+    #[must_use]
+    pub fn name(&self) -> String {
+        match self {
+            Self::Image(name) | Self::Dataset(name) => name.clone(),
+            Self::File(path) => path.display().to_string(),
+            Self::Digits => "digits".into(),
+        }
+    }
+}
+
+/// The names of the built-in data, for messages.
+pub const BUILTIN_NAMES: &str =
+    "astronaut, camera, cat, digits, two-moons, swiss-roll, 8gaussians, checkerboard, circles, spiral";
+
+/// What loading a source needs besides the source itself (the window keeps these in its
+/// settings, the command line takes them as flags).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SceneOptions {
+    /// Images are reduced so their long side is at most this many pixels.
+    pub max_side: u32,
+    /// Points drawn from a built-in 2D set.
+    pub n_points: usize,
+    /// Seed of the built-in 2D set.
+    pub data_seed: u64,
+}
+
+/// The data of a scene.
+#[derive(Clone, Debug)]
+pub enum SceneData {
+    /// An image in `[−1, 1]`, HWC.
+    Image(Arc<ImageData>),
+    /// Standardised 2D points.
+    Points(Arc<Vec<[f64; 2]>>),
+}
+
+/// What is on screen, with where it came from.
+#[derive(Clone, Debug)]
+pub struct Scene {
+    /// Where it came from (persisted).
+    pub source: SourceChoice,
+    /// A short name for titles and file names.
+    pub name: String,
+    /// The data.
+    pub data: SceneData,
+    /// What was done to it on load (reduced, standardised), shown under the data.
+    pub note: Option<String>,
+}
+
+impl Scene {
+    /// The number of values `d` of one example.
+    #[must_use]
+    pub fn dim(&self) -> usize {
+        match &self.data {
+            SceneData::Image(img) => img.pixels.len(),
+            SceneData::Points(p) => 2 * p.len(),
+        }
+    }
+
+    /// The data as one flat `f64` array: HWC for an image, `x, y, x, y, …` for points.
+    #[must_use]
+    pub fn values(&self) -> Vec<f64> {
+        match &self.data {
+            SceneData::Image(img) => img.pixels.iter().map(|&v| f64::from(v)).collect(),
+            SceneData::Points(p) => p.iter().flatten().copied().collect(),
+        }
+    }
+
+    /// `‖x_0‖²` over the whole scene (all pixels, or all points).
+    #[must_use]
+    pub fn sq_norm(&self) -> f64 {
+        match &self.data {
+            SceneData::Image(img) => img.pixels.iter().map(|&v| f64::from(v) * f64::from(v)).sum(),
+            SceneData::Points(p) => p.iter().map(|[x, y]| x * x + y * y).sum(),
+        }
+    }
+
+    /// A one-line description: size, channels or point count.
+    #[must_use]
+    pub fn describe(&self) -> String {
+        match &self.data {
+            SceneData::Image(img) => format!(
+                "{} × {} {}",
+                img.width,
+                img.height,
+                if img.channels == 1 { "grey" } else { "RGB" }
+            ),
+            SceneData::Points(p) => format!("{} points", p.len()),
+        }
+    }
+}
+
+/// Loads the scene `source` describes, with `options`.
+///
+/// # Errors
+/// An unknown name, a file that cannot be read or decoded, or broken embedded digits.
+pub fn load(source: &SourceChoice, options: &SceneOptions) -> Result<Scene, SceneError> {
+    match source {
+        SourceChoice::Image(name) => {
+            let image: BuiltinImage = name.parse()?;
+            let img = image.load(options.max_side)?;
+            Ok(image_scene(
+                source.clone(),
+                image.name().to_owned(),
+                img,
+                options.max_side,
+            ))
+        }
+        SourceChoice::Dataset(name) => {
+            let dataset: Dataset = name.parse()?;
+            let points = data::generate(dataset, options.n_points, options.data_seed);
+            Ok(Scene {
+                source: source.clone(),
+                name: dataset.name().to_owned(),
+                data: SceneData::Points(Arc::new(points)),
+                note: Some("standardised: zero mean, unit standard deviation per coordinate".into()),
+            })
+        }
+        SourceChoice::File(path) => load_file(path, options.max_side),
+        SourceChoice::Digits => {
+            let digits = cached_digits()?;
+            Ok(Scene {
+                source: source.clone(),
+                name: "digits".into(),
+                data: SceneData::Image(Arc::new(digit_grid(digits, DIGIT_GRID))),
+                note: Some(format!(
+                    "the first {} of {} 8×8 digits; training and the ideal denoiser use all of them",
+                    DIGIT_GRID * DIGIT_GRID,
+                    digits.len()
+                )),
+            })
+        }
+    }
+}
+
+/// Digits per side of the grid the Forward tab shows.
+pub const DIGIT_GRID: usize = 8;
+
+/// The embedded digits, parsed once.
+///
+/// # Errors
+/// The embedded digits do not parse (every call says why).
+pub fn cached_digits() -> Result<&'static data::Digits, SceneError> {
+    static DIGITS: std::sync::OnceLock<Result<data::Digits, String>> = std::sync::OnceLock::new();
+    DIGITS
+        .get_or_init(|| data::digits().map_err(|e| e.to_string()))
+        .as_ref()
+        .map_err(|e| SceneError::Digits(e.clone()))
+}
+
+/// The first `side × side` digits as one grey image, 1-pixel mid-grey gaps between them.
+#[must_use]
+pub fn digit_grid(digits: &data::Digits, side: usize) -> ImageData {
+    let d = data::DIGIT_SIDE;
+    let values: Vec<f32> = digits
+        .images
+        .iter()
+        .take(side * side)
+        .flatten()
+        .copied()
+        .collect();
+    tile::tile_images(&values, 1, d, d, side)
+}
+
+/// Whether `path` names a points CSV (by extension) rather than an image.
+#[must_use]
+pub fn is_points_file(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("csv") || e.eq_ignore_ascii_case("txt"))
+}
+
+/// Loads an image or a points CSV from a file.
+///
+/// # Errors
+/// A folder, or a file that cannot be read or decoded.
+pub fn load_file(path: &Path, max_side: u32) -> Result<Scene, SceneError> {
+    let name = path
+        .file_stem()
+        .map_or_else(|| "data".to_owned(), |s| s.to_string_lossy().into_owned());
+    let source = SourceChoice::File(path.to_owned());
+    if path.is_dir() {
+        return Err(SceneError::Folder(path.to_owned()));
+    }
+    if is_points_file(path) {
+        let points = load_points(path)?;
+        let n = points.len();
+        Ok(Scene {
+            source,
+            name,
+            data: SceneData::Points(Arc::new(points)),
+            note: Some(format!("{}: {n} points, standardised", path.display())),
+        })
+    } else {
+        let img = data::load_image(path, max_side)?;
+        Ok(image_scene(source, name, img, max_side))
+    }
+}
+
+/// The points of a CSV file, standardised (zero mean, unit standard deviation per
+/// coordinate): how every points file is read, in the window and on the command line.
+///
+/// # Errors
+/// A folder, or a file that cannot be read or parsed.
+pub fn load_points(path: &Path) -> Result<Vec<[f64; 2]>, SceneError> {
+    if path.is_dir() {
+        return Err(SceneError::Folder(path.to_owned()));
+    }
+    let mut points = data::load_points_csv(path)?;
+    data::standardise(&mut points);
+    Ok(points)
+}
+
+/// Weights from a file or, if no such file exists, the shipped weights of that name.
+pub fn load_weights(name: &str) -> Result<Checkpoint, crate::model::ModelError> {
+    let path = Path::new(name);
+    if !path.exists()
+        && let Some(model) = shipped::load(name)
+    {
+        return model;
+    }
+    io::load(path)
+}
+
+fn image_scene(source: SourceChoice, name: String, img: ImageData, max_side: u32) -> Scene {
+    let note = img.was_reduced().then(|| {
+        format!(
+            "reduced from {} × {} to {} × {} (long side ≤ {max_side})",
+            img.source_size.0, img.source_size.1, img.width, img.height
+        )
+    });
+    Scene {
+        source,
+        name,
+        data: SceneData::Image(Arc::new(img)),
+        note,
+    }
+}

@@ -1,0 +1,209 @@
+//! What the models get from a scene, shared by the Reverse and ELBO tabs and the command
+//! line: the training set and architecture, the ideal denoiser's data, SDEdit's start,
+//! and the shape of one example as the models see it.
+
+use super::{Scene, SceneData, SceneError, SourceChoice, cached_digits};
+use crate::data::{self, Dataset, ImageData};
+use crate::model::train::TrainSet;
+use crate::model::{Architecture, DataShape, conv::ConvConfig, mlp::MlpConfig};
+
+/// Images are reduced so their long side is at most this to train on (and for the ideal
+/// denoiser of an image).
+pub const TRAIN_MAX_SIDE: usize = 32;
+
+/// `(height, width)` of `img` reduced so its long side is at most [`TRAIN_MAX_SIDE`].
+fn train_size(img: &ImageData) -> (usize, usize) {
+    let (w, h) = data::reduced_size((img.width.max(1), img.height.max(1)), TRAIN_MAX_SIDE as u32);
+    (h as usize, w as usize)
+}
+
+/// The shape of one example of the scene as the models see it: a point, an 8×8 digit, or
+/// the image reduced to ≤ [`TRAIN_MAX_SIDE`].
+#[must_use]
+pub fn ideal_shape(scene: &Scene) -> Option<DataShape> {
+    match (&scene.data, &scene.source) {
+        (SceneData::Points(_), _) => Some(DataShape::Points),
+        (SceneData::Image(_), SourceChoice::Digits) => Some(DataShape::Image {
+            channels: 1,
+            height: data::DIGIT_SIDE,
+            width: data::DIGIT_SIDE,
+        }),
+        (SceneData::Image(img), _) => {
+            let (height, width) = train_size(img);
+            Some(DataShape::Image {
+                channels: usize::from(img.channels),
+                height,
+                width,
+            })
+        }
+    }
+}
+
+/// The name of the shipped weights for the scene, if there are any.
+#[must_use]
+pub fn shipped_name(scene: &Scene) -> Option<String> {
+    let name = match (&scene.source, &scene.data) {
+        (SourceChoice::Digits, _) => "digits".to_owned(),
+        (SourceChoice::Dataset(name), _) => name.parse::<Dataset>().ok()?.name().to_owned(),
+        _ => return None,
+    };
+    crate::model::shipped::names().any(|n| n == name).then_some(name)
+}
+
+/// `img` resampled to `channels × height × width`, CHW (area average; grey ↔ RGB by
+/// replication or the mean of the channels).
+#[must_use]
+pub fn resample_chw(img: &ImageData, channels: usize, height: usize, width: usize) -> Vec<f32> {
+    let (sw, sh, sc) = (img.width as usize, img.height as usize, usize::from(img.channels));
+    let mut out = vec![0f32; channels * height * width];
+    if sw == 0 || sh == 0 || sc == 0 || img.pixels.len() < sw * sh * sc {
+        return out;
+    }
+    for y in 0..height {
+        let y0 = y * sh / height;
+        let y1 = ((y + 1) * sh / height).max(y0 + 1).min(sh);
+        for x in 0..width {
+            let x0 = x * sw / width;
+            let x1 = ((x + 1) * sw / width).max(x0 + 1).min(sw);
+            let mut sums = [0f64; 3];
+            for sy in y0..y1 {
+                for sx in x0..x1 {
+                    let base = (sy * sw + sx) * sc;
+                    for (c, sum) in sums.iter_mut().enumerate().take(sc.min(3)) {
+                        *sum += f64::from(img.pixels[base + c]);
+                    }
+                }
+            }
+            let count = ((y1 - y0) * (x1 - x0)) as f64;
+            let mean: Vec<f64> = sums[..sc.min(3)].iter().map(|s| s / count).collect();
+            for c in 0..channels {
+                let v = if channels == mean.len() {
+                    mean[c]
+                } else if mean.len() == 1 {
+                    mean[0]
+                } else {
+                    mean.iter().sum::<f64>() / mean.len() as f64
+                };
+                out[(c * height + y) * width + x] = v as f32;
+            }
+        }
+    }
+    out
+}
+
+/// The training set and architecture for the data on screen: a built-in 2D set, the
+/// user's points, the digits, or the image reduced to ≤ 32×32 (one image: it memorises it).
+///
+/// # Errors
+/// A training set the model layer refuses (too few points, …).
+pub fn train_set(scene: &Scene, seed: u64) -> Result<(TrainSet, Architecture), SceneError> {
+    match (&scene.source, &scene.data) {
+        (SourceChoice::Dataset(name), SceneData::Points(_)) => {
+            let dataset: Dataset = name.parse()?;
+            Ok((
+                TrainSet::dataset(dataset, seed),
+                Architecture::Mlp2d(MlpConfig::default()),
+            ))
+        }
+        (_, SceneData::Points(points)) => Ok((
+            TrainSet::points(&scene.name, points, seed)?,
+            Architecture::Mlp2d(MlpConfig::default()),
+        )),
+        (SourceChoice::Digits, _) => Ok((TrainSet::digits(seed)?, Architecture::Conv(ConvConfig::digits()))),
+        (_, SceneData::Image(img)) => {
+            let (height, width) = train_size(img);
+            let channels = usize::from(img.channels);
+            let chw = resample_chw(img, channels, height, width);
+            let shape = DataShape::Image {
+                channels,
+                height,
+                width,
+            };
+            Ok((
+                TrainSet::images(&scene.name, shape, &[chw], seed)?,
+                Architecture::Conv(ConvConfig::for_image(channels, height, width)),
+            ))
+        }
+    }
+}
+
+/// The data of the ideal denoiser for the scene (`n × dim`, CHW for images) and its shape.
+///
+/// # Errors
+/// No data for it, or broken embedded digits.
+pub fn ideal_data(scene: &Scene) -> Result<(Vec<f64>, DataShape), SceneError> {
+    let shape = ideal_shape(scene).ok_or(SceneError::NoIdealData)?;
+    let data = match (&scene.source, &scene.data) {
+        (_, SceneData::Points(points)) => points.iter().flatten().copied().collect(),
+        (SourceChoice::Digits, _) => cached_digits()?
+            .images
+            .iter()
+            .flatten()
+            .map(|&v| f64::from(v))
+            .collect(),
+        (_, SceneData::Image(img)) => {
+            let DataShape::Image {
+                channels,
+                height,
+                width,
+            } = shape
+            else {
+                return Err(SceneError::IdealNeedsImageShape);
+            };
+            resample_chw(img, channels, height, width)
+                .into_iter()
+                .map(f64::from)
+                .collect()
+        }
+    };
+    Ok((data, shape))
+}
+
+/// SDEdit's `x_0`: `n` examples of `shape` (CHW) from the image data on screen — the
+/// first `n` digits, or the image resampled to the shape and repeated `n` times.
+///
+/// # Errors
+/// A model of points, a scene of points, or broken embedded digits.
+pub fn sdedit_start(scene: &Scene, shape: DataShape, n: usize) -> Result<Vec<f32>, SceneError> {
+    let DataShape::Image {
+        channels,
+        height,
+        width,
+    } = shape
+    else {
+        return Err(SceneError::SdeditNeedsImageModel);
+    };
+    let SceneData::Image(img) = &scene.data else {
+        return Err(SceneError::SdeditNeedsImage);
+    };
+    if scene.source == SourceChoice::Digits
+        && channels == 1
+        && height == data::DIGIT_SIDE
+        && width == data::DIGIT_SIDE
+    {
+        let digits = cached_digits()?;
+        return Ok(digits.images.iter().take(n).flatten().copied().collect());
+    }
+    let one = resample_chw(img, channels, height, width);
+    Ok(std::iter::repeat_n(one, n).flatten().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resampling_averages_areas_and_converts_channels() {
+        let img = ImageData {
+            width: 2,
+            height: 2,
+            channels: 3,
+            pixels: vec![1.0, 0.0, -1.0, 1.0, 0.0, -1.0, -1.0, 0.0, 1.0, -1.0, 0.0, 1.0],
+            source_size: (2, 2),
+        };
+        assert_eq!(resample_chw(&img, 3, 1, 1), vec![0.0, 0.0, 0.0]);
+        // Grey: the mean of the channels; the top row is (1 + 0 − 1)/3 = 0.
+        assert_eq!(resample_chw(&img, 1, 2, 1), vec![0.0, 0.0]);
+        assert_eq!(resample_chw(&img, 3, 2, 1), vec![1.0, -1.0, 0.0, 0.0, -1.0, 1.0]);
+    }
+}

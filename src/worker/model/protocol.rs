@@ -1,0 +1,301 @@
+//! What the window and the `model` thread say to each other: [`ModelCommand`]s in,
+//! [`ModelEvent`]s out, and the plain data they carry.
+
+use std::path::PathBuf;
+
+use crate::diffusion::{ReverseVariance, ScheduleSpec};
+use crate::model::elbo::{ElboForm, ElboReport};
+use crate::model::sample::{DenoiserKind, Frame, Sampler};
+use crate::model::train::{Evaluation, TrainSet, TrainSettings};
+use crate::model::{Architecture, Checkpoint, DataShape};
+
+/// A plain description of a model, for the window.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelSummary {
+    /// Where it came from: `shipped two-moons`, a file name, `trained`.
+    pub origin: String,
+    /// The architecture, e.g. `MLP 128×3 (embedding 128), 99074 parameters`.
+    pub architecture: String,
+    /// The data it denoises.
+    pub shape: DataShape,
+    /// Its schedule.
+    pub schedule: ScheduleSpec,
+    /// The data it was trained on.
+    pub dataset: String,
+    /// Training iterations.
+    pub iterations: u64,
+}
+
+impl ModelSummary {
+    pub(super) fn of(model: &Checkpoint, origin: String) -> Self {
+        let arch = model.network.architecture();
+        Self {
+            origin,
+            architecture: arch.to_string(),
+            shape: arch.data_shape(),
+            schedule: model.info.schedule.clone(),
+            dataset: model.info.dataset.clone(),
+            iterations: model.info.iterations,
+        }
+    }
+}
+
+/// What denoises in a sampling job: a [`DenoiserKind`] with the data the window must send
+/// for it (the worker holds the learned network; the ideal denoiser needs the examples).
+#[derive(Clone, Debug)]
+pub enum DenoiserChoice {
+    /// The learned model the worker holds (with its own schedule).
+    Learned,
+    /// The ideal denoiser of these examples (`n × dim`) under this schedule.
+    Ideal {
+        /// The data set.
+        data: Vec<f64>,
+        /// Values per example.
+        dim: usize,
+        /// The schedule.
+        schedule: ScheduleSpec,
+    },
+}
+
+impl DenoiserChoice {
+    /// Which kind of denoiser this is.
+    #[must_use]
+    pub const fn kind(&self) -> DenoiserKind {
+        match self {
+            Self::Learned => DenoiserKind::Learned,
+            Self::Ideal { .. } => DenoiserKind::Ideal,
+        }
+    }
+}
+
+/// Where a reverse chain starts.
+#[derive(Clone, Debug)]
+pub enum ChainStart {
+    /// `x_T ~ N(0, I)` for `n` examples.
+    Noise {
+        /// Number of examples.
+        n: usize,
+    },
+    /// SDEdit: these examples (`n × dim`, CHW for images) noised to step `t`.
+    Data {
+        /// The examples.
+        x0: Vec<f32>,
+        /// The step to noise them to.
+        t: usize,
+    },
+}
+
+/// A sampling job.
+#[derive(Clone, Debug)]
+pub struct SampleJob {
+    /// Identifies the job; its events carry it.
+    pub generation: u64,
+    /// The denoiser.
+    pub denoiser: DenoiserChoice,
+    /// DDPM or DDIM.
+    pub sampler: Sampler,
+    /// Where the chain starts.
+    pub start: ChainStart,
+    /// Seed of `x_T` and every step's noise.
+    pub seed: u64,
+    /// Steps per second (`None`: as fast as the model goes).
+    pub rate: Option<f64>,
+    /// Start paused (then only [`ModelCommand::Step`] advances it).
+    pub paused: bool,
+    /// Fault injection for tests (see [`ReverseChain::panic_at_step`]); `None` but there.
+    #[doc(hidden)]
+    pub panic_at_step: Option<usize>,
+}
+
+/// One estimate of an ELBO job: which denoiser, which form.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ElboPart {
+    /// The ideal denoiser of `ideal_data` (else the learned model the worker holds).
+    pub ideal: bool,
+    /// The decomposition.
+    pub form: ElboForm,
+}
+
+/// ELBO estimates of the data on screen, one after another (MATH.md §4). Any command that
+/// arrives while it runs stops it (with [`ModelEvent::ElboStopped`]) and is then handled:
+/// the parts already done have been sent.
+#[derive(Clone, Debug)]
+pub struct ElboJob {
+    /// Identifies the job; its events carry it.
+    pub generation: u64,
+    /// What to estimate, in order.
+    pub parts: Vec<ElboPart>,
+    /// The examples the bound is of (`n × dim`, CHW for images).
+    pub x0: Vec<f32>,
+    /// Values per example.
+    pub dim: usize,
+    /// 8-bit images (the discretised decoder) rather than continuous points.
+    pub discrete: bool,
+    /// The data set the ideal denoiser memorises (`m × dim`).
+    pub ideal_data: Vec<f64>,
+    /// The schedule of the bound; a learned model trained under another one is asked at
+    /// the steps of its own schedule with the same log SNR ([`elbo::equivalent_steps`]).
+    pub schedule: ScheduleSpec,
+    /// `σ_t²` of the reverse steps.
+    pub variance: ReverseVariance,
+    /// Seed of the Monte-Carlo noise.
+    pub seed: u64,
+}
+
+/// A training job.
+#[derive(Clone, Debug)]
+pub struct TrainJob {
+    /// Identifies the job; its events carry it.
+    pub generation: u64,
+    /// The data.
+    pub set: TrainSet,
+    /// The architecture to train (fresh weights).
+    pub architecture: Architecture,
+    /// Hyper-parameters.
+    pub settings: TrainSettings,
+}
+
+/// What the UI asks of the worker.
+#[derive(Debug)]
+pub enum ModelCommand {
+    /// Use the shipped weights of this name.
+    UseShipped(String),
+    /// Load weights from a file (the current model stays if it fails).
+    Load(PathBuf),
+    /// Write the current model to a file.
+    Save(PathBuf),
+    /// Train a fresh model; it becomes the current model when the job ends (completed or
+    /// cancelled), unless it diverged.
+    Train(Box<TrainJob>),
+    /// Run a reverse chain.
+    Sample(Box<SampleJob>),
+    /// Pause the running job.
+    Pause,
+    /// Resume the paused job.
+    Resume,
+    /// Advance a sampling job by one step (it stays paused).
+    Step,
+    /// Change a sampling job's speed.
+    SetRate(Option<f64>),
+    /// Stop the job (a training job keeps what it has learnt).
+    Cancel,
+    /// Estimate ELBOs.
+    Elbo(Box<ElboJob>),
+    /// `ε̂` of the current denoiser at step `t` on `points` (`n × 2`), for the ε field.
+    EpsField {
+        /// Identifies the request.
+        generation: u64,
+        /// The denoiser.
+        denoiser: DenoiserChoice,
+        /// The step.
+        t: usize,
+        /// Where to evaluate.
+        points: Vec<f32>,
+    },
+}
+
+/// Why a training job ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TrainEnd {
+    /// All iterations ran.
+    Completed,
+    /// The user cancelled; the model keeps what it learnt.
+    Cancelled,
+    /// The loss went non-finite; the message says where, the last good weights are kept.
+    Diverged(String),
+}
+
+/// What the worker tells the UI.
+#[derive(Debug)]
+pub enum ModelEvent {
+    /// The current model changed (loaded, shipped, trained).
+    ModelReady(ModelSummary),
+    /// The model was written.
+    Saved(PathBuf),
+    /// Training progress.
+    TrainProgress {
+        /// The job.
+        generation: u64,
+        /// Iterations done.
+        iteration: u64,
+        /// Iterations in all.
+        total: u64,
+        /// Mean batch loss since the previous report.
+        loss: f64,
+        /// Iterations per second so far.
+        rate: f64,
+        /// Whether the job is paused.
+        paused: bool,
+    },
+    /// Validation loss and sample metric.
+    Evaluated {
+        /// The job.
+        generation: u64,
+        /// The numbers.
+        evaluation: Evaluation,
+    },
+    /// Training ended.
+    TrainFinished {
+        /// The job.
+        generation: u64,
+        /// Why.
+        end: TrainEnd,
+    },
+    /// A frame of the reverse chain (the first, at `t = T` or the SDEdit start, has
+    /// `x0_hat` equal to `x`).
+    SampleFrame {
+        /// The job.
+        generation: u64,
+        /// The frame.
+        frame: Frame,
+        /// Steps taken and in all.
+        progress: (usize, usize),
+    },
+    /// A sampling job is paused or running.
+    SamplePaused {
+        /// The job.
+        generation: u64,
+        /// Whether it is paused.
+        paused: bool,
+    },
+    /// The ε field.
+    EpsField {
+        /// The request.
+        generation: u64,
+        /// The step.
+        t: usize,
+        /// `ε̂`, `n × 2`.
+        eps: Vec<f32>,
+    },
+    /// Progress of an ELBO job.
+    ElboProgress {
+        /// The job.
+        generation: u64,
+        /// The index of the running part.
+        part: usize,
+        /// Its fraction done.
+        fraction: f64,
+    },
+    /// One part of an ELBO job is done.
+    ElboDone {
+        /// The job.
+        generation: u64,
+        /// The index of the part.
+        part: usize,
+        /// The estimate.
+        report: Box<ElboReport>,
+    },
+    /// An ELBO job stopped before its end because another command arrived.
+    ElboStopped {
+        /// The job.
+        generation: u64,
+    },
+    /// A command or job failed; nothing was replaced. `generation` is the job's (0 for
+    /// loads and saves).
+    Failed {
+        /// The job.
+        generation: u64,
+        /// What went wrong, in one line.
+        message: String,
+    },
+}

@@ -1,0 +1,132 @@
+//! The sampling job: the reverse chain, one step per turn (at a set rate, or single
+//! steps when paused), and the denoiser it runs with.
+
+use std::time::Instant;
+
+use super::protocol::{ChainStart, DenoiserChoice, ModelEvent, SampleJob};
+use super::{Job, Worker};
+use crate::diffusion::{IdealDenoiser, Schedule};
+use crate::model::sample::{Denoiser, Frame, ReverseChain};
+use crate::model::{DataShape, ModelError};
+
+pub(super) struct Sampling {
+    pub(super) generation: u64,
+    pub(super) chain: ReverseChain,
+    pub(super) denoiser: Denoiser,
+    pub(super) paused: bool,
+    pub(super) rate: Option<f64>,
+    pub(super) next_step_at: Instant,
+}
+
+impl Worker {
+    pub(super) fn start_sample(&mut self, job: SampleJob) {
+        self.cancel();
+        let generation = job.generation;
+        match self.start_sampling(job) {
+            Ok(sampling) => {
+                let x = sampling.chain.x().to_vec();
+                let (t, progress, paused) = (sampling.chain.t(), sampling.chain.progress(), sampling.paused);
+                self.job = Some(Job::Sample(Box::new(sampling)));
+                self.emit(ModelEvent::SampleFrame {
+                    generation,
+                    frame: Frame {
+                        t,
+                        x0_hat: x.clone(),
+                        x,
+                    },
+                    progress,
+                });
+                self.emit(ModelEvent::SamplePaused { generation, paused });
+            }
+            Err(e) => self.fail(generation, e.to_string()),
+        }
+    }
+
+    pub(super) fn denoiser(&self, choice: &DenoiserChoice) -> Result<(Schedule, Denoiser), ModelError> {
+        match choice {
+            DenoiserChoice::Learned => {
+                let model = self.model.as_ref().ok_or_else(|| {
+                    ModelError::Data("no learned model yet: load weights or train one".into())
+                })?;
+                let schedule = Schedule::new(&model.info.schedule)
+                    .map_err(|e| ModelError::Data(format!("the model's schedule: {e}")))?;
+                Ok((schedule, Denoiser::Learned(model.network.inference()?)))
+            }
+            DenoiserChoice::Ideal { data, dim, schedule } => {
+                if *dim == 0 || data.is_empty() || data.len() % dim != 0 {
+                    return Err(ModelError::Data(
+                        "the ideal denoiser needs a non-empty data set".into(),
+                    ));
+                }
+                let schedule =
+                    Schedule::new(schedule).map_err(|e| ModelError::Data(format!("schedule: {e}")))?;
+                Ok((schedule, Denoiser::Ideal(IdealDenoiser::new(data.clone(), *dim))))
+            }
+        }
+    }
+
+    pub(super) fn start_sampling(&self, job: SampleJob) -> Result<Sampling, ModelError> {
+        let (schedule, denoiser) = self.denoiser(&job.denoiser)?;
+        let dim = match (&job.denoiser, &self.model) {
+            (DenoiserChoice::Ideal { dim, .. }, _) => *dim,
+            (DenoiserChoice::Learned, Some(m)) => m.network.architecture().data_shape().dim(),
+            (DenoiserChoice::Learned, None) => unreachable!("denoiser() checked the model"),
+        };
+        let chain = match job.start {
+            ChainStart::Noise { n } => {
+                if n == 0 {
+                    return Err(ModelError::Data("sample at least one example".into()));
+                }
+                ReverseChain::from_noise(schedule, job.sampler, n, dim, job.seed)
+            }
+            ChainStart::Data { x0, t } => {
+                if x0.is_empty() || x0.len() % dim != 0 {
+                    return Err(ModelError::Data(format!(
+                        "SDEdit needs examples of {dim} values; got {} values",
+                        x0.len()
+                    )));
+                }
+                ReverseChain::from_data(schedule, job.sampler, &x0, dim, t, job.seed)
+            }
+        };
+        // Images live in [−1, 1]: clip x̂_0 there (points are unbounded).
+        let image = match (&job.denoiser, &self.model) {
+            (DenoiserChoice::Learned, Some(m)) => {
+                matches!(m.network.architecture().data_shape(), DataShape::Image { .. })
+            }
+            _ => false,
+        };
+        let chain = if image { chain.clip_x0(-1.0, 1.0) } else { chain };
+        let chain = chain.panic_at_step(job.panic_at_step);
+        Ok(Sampling {
+            generation: job.generation,
+            chain,
+            denoiser,
+            paused: job.paused,
+            rate: job.rate,
+            next_step_at: Instant::now(),
+        })
+    }
+
+    /// One step of the sampling job; ends the job at `t = 0`.
+    pub(super) fn sample_step(&mut self) -> Result<(), ModelError> {
+        let Some(Job::Sample(s)) = &mut self.job else {
+            return Ok(());
+        };
+        let generation = s.generation;
+        let frame = s.chain.step(&s.denoiser)?;
+        let progress = s.chain.progress();
+        let done = s.chain.is_done();
+        if let Some(frame) = frame {
+            self.emit(ModelEvent::SampleFrame {
+                generation,
+                frame,
+                progress,
+            });
+        }
+        if done {
+            self.job = None;
+        }
+        Ok(())
+    }
+}
