@@ -34,9 +34,20 @@ fn harness(size: [f32; 2], ppp: f32, settings: Settings) -> Harness<'static, Dif
 /// The default settings (the astronaut, both panels and the plots open).
 fn defaults() -> Settings {
     Settings {
-        export_dir: crate::ui::scratch("lecture"),
+        // As deep as a CI runner's checkout: the path is shown in the controls and a long
+        // one must not widen the panel (it took 25 points from the Reverse views on CI).
+        export_dir: deep_export_dir(),
         ..Settings::default()
     }
+}
+
+/// A scratch export folder 90 characters deep, created.
+fn deep_export_dir() -> std::path::PathBuf {
+    let dir = crate::ui::scratch("lecture")
+        .join("var/lib/ci-runner/builds/a1b2c3d4e5f6/diffscope-checkout/target/tmp/exports");
+    std::fs::create_dir_all(&dir).unwrap();
+    assert!(dir.display().to_string().len() >= 90, "{}", dir.display());
+    dir
 }
 
 /// An accesskit box (physical pixels) in points.
@@ -556,8 +567,10 @@ fn the_reverse_views_cover_28_percent_of_a_projector_with_a_finished_chain() {
         );
         // Before: 296-point views under seven lines (two of controls, the chain's
         // description, its progress, the arrows' note, the result line and the views'
-        // headings) covered 0.185 of the window at 1× and at 1.5×; now three lines: 370
-        // points, 0.290 (the views are as tall as the room under them; its width allows 474).
+        // headings) covered 0.185 of the window at 1× and at 1.5×; now three lines: 390 and
+        // 388 points, 0.323 and 0.320 (as tall as the room under them). With a deep export
+        // path the controls panel used to widen, the options wrap to a second row and the
+        // views were 365 points, 0.283 (CI's failure before the export row was fixed).
         let share = share_of(&harness, ["x_t view", "x̂_0 view"]);
         let side = harness
             .get_by_role_and_label(Role::Image, "x_t view")

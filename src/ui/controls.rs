@@ -181,13 +181,16 @@ fn playback_ui(ui: &mut egui::Ui, settings: &mut Settings) {
 
 fn export_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, commands: &mut Vec<Command>) {
     section(ui, "Export");
-    ui.horizontal(|ui| {
-        let dir = settings.export_dir.display().to_string();
-        ui.add(egui::Label::new(egui::RichText::new(format!("to {dir}")).small()).truncate())
-            .on_hover_text(&dir);
+    // Right to left: the button takes its place first and the path is cut to what is left
+    // (laid out left to right, a long path pushed the button out and the panel grew, taking
+    // 25 points from the views: a CI checkout's deeper path wrapped the Reverse tab's options).
+    ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
         if ui.small_button("Choose…").clicked() {
             commands.push(Command::ChooseExportDir);
         }
+        let dir = settings.export_dir.display().to_string();
+        ui.add(egui::Label::new(egui::RichText::new(format!("to {dir}")).small()).truncate())
+            .on_hover_text(&dir);
     });
     ui.add_enabled_ui(model.export.is_none(), |ui| {
         ui.horizontal_wrapped(|ui| {
