@@ -659,3 +659,64 @@ fn the_views_keep_their_place_and_size_when_the_chain_finishes() {
         "the view moved or changed size: {running:?} → {done:?}"
     );
 }
+
+#[test]
+fn a_chain_running_behind_another_tab_leaves_its_t_alone() {
+    // 20 steps/s over T = 50: the chain runs for 2.5 s while the user is on Forward.
+    let mut slow = settings(&ReverseSettings {
+        steps_per_s: 20.0,
+        ..ReverseSettings::default()
+    });
+    slow.reverse.max_speed = false;
+    let mut harness = harness_with(slow);
+    harness.state_mut().push(Command::Sample);
+    step_until(&mut harness, "the chain's first steps", |app| {
+        app.model
+            .learning
+            .chain
+            .as_ref()
+            .is_some_and(|c| c.frames.len() >= 3)
+    });
+    harness.get_by_label("Forward").click();
+    harness.run_steps(2);
+    assert_eq!(harness.state().settings.tab, Tab::Forward);
+    harness
+        .get_by_role_and_label(Role::Slider, "t")
+        .set_value_accesskit(10.0);
+    harness.run_steps(2);
+    let frames = |h: &Harness<'_, DiffscopeApp>| {
+        h.state()
+            .model
+            .learning
+            .chain
+            .as_ref()
+            .map_or(0, |c| c.frames.len())
+    };
+    let before = frames(&harness);
+    // Frames keep arriving (before the fix each one set t back to the chain's).
+    step_until(&mut harness, "three more frames", |app| {
+        app.model
+            .learning
+            .chain
+            .as_ref()
+            .is_some_and(|c| c.frames.len() >= before + 3)
+    });
+    assert_eq!(
+        harness.state().settings.t,
+        10,
+        "a frame of the chain moved t on the Forward tab"
+    );
+    // Back on Reverse, the view follows the running chain again.
+    harness.get_by_label("Reverse").click();
+    step_until(&mut harness, "t to follow the chain", |app| {
+        app.model
+            .learning
+            .chain
+            .as_ref()
+            .is_some_and(|c| c.done || c.newest().is_some_and(|f| f.t == app.settings.t))
+    });
+    let app = harness.state();
+    let chain = app.model.learning.chain.as_ref().unwrap();
+    assert!(chain.frames.len() > before + 3);
+    assert_ne!(app.settings.t, 10);
+}

@@ -9,7 +9,7 @@ use super::elbo::ElboEvent;
 use super::reverse::{
     ChainView, EpsField, LearnedModel, LearnedOrigin, TrainingView, eps_grid, fraction_within,
 };
-use super::settings::DenoiserKind;
+use super::settings::{DenoiserKind, Tab};
 use crate::export::VIEW_EXTENT;
 use crate::model::DataShape;
 use crate::model::sample::Frame;
@@ -274,7 +274,9 @@ impl DiffscopeApp {
         let at_newest = chain
             .newest()
             .is_none_or(|newest| chain.shown(self.settings.t).map(|f| f.t) == Some(newest.t));
-        let follow = chain.running() || chain.follow_next || at_newest;
+        // Only on the Reverse tab: elsewhere `t` is the user's (a chain left running moved
+        // the Forward tab's `t` back under the slider with every frame it sent).
+        let follow = self.settings.tab == Tab::Reverse && (chain.running() || chain.follow_next || at_newest);
         chain.follow_next = false;
         chain.progress = progress;
         let t = frame.t;
