@@ -1,3 +1,4 @@
+// Over 500 lines: the single step, the closed form and the bridge tree that draws the chain share their noise streams and are tested as one.
 //! The forward chain `x_0 → x_T` (MATH.md §2): the single Markov step, the closed form,
 //! and the Markov view of any `t` without replaying the chain.
 //!

@@ -9,6 +9,7 @@ pub mod elbo;
 pub mod finite;
 pub mod forward;
 pub mod ideal;
+mod linalg;
 pub mod metrics;
 pub mod noise;
 pub mod reverse;
