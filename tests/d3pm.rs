@@ -56,7 +56,9 @@ fn app<'a>(h: &'a Harness<'_, Bench>) -> &'a DiffscopeApp {
 }
 
 fn app_mut<'a>(h: &'a mut Harness<'_, Bench>) -> &'a mut DiffscopeApp {
-    h.state_mut().as_mut().expect("the app is built in the first frame")
+    h.state_mut()
+        .as_mut()
+        .expect("the app is built in the first frame")
 }
 
 /// Steps until the view shows `t` with its Markov chain (built on its own thread), 20 s
@@ -67,21 +69,19 @@ fn settle(h: &mut Harness<'_, Bench>) {
     loop {
         h.step();
         let a = app(h);
-        let done = a
-            .model
-            .d3pm
-            .frame
-            .as_ref()
-            .is_some_and(|f| {
-                f.t == a.settings.t
-                    && f.markov.is_some()
-                    && f.kind == a.settings.d3pm.kind
-                    && f.levels == a.settings.d3pm.levels
-            });
+        let done = a.model.d3pm.frame.as_ref().is_some_and(|f| {
+            f.t == a.settings.t
+                && f.markov.is_some()
+                && f.kind == a.settings.d3pm.kind
+                && f.levels == a.settings.d3pm.levels
+        });
         if done {
             break;
         }
-        assert!(start.elapsed() < Duration::from_secs(20), "timed out waiting for the discrete chain");
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "timed out waiting for the discrete chain"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
     h.run_steps(2);
@@ -166,16 +166,89 @@ fn close(screen: f64, exact: f64, what: &str) {
 ///         to = Qbar[0, 1] if kind == 'uniform' else Qbar[0, K]
 ///         print(K, kind, t, a, Qbar[0, 0], to, tv)
 /// ```
+#[allow(clippy::unreadable_literal, reason = "NumPy's digits, copied as printed")]
 const NUMPY: [(usize, DiscreteKind, usize, f64, f64, f64, f64); 9] = [
-    (17, DiscreteKind::Uniform, 100, 0.89701814567496, 0.903075901811727, 0.00605775613676706, 0.4078011032210267),
-    (17, DiscreteKind::Uniform, 250, 0.5240853738253606, 0.5520803518356335, 0.027994978010272908, 0.23825894120254498),
-    (17, DiscreteKind::Uniform, 600, 0.025879389423334884, 0.08318060181019754, 0.05730121238686265, 0.011765250913159029),
-    (17, DiscreteKind::Absorbing, 100, 0.89701814567496, 0.89701814567496, 0.10298185432504003, 0.89701814567496),
-    (17, DiscreteKind::Absorbing, 250, 0.5240853738253606, 0.5240853738253606, 0.4759146261746394, 0.5240853738253606),
-    (17, DiscreteKind::Absorbing, 600, 0.025879389423334884, 0.025879389423334884, 0.9741206105766651, 0.02587938942333489),
-    (256, DiscreteKind::Uniform, 100, 0.89701814567496, 0.8974204185434171, 0.00040227286845718763, 0.8374505344387322),
-    (256, DiscreteKind::Uniform, 250, 0.5240853738253606, 0.5259444153338553, 0.0018590415084946852, 0.48928282946977014),
-    (256, DiscreteKind::Uniform, 600, 0.025879389423334884, 0.02968454805839998, 0.003805158635065098, 0.024160836219441567),
+    (
+        17,
+        DiscreteKind::Uniform,
+        100,
+        0.89701814567496,
+        0.903075901811727,
+        0.00605775613676706,
+        0.4078011032210267,
+    ),
+    (
+        17,
+        DiscreteKind::Uniform,
+        250,
+        0.5240853738253606,
+        0.5520803518356335,
+        0.027994978010272908,
+        0.23825894120254498,
+    ),
+    (
+        17,
+        DiscreteKind::Uniform,
+        600,
+        0.025879389423334884,
+        0.08318060181019754,
+        0.05730121238686265,
+        0.011765250913159029,
+    ),
+    (
+        17,
+        DiscreteKind::Absorbing,
+        100,
+        0.89701814567496,
+        0.89701814567496,
+        0.10298185432504003,
+        0.89701814567496,
+    ),
+    (
+        17,
+        DiscreteKind::Absorbing,
+        250,
+        0.5240853738253606,
+        0.5240853738253606,
+        0.4759146261746394,
+        0.5240853738253606,
+    ),
+    (
+        17,
+        DiscreteKind::Absorbing,
+        600,
+        0.025879389423334884,
+        0.025879389423334884,
+        0.9741206105766651,
+        0.02587938942333489,
+    ),
+    (
+        256,
+        DiscreteKind::Uniform,
+        100,
+        0.89701814567496,
+        0.8974204185434171,
+        0.00040227286845718763,
+        0.8374505344387322,
+    ),
+    (
+        256,
+        DiscreteKind::Uniform,
+        250,
+        0.5240853738253606,
+        0.5259444153338553,
+        0.0018590415084946852,
+        0.48928282946977014,
+    ),
+    (
+        256,
+        DiscreteKind::Uniform,
+        600,
+        0.025879389423334884,
+        0.02968454805839998,
+        0.003805158635065098,
+        0.024160836219441567,
+    ),
 ];
 
 #[test]
@@ -194,7 +267,8 @@ fn the_numbers_on_screen_are_numpys_and_follow_t_the_kind_and_the_levels() {
             assert_eq!(app(&h).settings.d3pm.kind, kind, "the kind switch");
         }
         if app(&h).settings.d3pm.levels != levels {
-            h.get_by_label(if levels == 256 { "256 (8-bit)" } else { "17" }).click();
+            h.get_by_label(if levels == 256 { "256 (8-bit)" } else { "17" })
+                .click();
             h.run_steps(1);
             assert_eq!(app(&h).settings.d3pm.levels, levels, "the levels switch");
         }
@@ -225,7 +299,11 @@ fn the_numbers_on_screen_are_numpys_and_follow_t_the_kind_and_the_levels() {
         let n = frame.closed.len() as f64;
         let bound = 0.5 * frame.law.iter().map(|q| (q * (1.0 - q) / n).sqrt()).sum::<f64>() + 0.05;
         for (view, hist, tv_view) in [
-            ("Markov", frame.markov_hist.as_ref().unwrap(), frame.tv_markov.unwrap()),
+            (
+                "Markov",
+                frame.markov_hist.as_ref().unwrap(),
+                frame.tv_markov.unwrap(),
+            ),
             ("closed form", &frame.closed_hist, frame.tv_closed),
         ] {
             assert!((hist.iter().sum::<f64>() - 1.0).abs() < 1e-12);
@@ -262,7 +340,8 @@ fn the_markov_view_at_t_is_the_same_however_t_is_reached() {
     let mut h = harness([1440.0, 900.0], 1.0, settings, false);
     settle(&mut h);
     let t = 300;
-    let markov_at = |h: &Harness<'_, Bench>| app(h).model.d3pm.frame.as_ref().unwrap().markov.clone().unwrap();
+    let markov_at =
+        |h: &Harness<'_, Bench>| app(h).model.d3pm.frame.as_ref().unwrap().markov.clone().unwrap();
     // A jump from 0.
     set_t(&mut h, t);
     let jumped = markov_at(&h);
@@ -289,8 +368,15 @@ fn the_markov_view_at_t_is_the_same_however_t_is_reached() {
     let process = DiscreteProcess::new(DiscreteKind::Absorbing, 17, schedule);
     let x0 = d3pm::digit_states(17).unwrap();
     assert_eq!(jumped, process.markov(&x0, t, 7));
-    assert_eq!(app(&h).model.d3pm.frame.as_ref().unwrap().closed, process.closed_form(&x0, t, 7));
-    assert_ne!(jumped, process.closed_form(&x0, t, 7), "the two views draw differently");
+    assert_eq!(
+        app(&h).model.d3pm.frame.as_ref().unwrap().closed,
+        process.closed_form(&x0, t, 7)
+    );
+    assert_ne!(
+        jumped,
+        process.closed_form(&x0, t, 7),
+        "the two views draw differently"
+    );
     // A new seed is a new chain; the old seed gives the old one back.
     app_mut(&mut h).settings.noise_seed = 8;
     settle(&mut h);
@@ -318,16 +404,36 @@ fn any_q_bar_is_one_fill_for_256_levels_with_no_table() {
             trace += q[(t % 256) * process.states() + t % 256];
         }
         let per_matrix_us = start.elapsed().as_secs_f64() * 1e6 / 513.0;
-        eprintln!("{kind:?}: one Q̄_t of {0}×{0} in {per_matrix_us:.0} µs", process.states());
+        eprintln!(
+            "{kind:?}: one Q̄_t of {0}×{0} in {per_matrix_us:.0} µs",
+            process.states()
+        );
         assert!(trace > 0.0);
         // A frame's budget is 16.7 ms; a busy test machine gets a wide margin.
         assert!(per_matrix_us < 5000.0, "{kind:?}: {per_matrix_us} µs");
     }
+    // What the UI thread computes when t moves, for K = 256: both matrices, p_0 Q̄_t,
+    // the closed form's draws and the histograms (the Markov path is a lookup).
+    let process = DiscreteProcess::new(DiscreteKind::Uniform, 256, schedule);
+    let x0 = d3pm::digit_states(256).unwrap();
+    let path = d3pm::MarkovPath::run(&process, &x0, 0);
+    let start = Instant::now();
+    for t in 0..=100 {
+        let frame = d3pm::frame(&process, &x0, Some(&path), 0, t);
+        assert_eq!(frame.markov.as_deref(), Some(path.at(t)));
+    }
+    let frame_us = start.elapsed().as_secs_f64() * 1e6 / 101.0;
+    eprintln!("a frame of the view for K = 256 in {frame_us:.0} µs");
+    assert!(frame_us < 8000.0, "{frame_us} µs");
 }
 
 #[test]
 fn the_views_fit_projectors_and_presentation_shows_only_them() {
-    for (size, ppp) in [([1280.0, 720.0], 1.0), ([1280.0, 720.0], 1.5), ([1920.0, 1080.0], 1.5)] {
+    for (size, ppp) in [
+        ([1280.0, 720.0], 1.0),
+        ([1280.0, 720.0], 1.5),
+        ([1920.0, 1080.0], 1.5),
+    ] {
         for views_only in [false, true] {
             let mut h = harness(size, ppp, Settings::default(), views_only);
             settle(&mut h);
@@ -336,14 +442,20 @@ fn the_views_fit_projectors_and_presentation_shows_only_them() {
                 .iter()
                 .map(|name| {
                     let r = h.get_by_role_and_label(Role::Image, name).rect();
-                    assert!(window.expand(1.0).contains_rect(r), "{size:?} at {ppp}×: {name} at {r:?}");
+                    assert!(
+                        window.expand(1.0).contains_rect(r),
+                        "{size:?} at {ppp}×: {name} at {r:?}"
+                    );
                     r
                 })
                 .collect();
             assert!(!rects[0].intersects(rects[1]), "the views overlap: {rects:?}");
             let share = rects.iter().map(egui::Rect::area).sum::<f32>() / window.area();
             let least = if views_only { 0.4 } else { 0.1 };
-            assert!(share >= least, "{size:?} at {ppp}× (views only: {views_only}): {share:.3}");
+            assert!(
+                share >= least,
+                "{size:?} at {ppp}× (views only: {views_only}): {share:.3}"
+            );
             let heatmap = h.query_by_label("Q̄_t heatmap").is_some();
             assert_eq!(heatmap, !views_only, "presentation mode shows the two views only");
         }

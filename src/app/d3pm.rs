@@ -101,6 +101,17 @@ struct PathKey {
     seed: u64,
 }
 
+impl PathKey {
+    /// Whether this is the key of `settings`, `schedule` and `seed` (without building one:
+    /// a schedule of `T = 10⁴` is worth not cloning every frame).
+    fn is(&self, settings: &D3pmSettings, schedule: &Schedule, seed: u64) -> bool {
+        self.kind == settings.kind
+            && self.levels == settings.levels
+            && self.seed == seed
+            && self.schedule == *schedule
+    }
+}
+
 /// The Markov chain of every pixel, `x_0 … x_T`.
 #[derive(Debug)]
 pub struct MarkovPath {
@@ -191,9 +202,7 @@ pub struct D3pmFrame {
 /// The key of [`D3pmState::frame`]: what it was computed from.
 #[derive(Clone, Debug, PartialEq)]
 struct FrameKey {
-    settings: D3pmSettings,
-    schedule: Schedule,
-    seed: u64,
+    path: PathKey,
     t: usize,
     with_path: bool,
 }
@@ -271,42 +280,49 @@ impl D3pmState {
                 }
             }
         }
-        let key = PathKey {
+        if let Some((building, rx)) = &self.building {
+            let current = building.is(settings, schedule, seed);
+            if let Ok((path, ms)) = rx.try_recv() {
+                if current {
+                    self.path = Some(Arc::new(path));
+                    self.path_ms = Some(ms);
+                }
+                self.building = None;
+            } else if !current {
+                // Stale: its result is dropped when it arrives.
+                self.building = None;
+            }
+        }
+        let key = || PathKey {
             kind: settings.kind,
             levels: settings.levels,
             schedule: schedule.clone(),
             seed,
         };
-        if let Some((building, rx)) = &self.building {
-            if let Ok((path, ms)) = rx.try_recv() {
-                if *building == key {
-                    self.path = Some(Arc::new(path));
-                    self.path_ms = Some(ms);
-                }
-                self.building = None;
-            } else if *building != key {
-                // Stale: its result is dropped when it arrives.
-                self.building = None;
-            }
-        }
-        if self.path.as_ref().is_none_or(|p| p.key != key) {
+        if self
+            .path
+            .as_ref()
+            .is_none_or(|p| !p.key.is(settings, schedule, seed))
+        {
             self.path = None;
             if self.building.is_none() {
-                self.start_path(key, wake);
+                self.start_path(key(), wake);
             }
         }
         let t = t.min(schedule.steps());
-        let frame_key = FrameKey {
-            settings: settings.clone(),
-            schedule: schedule.clone(),
-            seed,
-            t,
-            with_path: self.path.is_some(),
-        };
-        if self.frame_key.as_ref() != Some(&frame_key) {
+        let with_path = self.path.is_some();
+        let fresh = self
+            .frame_key
+            .as_ref()
+            .is_some_and(|k| k.t == t && k.with_path == with_path && k.path.is(settings, schedule, seed));
+        if !fresh {
             let process = DiscreteProcess::new(settings.kind, settings.levels, schedule.clone());
             self.frame = Some(frame(&process, &self.x0, self.path(), seed, t));
-            self.frame_key = Some(frame_key);
+            self.frame_key = Some(FrameKey {
+                path: key(),
+                t,
+                with_path,
+            });
         }
     }
 

@@ -184,11 +184,7 @@ pub(super) fn render_forward(cmd: &ForwardCmd) -> Result<()> {
     }
     let discrete = match (cmd.discrete, cmd.source.source()?) {
         (Some(kind), DataSource::Digits) => Some(DiscreteFrames::new(
-            kind,
-            cmd.levels,
-            &schedule,
-            cmd.markov,
-            cmd.seed,
+            kind, cmd.levels, &schedule, cmd.markov, cmd.seed,
         )?),
         (Some(_), _) => bail!(
             "--discrete runs on the digits' intensity levels: give --digits (not --image, --dataset or --points)"
@@ -196,8 +192,12 @@ pub(super) fn render_forward(cmd: &ForwardCmd) -> Result<()> {
         (None, _) => None,
     };
     let mut renderer = match discrete {
-        Some(frames) => Renderer::Discrete(frames),
-        None => Renderer::Gaussian(FrameRenderer::new(&load_source(cmd)?, &schedule, cmd.seed)),
+        Some(frames) => Renderer::Discrete(Box::new(frames)),
+        None => Renderer::Gaussian(Box::new(FrameRenderer::new(
+            &load_source(cmd)?,
+            &schedule,
+            cmd.seed,
+        ))),
     };
     let mut frame = |t: usize| match &mut renderer {
         Renderer::Discrete(frames) => frames.at(t),
@@ -233,6 +233,6 @@ pub(super) fn render_forward(cmd: &ForwardCmd) -> Result<()> {
 
 /// What draws the frames: the Gaussian chain on any data, or the discrete one on the digits.
 enum Renderer {
-    Gaussian(FrameRenderer),
-    Discrete(DiscreteFrames),
+    Gaussian(Box<FrameRenderer>),
+    Discrete(Box<DiscreteFrames>),
 }

@@ -16,13 +16,10 @@ pub const GAP_RGB: [u8; 3] = [128, 128, 128];
 #[must_use]
 pub fn state_rgb(state: u16, levels: usize) -> [u8; 3] {
     let s = usize::from(state);
-    if s < levels {
-        let grey = (255.0 * s as f64 / (levels - 1).max(1) as f64).round() as u8;
-        [grey; 3]
-    } else if s == levels {
-        MASK_RGB
-    } else {
-        GAP_RGB
+    match s.cmp(&levels) {
+        std::cmp::Ordering::Less => [(255.0 * s as f64 / (levels - 1).max(1) as f64).round() as u8; 3],
+        std::cmp::Ordering::Equal => MASK_RGB,
+        std::cmp::Ordering::Greater => GAP_RGB,
     }
 }
 

@@ -8,7 +8,7 @@
 //! app's schedule and noise seed; the kind and the levels are `Settings::d3pm`.
 
 use egui::{Color32, RichText, Sense, Vec2};
-use egui_plot::{Bar, BarChart, Legend, Line, Plot, PlotPoints};
+use egui_plot::{Bar, BarChart, Line, Plot, PlotPoints};
 
 use super::math_panel::shared_cache;
 use super::tex::{tex_live_ui, tex_ui};
@@ -60,8 +60,7 @@ fn stationary_tex(kind: DiscreteKind) -> &'static str {
 const KERNELS_TEX: &str = r"q(x_t \mid x_{t-1}) = \mathrm{Cat}(x_t;\ x_{t-1} Q_t), \quad q(x_t \mid x_0) = \mathrm{Cat}(x_t;\ x_0 \bar Q_t), \quad \bar\alpha_t = \slot{0.000000}";
 
 /// The Gaussian chain the discrete one generalises (TeX).
-const GAUSSIAN_TEX: &str =
-    r"q(x_t \mid x_{t-1}) = \mathcal{N}(x_t;\ \sqrt{\alpha_t}\,x_{t-1},\ (1-\alpha_t)\,I) \ \longrightarrow\ \mathcal{N}(0, I)";
+const GAUSSIAN_TEX: &str = r"q(x_t \mid x_{t-1}) = \mathcal{N}(x_t;\ \sqrt{\alpha_t}\,x_{t-1},\ (1-\alpha_t)\,I) \ \longrightarrow\ \mathcal{N}(0, I)";
 
 /// The caption: the lecture's point.
 pub const CAPTION: &str = "The Gaussian forward process is the continuous-state case of the same object: \
@@ -99,15 +98,21 @@ pub fn d3pm_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model) {
                     FORMULA_SIZE,
                 );
             }
-            let views_height = (ui.available_height() * 0.45).max(120.0);
+            let room = ui.available_height();
+            let views_height = (room * 0.5).max(120.0);
             ui.allocate_ui(Vec2::new(ui.available_width(), views_height), |ui| {
                 two_views_ui(ui, frame, views_height);
             });
             ui.add_space(6.0);
+            // The heatmaps and the histogram share the rest of the room with their
+            // formulas and numbers (about 90 points), down to 80 points square.
+            let side = (room - views_height - 96.0)
+                .min(ui.available_width() / 3.0 - 8.0)
+                .clamp(80.0, 260.0);
             ui.columns(3, |cols| {
-                matrix_ui(&mut cols[0], frame, false);
-                matrix_ui(&mut cols[1], frame, true);
-                histogram_ui(&mut cols[2], frame);
+                matrix_ui(&mut cols[0], frame, false, side);
+                matrix_ui(&mut cols[1], frame, true, side);
+                histogram_ui(&mut cols[2], frame, side);
             });
             ui.add_space(6.0);
             {
@@ -176,7 +181,9 @@ fn numbers_ui(ui: &mut egui::Ui, frame: &D3pmFrame, steps: usize) {
         ui.label(mono(format!("β_t = {}", num(frame.beta))));
         ui.label(mono(format!("ᾱ_t = {}", num(frame.alpha_bar))));
         ui.label(mono(format!("TV(q(x_t), π) = {}", num(frame.tv_law))))
-            .on_hover_text("The exact law of a random pixel, p_0 Q̄_t, against the stationary law: ᾱ_t · TV(p_0, π)");
+            .on_hover_text(
+                "The exact law of a random pixel, p_0 Q̄_t, against the stationary law: ᾱ_t · TV(p_0, π)",
+            );
     });
 }
 
@@ -191,8 +198,18 @@ fn two_views_ui(ui: &mut egui::Ui, frame: &D3pmFrame, height: f32) {
     super::layout::centred(ui, 2.0 * size.x + 24.0, |ui| {
         ui.columns(2, |cols| {
             let views = [
-                ("Markov chain", "Cat(x_t; x_{t−1} Q_t): a fresh draw every step", MARKOV_VIEW, frame.markov.as_deref()),
-                ("closed form", "Cat(x_t; x_0 Q̄_t): one draw per pixel", CLOSED_VIEW, Some(&frame.closed[..])),
+                (
+                    "Markov chain",
+                    "Cat(x_t; x_{t−1} Q_t): a fresh draw every step",
+                    MARKOV_VIEW,
+                    frame.markov.as_deref(),
+                ),
+                (
+                    "closed form",
+                    "Cat(x_t; x_0 Q̄_t): one draw per pixel",
+                    CLOSED_VIEW,
+                    Some(&frame.closed[..]),
+                ),
             ];
             for (ui, (title, subtitle, name, states)) in cols.iter_mut().zip(views) {
                 ui.horizontal(|ui| {
@@ -216,12 +233,12 @@ fn grid_size() -> (usize, usize) {
 /// The colour of a state in the window: its grey level, or the mask's colour.
 fn state_color(state: u16, levels: usize) -> Color32 {
     let s = usize::from(state);
-    if s < levels {
-        Color32::from_gray((255.0 * s as f64 / (levels - 1) as f64).round() as u8)
-    } else if s == levels {
-        theme::MASK_COLOR
-    } else {
-        theme::GAP_COLOR
+    match s.cmp(&levels) {
+        std::cmp::Ordering::Less => {
+            Color32::from_gray((255.0 * s as f64 / (levels - 1).max(1) as f64).round() as u8)
+        }
+        std::cmp::Ordering::Equal => theme::MASK_COLOR,
+        std::cmp::Ordering::Greater => theme::GAP_COLOR,
     }
 }
 
@@ -268,7 +285,7 @@ fn states_ui(ui: &mut egui::Ui, states: Option<&[u16]>, levels: usize, size: Vec
 
 /// `Q_t` (or `Q̄_t` when `bar`) as a heatmap with its closed form, its distinct entries
 /// and the colour scale; the exact entry on hover.
-fn matrix_ui(ui: &mut egui::Ui, frame: &D3pmFrame, bar: bool) {
+fn matrix_ui(ui: &mut egui::Ui, frame: &D3pmFrame, bar: bool, side: f32) {
     let (name, matrix, tex) = if bar {
         ("Q̄_t", &frame.q_bar, q_bar_tex(frame.kind))
     } else {
@@ -278,12 +295,9 @@ fn matrix_ui(ui: &mut egui::Ui, frame: &D3pmFrame, bar: bool) {
         let shared = shared_cache(ui.ctx());
         let mut cache = shared.lock();
         tex_ui(ui, &mut cache, tex, FORMULA_SIZE - 2.0);
-        if bar {
-            tex_ui(ui, &mut cache, stationary_tex(frame.kind), FORMULA_SIZE - 2.0);
-        }
     }
     let n = frame.states;
-    let side = ui.available_width().min(220.0).max(60.0);
+    let side = side.min(ui.available_width());
     let (rect, response) = ui.allocate_exact_size(Vec2::splat(side), Sense::hover());
     response.widget_info(|| {
         egui::WidgetInfo::labeled(egui::accesskit::Role::Image, true, format!("{name} heatmap"))
@@ -293,7 +307,11 @@ fn matrix_ui(ui: &mut egui::Ui, frame: &D3pmFrame, bar: bool) {
     for (i, row) in matrix.chunks_exact(n).enumerate() {
         let mut j = 0;
         while j < n {
-            let run = row[j..].iter().take_while(|&&v| v == row[j]).count();
+            // Runs of bit-identical entries (the closed form repeats one value exactly).
+            let run = row[j..]
+                .iter()
+                .take_while(|&&v| v.to_bits() == row[j].to_bits())
+                .count();
             let min = rect.min + Vec2::new(j as f32 * cell, i as f32 * cell);
             mesh.add_colored_rect(
                 egui::Rect::from_min_size(min, Vec2::new(run as f32 * cell, cell)),
@@ -335,6 +353,11 @@ fn matrix_ui(ui: &mut egui::Ui, frame: &D3pmFrame, bar: bool) {
         ),
     };
     ui.add(egui::Label::new(RichText::new(entries).monospace().small()).wrap());
+    if bar {
+        let shared = shared_cache(ui.ctx());
+        let mut cache = shared.lock();
+        tex_ui(ui, &mut cache, stationary_tex(frame.kind), FORMULA_SIZE - 2.0);
+    }
 }
 
 /// The colour scale under a heatmap: 0 to 1, linear.
@@ -365,7 +388,7 @@ fn scale_ui(ui: &mut egui::Ui, width: f32) {
 
 /// "Is x_t stationary yet?": the histogram of `x_t` (both views) against the exact law
 /// `q(x_t)` and the stationary law, with the total-variation distances.
-fn histogram_ui(ui: &mut egui::Ui, frame: &D3pmFrame) {
+fn histogram_ui(ui: &mut egui::Ui, frame: &D3pmFrame, height: f32) {
     let dark = ui.visuals().dark_mode;
     ui.label(RichText::new("Is x_t stationary yet?").strong());
     let tv_markov = frame.tv_markov.map_or_else(|| "…".to_owned(), num);
@@ -393,7 +416,14 @@ fn histogram_ui(ui: &mut egui::Ui, frame: &D3pmFrame) {
             .flat_map(|(k, &v)| [[k as f64 - 0.5, v], [k as f64 + 0.5, v]])
             .collect()
     };
-    let height = ui.available_width().min(220.0).max(80.0);
+    ui.add(
+        egui::Label::new(
+            RichText::new("bars: Markov x_t · green: closed-form x_t · pink: q(x_t) = p₀Q̄_t · orange: π")
+                .small()
+                .weak(),
+        )
+        .truncate(),
+    );
     Plot::new("d3pm-histogram")
         .height(height)
         .include_y(0.0)
@@ -402,11 +432,8 @@ fn histogram_ui(ui: &mut egui::Ui, frame: &D3pmFrame) {
         .allow_drag(false)
         .allow_zoom(false)
         .allow_scroll(false)
-        .legend(Legend::default())
         .show(ui, |plot| {
-            plot.add(
-                BarChart::new("Markov x_t", bars).color(theme::point_color(dark).gamma_multiply(0.6)),
-            );
+            plot.add(BarChart::new("Markov x_t", bars).color(theme::point_color(dark).gamma_multiply(0.6)));
             plot.add(
                 Line::new("closed-form x_t", steps(&frame.closed_hist))
                     .color(theme::CLOSED_FORM_LINE)
