@@ -477,3 +477,37 @@ fn the_window_does_not_show_the_view_until_a_tab_places_it() {
     // Nothing computed for a view that is not on screen.
     assert!(h.state().model.d3pm.frame.is_none() && !h.state().model.d3pm.building());
 }
+
+#[test]
+fn the_kind_and_levels_are_remembered_and_bad_levels_come_back_to_17() {
+    use diffscope::app::settings::STORAGE_KEY;
+    let settings = Settings {
+        d3pm: D3pmSettings {
+            kind: DiscreteKind::Absorbing,
+            levels: 256,
+        },
+        ..Settings::default()
+    };
+    let mut storage = crate::ui::Memory::default();
+    eframe::set_value(&mut storage, STORAGE_KEY, &settings);
+    let back: Settings = eframe::get_value(&storage, STORAGE_KEY).unwrap();
+    assert_eq!(back.d3pm, settings.d3pm);
+    // Settings saved before the view existed load with its defaults.
+    let text = eframe::Storage::get_string(&storage, STORAGE_KEY).unwrap();
+    let start = text.find("d3pm:").expect("the field is saved");
+    let end = start + text[start..].find(')').unwrap() + 1;
+    let old = format!("{}{}", &text[..start], text[end..].trim_start_matches(','));
+    eframe::Storage::set_string(&mut storage, STORAGE_KEY, old);
+    let before: Settings = eframe::get_value(&storage, STORAGE_KEY).expect("older settings still load");
+    assert_eq!(before.d3pm, D3pmSettings::default());
+    // A number of levels the view does not offer becomes the digits' own 17.
+    let wild = Settings {
+        d3pm: D3pmSettings {
+            kind: DiscreteKind::Uniform,
+            levels: 3,
+        },
+        ..Settings::default()
+    }
+    .sanitised();
+    assert_eq!(wild.d3pm.levels, 17);
+}
