@@ -420,7 +420,7 @@ fn any_q_bar_is_one_fill_for_256_levels_with_no_table() {
     let start = Instant::now();
     for t in 0..=100 {
         let frame = d3pm::frame(&process, &x0, Some(&path), 0, t);
-        assert_eq!(frame.markov.as_deref(), Some(path.at(t)));
+        assert_eq!(frame.markov.as_deref(), Some(&*path.at(t)));
     }
     let frame_us = start.elapsed().as_secs_f64() * 1e6 / 101.0;
     eprintln!("a frame of the view for K = 256 in {frame_us:.0} µs");
@@ -510,4 +510,59 @@ fn the_kind_and_levels_are_remembered_and_bad_levels_come_back_to_17() {
     }
     .sanitised();
     assert_eq!(wild.d3pm.levels, 17);
+}
+
+#[test]
+fn a_long_chain_keeps_every_few_steps_within_its_budget_and_replays_the_rest() {
+    // The window allows T = 10⁴: every step would be 51 MB for the 40 digits.
+    let spec = diffscope::diffusion::ScheduleSpec::new(diffscope::diffusion::ScheduleKind::Linear, 10_000);
+    let schedule = diffscope::diffusion::Schedule::new(&spec).unwrap();
+    let process = DiscreteProcess::new(DiscreteKind::Uniform, 17, schedule);
+    let x0 = d3pm::digit_states(17).unwrap();
+    let path = d3pm::MarkovPath::run(&process, &x0, 3);
+    assert_eq!(path.stride(), 4);
+    assert!(
+        path.stored_bytes() <= d3pm::PATH_BUDGET_BYTES,
+        "{} bytes",
+        path.stored_bytes()
+    );
+    // Stored and replayed rows are the chain's, at every t near a stored one and at the ends.
+    let mut x = x0.clone();
+    for t in 1..=10_000 {
+        process.step_in_place(t, 3, &mut x);
+        if t < 10 || t % 997 < 5 || t > 9_995 {
+            assert_eq!(*path.at(t), *x, "t = {t}");
+        }
+    }
+    assert_eq!(*path.at(0), *x0);
+    // A path no longer wanted stops.
+    assert!(d3pm::MarkovPath::run_unless(&process, &x0, 3, || true).is_none());
+    // T = 1000 keeps every step.
+    let short = DiscreteProcess::new(
+        DiscreteKind::Uniform,
+        17,
+        diffscope::diffusion::Schedule::new(&diffscope::diffusion::ScheduleSpec::default()).unwrap(),
+    );
+    assert_eq!(d3pm::MarkovPath::run(&short, &x0, 3).stride(), 1);
+}
+
+#[test]
+fn a_schedule_changed_while_its_chain_builds_shows_the_last_ones_chain() {
+    let mut h = harness([1440.0, 900.0], 1.0, Settings::default(), false);
+    settle(&mut h);
+    // As a dragged T does: a new schedule every frame, each chain stale before it is done.
+    for steps in [4000, 6000, 8000, 2000] {
+        app_mut(&mut h).settings.schedule.steps = steps;
+        h.step();
+    }
+    app_mut(&mut h).settings.t = 1500;
+    settle(&mut h);
+    let a = app(&h);
+    assert_eq!(a.model.schedule.steps(), 2000);
+    let path = a.model.d3pm.path().unwrap();
+    assert_eq!(path.steps(), 2000);
+    let process = DiscreteProcess::new(DiscreteKind::Uniform, 17, a.model.schedule.clone());
+    let x0 = d3pm::digit_states(17).unwrap();
+    let frame = a.model.d3pm.frame.as_ref().unwrap();
+    assert_eq!(frame.markov.as_deref(), Some(&process.markov(&x0, 1500, 0)[..]));
 }

@@ -3,8 +3,9 @@
 //!
 //! The data are the first [`DIGITS`] built-in digits, each pixel quantised to one of
 //! `levels` states. The whole Markov path `x_0 … x_T` of every pixel is kept (`(T + 1) ·
-//! 2560` states of two bytes: 5 MB at `T = 1000`), so scrubbing `t` is a lookup and the
-//! Markov view at `t` is the same however `t` is reached. The path is rebuilt off the UI
+//! 2560` states of two bytes: 5 MB at `T = 1000`; beyond 16 MB, every few steps and the
+//! rest replayed, see [`MarkovPath`]), so scrubbing `t` is a lookup and the Markov view at
+//! `t` is the same however `t` is reached. The path is rebuilt off the UI
 //! thread (thread `d3pm-chain`) when the kind, the levels, the schedule or the seed
 //! change: it takes `T · 2560` draws (tens of ms at `T = 1000`; [`D3pmState::path_ms`]
 //! says how long the last one took). Everything else is computed on the UI thread when
@@ -14,6 +15,7 @@
 
 use std::cell::Cell;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, channel};
 
 use serde::{Deserialize, Serialize};
@@ -112,51 +114,102 @@ impl PathKey {
     }
 }
 
-/// The Markov chain of every pixel, `x_0 … x_T`.
+/// The most memory a Markov path keeps, in bytes: every step up to `T = 3275` for the 40
+/// digits (`(T + 1) · 2560 · 2` bytes), every second or more beyond (the window allows
+/// `T = 10⁴`).
+pub const PATH_BUDGET_BYTES: usize = 16 << 20;
+
+/// The Markov chain of every pixel, `x_0 … x_T`: every `stride`-th step stored (every
+/// step unless that would exceed [`PATH_BUDGET_BYTES`]), the steps between replayed
+/// from the one before with the same draws.
 #[derive(Debug)]
 pub struct MarkovPath {
     key: PathKey,
-    /// `(T + 1) · n` states, row `t` is `x_t`.
+    process: DiscreteProcess,
+    /// Rows `x_0, x_stride, x_{2·stride}, …`, `n` states each.
     states: Vec<u16>,
     n: usize,
+    stride: usize,
 }
 
 impl MarkovPath {
     /// Runs the chain from `x0` for every step of the schedule: `x_t` from `x_{t−1}` by
-    /// [`DiscreteProcess::step_in_place`], so row `t` equals `process.markov(x0, t, seed)`.
+    /// [`DiscreteProcess::step_in_place`], so [`Self::at`]`(t)` equals
+    /// `process.markov(x0, t, seed)`.
     #[must_use]
     pub fn run(process: &DiscreteProcess, x0: &[u16], seed: u64) -> Self {
+        Self::run_unless(process, x0, seed, || false).expect("never cancelled")
+    }
+
+    /// [`Self::run`], given up (`None`) as soon as `cancelled()` holds (asked every 64
+    /// steps).
+    pub fn run_unless(
+        process: &DiscreteProcess,
+        x0: &[u16],
+        seed: u64,
+        cancelled: impl Fn() -> bool,
+    ) -> Option<Self> {
         let steps = process.schedule().steps();
         let n = x0.len();
-        let mut states = Vec::with_capacity((steps + 1) * n);
+        let stride = ((steps + 1) * n * 2).div_ceil(PATH_BUDGET_BYTES).max(1);
+        let mut states = Vec::with_capacity((steps / stride + 1) * n);
         states.extend_from_slice(x0);
         let mut x = x0.to_vec();
         for t in 1..=steps {
+            if t % 64 == 0 && cancelled() {
+                return None;
+            }
             process.step_in_place(t, seed, &mut x);
-            states.extend_from_slice(&x);
+            if t % stride == 0 {
+                states.extend_from_slice(&x);
+            }
         }
-        Self {
+        Some(Self {
             key: PathKey {
                 kind: process.kind(),
                 levels: process.levels(),
                 schedule: process.schedule().clone(),
                 seed,
             },
+            process: process.clone(),
             states,
             n,
-        }
+            stride,
+        })
     }
 
-    /// `x_t` (`t ≤ T`).
+    /// `x_t` (`t ≤ T`): a stored row, or fewer than `stride` steps replayed from one.
     #[must_use]
-    pub fn at(&self, t: usize) -> &[u16] {
-        &self.states[t * self.n..(t + 1) * self.n]
+    pub fn at(&self, t: usize) -> std::borrow::Cow<'_, [u16]> {
+        let t = t.min(self.steps());
+        let row = t / self.stride;
+        let stored = &self.states[row * self.n..(row + 1) * self.n];
+        if t % self.stride == 0 {
+            return std::borrow::Cow::Borrowed(stored);
+        }
+        let mut x = stored.to_vec();
+        for s in row * self.stride + 1..=t {
+            self.process.step_in_place(s, self.key.seed, &mut x);
+        }
+        std::borrow::Cow::Owned(x)
     }
 
     /// The number of steps `T`.
     #[must_use]
     pub fn steps(&self) -> usize {
-        self.states.len() / self.n.max(1) - 1
+        self.key.schedule.steps()
+    }
+
+    /// Every how many steps a row is stored (1: all of them).
+    #[must_use]
+    pub const fn stride(&self) -> usize {
+        self.stride
+    }
+
+    /// The bytes the stored rows take.
+    #[must_use]
+    pub const fn stored_bytes(&self) -> usize {
+        self.states.len() * 2
     }
 }
 
@@ -207,6 +260,15 @@ struct FrameKey {
     with_path: bool,
 }
 
+/// A Markov path being built on its thread.
+#[derive(Debug)]
+struct Building {
+    key: PathKey,
+    done: Receiver<(MarkovPath, f32)>,
+    /// Set when the path is no longer wanted: the thread stops within 64 steps.
+    cancel: Arc<AtomicBool>,
+}
+
 /// The view's state: the digits, the Markov path (built off the UI thread) and the frame
 /// at the current `t`.
 #[derive(Debug, Default)]
@@ -217,7 +279,7 @@ pub struct D3pmState {
     x0: Vec<u16>,
     x0_levels: usize,
     path: Option<Arc<MarkovPath>>,
-    building: Option<(PathKey, Receiver<(MarkovPath, f32)>)>,
+    building: Option<Building>,
     frame_key: Option<FrameKey>,
     /// What the view shows at `t`, once computed.
     pub frame: Option<D3pmFrame>,
@@ -280,16 +342,17 @@ impl D3pmState {
                 }
             }
         }
-        if let Some((building, rx)) = &self.building {
-            let current = building.is(settings, schedule, seed);
-            if let Ok((path, ms)) = rx.try_recv() {
+        if let Some(building) = &self.building {
+            let current = building.key.is(settings, schedule, seed);
+            if let Ok((path, ms)) = building.done.try_recv() {
                 if current {
                     self.path = Some(Arc::new(path));
                     self.path_ms = Some(ms);
                 }
                 self.building = None;
             } else if !current {
-                // Stale: its result is dropped when it arrives.
+                // Stale (a schedule being dragged, say): stop it, start the current one.
+                building.cancel.store(true, Ordering::Relaxed);
                 self.building = None;
             }
         }
@@ -331,11 +394,16 @@ impl D3pmState {
         let process = DiscreteProcess::new(key.kind, key.levels, key.schedule.clone());
         let x0 = self.x0.clone();
         let seed = key.seed;
+        let cancel = Arc::new(AtomicBool::new(false));
+        let cancelled = Arc::clone(&cancel);
         let spawned = std::thread::Builder::new()
             .name("d3pm-chain".into())
             .spawn(move || {
                 let start = std::time::Instant::now();
-                let path = MarkovPath::run(&process, &x0, seed);
+                let stop = || cancelled.load(Ordering::Relaxed);
+                let Some(path) = MarkovPath::run_unless(&process, &x0, seed, stop) else {
+                    return;
+                };
                 let ms = start.elapsed().as_secs_f32() * 1000.0;
                 // The view may have moved on and dropped the receiver.
                 if tx.send((path, ms)).is_ok() {
@@ -343,7 +411,13 @@ impl D3pmState {
                 }
             });
         match spawned {
-            Ok(_) => self.building = Some((key, rx)),
+            Ok(_) => {
+                self.building = Some(Building {
+                    key,
+                    done: rx,
+                    cancel,
+                });
+            }
             Err(e) => self.error = Some(format!("cannot start the Markov chain's thread: {e}")),
         }
     }
@@ -366,7 +440,7 @@ pub fn frame(
     let law: Vec<f64> = (0..states)
         .map(|j| (0..states).map(|i| p0[i] * q_bar[i * states + j]).sum())
         .collect();
-    let markov = path.map(|p| p.at(t).to_vec());
+    let markov = path.map(|p| p.at(t).into_owned());
     let markov_hist = markov.as_deref().map(|x| process.histogram(x));
     let closed = process.closed_form(x0, t, seed);
     let closed_hist = process.histogram(&closed);
