@@ -156,11 +156,11 @@ impl MarkovPath {
         states.extend_from_slice(x0);
         let mut x = x0.to_vec();
         for t in 1..=steps {
-            if t % 64 == 0 && cancelled() {
+            if t.is_multiple_of(64) && cancelled() {
                 return None;
             }
             process.step_in_place(t, seed, &mut x);
-            if t % stride == 0 {
+            if t.is_multiple_of(stride) {
                 states.extend_from_slice(&x);
             }
         }
@@ -184,7 +184,7 @@ impl MarkovPath {
         let t = t.min(self.steps());
         let row = t / self.stride;
         let stored = &self.states[row * self.n..(row + 1) * self.n];
-        if t % self.stride == 0 {
+        if t.is_multiple_of(self.stride) {
             return std::borrow::Cow::Borrowed(stored);
         }
         let mut x = stored.to_vec();
