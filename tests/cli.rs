@@ -892,3 +892,99 @@ fn markov_prints_p_n_the_classes_and_the_rate_and_names_a_bad_line() {
         )
     );
 }
+
+#[test]
+fn render_forward_draws_the_digits_discrete_chain_and_refuses_it_without_the_digits() {
+    let dir = scratch("discrete");
+    for kind in ["uniform", "absorbing"] {
+        let png = dir.join(format!("{kind}.png"));
+        let gif = dir.join(format!("{kind}.gif"));
+        let o = diffscope(&[
+            "render",
+            "forward",
+            "--digits",
+            "--discrete",
+            kind,
+            "--markov",
+            "--out",
+            path_str(&png),
+            "--gif",
+            path_str(&gif),
+            "--frames",
+            "6",
+            "--steps",
+            "200",
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        // The grid: 8 × 5 digits of 8 × 8 pixels with 1-pixel gaps (71 × 44), each pixel 6 px.
+        let (w, h) = (71 * 6, 44 * 6);
+        let strip = image::open(&png).unwrap().to_rgb8();
+        // Five tiles (t = 0, T/10, T/4, T/2, T) of two label lines: the strip's layout.
+        assert_eq!(strip.dimensions(), (5 * w + 4 * 8 + 16, h + 16 + 6 + 18 * 2 + 4));
+        let frames =
+            image::codecs::gif::GifDecoder::new(std::io::BufReader::new(std::fs::File::open(&gif).unwrap()))
+                .unwrap();
+        let frames = image::AnimationDecoder::into_frames(frames)
+            .collect_frames()
+            .unwrap();
+        assert_eq!(frames.len(), 6);
+        assert_eq!(frames[0].buffer().dimensions(), (w, h));
+        // At t = T (ᾱ_T ≈ 4·10⁻⁵: β scaled by 1000/T) the absorbing chain is all mask but
+        // for the label: its last picture is mostly the mask's blue; the uniform's has none.
+        let mask = diffscope::export::MASK_RGB;
+        let last = frames.last().unwrap().buffer();
+        let blue = last.pixels().filter(|p| p.0[..3] == mask).count();
+        if kind == "absorbing" {
+            assert!(blue > (w * h / 2) as usize, "{blue} mask pixels");
+        } else {
+            assert_eq!(blue, 0);
+        }
+    }
+    // The Gaussian chain on the digits renders too (no --discrete).
+    let o = diffscope(&[
+        "render",
+        "forward",
+        "--digits",
+        "--out",
+        path_str(&dir.join("g.png")),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // --discrete without the digits: one clear line, no file.
+    let bad = dir.join("bad.png");
+    for source in [["--image", "cat"], ["--dataset", "two-moons"]] {
+        let e = one_error_line(&diffscope(&[
+            "render",
+            "forward",
+            source[0],
+            source[1],
+            "--discrete",
+            "uniform",
+            "--out",
+            path_str(&bad),
+        ]));
+        assert!(e.contains("--discrete") && e.contains("--digits"), "{e}");
+    }
+    assert!(!bad.exists());
+    let e = one_error_line(&diffscope(&[
+        "render",
+        "forward",
+        "--digits",
+        "--discrete",
+        "sideways",
+        "--out",
+        path_str(&bad),
+    ]));
+    assert!(e.contains("uniform or absorbing"), "{e}");
+    let e = one_error_line(&diffscope(&[
+        "render",
+        "forward",
+        "--digits",
+        "--discrete",
+        "uniform",
+        "--levels",
+        "9",
+        "--out",
+        path_str(&bad),
+    ]));
+    assert!(e.contains("17 or 256"), "{e}");
+}

@@ -6,6 +6,7 @@
 )]
 
 mod cli;
+mod d3pm;
 mod data;
 mod deck;
 mod discrete;

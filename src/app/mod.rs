@@ -12,6 +12,7 @@ mod chain;
 pub mod chapters;
 pub mod command;
 pub mod compare;
+pub mod d3pm;
 pub mod deck;
 pub mod dialogs;
 pub mod elbo;
@@ -137,6 +138,7 @@ impl DiffscopeApp {
             elbo: elbo::ElboState::default(),
             path_prompt: None,
             deck: None,
+            d3pm: d3pm::D3pmState::default(),
         };
         let mut app = Self {
             applied: settings.clone(),
@@ -237,6 +239,14 @@ impl DiffscopeApp {
         self.request_frame();
         self.reverse_views(ctx);
         self.elbo_views();
+        let wake = ctx.clone();
+        self.model.d3pm.update(
+            &self.settings.d3pm,
+            &self.model.schedule,
+            self.settings.noise_seed,
+            self.settings.t,
+            move || wake.request_repaint(),
+        );
         if self.render_scatters(ctx) {
             // The new picture is laid out in the next frame.
             ctx.request_repaint();

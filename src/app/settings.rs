@@ -335,6 +335,8 @@ pub struct Settings {
     pub reverse: ReverseSettings,
     /// The ELBO tab.
     pub elbo: ElboSettings,
+    /// The digits' discrete chain (D3PM).
+    pub d3pm: super::d3pm::D3pmSettings,
 }
 
 impl Default for Settings {
@@ -367,6 +369,7 @@ impl Default for Settings {
             recent_files: Vec::new(),
             reverse: ReverseSettings::default(),
             elbo: ElboSettings::default(),
+            d3pm: super::d3pm::D3pmSettings::default(),
         }
     }
 }
@@ -419,6 +422,7 @@ impl Settings {
         });
         self.reverse = self.reverse.sanitised(self.schedule.steps);
         self.elbo = self.elbo.sanitised();
+        self.d3pm = self.d3pm.sanitised();
         self
     }
 

@@ -129,4 +129,6 @@ pub struct Model {
     pub path_prompt: Option<super::path_prompt::PathPrompt>,
     /// The open deck and its chapter on screen.
     pub deck: Option<super::chapters::DeckView>,
+    /// The digits' discrete chain (D3PM).
+    pub d3pm: super::d3pm::D3pmState,
 }

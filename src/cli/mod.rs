@@ -246,7 +246,8 @@ pub struct DataArgs {
     /// A CSV of 2D points: two numeric columns, optional header (standardised on load).
     #[arg(long, value_name = "FILE.csv")]
     points: Option<PathBuf>,
-    /// The embedded 8×8 handwritten digits (1797 images; `train` and `elbo` only).
+    /// The embedded 8×8 handwritten digits (1797 images; `train`, `elbo`, and `render
+    /// forward`, where --discrete runs D3PM's chain on their intensity levels).
     #[arg(long)]
     digits: bool,
 }

@@ -1,5 +1,7 @@
 //! `diffscope render forward`: a PNG strip of `x_t` at chosen `t`, and/or a GIF of the
-//! forward chain, from the same [`FrameRenderer`] the window's exports use.
+//! forward chain, from the same [`FrameRenderer`] the window's exports use; with
+//! `--digits --discrete uniform|absorbing`, the discrete chain (D3PM) on the digits'
+//! intensity levels, drawn as the window's discrete view draws it.
 
 use std::path::{Path, PathBuf};
 
@@ -7,7 +9,10 @@ use anyhow::{Result, bail};
 use clap::Args;
 
 use super::{DataArgs, DataSource, ScheduleArgs};
+use crate::app::d3pm;
 use crate::data;
+use crate::diffusion::Schedule;
+use crate::diffusion::discrete::{DiscreteKind, DiscreteProcess};
 use crate::export;
 use crate::format::format_sig;
 use crate::scene::render::FrameRenderer;
@@ -50,6 +55,28 @@ pub struct ForwardCmd {
     /// Frames per second of the GIF.
     #[arg(long, default_value_t = 20, value_name = "FPS")]
     fps: u32,
+    /// With --digits: the discrete chain (D3PM) on the digits' intensity levels instead
+    /// of the Gaussian one — uniform (redraw a level) or absorbing (mask, drawn blue).
+    #[arg(long, value_name = "KIND", value_parser = parse_discrete_kind)]
+    discrete: Option<DiscreteKind>,
+    /// With --discrete: the number of intensity levels, 17 (the digits' own) or 256.
+    #[arg(long, default_value_t = 17, value_name = "K", requires = "discrete",
+          value_parser = parse_levels)]
+    levels: usize,
+}
+
+/// Each digit pixel of the discrete chain's pictures is this many pixels square.
+pub const DISCRETE_SCALE: u32 = 6;
+
+fn parse_discrete_kind(s: &str) -> Result<DiscreteKind, String> {
+    DiscreteKind::from_name(s).ok_or_else(|| format!("expected uniform or absorbing, got '{s}'"))
+}
+
+fn parse_levels(s: &str) -> Result<usize, String> {
+    s.parse::<usize>()
+        .ok()
+        .filter(|k| d3pm::LEVELS.contains(k))
+        .ok_or_else(|| format!("expected 17 or 256 levels, got '{s}'"))
 }
 
 /// The scene a forward render starts from: an image, a built-in set or a points CSV.
@@ -87,7 +114,55 @@ fn load_source(cmd: &ForwardCmd) -> Result<Scene> {
                 note: None,
             })
         }
-        DataSource::Digits => bail!("render forward takes --image, --dataset or --points, not --digits"),
+        DataSource::Digits => Ok(scene::load(&SourceChoice::Digits, &options)?),
+    }
+}
+
+/// The discrete chain's picture of `x_t`: the digits' grid, one square per pixel.
+fn discrete_picture(states: &[u16], levels: usize) -> image::RgbImage {
+    let (w, h, grid) = d3pm::grid(states);
+    export::states_to_rgb(&grid, w, h, levels, DISCRETE_SCALE)
+}
+
+/// The discrete chain on the digits: `x_t` for every `t` asked for, in increasing `t`
+/// (the Markov view runs its chain once, step by step, as the window's does).
+struct DiscreteFrames {
+    process: DiscreteProcess,
+    x0: Vec<u16>,
+    markov: bool,
+    seed: u64,
+    /// The Markov chain's state and its step.
+    x: Vec<u16>,
+    x_t: usize,
+}
+
+impl DiscreteFrames {
+    fn new(kind: DiscreteKind, levels: usize, schedule: &Schedule, markov: bool, seed: u64) -> Result<Self> {
+        let x0 = d3pm::digit_states(levels)?;
+        Ok(Self {
+            process: DiscreteProcess::new(kind, levels, schedule.clone()),
+            x: x0.clone(),
+            x0,
+            markov,
+            seed,
+            x_t: 0,
+        })
+    }
+
+    fn at(&mut self, t: usize) -> image::RgbImage {
+        let levels = self.process.levels();
+        if !self.markov {
+            return discrete_picture(&self.process.closed_form(&self.x0, t, self.seed), levels);
+        }
+        if t < self.x_t {
+            self.x.clone_from(&self.x0);
+            self.x_t = 0;
+        }
+        while self.x_t < t {
+            self.x_t += 1;
+            self.process.step_in_place(self.x_t, self.seed, &mut self.x);
+        }
+        discrete_picture(&self.x, levels)
     }
 }
 
@@ -107,14 +182,27 @@ pub(super) fn render_forward(cmd: &ForwardCmd) -> Result<()> {
     if !(1..=100).contains(&cmd.fps) {
         bail!("--fps must be in 1..=100, got {}", cmd.fps);
     }
-    let scene = load_source(cmd)?;
-    let mut renderer = FrameRenderer::new(&scene, &schedule, cmd.seed);
-    let mut frame = |t: usize| {
-        if cmd.markov {
-            renderer.markov(t)
-        } else {
-            renderer.closed(t)
-        }
+    let discrete = match (cmd.discrete, cmd.source.source()?) {
+        (Some(kind), DataSource::Digits) => Some(DiscreteFrames::new(
+            kind, cmd.levels, &schedule, cmd.markov, cmd.seed,
+        )?),
+        (Some(_), _) => bail!(
+            "--discrete runs on the digits' intensity levels: give --digits (not --image, --dataset or --points)"
+        ),
+        (None, _) => None,
+    };
+    let mut renderer = match discrete {
+        Some(frames) => Renderer::Discrete(Box::new(frames)),
+        None => Renderer::Gaussian(Box::new(FrameRenderer::new(
+            &load_source(cmd)?,
+            &schedule,
+            cmd.seed,
+        ))),
+    };
+    let mut frame = |t: usize| match &mut renderer {
+        Renderer::Discrete(frames) => frames.at(t),
+        Renderer::Gaussian(renderer) if cmd.markov => renderer.markov(t),
+        Renderer::Gaussian(renderer) => renderer.closed(t),
     };
     if let Some(out) = &cmd.out {
         let tiles: Vec<_> = at
@@ -141,4 +229,10 @@ pub(super) fn render_forward(cmd: &ForwardCmd) -> Result<()> {
         export::write_gif(frames, 1000 / cmd.fps, path, &mut |_| true)?;
     }
     Ok(())
+}
+
+/// What draws the frames: the Gaussian chain on any data, or the discrete one on the digits.
+enum Renderer {
+    Gaussian(Box<FrameRenderer>),
+    Discrete(Box<DiscreteFrames>),
 }

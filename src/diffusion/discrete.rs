@@ -22,8 +22,10 @@ use super::schedule::Schedule;
 pub const CLOSED_FORM_STREAM: u64 = u64::MAX - 1;
 
 /// The two transition matrices of D3PM this app shows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum DiscreteKind {
+    #[default]
     /// Redraw uniformly among the `K` states.
     Uniform,
     /// Move to an extra mask state and stay there.

@@ -17,6 +17,7 @@ mod font;
 mod gif;
 mod layout;
 mod scatter;
+mod states;
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -29,6 +30,7 @@ pub use font::{draw_text, text_size};
 pub use gif::write_gif;
 pub use layout::{GAP_PX, LABEL_LINE_GAP_PX, LABEL_PAD_PX, LABEL_SCALE, MARGIN_PX, grid, strip};
 pub use scatter::{ScatterStyle, VIEW_EXTENT, draw_path, draw_points, render_scatter};
+pub use states::{GAP_RGB, MASK_RGB, state_rgb, states_to_rgb};
 
 /// Why an export failed; every message that concerns a file names it.
 #[derive(Debug, thiserror::Error)]

@@ -8,6 +8,7 @@ pub mod audience;
 pub mod chapter;
 pub mod compare_tab;
 pub mod controls;
+pub mod d3pm_view;
 pub mod elbo_tab;
 pub mod forward_tab;
 pub mod layout;

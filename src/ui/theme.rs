@@ -121,6 +121,35 @@ pub const NORMAL_CURVE: Color32 = Color32::from_rgb(255, 167, 38);
 /// The outline of the closed-form histogram.
 pub const CLOSED_FORM_LINE: Color32 = Color32::from_rgb(102, 187, 106);
 
+/// The absorbing chain's mask state in the discrete views (the same blue as exported
+/// pictures, `export::MASK_RGB`, so a screenshot and an export agree).
+pub const MASK_COLOR: Color32 = Color32::from_rgb(0, 140, 255);
+
+/// The grid's gaps between the digits in the discrete views (no state).
+pub const GAP_COLOR: Color32 = Color32::from_rgb(128, 128, 128);
+
+/// A probability in `[0, 1]` on the transition matrices' colour scale: dark violet
+/// through magenta and orange to pale yellow (a magma-like ramp, so 0 and 1 differ in
+/// lightness in both themes).
+#[must_use]
+pub fn heat_color(p: f64) -> Color32 {
+    const STOPS: [[f64; 3]; 5] = [
+        [15.0, 10.0, 40.0],
+        [110.0, 30.0, 130.0],
+        [210.0, 60.0, 100.0],
+        [250.0, 150.0, 60.0],
+        [252.0, 250.0, 190.0],
+    ];
+    let x = if p.is_finite() { p.clamp(0.0, 1.0) } else { 0.0 } * (STOPS.len() - 1) as f64;
+    let i = (x.floor() as usize).min(STOPS.len() - 2);
+    let f = x - i as f64;
+    let c = |k: usize| (STOPS[i][k] + f * (STOPS[i + 1][k] - STOPS[i][k])).round() as u8;
+    Color32::from_rgb(c(0), c(1), c(2))
+}
+
+/// The exact law `q(x_t)` over the discrete histogram.
+pub const LAW_COLOR: Color32 = Color32::from_rgb(236, 64, 122);
+
 /// Errors in the status line and warnings.
 #[must_use]
 pub fn error_color(dark: bool) -> Color32 {
