@@ -291,6 +291,7 @@ fn new_deck_header(open: Option<&DeckView>, folder: &Path) -> String {
 /// A tab's name in a saved chapter's title.
 const fn tab_title(tab: Tab) -> &'static str {
     match tab {
+        Tab::Markov => "a finite Markov chain",
         Tab::Forward => "the forward chain",
         Tab::Reverse => "the reverse chain",
         Tab::Elbo => "the ELBO",

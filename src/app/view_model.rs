@@ -129,4 +129,6 @@ pub struct Model {
     pub path_prompt: Option<super::path_prompt::PathPrompt>,
     /// The open deck and its chapter on screen.
     pub deck: Option<super::chapters::DeckView>,
+    /// The Markov chain tab's chain and pictures.
+    pub markov: super::markov::MarkovView,
 }

@@ -121,6 +121,46 @@ pub const NORMAL_CURVE: Color32 = Color32::from_rgb(255, 167, 38);
 /// The outline of the closed-form histogram.
 pub const CLOSED_FORM_LINE: Color32 = Color32::from_rgb(102, 187, 106);
 
+/// The Markov chain tab's bars: `p_n`, the empirical histogram of many chains, `π` (or
+/// the limit of `p_n`).
+pub const MARKOV_BARS: [Color32; 3] = [
+    Color32::from_rgb(66, 165, 245),
+    Color32::from_rgb(255, 167, 38),
+    Color32::from_rgb(102, 187, 106),
+];
+
+/// A probability in `[0, 1]` as a colour of a sequential map (dark blue → teal → yellow,
+/// after viridis), for the transition matrix's heatmap and the state graph's nodes.
+#[must_use]
+pub fn heat_color(value: f64) -> Color32 {
+    const STOPS: [(f64, [u8; 3]); 5] = [
+        (0.0, [40, 30, 80]),
+        (0.25, [59, 82, 139]),
+        (0.5, [33, 145, 140]),
+        (0.75, [94, 201, 98]),
+        (1.0, [253, 231, 37]),
+    ];
+    let v = if value.is_finite() { value.clamp(0.0, 1.0) } else { 0.0 };
+    let upper = STOPS.iter().position(|&(at, _)| at >= v).unwrap_or(STOPS.len() - 1).max(1);
+    let ((a, ca), (b, cb)) = (STOPS[upper - 1], STOPS[upper]);
+    let f = ((v - a) / (b - a)).clamp(0.0, 1.0);
+    let mix = |x: u8, y: u8| (f64::from(x) + f * (f64::from(y) - f64::from(x))).round() as u8;
+    Color32::from_rgb(mix(ca[0], cb[0]), mix(ca[1], cb[1]), mix(ca[2], cb[2]))
+}
+
+/// Text drawn over a [`heat_color`] cell: dark on the bright end, light on the dark.
+#[must_use]
+pub fn on_heat_color(value: f64) -> Color32 {
+    if value > 0.6 { Color32::BLACK } else { Color32::WHITE }
+}
+
+/// The state graph's arrows (their alpha follows `P_ij`).
+#[must_use]
+pub fn edge_color(dark: bool, alpha: f32) -> Color32 {
+    let base = if dark { Color32::from_gray(200) } else { Color32::from_gray(60) };
+    base.gamma_multiply(alpha)
+}
+
 /// Errors in the status line and warnings.
 #[must_use]
 pub fn error_color(dark: bool) -> Color32 {

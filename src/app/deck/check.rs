@@ -23,8 +23,9 @@ pub(super) fn check(raw: &RawChapter, folder: &Path) -> Result<ChapterView, Bad>
             (
                 tab.span(),
                 format!(
-                    "unknown tab '{}' (valid: forward, reverse, elbo, compare)",
-                    tab.get_ref()
+                    "unknown tab '{}' (valid: {})",
+                    tab.get_ref(),
+                    Tab::ALL.map(Tab::name).join(", ")
                 ),
             )
         })?;
