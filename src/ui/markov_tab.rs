@@ -18,7 +18,7 @@ use crate::diffusion::finite::Preset;
 use crate::format::format_sig;
 
 /// The smallest `‖p_n − π‖₁` the log plot shows (below it is rounding).
-const DISTANCE_FLOOR: f64 = 1e-15;
+const DISTANCE_FLOOR: f64 = 1e-13;
 
 /// The tab's centre.
 pub fn markov_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, commands: &mut Vec<Command>) {
@@ -113,7 +113,7 @@ fn controls_ui(ui: &mut egui::Ui, s: &mut MarkovSettings, model: &Model, command
                 .wrap(),
         );
     }
-    ui.add(egui::Label::new(RichText::new(view.structure.describe()).weak()).wrap());
+    ui.add(egui::Label::new(RichText::new(view.structure.describe()).weak().small()).wrap());
     ui.separator();
 }
 
@@ -154,12 +154,16 @@ fn grid_ui(ui: &mut egui::Ui, s: &MarkovSettings, view: &MarkovView, commands: &
     let area = ui.available_rect_before_wrap();
     let gap = 10.0;
     let width = ((area.width() - 2.0 * gap) / 3.0).max(60.0);
-    let height = ((area.height() - gap) / 2.0).max(60.0);
+    // The matrix, the graph and the bars above get a little more of the height.
+    let top = ((area.height() - gap) * 0.54).max(60.0);
+    let bottom = (area.height() - gap - top).max(60.0);
     let cell = |column: usize, row: usize| {
-        Rect::from_min_size(
-            area.min + vec2(column as f32 * (width + gap), row as f32 * (height + gap)),
-            vec2(width, height),
-        )
+        let left = area.left() + column as f32 * (width + gap);
+        if row == 0 {
+            Rect::from_min_size(pos2(left, area.top()), vec2(width, top))
+        } else {
+            Rect::from_min_size(pos2(left, area.top() + top + gap), vec2(width, bottom))
+        }
     };
     let n = s.n.min(MAX_N);
     let mut in_cell = |rect: Rect, add: &mut dyn FnMut(&mut egui::Ui)| {
@@ -173,10 +177,13 @@ fn grid_ui(ui: &mut egui::Ui, s: &MarkovSettings, view: &MarkovView, commands: &
     };
     in_cell(cell(0, 0), &mut |ui| matrix_ui(ui, view, commands, editable));
     in_cell(cell(1, 0), &mut |ui| graph_ui(ui, s, view, n, commands, editable));
-    in_cell(cell(2, 0), &mut |ui| bars_ui(ui, view, n));
+    // Small views (1280×720 at 1.5× with the side panels) keep their notes in hover texts
+    // and their plots without axis names, so that the pictures keep the room.
+    let compact = width < 240.0 || bottom < 200.0;
+    in_cell(cell(2, 0), &mut |ui| bars_ui(ui, view, n, compact));
     in_cell(cell(0, 1), &mut |ui| start_ui(ui, view, commands, editable));
-    in_cell(cell(1, 1), &mut |ui| timeline_ui(ui, s, view, n));
-    in_cell(cell(2, 1), &mut |ui| distance_ui(ui, view, n));
+    in_cell(cell(1, 1), &mut |ui| timeline_ui(ui, s, view, n, compact));
+    in_cell(cell(2, 1), &mut |ui| distance_ui(ui, view, n, compact));
     ui.advance_cursor_after_rect(area);
 }
 
@@ -190,7 +197,14 @@ fn title(ui: &mut egui::Ui, text: &str) {
 fn matrix_ui(ui: &mut egui::Ui, view: &MarkovView, commands: &mut Vec<Command>, editable: bool) {
     let chain = &view.chain;
     let k = chain.states();
-    title(ui, "Transition matrix P (row i → column j)");
+    title(
+        ui,
+        if editable {
+            "P: row i → column j (click a cell to edit)"
+        } else {
+            "P: row i → column j"
+        },
+    );
     let selected_id = egui::Id::unique("markov-selected-cell");
     let text_id = egui::Id::unique("markov-cell-text");
     let mut selected = ui
@@ -284,10 +298,10 @@ fn matrix_ui(ui: &mut egui::Ui, view: &MarkovView, commands: &mut Vec<Command>, 
                 }));
             }
             ui.data_mut(|d| d.insert_temp(text_id, text));
-            ui.add(egui::Label::new(RichText::new("Enter: the row is rescaled to sum to 1").weak()).truncate());
+            ui.add(egui::Label::new(RichText::new("Enter: the row is rescaled to sum to 1").weak().small()).truncate());
         }
         None => {
-            ui.add(egui::Label::new(RichText::new("Click a cell to type P_ij").weak()).truncate());
+            ui.add(egui::Label::new(RichText::new("Click a cell to type P_ij").weak().small()).truncate());
         }
     });
 }
@@ -311,10 +325,11 @@ fn graph_ui(
     let painter = ui.painter_at(rect);
     let dark = ui.visuals().dark_mode;
     let short = rect.width().min(rect.height());
-    let radius = 0.36 * short;
+    // Room for the self-loops outside the circle (2.1 node radii beyond a node's centre).
     let node = (0.1 * short)
-        .min(radius * (std::f32::consts::PI / k as f32).sin() * 0.7)
+        .min(0.3 * short * (std::f32::consts::PI / k as f32).sin() * 0.7)
         .clamp(6.0, 24.0);
+    let radius = (0.5 * short - 2.1 * node).max(node);
     let centre = rect.center();
     let at = |i: usize| {
         let angle = -std::f32::consts::FRAC_PI_2 + std::f32::consts::TAU * i as f32 / k as f32;
@@ -422,14 +437,14 @@ fn bar_chart(ui: &mut egui::Ui, values: &[&[f64]], colors: &[egui::Color32], top
 }
 
 /// A text in colour (a legend entry).
-fn legend(ui: &mut egui::Ui, color: egui::Color32, text: &str) {
-    ui.label(RichText::new(format!("■ {text}")).color(color));
+fn legend(ui: &mut egui::Ui, color: egui::Color32, text: &str) -> egui::Response {
+    ui.label(RichText::new(format!("■ {text}")).color(color).small())
 }
 
 /// `p_n` beside the empirical histogram of 10⁴ chains at `n` and `π` (or, when the limit
 /// depends on `p_0`, where `p_n` goes from this `p_0`); every stationary distribution or
 /// the cycle below.
-fn bars_ui(ui: &mut egui::Ui, view: &MarkovView, n: usize) {
+fn bars_ui(ui: &mut egui::Ui, view: &MarkovView, n: usize, compact: bool) {
     let p_n = view.p_n(n);
     let (histogram, l1) = view.histogram(n);
     let closed = view.structure.stationary.len();
@@ -442,10 +457,15 @@ fn bars_ui(ui: &mut egui::Ui, view: &MarkovView, n: usize) {
     ui.horizontal_wrapped(|ui| {
         ui.spacing_mut().item_spacing.x = 6.0;
         legend(ui, theme::MARKOV_BARS[0], "p_n");
-        legend(ui, theme::MARKOV_BARS[1], &format!("{MANY_CHAINS} chains"));
+        let distance = format!("‖histogram − p_n‖₁ = {}", fixed4(l1));
+        if compact {
+            legend(ui, theme::MARKOV_BARS[1], "10⁴ chains").on_hover_text(distance);
+        } else {
+            legend(ui, theme::MARKOV_BARS[1], &format!("{MANY_CHAINS} chains"));
+            ui.label(RichText::new(format!("({distance})")).small());
+        }
         legend(ui, theme::MARKOV_BARS[2], pi_name);
     });
-    ui.add(egui::Label::new(format!("‖histogram − p_n‖₁ = {}", fixed4(l1))).truncate());
     let note = if closed > 1 {
         let each: Vec<String> = view
             .structure
@@ -495,9 +515,9 @@ fn bars_ui(ui: &mut egui::Ui, view: &MarkovView, n: usize) {
 /// `p_0` as bars: dragging a bar sets its height (the others rescaled).
 fn start_ui(ui: &mut egui::Ui, view: &MarkovView, commands: &mut Vec<Command>, editable: bool) {
     let p0 = &view.distributions[0];
-    title(ui, "Initial distribution p_0");
+    let response = ui.add(egui::Label::new(RichText::new("Initial distribution p_0").strong()).truncate());
     if editable {
-        ui.add(egui::Label::new(RichText::new("Drag a bar; click a state on the graph for a point mass").weak()).truncate());
+        response.on_hover_text("Drag a bar to set its height (the others rescale); click a state on the graph for a point mass");
     }
     let sense = if editable { Sense::click_and_drag() } else { Sense::hover() };
     let (chart, groups, _) = bar_chart(ui, &[p0], &theme::MARKOV_BARS[..1], 1.0, ui.available_size(), Sense::hover());
@@ -518,7 +538,7 @@ fn start_ui(ui: &mut egui::Ui, view: &MarkovView, commands: &mut Vec<Command>, e
 }
 
 /// The trajectories `X_0, …, X_n` as step lines of the state against `n`.
-fn timeline_ui(ui: &mut egui::Ui, s: &MarkovSettings, view: &MarkovView, n: usize) {
+fn timeline_ui(ui: &mut egui::Ui, s: &MarkovSettings, view: &MarkovView, n: usize, compact: bool) {
     let k = view.chain.states();
     title(ui, &format!("Trajectories X_0 … X_n (seed {})", s.seed));
     let size = ui.available_size();
@@ -527,8 +547,8 @@ fn timeline_ui(ui: &mut egui::Ui, s: &MarkovSettings, view: &MarkovView, n: usiz
     let response = Plot::new("markov-timeline")
         .width(size.x)
         .height(size.y)
-        .x_axis_label("n")
-        .y_axis_label("X_n")
+        .x_axis_label(if compact { "" } else { "n" })
+        .y_axis_label(if compact { "" } else { "X_n" })
         .include_x(0.0)
         .include_x(n.max(10) as f64)
         .include_y(-0.5)
@@ -566,10 +586,10 @@ fn timeline_ui(ui: &mut egui::Ui, s: &MarkovSettings, view: &MarkovView, n: usiz
 
 /// `‖p_n − lim p_n‖₁` against `n` on a log scale, with the geometric rate drawn from the
 /// same start; what the plot shows for a periodic or reducible chain said above it.
-fn distance_ui(ui: &mut egui::Ui, view: &MarkovView, n: usize) {
+fn distance_ui(ui: &mut egui::Ui, view: &MarkovView, n: usize, compact: bool) {
     let closed = view.structure.stationary.len();
     let target = if closed == 1 { "π" } else { "lim p_n" };
-    title(ui, &format!("‖p_n − {target}‖₁ (log scale)"));
+    title(ui, &format!("‖p_n − {target}‖₁ against n (log scale)"));
     let rate = view.rate.unwrap_or(1.0);
     let lambda2 = view.lambda2.map_or_else(|| "—".to_owned(), fixed4);
     let note = if view.period > 1 {
@@ -586,15 +606,31 @@ fn distance_ui(ui: &mut egui::Ui, view: &MarkovView, n: usize) {
         format!("|λ₂| = {lambda2}: ‖p_n − π‖₁ ≤ C |λ₂|ⁿ")
     };
     let distance = view.distances[n];
-    ui.add(egui::Label::new(format!("n = {n}: ‖p_n − {target}‖₁ = {}", format_sig(distance, 4))).truncate());
-    ui.add(egui::Label::new(RichText::new(note).weak().small()).wrap());
+    let value = ui.add(
+        egui::Label::new(RichText::new(format!("n = {n}: ‖p_n − {target}‖₁ = {}", format_sig(distance, 4))).small())
+            .truncate(),
+    );
+    if compact {
+        let short = if view.period > 1 {
+            format!("period {}: p_n cycles, no convergence", view.period)
+        } else if closed > 1 {
+            format!("{closed} closed classes: the limit depends on p_0")
+        } else {
+            format!("|λ₂| = {lambda2}")
+        };
+        value.on_hover_text(note.clone());
+        ui.add(egui::Label::new(RichText::new(short).weak().small()).truncate())
+            .on_hover_text(note);
+    } else {
+        ui.add(egui::Label::new(RichText::new(note).weak().small()).wrap());
+    }
     let size = ui.available_size();
     let start = view.distances[0];
     let dark = ui.visuals().dark_mode;
     let response = Plot::new("markov-distance")
         .width(size.x)
         .height(size.y)
-        .x_axis_label("n")
+        .x_axis_label(if compact { "" } else { "n" })
         .include_x(0.0)
         .include_x(MAX_N as f64)
         .include_y(0.5)
