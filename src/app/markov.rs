@@ -253,7 +253,7 @@ impl DiffscopeApp {
                 Ok(())
             }
             MarkovEdit::Cell { i, j, text } => {
-                let at = format!("P[{},{}]", i + 1, j + 1);
+                let at = format!("P[{i},{j}]");
                 match text.trim().parse::<f64>() {
                     Err(_) => Err(format!("{at} not changed: {:?} is not a number", text.trim())),
                     Ok(value) => {

@@ -32,15 +32,18 @@ pub fn finite_chain_ui(
     model: &Model,
     commands: &mut Vec<Command>,
 ) {
-    controls_ui(ui, &mut settings.markov, model, commands);
-    grid_ui(ui, &settings.markov, &model.markov, commands, true);
+    // The tab's room, before any row can widen the panel's rect past its edge.
+    let right = ui.available_rect_before_wrap().right();
+    controls_ui(ui, &mut settings.markov, model, commands, right);
+    grid_ui(ui, &settings.markov, &model.markov, commands, true, right);
 }
 
 /// The views alone (presentation mode): the chain's structure in words, then the six
 /// pictures, not editable.
 pub fn views_ui(ui: &mut egui::Ui, settings: &Settings, model: &Model, commands: &mut Vec<Command>) {
+    let right = ui.available_rect_before_wrap().right();
     ui.add(egui::Label::new(RichText::new(model.markov.structure.describe()).weak()).wrap());
-    grid_ui(ui, &settings.markov, &model.markov, commands, false);
+    grid_ui(ui, &settings.markov, &model.markov, commands, false, right);
 }
 
 /// `v` with four decimals (every probability on the tab).
@@ -56,7 +59,7 @@ fn vector_text(p: &[f64]) -> String {
 
 /// K, the preset, the seed, the number of paths, play and `n`, the matrix as CSV; then the
 /// last refusal and the chain's structure in words.
-fn controls_ui(ui: &mut egui::Ui, s: &mut MarkovSettings, model: &Model, commands: &mut Vec<Command>) {
+fn controls_ui(ui: &mut egui::Ui, s: &mut MarkovSettings, model: &Model, commands: &mut Vec<Command>, right: f32) {
     let view = &model.markov;
     let csv_id = egui::Id::unique("markov-csv-open");
     let mut csv_open = ui.data(|d| d.get_temp::<bool>(csv_id).unwrap_or(false));
@@ -94,12 +97,18 @@ fn controls_ui(ui: &mut egui::Ui, s: &mut MarkovSettings, model: &Model, command
             .on_hover_text("Trajectories drawn on the graph and the time line");
         ui.toggle_value(&mut csv_open, "P as CSV")
             .on_hover_text("Type or paste the whole matrix, one row a line");
-        ui.separator();
+        // Play, the slider, its value and "n" on one line: a new line if they do not fit.
+        if right - ui.cursor().min.x < 300.0 {
+            ui.end_row();
+        } else {
+            ui.separator();
+        }
         let play = if view.playing { "■ Pause" } else { "▶ Play" };
         if ui.button(play).on_hover_text("Space").clicked() {
             commands.push(Command::TogglePlay);
         }
-        ui.spacing_mut().slider_width = (ui.available_width() - 80.0).clamp(100.0, 260.0);
+        // Room for the button before and the value and "n" after.
+        ui.spacing_mut().slider_width = (right - ui.cursor().min.x - 110.0).clamp(80.0, 300.0);
         ui.add(egui::Slider::new(&mut s.n, 0..=MAX_N).text("n"))
             .on_hover_text("Space plays; ← → one step, Shift+← → ten, Home/End");
     });
@@ -150,8 +159,16 @@ fn csv_ui(ui: &mut egui::Ui, view: &MarkovView, commands: &mut Vec<Command>) {
 }
 
 /// The six views in a 3 × 2 grid filling the rest of `ui`.
-fn grid_ui(ui: &mut egui::Ui, s: &MarkovSettings, view: &MarkovView, commands: &mut Vec<Command>, editable: bool) {
+fn grid_ui(
+    ui: &mut egui::Ui,
+    s: &MarkovSettings,
+    view: &MarkovView,
+    commands: &mut Vec<Command>,
+    editable: bool,
+    right: f32,
+) {
     let area = ui.available_rect_before_wrap();
+    let area = Rect::from_min_max(area.min, pos2(area.right().min(right), area.bottom()));
     let gap = 10.0;
     let width = ((area.width() - 2.0 * gap) / 3.0).max(60.0);
     // The matrix, the graph and the bars above get a little more of the height.
@@ -221,7 +238,8 @@ fn matrix_ui(ui: &mut egui::Ui, view: &MarkovView, commands: &mut Vec<Command>, 
     let side = ((room.x - label_size) / k as f32)
         .min((room.y - label_size) / k as f32)
         .max(4.0);
-    let (rect, _) = ui.allocate_exact_size(Vec2::splat(label_size + side * k as f32), Sense::hover());
+    let (rect, response) = ui.allocate_exact_size(Vec2::splat(label_size + side * k as f32), Sense::hover());
+    response.widget_info(|| egui::WidgetInfo::labeled(Role::Image, true, "transition matrix"));
     let painter = ui.painter_at(rect);
     let weak = ui.visuals().weak_text_color();
     let small = FontId::proportional(11.0);
@@ -393,11 +411,12 @@ fn graph_ui(
     }
 }
 
-/// Bars over the states, scaled so that `top` is the chart's height; `values[b][i]` is
-/// bar `b` of state `i`, in the colour `colors[b]`. Returns the chart's rect and the rect
-/// of each state's group.
-fn bar_chart(ui: &mut egui::Ui, values: &[&[f64]], colors: &[egui::Color32], top: f64, size: Vec2, sense: Sense) -> (Rect, Vec<Rect>, egui::Response) {
-    let (rect, response) = ui.allocate_exact_size(size, sense);
+/// Bars over the states (a picture called `name`), scaled so that `top` is the chart's
+/// height; `values[b][i]` is bar `b` of state `i`, in the colour `colors[b]`. Returns the
+/// chart's rect and the rect of each state's group.
+fn bar_chart(ui: &mut egui::Ui, name: &str, values: &[&[f64]], colors: &[egui::Color32], top: f64, size: Vec2) -> (Rect, Vec<Rect>) {
+    let (rect, response) = ui.allocate_exact_size(size, Sense::hover());
+    response.widget_info(|| egui::WidgetInfo::labeled(Role::Image, true, name));
     let painter = ui.painter_at(rect);
     let k = values[0].len();
     let label_height = 14.0;
@@ -433,7 +452,7 @@ fn bar_chart(ui: &mut egui::Ui, values: &[&[f64]], colors: &[egui::Color32], top
         painter.text(pos2(left + 0.4 * group, chart.bottom() + 1.0), Align2::CENTER_TOP, i.to_string(), FontId::proportional(11.0), weak);
         groups.push(Rect::from_min_max(pos2(chart.left() + i as f32 * group, rect.top()), pos2(chart.left() + (i + 1) as f32 * group, chart.bottom())));
     }
-    (chart, groups, response)
+    (chart, groups)
 }
 
 /// A text in colour (a legend entry).
@@ -495,7 +514,7 @@ fn bars_ui(ui: &mut egui::Ui, view: &MarkovView, n: usize, compact: bool) {
             ui.add(egui::Label::new(RichText::new(note).weak().small()).wrap());
         }
         ui.with_layout(Layout::top_down(Align::Min), |ui| {
-            let (_, groups, _) = bar_chart(ui, &[p_n, histogram, pi], &theme::MARKOV_BARS, top, ui.available_size(), Sense::hover());
+            let (_, groups) = bar_chart(ui, "distributions at n", &[p_n, histogram, pi], &theme::MARKOV_BARS, top, ui.available_size());
             for (i, group) in groups.into_iter().enumerate() {
                 for (b, (name, v)) in [("p_n", p_n[i]), ("histogram", histogram[i]), (pi_name, pi[i])].into_iter().enumerate() {
                     let part = Rect::from_min_max(
@@ -520,7 +539,7 @@ fn start_ui(ui: &mut egui::Ui, view: &MarkovView, commands: &mut Vec<Command>, e
         response.on_hover_text("Drag a bar to set its height (the others rescale); click a state on the graph for a point mass");
     }
     let sense = if editable { Sense::click_and_drag() } else { Sense::hover() };
-    let (chart, groups, _) = bar_chart(ui, &[p0], &theme::MARKOV_BARS[..1], 1.0, ui.available_size(), Sense::hover());
+    let (chart, groups) = bar_chart(ui, "initial distribution", &[p0], &theme::MARKOV_BARS[..1], 1.0, ui.available_size());
     for (i, group) in groups.into_iter().enumerate() {
         let label = format!("p_0({i}) = {}", fixed4(p0[i]));
         let response = ui.interact(group, ui.scope_id().with(("markov-p0", i)), sense);

@@ -113,7 +113,7 @@ pub const ELBO: MathSection = MathSection {
 
 /// A finite Markov chain (the lecture's "Markov Chain" slide).
 pub const MARKOV_CHAIN: MathSection = MathSection {
-    title: "Markov chain",
+    title: "A finite Markov chain",
     formulas: &[
         r"P_{ij} = P[X_{n+1} = j \mid X_n = i],\qquad \sum_j P_{ij} = 1",
         r"p_{n+1} = p_n P",
