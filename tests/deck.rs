@@ -6,8 +6,8 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use diffscope::app::Command;
-use diffscope::app::markov::MarkovEdit;
 use diffscope::app::deck::{self, Chapter, ChapterView, DeckError, DeckSource, ModelChoice};
+use diffscope::app::markov::MarkovEdit;
 use diffscope::app::settings::{ElboAxis, SamplerKind, Settings, SourceChoice, Tab};
 use diffscope::app::{DiffscopeApp, RunOptions};
 use diffscope::diffusion::finite::{Preset, Transition};

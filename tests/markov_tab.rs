@@ -90,7 +90,10 @@ fn assert_near(a: &Transition, b: &Transition) {
     assert_eq!(a.states(), b.states());
     for i in 0..a.states() {
         for j in 0..a.states() {
-            assert!((a.get(i, j) - b.get(i, j)).abs() < 1e-15, "P[{i},{j}]: {a:?} vs {b:?}");
+            assert!(
+                (a.get(i, j) - b.get(i, j)).abs() < 1e-15,
+                "P[{i},{j}]: {a:?} vs {b:?}"
+            );
         }
     }
 }
@@ -126,17 +129,32 @@ fn the_tab_comes_first_and_a_preset_picked_in_its_combo_is_the_chain_on_screen()
     harness.get_by_label("slow-mixing").click();
     harness.run_steps(3);
     let app = harness.state();
-    assert_near(&app.model.markov.chain, &Transition::preset(Preset::SlowMixing, 4));
+    assert_near(
+        &app.model.markov.chain,
+        &Transition::preset(Preset::SlowMixing, 4),
+    );
     assert_eq!(app.settings.markov.preset.as_deref(), Some("slow-mixing"));
     // Rows 0.9 on the diagonal, 0.1 or 0.05 to the neighbours.
-    for (i, j, want) in [(0, 0, 0.9), (0, 1, 0.1), (1, 0, 0.05), (1, 2, 0.05), (2, 0, 0.0), (3, 2, 0.1)] {
+    for (i, j, want) in [
+        (0, 0, 0.9),
+        (0, 1, 0.1),
+        (1, 0, 0.05),
+        (1, 2, 0.05),
+        (2, 0, 0.0),
+        (3, 2, 0.1),
+    ] {
         assert!((shown_cell(&harness, i, j) - want).abs() < 5e-5, "P[{i},{j}]");
     }
     // Its structure in words, and |λ₂| in the math panel.
     harness.get_by_label_contains("irreducible and aperiodic");
     let lambda2 = app.model.markov.lambda2.unwrap();
     // numpy: the slow-mixing P's eigenvalues, second-largest modulus.
-    let p = [[0.9, 0.1, 0.0, 0.0], [0.05, 0.9, 0.05, 0.0], [0.0, 0.05, 0.9, 0.05], [0.0, 0.0, 0.1, 0.9]];
+    let p = [
+        [0.9, 0.1, 0.0, 0.0],
+        [0.05, 0.9, 0.05, 0.0],
+        [0.0, 0.05, 0.9, 0.05],
+        [0.0, 0.0, 0.1, 0.9],
+    ];
     let chain = Transition::new(&p.map(|r| r.to_vec())).unwrap();
     assert!((lambda2 - chain.second_eigenvalue_modulus().unwrap()).abs() < 1e-12);
 }
@@ -158,8 +176,14 @@ fn typing_a_cell_digit_by_digit_rescales_its_row_on_screen_and_in_the_model() {
     assert_eq!(app.settings.markov.preset, None, "an edited chain has no preset");
     for (j, w) in want.iter().enumerate() {
         assert!((app.model.markov.chain.get(0, j) - w).abs() < 1e-12, "P[0,{j}]");
-        assert!((app.settings.markov.rows[0][j] - w).abs() < 1e-12, "settings P[0,{j}]");
-        assert!((shown_cell(&harness, 0, j) - w).abs() < 5e-5, "P[0,{j}] on screen");
+        assert!(
+            (app.settings.markov.rows[0][j] - w).abs() < 1e-12,
+            "settings P[0,{j}]"
+        );
+        assert!(
+            (shown_cell(&harness, 0, j) - w).abs() < 5e-5,
+            "P[0,{j}] on screen"
+        );
     }
     // The other rows are untouched.
     let well = Transition::preset(Preset::WellMixing, 4);
@@ -169,7 +193,9 @@ fn typing_a_cell_digit_by_digit_rescales_its_row_on_screen_and_in_the_model() {
         }
     }
     // And p_5 of the edited chain, on screen.
-    harness.get_by_role_and_label(Role::Slider, "n").set_value_accesskit(5.0);
+    harness
+        .get_by_role_and_label(Role::Slider, "n")
+        .set_value_accesskit(5.0);
     harness.run_steps(3);
     assert_eq!(harness.state().settings.markov.n, 5);
     let p5 = [
@@ -216,7 +242,9 @@ fn n_scrubs_with_the_keys_and_the_slider_and_p_n_on_screen_is_p0_p_to_the_n() {
     harness.key_press(Key::ArrowLeft);
     harness.run_steps(2);
     assert_eq!(harness.state().settings.markov.n, 12);
-    harness.get_by_role_and_label(Role::Slider, "n").set_value_accesskit(17.0);
+    harness
+        .get_by_role_and_label(Role::Slider, "n")
+        .set_value_accesskit(17.0);
     harness.run_steps(3);
     assert_eq!(harness.state().settings.markov.n, 17);
     for (got, want) in shown(&harness, "p_n", 4).iter().zip(WELL_MIXING_P17) {
@@ -257,13 +285,18 @@ fn k_above_8_and_a_row_of_zeros_are_refused_and_the_chain_is_kept() {
     harness.run_steps(2);
     harness.key_press_modifiers(Modifiers::COMMAND, Key::A);
     type_and_enter(&mut harness, "5");
-    assert_near(&harness.state().model.markov.chain, &Transition::preset(Preset::WellMixing, 5));
+    assert_near(
+        &harness.state().model.markov.chain,
+        &Transition::preset(Preset::WellMixing, 5),
+    );
     assert_eq!(harness.state().model.markov.message, None);
     let before = harness.state().settings.markov.clone();
     // A matrix typed as CSV with a row of zeros: refused with its line.
     harness.get_by_label("P as CSV").click();
     harness.run_steps(2);
-    harness.get_by_role_and_label(Role::MultilineTextInput, "P (CSV)").click();
+    harness
+        .get_by_role_and_label(Role::MultilineTextInput, "P (CSV)")
+        .click();
     harness.run_steps(1);
     harness.key_press_modifiers(Modifiers::COMMAND, Key::A);
     harness.run_steps(1);
@@ -286,7 +319,10 @@ fn k_above_8_and_a_row_of_zeros_are_refused_and_the_chain_is_kept() {
         "matrix not changed: line 2 is all zeros: it cannot be normalised to sum to 1"
     );
     assert_eq!(app.settings.markov, before, "the old matrix kept");
-    assert_near(&app.model.markov.chain, &Transition::preset(Preset::WellMixing, 5));
+    assert_near(
+        &app.model.markov.chain,
+        &Transition::preset(Preset::WellMixing, 5),
+    );
     harness.get_by_label(&message);
     // A cell typed out of [0, 1]: refused, the row kept.
     harness.get_by_label_contains("P[1,1] = ").click();
@@ -299,7 +335,9 @@ fn k_above_8_and_a_row_of_zeros_are_refused_and_the_chain_is_kept() {
     );
     assert_eq!(app.settings.markov, before);
     // A good matrix typed as CSV (rows of weights) is taken, normalised.
-    harness.get_by_role_and_label(Role::MultilineTextInput, "P (CSV)").click();
+    harness
+        .get_by_role_and_label(Role::MultilineTextInput, "P (CSV)")
+        .click();
     harness.run_steps(1);
     harness.key_press_modifiers(Modifiers::COMMAND, Key::A);
     harness.run_steps(1);
@@ -373,13 +411,19 @@ fn views_share(harness: &Harness<'_, DiffscopeApp>) -> f32 {
         .map(|name| {
             let node = harness.get_by_role_and_label(Role::Image, name);
             let r = to_rect(node.accesskit_node().bounding_box().unwrap(), ppp);
-            assert!(window.expand(1.0).contains_rect(r), "{name} at {r:?} leaves {window:?}");
+            assert!(
+                window.expand(1.0).contains_rect(r),
+                "{name} at {r:?} leaves {window:?}"
+            );
             r
         })
         .collect();
     for (a, ra) in names.iter().zip(&rects) {
         for (b, rb) in names.iter().zip(&rects) {
-            assert!(a == b || !ra.shrink(0.5).intersects(rb.shrink(0.5)), "{a} overlaps {b}");
+            assert!(
+                a == b || !ra.shrink(0.5).intersects(rb.shrink(0.5)),
+                "{a} overlaps {b}"
+            );
         }
     }
     rects.iter().map(Rect::area).sum::<f32>() / window.area()
@@ -401,15 +445,25 @@ fn at_a_projectors_sizes_nothing_is_clipped_and_the_views_take_the_room() {
             harness.state_mut().settings.lecture.presenting = presenting;
             harness.run_steps(6);
             let offenders = clipped(&harness);
-            assert!(offenders.is_empty(), "{size:?} at {ppp}×, presenting {presenting}: {offenders:#?}");
+            assert!(
+                offenders.is_empty(),
+                "{size:?} at {ppp}×, presenting {presenting}: {offenders:#?}"
+            );
             let share = views_share(&harness);
             eprintln!("{size:?} at {ppp}×, presenting {presenting}: the views cover {share:.3}");
-            assert!(share >= least, "{size:?} at {ppp}×, presenting {presenting}: {share}");
+            assert!(
+                share >= least,
+                "{size:?} at {ppp}×, presenting {presenting}: {share}"
+            );
         }
         // The periodic and reducible chains, with their notes, clip nothing either.
         harness.state_mut().settings.lecture.presenting = false;
         for preset in [Preset::Periodic, Preset::Reducible] {
-            harness.state_mut().push(Command::Markov(diffscope::app::markov::MarkovEdit::Preset(preset)));
+            harness
+                .state_mut()
+                .push(Command::Markov(diffscope::app::markov::MarkovEdit::Preset(
+                    preset,
+                )));
             harness.run_steps(4);
             let offenders = clipped(&harness);
             assert!(offenders.is_empty(), "{preset:?} at {ppp}×: {offenders:#?}");
@@ -417,15 +471,28 @@ fn at_a_projectors_sizes_nothing_is_clipped_and_the_views_take_the_room() {
     }
     // At the desk's 1440×900 the math panel is open beside the tab: no view (nor the n
     // slider) runs under it.
-    let mut harness = harness([1440.0, 900.0], 1.0, Settings { tab: Tab::Markov, ..defaults() });
+    let mut harness = harness(
+        [1440.0, 900.0],
+        1.0,
+        Settings {
+            tab: Tab::Markov,
+            ..defaults()
+        },
+    );
     harness.run_steps(4);
     let math = harness.get_by_label("The math").rect().left();
     for name in VIEWS {
         let r = harness.get_by_role_and_label(Role::Image, name).rect();
-        assert!(r.right() <= math, "{name} at {r:?} runs under the math panel at x = {math}");
+        assert!(
+            r.right() <= math,
+            "{name} at {r:?} runs under the math panel at x = {math}"
+        );
     }
     let slider = harness.get_by_role_and_label(Role::Slider, "n").rect();
-    assert!(slider.right() <= math, "the n slider at {slider:?}, the math panel at {math}");
+    assert!(
+        slider.right() <= math,
+        "the n slider at {slider:?}, the math panel at {math}"
+    );
 }
 
 /// Every preset at `K = 5` and `K = 8`, two seeds: the histogram of the 10⁴ chains at

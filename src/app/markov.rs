@@ -206,7 +206,12 @@ fn many_chains(chain: &Transition, p0: &[f64], seed: u64) -> (Vec<Vec<usize>>, V
 /// evenly when they were all zero), as `Transition::set` does for a row.
 fn set_probability(p: &[f64], i: usize, value: f64) -> Vec<f64> {
     let value = value.clamp(0.0, 1.0);
-    let rest: f64 = p.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, v)| v).sum();
+    let rest: f64 = p
+        .iter()
+        .enumerate()
+        .filter(|&(j, _)| j != i)
+        .map(|(_, v)| v)
+        .sum();
     let others = (p.len() - 1).max(1) as f64;
     p.iter()
         .enumerate()
@@ -238,7 +243,11 @@ impl DiffscopeApp {
         let result: Result<(), String> = match edit {
             MarkovEdit::States(k) if !(2..=MAX_WINDOW_STATES).contains(&k) => Err(too_many(k)),
             MarkovEdit::States(k) => {
-                let preset = s.preset.as_deref().and_then(Preset::from_name).unwrap_or(Preset::WellMixing);
+                let preset = s
+                    .preset
+                    .as_deref()
+                    .and_then(Preset::from_name)
+                    .unwrap_or(Preset::WellMixing);
                 if k != s.k {
                     s.k = k;
                     s.preset = Some(preset.name().to_owned());
@@ -259,7 +268,10 @@ impl DiffscopeApp {
                     Ok(value) => {
                         let mut chain = s.transition();
                         if i >= chain.states() || j >= chain.states() {
-                            Err(format!("{at} is not an entry of a {}-state chain", chain.states()))
+                            Err(format!(
+                                "{at} is not an entry of a {}-state chain",
+                                chain.states()
+                            ))
                         } else {
                             match chain.set(i, j, value) {
                                 Ok(()) => {

@@ -78,7 +78,13 @@ pub enum Tab {
 
 impl Tab {
     /// Every tab, in the order the window shows them.
-    pub const ALL: [Self; 5] = [Self::Markov, Self::Forward, Self::Reverse, Self::Elbo, Self::Compare];
+    pub const ALL: [Self; 5] = [
+        Self::Markov,
+        Self::Forward,
+        Self::Reverse,
+        Self::Elbo,
+        Self::Compare,
+    ];
 
     /// The name used on the command line (`--tab`) and in decks.
     #[must_use]

@@ -14,7 +14,7 @@ use super::{elbo_tab, theme};
 use crate::app::markov::{MANY_CHAINS, MAX_N, MarkovEdit, MarkovView};
 use crate::app::settings::{MarkovSettings, Settings};
 use crate::app::{Command, Model};
-use crate::diffusion::finite::Preset;
+use crate::diffusion::finite::{Preset, Transition};
 use crate::format::format_sig;
 
 /// The smallest `‖p_n − π‖₁` the log plot shows (below it is rounding).
@@ -59,7 +59,13 @@ fn vector_text(p: &[f64]) -> String {
 
 /// K, the preset, the seed, the number of paths, play and `n`, the matrix as CSV; then the
 /// last refusal and the chain's structure in words.
-fn controls_ui(ui: &mut egui::Ui, s: &mut MarkovSettings, model: &Model, commands: &mut Vec<Command>, right: f32) {
+fn controls_ui(
+    ui: &mut egui::Ui,
+    s: &mut MarkovSettings,
+    model: &Model,
+    commands: &mut Vec<Command>,
+    right: f32,
+) {
     let view = &model.markov;
     let csv_id = egui::Id::unique("markov-csv-open");
     let mut csv_open = ui.data(|d| d.get_temp::<bool>(csv_id).unwrap_or(false));
@@ -67,9 +73,13 @@ fn controls_ui(ui: &mut egui::Ui, s: &mut MarkovSettings, model: &Model, command
         let label = ui.label("K");
         let states = view.chain.states();
         let mut k = states;
-        ui.add(egui::DragValue::new(&mut k).speed(0.05).update_while_editing(false))
-            .labelled_by(label.id)
-            .on_hover_text("Number of states, 2 to 8 (the matrix becomes the preset's)");
+        ui.add(
+            egui::DragValue::new(&mut k)
+                .speed(0.05)
+                .update_while_editing(false),
+        )
+        .labelled_by(label.id)
+        .on_hover_text("Number of states, 2 to 8 (the matrix becomes the preset's)");
         if k != states {
             commands.push(Command::Markov(MarkovEdit::States(k)));
         }
@@ -92,9 +102,13 @@ fn controls_ui(ui: &mut egui::Ui, s: &mut MarkovSettings, model: &Model, command
             .labelled_by(label.id)
             .on_hover_text("Seed of the trajectories and of the 10⁴ chains of the histogram");
         let label = ui.label("paths");
-        ui.add(egui::DragValue::new(&mut s.chains).range(1..=MarkovSettings::MAX_CHAINS).speed(0.05))
-            .labelled_by(label.id)
-            .on_hover_text("Trajectories drawn on the graph and the time line");
+        ui.add(
+            egui::DragValue::new(&mut s.chains)
+                .range(1..=MarkovSettings::MAX_CHAINS)
+                .speed(0.05),
+        )
+        .labelled_by(label.id)
+        .on_hover_text("Trajectories drawn on the graph and the time line");
         ui.toggle_value(&mut csv_open, "P as CSV")
             .on_hover_text("Type or paste the whole matrix, one row a line");
         // Play, the slider, its value and "n" on one line: a new line if they do not fit.
@@ -118,8 +132,7 @@ fn controls_ui(ui: &mut egui::Ui, s: &mut MarkovSettings, model: &Model, command
     }
     if let Some(message) = &view.message {
         ui.add(
-            egui::Label::new(RichText::new(message).color(theme::error_color(ui.visuals().dark_mode)))
-                .wrap(),
+            egui::Label::new(RichText::new(message).color(theme::error_color(ui.visuals().dark_mode))).wrap(),
         );
     }
     ui.add(egui::Label::new(RichText::new(view.structure.describe()).weak().small()).wrap());
@@ -223,7 +236,6 @@ fn matrix_ui(ui: &mut egui::Ui, view: &MarkovView, commands: &mut Vec<Command>, 
         },
     );
     let selected_id = egui::Id::unique("markov-selected-cell");
-    let text_id = egui::Id::unique("markov-cell-text");
     let mut selected = ui
         .data(|d| d.get_temp::<(usize, usize)>(selected_id))
         .filter(|&(i, j)| i < k && j < k && editable);
@@ -246,20 +258,28 @@ fn matrix_ui(ui: &mut egui::Ui, view: &MarkovView, commands: &mut Vec<Command>, 
     let origin = rect.min + Vec2::splat(label_size);
     for m in 0..k {
         let along = (m as f32 + 0.5) * side;
-        painter.text(pos2(origin.x + along, rect.top() + label_size / 2.0), Align2::CENTER_CENTER, m.to_string(), small.clone(), weak);
-        painter.text(pos2(rect.left() + label_size / 2.0, origin.y + along), Align2::CENTER_CENTER, m.to_string(), small.clone(), weak);
+        painter.text(
+            pos2(origin.x + along, rect.top() + label_size / 2.0),
+            Align2::CENTER_CENTER,
+            m.to_string(),
+            small.clone(),
+            weak,
+        );
+        painter.text(
+            pos2(rect.left() + label_size / 2.0, origin.y + along),
+            Align2::CENTER_CENTER,
+            m.to_string(),
+            small.clone(),
+            weak,
+        );
     }
-    let font_size = (side * 0.3).min(15.0);
     let sense = if editable { Sense::click() } else { Sense::hover() };
     for i in 0..k {
         for j in 0..k {
             let v = chain.get(i, j);
-            let cell = Rect::from_min_size(origin + vec2(j as f32 * side, i as f32 * side), Vec2::splat(side));
-            painter.rect_filled(cell.shrink(0.5), 1.0, theme::heat_color(v));
-            if font_size >= 7.0 {
-                let text = if side >= 44.0 { format!("{v:.3}") } else { format!("{v:.2}") };
-                painter.text(cell.center(), Align2::CENTER_CENTER, text, FontId::monospace(font_size), theme::on_heat_color(v));
-            }
+            let cell =
+                Rect::from_min_size(origin + vec2(j as f32 * side, i as f32 * side), Vec2::splat(side));
+            heat_cell(&painter, cell, v);
             let label = format!("P[{i},{j}] = {}", fixed4(v));
             let response = ui.interact(cell, ui.scope_id().with(("markov-cell", i, j)), sense);
             response.widget_info(|| egui::WidgetInfo::labeled(Role::Button, editable, &label));
@@ -291,6 +311,39 @@ fn matrix_ui(ui: &mut egui::Ui, view: &MarkovView, commands: &mut Vec<Command>, 
     if !editable {
         return;
     }
+    cell_edit_ui(ui, chain, selected, newly_selected, commands);
+}
+
+/// One cell of the heatmap: its colour, and its number when the cell is large enough.
+fn heat_cell(painter: &egui::Painter, cell: Rect, v: f64) {
+    let side = cell.width();
+    let font_size = (side * 0.3).min(15.0);
+    painter.rect_filled(cell.shrink(0.5), 1.0, theme::heat_color(v));
+    if font_size >= 7.0 {
+        let text = if side >= 44.0 {
+            format!("{v:.3}")
+        } else {
+            format!("{v:.2}")
+        };
+        painter.text(
+            cell.center(),
+            Align2::CENTER_CENTER,
+            text,
+            FontId::monospace(font_size),
+            theme::on_heat_color(v),
+        );
+    }
+}
+
+/// The row under the heatmap: the selected cell's new value, typed (Enter applies it).
+fn cell_edit_ui(
+    ui: &mut egui::Ui,
+    chain: &Transition,
+    selected: Option<(usize, usize)>,
+    newly_selected: bool,
+    commands: &mut Vec<Command>,
+) {
+    let text_id = egui::Id::unique("markov-cell-text");
     ui.horizontal(|ui| match selected {
         Some((i, j)) => {
             let label = ui.label(format!("P[{i},{j}] ="));
@@ -308,7 +361,10 @@ fn matrix_ui(ui: &mut egui::Ui, view: &MarkovView, commands: &mut Vec<Command>, 
             if newly_selected {
                 response.request_focus();
             }
-            if response.lost_focus() && ui.input(|input| input.key_pressed(Key::Enter)) && !text.trim().is_empty() {
+            if response.lost_focus()
+                && ui.input(|input| input.key_pressed(Key::Enter))
+                && !text.trim().is_empty()
+            {
                 commands.push(Command::Markov(MarkovEdit::Cell {
                     i,
                     j,
@@ -316,7 +372,14 @@ fn matrix_ui(ui: &mut egui::Ui, view: &MarkovView, commands: &mut Vec<Command>, 
                 }));
             }
             ui.data_mut(|d| d.insert_temp(text_id, text));
-            ui.add(egui::Label::new(RichText::new("Enter: the row is rescaled to sum to 1").weak().small()).truncate());
+            ui.add(
+                egui::Label::new(
+                    RichText::new("Enter: the row is rescaled to sum to 1")
+                        .weak()
+                        .small(),
+                )
+                .truncate(),
+            );
         }
         None => {
             ui.add(egui::Label::new(RichText::new("Click a cell to type P_ij").weak().small()).truncate());
@@ -376,18 +439,33 @@ fn graph_ui(
             }
             let d = (at(j) - at(i)).normalized();
             let offset = d.rot90() * node * 0.3;
-            arrow(at(i) + d * node + offset, at(j) - d * (node + 2.0) + offset, stroke);
+            arrow(
+                at(i) + d * node + offset,
+                at(j) - d * (node + 2.0) + offset,
+                stroke,
+            );
         }
     }
     let p_n = view.p_n(n);
     let text_size = (node * 0.9).clamp(9.0, 16.0);
-    for i in 0..k {
-        painter.circle(at(i), node, theme::heat_color(p_n[i]), Stroke::new(1.5, theme::marker_color(dark)));
-        painter.text(at(i), Align2::CENTER_CENTER, i.to_string(), FontId::proportional(text_size), theme::on_heat_color(p_n[i]));
+    for (i, &p) in p_n.iter().enumerate() {
+        painter.circle(
+            at(i),
+            node,
+            theme::heat_color(p),
+            Stroke::new(1.5, theme::marker_color(dark)),
+        );
+        painter.text(
+            at(i),
+            Align2::CENTER_CENTER,
+            i.to_string(),
+            FontId::proportional(text_size),
+            theme::on_heat_color(p),
+        );
         let hit = Rect::from_center_size(at(i), Vec2::splat(2.0 * node));
         let sense = if editable { Sense::click() } else { Sense::hover() };
         let state = ui.interact(hit, ui.scope_id().with(("markov-state", i)), sense);
-        let label = format!("state {i}: p_n = {}", fixed4(p_n[i]));
+        let label = format!("state {i}: p_n = {}", fixed4(p));
         state.widget_info(|| egui::WidgetInfo::labeled(Role::Button, editable, &label));
         let state = state.on_hover_text(if editable {
             format!("{label}\nclick: p_0 all on state {i}")
@@ -407,25 +485,43 @@ fn graph_ui(
             arrow(from + d * node, to - d * (node + 6.0), Stroke::new(2.5, color));
         }
         let angle = std::f32::consts::TAU * c as f32 / s.chains as f32 + 0.4;
-        painter.circle(at(x) + node * Vec2::angled(angle), 4.5, color, Stroke::new(1.0, theme::marker_color(!dark)));
+        painter.circle(
+            at(x) + node * Vec2::angled(angle),
+            4.5,
+            color,
+            Stroke::new(1.0, theme::marker_color(!dark)),
+        );
     }
 }
 
 /// Bars over the states (a picture called `name`), scaled so that `top` is the chart's
 /// height; `values[b][i]` is bar `b` of state `i`, in the colour `colors[b]`. Returns the
 /// chart's rect and the rect of each state's group.
-fn bar_chart(ui: &mut egui::Ui, name: &str, values: &[&[f64]], colors: &[egui::Color32], top: f64, size: Vec2) -> (Rect, Vec<Rect>) {
+fn bar_chart(
+    ui: &mut egui::Ui,
+    name: &str,
+    values: &[&[f64]],
+    colors: &[egui::Color32],
+    top: f64,
+    size: Vec2,
+) -> (Rect, Vec<Rect>) {
     let (rect, response) = ui.allocate_exact_size(size, Sense::hover());
     response.widget_info(|| egui::WidgetInfo::labeled(Role::Image, true, name));
     let painter = ui.painter_at(rect);
     let k = values[0].len();
     let label_height = 14.0;
     let number_height = 14.0;
-    let chart = Rect::from_min_max(rect.min + vec2(0.0, number_height), rect.max - vec2(0.0, label_height));
+    let chart = Rect::from_min_max(
+        rect.min + vec2(0.0, number_height),
+        rect.max - vec2(0.0, label_height),
+    );
     let group = chart.width() / k as f32;
     let bar = group * 0.8 / values.len() as f32;
     let weak = ui.visuals().weak_text_color();
-    painter.line_segment([chart.left_bottom(), chart.right_bottom()], Stroke::new(1.0, weak));
+    painter.line_segment(
+        [chart.left_bottom(), chart.right_bottom()],
+        Stroke::new(1.0, weak),
+    );
     let mut groups = Vec::with_capacity(k);
     for i in 0..k {
         let left = chart.left() + i as f32 * group + 0.1 * group;
@@ -433,7 +529,10 @@ fn bar_chart(ui: &mut egui::Ui, name: &str, values: &[&[f64]], colors: &[egui::C
             let height = (v[i] / top).clamp(0.0, 1.0) as f32 * chart.height();
             let x = left + b as f32 * bar;
             painter.rect_filled(
-                Rect::from_min_max(pos2(x, chart.bottom() - height), pos2(x + bar * 0.9, chart.bottom())),
+                Rect::from_min_max(
+                    pos2(x, chart.bottom() - height),
+                    pos2(x + bar * 0.9, chart.bottom()),
+                ),
                 1.0,
                 *color,
             );
@@ -442,15 +541,27 @@ fn bar_chart(ui: &mut egui::Ui, name: &str, values: &[&[f64]], colors: &[egui::C
         if font >= 7.5 {
             let height = (values[0][i] / top).clamp(0.0, 1.0) as f32 * chart.height();
             painter.text(
-                pos2(left + 0.4 * group, (chart.bottom() - height - 1.0).max(rect.top() + font)),
+                pos2(
+                    left + 0.4 * group,
+                    (chart.bottom() - height - 1.0).max(rect.top() + font),
+                ),
                 Align2::CENTER_BOTTOM,
                 format!("{:.3}", values[0][i]),
                 FontId::proportional(font),
                 ui.visuals().text_color(),
             );
         }
-        painter.text(pos2(left + 0.4 * group, chart.bottom() + 1.0), Align2::CENTER_TOP, i.to_string(), FontId::proportional(11.0), weak);
-        groups.push(Rect::from_min_max(pos2(chart.left() + i as f32 * group, rect.top()), pos2(chart.left() + (i + 1) as f32 * group, chart.bottom())));
+        painter.text(
+            pos2(left + 0.4 * group, chart.bottom() + 1.0),
+            Align2::CENTER_TOP,
+            i.to_string(),
+            FontId::proportional(11.0),
+            weak,
+        );
+        groups.push(Rect::from_min_max(
+            pos2(chart.left() + i as f32 * group, rect.top()),
+            pos2(chart.left() + (i + 1) as f32 * group, chart.bottom()),
+        ));
     }
     (chart, groups)
 }
@@ -493,10 +604,17 @@ fn bars_ui(ui: &mut egui::Ui, view: &MarkovView, n: usize, compact: bool) {
             .enumerate()
             .map(|(c, pi)| format!("π{} = {}", c + 1, vector_text(pi)))
             .collect();
-        Some(format!("{closed} stationary distributions: {}; every mixture is one", each.join(", ")))
+        Some(format!(
+            "{closed} stationary distributions: {}; every mixture is one",
+            each.join(", ")
+        ))
     } else if view.period > 1 {
         let phases: Vec<String> = view.cycle.iter().map(|p| vector_text(p)).collect();
-        Some(format!("period {}: p_n cycles through {}", view.period, phases.join(" → ")))
+        Some(format!(
+            "period {}: p_n cycles through {}",
+            view.period,
+            phases.join(" → ")
+        ))
     } else {
         None
     };
@@ -514,15 +632,29 @@ fn bars_ui(ui: &mut egui::Ui, view: &MarkovView, n: usize, compact: bool) {
             ui.add(egui::Label::new(RichText::new(note).weak().small()).wrap());
         }
         ui.with_layout(Layout::top_down(Align::Min), |ui| {
-            let (_, groups) = bar_chart(ui, "distributions at n", &[p_n, histogram, pi], &theme::MARKOV_BARS, top, ui.available_size());
+            let (_, groups) = bar_chart(
+                ui,
+                "distributions at n",
+                &[p_n, histogram, pi],
+                &theme::MARKOV_BARS,
+                top,
+                ui.available_size(),
+            );
             for (i, group) in groups.into_iter().enumerate() {
-                for (b, (name, v)) in [("p_n", p_n[i]), ("histogram", histogram[i]), (pi_name, pi[i])].into_iter().enumerate() {
+                for (b, (name, v)) in [("p_n", p_n[i]), ("histogram", histogram[i]), (pi_name, pi[i])]
+                    .into_iter()
+                    .enumerate()
+                {
                     let part = Rect::from_min_max(
                         pos2(group.left() + group.width() * b as f32 / 3.0, group.top()),
-                        pos2(group.left() + group.width() * (b + 1) as f32 / 3.0, group.bottom()),
+                        pos2(
+                            group.left() + group.width() * (b + 1) as f32 / 3.0,
+                            group.bottom(),
+                        ),
                     );
                     let label = format!("{name}({i}) = {}", fixed4(v));
-                    let response = ui.interact(part, ui.scope_id().with(("markov-bar", i, b)), Sense::hover());
+                    let response =
+                        ui.interact(part, ui.scope_id().with(("markov-bar", i, b)), Sense::hover());
                     response.widget_info(|| egui::WidgetInfo::labeled(Role::Label, true, &label));
                     response.on_hover_text(label);
                 }
@@ -536,21 +668,35 @@ fn start_ui(ui: &mut egui::Ui, view: &MarkovView, commands: &mut Vec<Command>, e
     let p0 = &view.distributions[0];
     let response = ui.add(egui::Label::new(RichText::new("Initial distribution p_0").strong()).truncate());
     if editable {
-        response.on_hover_text("Drag a bar to set its height (the others rescale); click a state on the graph for a point mass");
+        response.on_hover_text(
+            "Drag a bar to set its height (the others rescale); click a state on the graph for a point mass",
+        );
     }
-    let sense = if editable { Sense::click_and_drag() } else { Sense::hover() };
-    let (chart, groups) = bar_chart(ui, "initial distribution", &[p0], &theme::MARKOV_BARS[..1], 1.0, ui.available_size());
+    let sense = if editable {
+        Sense::click_and_drag()
+    } else {
+        Sense::hover()
+    };
+    let (chart, groups) = bar_chart(
+        ui,
+        "initial distribution",
+        &[p0],
+        &theme::MARKOV_BARS[..1],
+        1.0,
+        ui.available_size(),
+    );
     for (i, group) in groups.into_iter().enumerate() {
         let label = format!("p_0({i}) = {}", fixed4(p0[i]));
         let response = ui.interact(group, ui.scope_id().with(("markov-p0", i)), sense);
         response.widget_info(|| egui::WidgetInfo::labeled(Role::Slider, editable, &label));
         let response = response.on_hover_text(label);
-        if editable && (response.dragged() || response.clicked()) {
-            if let Some(pointer) = response.interact_pointer_pos() {
-                let value = f64::from((chart.bottom() - pointer.y) / chart.height()).clamp(0.0, 1.0);
-                if (value - p0[i]).abs() > 1e-3 {
-                    commands.push(Command::Markov(MarkovEdit::Start { i, value }));
-                }
+        if editable
+            && (response.dragged() || response.clicked())
+            && let Some(pointer) = response.interact_pointer_pos()
+        {
+            let value = f64::from((chart.bottom() - pointer.y) / chart.height()).clamp(0.0, 1.0);
+            if (value - p0[i]).abs() > 1e-3 {
+                commands.push(Command::Markov(MarkovEdit::Start { i, value }));
             }
         }
     }
@@ -594,7 +740,9 @@ fn timeline_ui(ui: &mut egui::Ui, s: &MarkovSettings, view: &MarkovView, n: usiz
                 plot.add(
                     Line::new(format!("path {c}"), PlotPoints::from(points))
                         .color(theme::PATH_COLORS[c % theme::PATH_COLORS.len()])
-                        .width(2.0),
+                        .width(2.0)
+                        // Steps are vertical runs: not to be merged into bands.
+                        .allow_band(false),
                 );
             }
             plot.add(VLine::new(format!("n = {n}"), n as f64).color(marker).width(1.0));
@@ -626,8 +774,14 @@ fn distance_ui(ui: &mut egui::Ui, view: &MarkovView, n: usize, compact: bool) {
     };
     let distance = view.distances[n];
     let value = ui.add(
-        egui::Label::new(RichText::new(format!("n = {n}: ‖p_n − {target}‖₁ = {}", format_sig(distance, 4))).small())
-            .truncate(),
+        egui::Label::new(
+            RichText::new(format!(
+                "n = {n}: ‖p_n − {target}‖₁ = {}",
+                format_sig(distance, 4)
+            ))
+            .small(),
+        )
+        .truncate(),
     );
     if compact {
         let short = if view.period > 1 {
@@ -668,14 +822,22 @@ fn distance_ui(ui: &mut egui::Ui, view: &MarkovView, n: usize, compact: bool) {
                 .take_while(|&(_, &d)| d > DISTANCE_FLOOR)
                 .map(|(m, &d)| [m as f64, d.log10()])
                 .collect();
-            plot.add(Line::new(format!("‖p_n − {target}‖₁"), PlotPoints::from(curve)).color(theme::MARKOV_BARS[0]).width(2.0));
+            plot.add(
+                Line::new(format!("‖p_n − {target}‖₁"), PlotPoints::from(curve))
+                    .color(theme::MARKOV_BARS[0])
+                    .width(2.0),
+            );
             if start > DISTANCE_FLOOR && rate > 0.0 && rate < 1.0 {
                 let floor = DISTANCE_FLOOR.log10();
                 let geometric: Vec<[f64; 2]> = (0..=MAX_N)
                     .map(|m| [m as f64, start.log10() + m as f64 * rate.log10()])
                     .take_while(|p| p[1] > floor)
                     .collect();
-                let name = if closed == 1 { "C·|λ₂|ⁿ" } else { "C·rateⁿ" };
+                let name = if closed == 1 {
+                    "C·|λ₂|ⁿ"
+                } else {
+                    "C·rateⁿ"
+                };
                 plot.add(
                     Line::new(name, PlotPoints::from(geometric))
                         .color(theme::MARKOV_BARS[2])
@@ -683,7 +845,11 @@ fn distance_ui(ui: &mut egui::Ui, view: &MarkovView, n: usize, compact: bool) {
                         .width(1.5),
                 );
             }
-            plot.add(VLine::new(format!("n = {n}"), n as f64).color(theme::marker_color(dark)).width(1.0));
+            plot.add(
+                VLine::new(format!("n = {n}"), n as f64)
+                    .color(theme::marker_color(dark))
+                    .width(1.0),
+            );
         })
         .response;
     response.widget_info(|| egui::WidgetInfo::labeled(Role::Image, true, "distance to the limit"));

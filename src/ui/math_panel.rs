@@ -199,7 +199,10 @@ pub fn markov_lines(settings: &Settings, model: &Model) -> Vec<(String, Vec<Stri
         ),
     ];
     if let Some(lambda2) = view.lambda2 {
-        lines.push((r"|\lambda_2| = \slot{0.0000}".to_owned(), vec![format_sig(lambda2, 4)]));
+        lines.push((
+            r"|\lambda_2| = \slot{0.0000}".to_owned(),
+            vec![format_sig(lambda2, 4)],
+        ));
     }
     lines
 }

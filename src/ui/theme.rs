@@ -140,8 +140,16 @@ pub fn heat_color(value: f64) -> Color32 {
         (0.75, [94, 201, 98]),
         (1.0, [253, 231, 37]),
     ];
-    let v = if value.is_finite() { value.clamp(0.0, 1.0) } else { 0.0 };
-    let upper = STOPS.iter().position(|&(at, _)| at >= v).unwrap_or(STOPS.len() - 1).max(1);
+    let v = if value.is_finite() {
+        value.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    let upper = STOPS
+        .iter()
+        .position(|&(at, _)| at >= v)
+        .unwrap_or(STOPS.len() - 1)
+        .max(1);
     let ((a, ca), (b, cb)) = (STOPS[upper - 1], STOPS[upper]);
     let f = ((v - a) / (b - a)).clamp(0.0, 1.0);
     let mix = |x: u8, y: u8| (f64::from(x) + f * (f64::from(y) - f64::from(x))).round() as u8;
@@ -151,13 +159,21 @@ pub fn heat_color(value: f64) -> Color32 {
 /// Text drawn over a [`heat_color`] cell: dark on the bright end, light on the dark.
 #[must_use]
 pub fn on_heat_color(value: f64) -> Color32 {
-    if value > 0.6 { Color32::BLACK } else { Color32::WHITE }
+    if value > 0.6 {
+        Color32::BLACK
+    } else {
+        Color32::WHITE
+    }
 }
 
 /// The state graph's arrows (their alpha follows `P_ij`).
 #[must_use]
 pub fn edge_color(dark: bool, alpha: f32) -> Color32 {
-    let base = if dark { Color32::from_gray(200) } else { Color32::from_gray(60) };
+    let base = if dark {
+        Color32::from_gray(200)
+    } else {
+        Color32::from_gray(60)
+    };
     base.gamma_multiply(alpha)
 }
 

@@ -5,8 +5,8 @@ use std::ops::Range;
 use std::path::Path;
 
 use super::{ChapterView, ModelChoice, RawChapter};
-use crate::app::settings::{ElboAxis, SamplerKind, SourceChoice, Tab};
 use crate::app::markov::MAX_N;
+use crate::app::settings::{ElboAxis, SamplerKind, SourceChoice, Tab};
 use crate::diffusion::finite::{MAX_WINDOW_STATES, Preset};
 use crate::diffusion::schedule::{MAX_STEPS, MIN_STEPS};
 use crate::diffusion::{Schedule, ScheduleKind};
