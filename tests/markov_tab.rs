@@ -370,6 +370,34 @@ fn clicking_a_state_puts_p0_there_and_the_trajectories_start_there() {
     assert!(app.model.markov.paths.iter().all(|p| p[0] == 2));
     // The histogram at n = 0 is the point mass exactly.
     assert_eq!(app.model.markov.histogram(0).0, &[0.0, 0.0, 1.0, 0.0]);
+    // Bar 0 of p_0 dragged to half the chart's height: p_0(0) = 1/2, state 2 keeps the
+    // rest (the others had none). The bar's node spans the chart and the 14 points of
+    // numbers above it.
+    let bar = harness.get_by_label_contains("p_0(0) = ").rect();
+    let (x, bottom) = (bar.center().x, bar.bottom());
+    let half = bottom - 0.5 * (bar.height() - 14.0);
+    let press = |pos: egui::Pos2, pressed: bool| egui::Event::PointerButton {
+        pos,
+        button: egui::PointerButton::Primary,
+        pressed,
+        modifiers: Modifiers::NONE,
+    };
+    let start = egui::pos2(x, bottom - 5.0);
+    harness.input_mut().events.push(egui::Event::PointerMoved(start));
+    harness.input_mut().events.push(press(start, true));
+    harness.run_steps(1);
+    for y in [bottom - 30.0, half + 10.0, half] {
+        harness.input_mut().events.push(egui::Event::PointerMoved(egui::pos2(x, y)));
+        harness.run_steps(1);
+    }
+    // Nothing is sent while dragging (each edit samples the 10⁴ chains again).
+    assert_eq!(harness.state().settings.markov.p0, point_mass(2, 4));
+    harness.input_mut().events.push(press(egui::pos2(x, half), false));
+    harness.run_steps(3);
+    let p0 = harness.state().settings.markov.p0.clone();
+    assert!((p0[0] - 0.5).abs() < 0.01, "{p0:?}");
+    assert!((p0[2] - (1.0 - p0[0])).abs() < 1e-12 && p0[1] == 0.0 && p0[3] == 0.0, "{p0:?}");
+    assert_eq!(harness.state().model.markov.distributions[0], p0);
 }
 
 #[test]

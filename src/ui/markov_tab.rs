@@ -690,12 +690,20 @@ fn start_ui(ui: &mut egui::Ui, view: &MarkovView, commands: &mut Vec<Command>, e
         let response = ui.interact(group, ui.scope_id().with(("markov-p0", i)), sense);
         response.widget_info(|| egui::WidgetInfo::labeled(Role::Slider, editable, &label));
         let response = response.on_hover_text(label);
+        // While dragging, a line shows the new height; the edit (which samples the 10⁴
+        // chains again) is sent once, when the bar is let go or clicked.
         if editable
-            && (response.dragged() || response.clicked())
+            && (response.dragged() || response.drag_stopped() || response.clicked())
             && let Some(pointer) = response.interact_pointer_pos()
         {
             let value = f64::from((chart.bottom() - pointer.y) / chart.height()).clamp(0.0, 1.0);
-            if (value - p0[i]).abs() > 1e-3 {
+            if response.dragged() && !response.drag_stopped() {
+                let y = chart.bottom() - value as f32 * chart.height();
+                ui.painter().line_segment(
+                    [pos2(group.left(), y), pos2(group.right(), y)],
+                    Stroke::new(2.0, theme::marker_color(ui.visuals().dark_mode)),
+                );
+            } else if (value - p0[i]).abs() > 1e-3 {
                 commands.push(Command::Markov(MarkovEdit::Start { i, value }));
             }
         }
