@@ -23,6 +23,8 @@
 //! p0 @ np.linalg.matrix_power(Q, 5)      # [0.19690094155287136, 0.33281621035942177,
 //!                                         #  0.25093968039460834, 0.2193431676930987]
 //! sorted(abs(np.linalg.eigvals(P)))[-2]  # 0.39213070872384653 (|λ₂|)
+//! w, v = np.linalg.eig(P.T); pi = np.real(v[:, np.argmin(abs(w - 1))]); pi /= pi.sum()
+//! np.abs(p0 @ np.linalg.matrix_power(P, 17) - pi).sum()   # 1.5049220603025049e-07
 //! ```
 
 use diffscope::app::markov::{MANY_CHAINS, MAX_N, MarkovView};
@@ -250,6 +252,20 @@ fn n_scrubs_with_the_keys_and_the_slider_and_p_n_on_screen_is_p0_p_to_the_n() {
     for (got, want) in shown(&harness, "p_n", 4).iter().zip(WELL_MIXING_P17) {
         assert!((got - want).abs() < 5e-5, "p_17: {got} vs {want}");
     }
+    // ‖p_17 − π‖₁ on screen. numpy: π from the eigenvector of Pᵀ for 1, normalised;
+    // np.abs(p17 - pi).sum() = 1.5049220603025049e-07
+    let prefix = "n = 17: ‖p_n − π‖₁ = ";
+    let found = labels_starting(&harness, prefix);
+    assert_eq!(found.len(), 1, "{found:?}");
+    let distance: f64 = found[0][prefix.len()..].parse().unwrap();
+    assert!(
+        (distance / 1.504_922_060_302_504_9e-7 - 1.0).abs() < 1e-3,
+        "{distance}"
+    );
+    // |λ₂| (NumPy above), in the model and said beside the plot.
+    let lambda2 = harness.state().model.markov.lambda2.unwrap();
+    assert!((lambda2 - 0.392_130_708_723_846_53).abs() < 1e-12, "{lambda2}");
+    harness.get_by_label_contains("|λ₂| = 0.3921");
     // Space plays n (and the Play button says Pause), Space again stops it.
     harness.key_press(Key::Space);
     harness.run_steps(2);
@@ -387,7 +403,10 @@ fn clicking_a_state_puts_p0_there_and_the_trajectories_start_there() {
     harness.input_mut().events.push(press(start, true));
     harness.run_steps(1);
     for y in [bottom - 30.0, half + 10.0, half] {
-        harness.input_mut().events.push(egui::Event::PointerMoved(egui::pos2(x, y)));
+        harness
+            .input_mut()
+            .events
+            .push(egui::Event::PointerMoved(egui::pos2(x, y)));
         harness.run_steps(1);
     }
     // Nothing is sent while dragging (each edit samples the 10⁴ chains again).
@@ -396,7 +415,10 @@ fn clicking_a_state_puts_p0_there_and_the_trajectories_start_there() {
     harness.run_steps(3);
     let p0 = harness.state().settings.markov.p0.clone();
     assert!((p0[0] - 0.5).abs() < 0.01, "{p0:?}");
-    assert!((p0[2] - (1.0 - p0[0])).abs() < 1e-12 && p0[1] == 0.0 && p0[3] == 0.0, "{p0:?}");
+    assert!(
+        (p0[2] - (1.0 - p0[0])).abs() < 1e-12 && p0[1] == 0.0 && p0[3] == 0.0,
+        "{p0:?}"
+    );
     assert_eq!(harness.state().model.markov.distributions[0], p0);
 }
 

@@ -23,7 +23,7 @@ const ELBO_TEX: &str = r"\log p(x_0) \ge \mathbb{E}_{q}\log p_\theta(x_0\mid x_1
 const COMPARE_TEX: &str = r"x_t = \sqrt{\bar\alpha_t}\,x_0 + \sqrt{1-\bar\alpha_t}\,\epsilon \quad\text{(the same } \epsilon \text{ in every cell)}";
 
 /// The distribution after `n` steps and its distance to the limit (the Markov chain tab).
-const MARKOV_TEX: &str = r"p_n = p_0 P^n,\quad n = \slot{000},\quad \|p_n - \pi\|_1 = \slot{0.0000}";
+const MARKOV_TEX: &str = r"p_n = p_0 P^n,\quad n = \slot{000},\quad \|p_n - \pi\|_1 = \slot{0.00e-00}";
 
 /// Which window the lesson is laid out in: what its Esc button leaves.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -96,7 +96,8 @@ fn equation_ui(ui: &mut egui::Ui, settings: &Settings, model: &Model, size: f32)
                 ui,
                 &mut cache,
                 MARKOV_TEX,
-                &[&n.to_string(), &fixed(model.markov.distances[n])],
+                // Two significant digits: the distance falls through many decades.
+                &[&n.to_string(), &format!("{:.2e}", model.markov.distances[n])],
                 size,
             );
         }
