@@ -590,3 +590,58 @@ fn the_empirical_histogram_of_ten_thousand_chains_is_within_5_standard_errors_of
     eprintln!("the largest deviation where N p (1 − p) ≥ 10: {worst:.2} standard errors");
     assert!(worst > 0.5, "the chains are not all the same: {worst}");
 }
+
+#[test]
+fn the_chain_survives_a_restart_and_a_stale_one_is_brought_into_range() {
+    use diffscope::app::settings::STORAGE_KEY;
+    let mut settings = Settings {
+        tab: Tab::Markov,
+        export_dir: scratch("markov-restart"),
+        ..Settings::default()
+    };
+    let chain = Transition::new(&[vec![0.2, 0.8, 0.0], vec![0.0, 0.5, 0.5], vec![1.0, 0.0, 0.0]]).unwrap();
+    settings.markov = MarkovSettings {
+        k: 3,
+        preset: None,
+        rows: rows_of(&chain),
+        p0: vec![0.5, 0.25, 0.25],
+        n: 42,
+        seed: 9,
+        chains: 5,
+        steps_per_s: 8.0,
+    };
+    let mut storage = crate::ui::Memory::default();
+    eframe::set_value(&mut storage, STORAGE_KEY, &settings);
+    let back: Settings = eframe::get_value(&storage, STORAGE_KEY).unwrap();
+    assert_eq!(back.markov, settings.markov);
+    // The app starts on the tab, with that chain, n and p_0.
+    let harness = harness_with(back);
+    let app = harness.state();
+    assert_eq!(app.settings.markov, settings.markov);
+    assert_near(&app.model.markov.chain, &chain);
+    assert_eq!(app.model.markov.distributions[0], vec![0.5, 0.25, 0.25]);
+    assert_eq!(shown(&harness, "p_0", 3), vec![0.5, 0.25, 0.25]);
+    assert!(!app.model.markov.playing, "playing is not remembered");
+    // A stale or hand-edited file: K out of range gives the default chain; a matrix of
+    // the wrong size or not stochastic the preset's; a bad p_0 a point mass; n clamped.
+    let wild = MarkovSettings {
+        k: 20,
+        ..settings.markov.clone()
+    };
+    assert_eq!(wild.sanitised(MAX_N), MarkovSettings::default());
+    let wrong = MarkovSettings {
+        k: 4,
+        preset: Some("periodic".into()),
+        rows: vec![vec![1.0, -1.0], vec![0.0, 0.0]],
+        p0: vec![f64::NAN; 4],
+        n: 1000,
+        chains: 0,
+        steps_per_s: f32::INFINITY,
+        ..MarkovSettings::default()
+    }
+    .sanitised(MAX_N);
+    assert_eq!(wrong.rows, rows_of(&Transition::preset(Preset::Periodic, 4)));
+    assert_eq!(wrong.p0, point_mass(0, 4));
+    assert_eq!((wrong.n, wrong.chains), (MAX_N, 1));
+    assert_eq!(wrong.steps_per_s, MarkovSettings::default().steps_per_s);
+}

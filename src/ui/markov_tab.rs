@@ -302,15 +302,17 @@ fn matrix_ui(ui: &mut egui::Ui, view: &MarkovView, commands: &mut Vec<Command>, 
             }
         }
     }
+    // Only the editable matrix keeps the selection (the presenter view's audience window
+    // lays out a read-only one in the same frame).
+    if !editable {
+        return;
+    }
     ui.data_mut(|d| match selected {
         Some(cell) => {
             d.insert_temp(selected_id, cell);
         }
         None => d.remove::<(usize, usize)>(selected_id),
     });
-    if !editable {
-        return;
-    }
     cell_edit_ui(ui, chain, selected, newly_selected, commands);
 }
 
