@@ -418,7 +418,7 @@ fn no_widget_leaves_the_window_or_its_panel_on_any_tab() {
         let mut harness = harness(size, ppp, defaults());
         wait_for_views(&mut harness);
         for presenting in [false, true] {
-            for tab in [Tab::Forward, Tab::Reverse, Tab::Elbo, Tab::Compare] {
+            for tab in Tab::ALL {
                 let app = harness.state_mut();
                 app.settings.tab = tab;
                 app.settings.lecture.presenting = presenting;
