@@ -31,10 +31,13 @@ shots=(
     "reverse-two-moons|--data two-moons --tab reverse --sample"
     "reverse-digits|--data digits --tab reverse --sample"
     "elbo-two-moons|--data two-moons --tab elbo --t 300"
-    # Three chapters of the built-in lecture deck at a projector's 1280x720.
-    "lecture-1-vdm|--deck lecture --chapter 1 --size 1280x720"
-    "lecture-5-reverse|--deck lecture --chapter 5 --size 1280x720"
-    "lecture-7-elbo|--deck lecture --chapter 7 --size 1280x720"
+    # The Markov chain tab: the lecture's second chapter (a slow-mixing chain at n = 10).
+    "markov-chain|--deck lecture --chapter 2"
+    # Three chapters of the built-in lecture deck at a projector's 1280x720 (the names are
+    # of their slides, from before the Markov chain's two chapters came first).
+    "lecture-1-vdm|--deck lecture --chapter 3 --size 1280x720"
+    "lecture-5-reverse|--deck lecture --chapter 7 --size 1280x720"
+    "lecture-7-elbo|--deck lecture --chapter 9 --size 1280x720"
     # A projector: 1280x720 at 100 %, 1920x1080 at 150 % (the same 1280x720 points), and
     # presentation mode (F5).
     "projector-1280x720|--t 250 --size 1280x720"

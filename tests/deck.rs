@@ -7,8 +7,10 @@ use std::path::{Path, PathBuf};
 
 use diffscope::app::Command;
 use diffscope::app::deck::{self, Chapter, ChapterView, DeckError, DeckSource, ModelChoice};
+use diffscope::app::markov::MarkovEdit;
 use diffscope::app::settings::{ElboAxis, SamplerKind, Settings, SourceChoice, Tab};
 use diffscope::app::{DiffscopeApp, RunOptions};
+use diffscope::diffusion::finite::{Preset, Transition};
 use diffscope::diffusion::{ScheduleKind, ScheduleSpec};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
@@ -60,6 +62,11 @@ fn assert_shows(app: &DiffscopeApp, view: &ChapterView, what: &str) {
         None => assert_eq!(s.t, view.t, "{what}: t"),
     }
     assert_eq!(s.reverse.sampler, view.sampler, "{what}: sampler");
+    assert_eq!(
+        (s.markov.preset.as_deref(), s.markov.k, s.markov.n),
+        (Some(view.markov_preset.name()), view.markov_states, view.n),
+        "{what}: the Markov chain"
+    );
     assert_eq!(s.elbo.axis, view.elbo_axis, "{what}: ELBO axis");
     assert_eq!(
         s.elbo.posterior_variance, view.posterior_variance,
@@ -70,13 +77,14 @@ fn assert_shows(app: &DiffscopeApp, view: &ChapterView, what: &str) {
 #[test]
 fn every_chapter_of_the_lecture_opens_and_renders() {
     let lecture = deck::open(&DeckSource::Lecture).expect("the built-in deck parses");
-    // The slides with a view today: VDM, encoder, p(x_T) (two), learning p_θ (two), the
-    // ELBO (two), the VDM distribution, the proof (two).
-    assert_eq!(lecture.chapters.len(), 11);
+    // The slides with a view today: the Markov chain (two), VDM, encoder, p(x_T) (two),
+    // learning p_θ (two), the ELBO (two), the VDM distribution, the proof (two).
+    assert_eq!(lecture.chapters.len(), 13);
     let titles: Vec<&str> = lecture.chapters.iter().map(|c| c.title.as_str()).collect();
-    assert_eq!(titles[0], "Variational diffusion models");
-    assert_eq!(titles[6], "The ELBO for VDMs: three terms");
-    assert_eq!(titles[10], "Proof: the closed form");
+    assert_eq!(titles[0], "A Markov chain");
+    assert_eq!(titles[2], "Variational diffusion models");
+    assert_eq!(titles[8], "The ELBO for VDMs: three terms");
+    assert_eq!(titles[12], "Proof: the closed form");
     // Every formula typesets (RaTeX knows every command the slides use).
     for chapter in &lecture.chapters {
         for tex in &chapter.formulas {
@@ -98,7 +106,7 @@ fn every_chapter_of_the_lecture_opens_and_renders() {
         assert_shows(app, &chapter.view, &what);
         assert_eq!(app.model.status.error, None, "{what}");
         // The chapter's number, title and caption are on screen.
-        harness.get_by_label(&format!("Chapter {} / 11", i + 1));
+        harness.get_by_label(&format!("Chapter {} / 13", i + 1));
         harness.get_by_label(&chapter.title);
         harness.get_by_label(&chapter.caption);
     }
@@ -111,34 +119,46 @@ fn lecture_chapters_set_the_numbers_of_their_slides() {
     harness.state_mut().push(Command::OpenDeck(DeckSource::Lecture));
     harness.run_steps(2);
     settle(&mut harness, &lecture.chapters[0].view);
-    // Chapter 1: astronaut, linear T = 1000, t = 300 on the forward tab.
+    // Chapter 1: the Markov chain tab, the well-mixing preset on 4 states at n = 3.
+    let app = harness.state();
+    assert_eq!((app.settings.tab, app.settings.markov.n), (Tab::Markov, 3));
+    let want = Transition::preset(Preset::WellMixing, 4);
+    for i in 0..4 {
+        for (a, b) in app.model.markov.chain.row(i).iter().zip(want.row(i)) {
+            assert!((a - b).abs() < 1e-15, "P[{i}]: {a} vs {b}");
+        }
+    }
+    // Chapter 3: astronaut, linear T = 1000, t = 300 on the forward tab.
     // numpy: b = np.linspace(1e-4, 0.02, 1000); np.prod(1 - b[:300]) = 0.39641975945825253
+    harness.state_mut().push(Command::GoToChapter(2));
+    harness.run_steps(2);
+    settle(&mut harness, &lecture.chapters[2].view);
     let app = harness.state();
     assert_eq!((app.settings.tab, app.settings.t), (Tab::Forward, 300));
     assert_eq!(app.model.scene.source, SourceChoice::Image("astronaut".into()));
     assert!((app.model.schedule.alpha_bar(300) - 0.396_419_759_458_252_5).abs() < 1e-12);
-    // Chapter 4: tiny-diffusion's unscaled β ends at T = 50 leave ᾱ_T ≈ 0.60.
+    // Chapter 6: tiny-diffusion's unscaled β ends at T = 50 leave ᾱ_T ≈ 0.60.
     // numpy: b = np.linspace(1e-4, 0.02, 50); np.prod(1 - b) = 0.602951597329715
-    harness.state_mut().push(Command::GoToChapter(3));
+    harness.state_mut().push(Command::GoToChapter(5));
     harness.run_steps(2);
-    settle(&mut harness, &lecture.chapters[3].view);
+    settle(&mut harness, &lecture.chapters[5].view);
     let app = harness.state();
     assert_eq!((app.settings.t, app.model.schedule.steps()), (50, 50));
     assert_eq!(app.model.scene.source, SourceChoice::Dataset("two-moons".into()));
     assert!((app.model.schedule.alpha_bar(50) - 0.602_951_597_329_715).abs() < 1e-12);
-    // Chapter 10: constant β = 0.08, T = 100 (ᾱ_T = 2.4e-4: no warning), playing over
+    // Chapter 12: constant β = 0.08, T = 100 (ᾱ_T = 2.4e-4: no warning), playing over
     // 0..=100 (t moves). numpy: np.prod(np.full(20, 1 - 0.08)) = 0.18869332916279674
-    harness.state_mut().push(Command::GoToChapter(9));
+    harness.state_mut().push(Command::GoToChapter(11));
     harness.run_steps(2);
-    settle(&mut harness, &lecture.chapters[9].view);
+    settle(&mut harness, &lecture.chapters[11].view);
     let app = harness.state();
     assert_eq!(app.model.schedule.spec().kind, ScheduleKind::Constant);
     assert!((app.model.schedule.alpha_bar(20) - 0.188_693_329_162_796_74).abs() < 1e-12);
     assert!(app.model.playing && app.settings.t <= 100);
-    // Chapter 11: the compare tab with four schedules.
-    harness.state_mut().push(Command::GoToChapter(10));
+    // Chapter 13: the compare tab with four schedules.
+    harness.state_mut().push(Command::GoToChapter(12));
     harness.run_steps(2);
-    settle(&mut harness, &lecture.chapters[10].view);
+    settle(&mut harness, &lecture.chapters[12].view);
     let app = harness.state();
     assert_eq!(app.settings.tab, Tab::Compare);
     assert_eq!(app.model.compared.len(), 4);
@@ -178,18 +198,18 @@ fn page_down_and_page_up_step_through_the_chapters() {
     }
     settle(&mut harness, &lecture.chapters[2].view);
     assert_shows(harness.state(), &lecture.chapters[2].view, "after two PageDowns");
-    assert_eq!(harness.state().settings.t, 1000);
+    assert_eq!(harness.state().settings.t, 300);
     harness.key_press(egui::Key::PageUp);
     harness.run_steps(2);
     assert_eq!(current(&harness), Some(1));
     settle(&mut harness, &lecture.chapters[1].view);
     assert_shows(harness.state(), &lecture.chapters[1].view, "after a PageUp");
     // From the last chapter PageDown stays there.
-    harness.state_mut().push(Command::GoToChapter(10));
+    harness.state_mut().push(Command::GoToChapter(12));
     harness.run_steps(2);
     harness.key_press(egui::Key::PageDown);
     harness.run_steps(2);
-    assert_eq!(current(&harness), Some(10));
+    assert_eq!(current(&harness), Some(12));
 }
 
 /// A view that differs from the defaults in every key a chapter has.
@@ -217,6 +237,9 @@ fn unusual_view(points_csv: &Path) -> ChapterView {
         elbo_axis: ElboAxis::LogSnr,
         elbo_cumulative: true,
         posterior_variance: true,
+        markov_preset: Preset::Periodic,
+        markov_states: 5,
+        n: 42,
     }
 }
 
@@ -290,7 +313,10 @@ fn saving_the_view_as_a_chapter_and_opening_it_gives_the_same_view() {
         s.elbo.axis = want.elbo_axis;
         s.elbo.cumulative = want.elbo_cumulative;
         s.elbo.posterior_variance = want.posterior_variance;
+        s.markov.n = want.n;
         app.push(Command::UseIdealDenoiser);
+        app.push(Command::Markov(MarkovEdit::States(want.markov_states)));
+        app.push(Command::Markov(MarkovEdit::Preset(want.markov_preset)));
     }
     harness.run_steps(2);
     let saved = ChapterView {
@@ -473,11 +499,12 @@ fn a_bad_deck_in_the_window_is_an_error_and_changes_nothing() {
     let dir = scratch("deck-bad-window");
     let mut harness = app();
     harness.state_mut().push(Command::OpenDeck(DeckSource::Lecture));
-    harness.state_mut().push(Command::GoToChapter(1));
+    // The encoder's chapter: two moons, t playing.
+    harness.state_mut().push(Command::GoToChapter(3));
     harness.run_steps(2);
     settle(
         &mut harness,
-        &deck::open(&DeckSource::Lecture).unwrap().chapters[1].view,
+        &deck::open(&DeckSource::Lecture).unwrap().chapters[3].view,
     );
     let (settings, deck) = (
         harness.state().settings.clone(),

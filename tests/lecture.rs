@@ -16,9 +16,9 @@ use egui_kittest::kittest::{NodeT, Queryable};
 use crate::ui::step_until;
 
 /// 1280×720 at 100 % and 1920×1080 at 150 %: (size in points, pixels per point).
-const PROJECTORS: [([f32; 2], f32); 2] = [([1280.0, 720.0], 1.0), ([1280.0, 720.0], 1.5)];
+pub(crate) const PROJECTORS: [([f32; 2], f32); 2] = [([1280.0, 720.0], 1.0), ([1280.0, 720.0], 1.5)];
 
-fn harness(size: [f32; 2], ppp: f32, settings: Settings) -> Harness<'static, DiffscopeApp> {
+pub(crate) fn harness(size: [f32; 2], ppp: f32, settings: Settings) -> Harness<'static, DiffscopeApp> {
     let options = RunOptions {
         fresh: true,
         ..RunOptions::default()
@@ -32,7 +32,7 @@ fn harness(size: [f32; 2], ppp: f32, settings: Settings) -> Harness<'static, Dif
 }
 
 /// The default settings (the astronaut, both panels and the plots open).
-fn defaults() -> Settings {
+pub(crate) fn defaults() -> Settings {
     Settings {
         // As deep as a CI runner's checkout: the path is shown in the controls and a long
         // one must not widen the panel (it took 25 points from the Reverse views on CI).
@@ -51,7 +51,7 @@ fn deep_export_dir() -> std::path::PathBuf {
 }
 
 /// An accesskit box (physical pixels) in points.
-fn to_rect(b: egui::accesskit::Rect, ppp: f32) -> Rect {
+pub(crate) fn to_rect(b: egui::accesskit::Rect, ppp: f32) -> Rect {
     Rect::from_min_max(
         Pos2::new(b.x0 as f32 / ppp, b.y0 as f32 / ppp),
         Pos2::new(b.x1 as f32 / ppp, b.y1 as f32 / ppp),
@@ -362,7 +362,7 @@ fn presenting_the_elbo_and_compare_tabs_shows_their_plots_and_not_their_controls
 /// vertical scroll bar (a bar stands at its area's right edge), and down, below the bar's
 /// top or above its bottom (scrolled out of view). egui gives no node to a panel or a
 /// scroll area, so the scroll bars mark where the areas are. Returns the offenders.
-fn clipped(harness: &Harness<'_, DiffscopeApp>) -> Vec<String> {
+pub(crate) fn clipped(harness: &Harness<'_, DiffscopeApp>) -> Vec<String> {
     let window = harness.ctx.content_rect().expand(1.0);
     let ppp = harness.ctx.pixels_per_point();
     let to_rect = |b| to_rect(b, ppp);
@@ -418,7 +418,7 @@ fn no_widget_leaves_the_window_or_its_panel_on_any_tab() {
         let mut harness = harness(size, ppp, defaults());
         wait_for_views(&mut harness);
         for presenting in [false, true] {
-            for tab in [Tab::Forward, Tab::Reverse, Tab::Elbo, Tab::Compare] {
+            for tab in Tab::ALL {
                 let app = harness.state_mut();
                 app.settings.tab = tab;
                 app.settings.lecture.presenting = presenting;

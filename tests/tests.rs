@@ -23,6 +23,7 @@ mod hostile_corpus;
 mod largest_alloc;
 mod lecture;
 mod markov;
+mod markov_tab;
 mod math;
 mod model;
 mod model_conv;

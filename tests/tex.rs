@@ -283,7 +283,7 @@ fn live_glyphs_sit_where_the_typeset_number_would() {
 fn every_formula_of_the_math_panel_typesets() {
     use diffscope::app::settings::Tab;
     use diffscope::ui::math_panel::{live_lines, sections};
-    for tab in [Tab::Forward, Tab::Reverse, Tab::Compare, Tab::Elbo] {
+    for tab in Tab::ALL {
         for section in sections(tab) {
             for tex in section.formulas {
                 let r = rasterize(tex, 17.0, Color32::WHITE).unwrap_or_else(|e| panic!("{e}"));

@@ -14,7 +14,8 @@ use super::command::Command;
 use super::deck::{self, Chapter, ChapterView, Deck, DeckError, DeckSource, ModelChoice};
 use super::options::AutoStart;
 use super::reverse::LearnedOrigin;
-use super::settings::{DenoiserKind, Tab};
+use super::settings::{DenoiserKind, Tab, point_mass, rows_of};
+use crate::diffusion::finite::{Preset, Transition};
 
 /// The open deck and the chapter on screen (what the UI reads).
 #[derive(Clone, Debug, PartialEq)]
@@ -127,6 +128,15 @@ impl DiffscopeApp {
         s.elbo.axis = view.elbo_axis;
         s.elbo.cumulative = view.elbo_cumulative;
         s.elbo.posterior_variance = view.posterior_variance;
+        // The Markov chain tab's chain, as every other key: whatever the chapter's tab.
+        let k = view.markov_states;
+        s.markov.k = k;
+        s.markov.preset = Some(view.markov_preset.name().to_owned());
+        s.markov.rows = rows_of(&Transition::preset(view.markov_preset, k));
+        s.markov.p0 = point_mass(0, k);
+        s.markov.n = view.n;
+        self.model.markov.playing = false;
+        self.model.markov.message = None;
         self.play_range = view.play;
         self.model.playing = view.play.is_some();
         self.play_accumulator = 0.0;
@@ -203,6 +213,15 @@ impl DiffscopeApp {
             elbo_axis: s.elbo.axis,
             elbo_cumulative: s.elbo.cumulative,
             posterior_variance: s.elbo.posterior_variance,
+            // An edited matrix has no preset: the chapter keeps its size and `n`.
+            markov_preset: s
+                .markov
+                .preset
+                .as_deref()
+                .and_then(Preset::from_name)
+                .unwrap_or(Preset::WellMixing),
+            markov_states: s.markov.k,
+            n: s.markov.n,
         }
     }
 
@@ -291,6 +310,7 @@ fn new_deck_header(open: Option<&DeckView>, folder: &Path) -> String {
 /// A tab's name in a saved chapter's title.
 const fn tab_title(tab: Tab) -> &'static str {
     match tab {
+        Tab::Markov => "a finite Markov chain",
         Tab::Forward => "the forward chain",
         Tab::Reverse => "the reverse chain",
         Tab::Elbo => "the ELBO",

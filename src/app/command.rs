@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use super::deck::DeckSource;
+use super::markov::MarkovEdit;
 use super::settings::SourceChoice;
 
 /// Actions the UI asks for; applied after layout.
@@ -94,6 +95,8 @@ pub enum Command {
     SaveDeckDialog,
     /// Append the current view as a chapter to this deck file.
     SaveChapterTo(PathBuf),
+    /// Edit the Markov chain tab's chain (refused edits say why on the tab).
+    Markov(MarkovEdit),
 }
 
 impl Command {

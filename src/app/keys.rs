@@ -38,7 +38,8 @@ pub fn audience_keys(ctx: &egui::Context, settings: &mut Settings, commands: &mu
     });
 }
 
-/// Space, the arrows, Home/End, PageUp/PageDown, Ctrl+Q, F3, and F11 (fullscreen for
+/// Space, the arrows, Home/End (they move `n` instead of `t` on the Markov chain tab:
+/// `DiffscopeApp::run` routes them), PageUp/PageDown, Ctrl+Q, F3, and F11 (fullscreen for
 /// `window`, the one they were pressed in).
 fn lesson_keys(i: &mut InputState, settings: &mut Settings, commands: &mut Vec<Command>, window: ViewportId) {
     let keys = [

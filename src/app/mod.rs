@@ -24,6 +24,7 @@ pub mod keys;
 pub mod layout;
 mod learned;
 mod loading;
+pub mod markov;
 mod model_events;
 pub mod options;
 pub mod path_prompt;
@@ -139,6 +140,7 @@ impl DiffscopeApp {
             path_prompt: None,
             deck: None,
             d3pm: d3pm::D3pmState::default(),
+            markov: markov::MarkovView::new(&settings.markov),
         };
         let mut app = Self {
             applied: settings.clone(),
@@ -247,6 +249,7 @@ impl DiffscopeApp {
             self.settings.t,
             move || wake.request_repaint(),
         );
+        self.markov_views(ctx);
         if self.render_scatters(ctx) {
             // The new picture is laid out in the next frame.
             ctx.request_repaint();
@@ -272,6 +275,13 @@ impl DiffscopeApp {
             | Command::SaveChapter
             | Command::SaveChapterTo(_) => self.commands.push(command),
             Command::TogglePlay if self.settings.tab == Tab::Reverse => self.toggle_chain(),
+            Command::TogglePlay if self.settings.tab == Tab::Markov => self.toggle_markov(),
+            Command::Step(delta) if self.settings.tab == Tab::Markov => {
+                self.step_markov(self.settings.markov.n.saturating_add_signed(delta as isize));
+            }
+            Command::Home if self.settings.tab == Tab::Markov => self.step_markov(0),
+            Command::End if self.settings.tab == Tab::Markov => self.step_markov(markov::MAX_N),
+            Command::Markov(edit) => self.markov_edit(edit),
             Command::Step(delta)
                 if self.settings.tab == Tab::Reverse && self.model.learning.chain.is_some() =>
             {

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::diffusion::finite::{self, MAX_WINDOW_STATES, Preset, Transition};
 use crate::diffusion::schedule::{MAX_STEPS, MIN_STEPS};
 use crate::diffusion::{Schedule, ScheduleKind, ScheduleSpec};
 pub use crate::model::sample::{DenoiserKind, SamplerKind};
@@ -62,6 +63,8 @@ impl Default for PlotQuantities {
 /// The tabs of the central area.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Tab {
+    /// A finite Markov chain you can edit: `P`, `p_n = p_0 Pⁿ`, `π`, trajectories.
+    Markov,
     /// The forward chain, Markov and closed form side by side.
     #[default]
     Forward,
@@ -75,16 +78,35 @@ pub enum Tab {
 
 impl Tab {
     /// Every tab, in the order the window shows them.
-    pub const ALL: [Self; 4] = [Self::Forward, Self::Reverse, Self::Elbo, Self::Compare];
+    pub const ALL: [Self; 5] = [
+        Self::Markov,
+        Self::Forward,
+        Self::Reverse,
+        Self::Elbo,
+        Self::Compare,
+    ];
 
     /// The name used on the command line (`--tab`) and in decks.
     #[must_use]
     pub const fn name(self) -> &'static str {
         match self {
+            Self::Markov => "markov",
             Self::Forward => "forward",
             Self::Reverse => "reverse",
             Self::Compare => "compare",
             Self::Elbo => "elbo",
+        }
+    }
+
+    /// The name on the tab's button.
+    #[must_use]
+    pub const fn label(self) -> &'static str {
+        match self {
+            Self::Markov => "Markov chain",
+            Self::Forward => "Forward",
+            Self::Reverse => "Reverse",
+            Self::Compare => "Compare",
+            Self::Elbo => "ELBO",
         }
     }
 
@@ -150,6 +172,99 @@ impl ElboSettings {
         self.n_points = self.n_points.clamp(1, 5000);
         self.n_digits = self.n_digits.clamp(1, 1797);
         self.image_copies = self.image_copies.clamp(1, 64);
+        self
+    }
+}
+
+/// The Markov chain tab's finite chain (what it is made of; its distributions, paths and
+/// histograms are recomputed from these by `app::markov`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MarkovSettings {
+    /// The number of states `K` (2 to [`MAX_WINDOW_STATES`]).
+    pub k: usize,
+    /// The preset the matrix came from (its name, [`Preset::name`]), or `None` once edited.
+    pub preset: Option<String>,
+    /// The rows of `P` (each sums to 1).
+    pub rows: Vec<Vec<f64>>,
+    /// The initial distribution `p_0`.
+    pub p0: Vec<f64>,
+    /// The step `n` on screen.
+    pub n: usize,
+    /// Seed of the sampled trajectories and of the many chains of the histogram.
+    pub seed: u64,
+    /// Trajectories drawn on the state graph and the time line.
+    pub chains: usize,
+    /// Playback speed of `n`, in steps per second.
+    pub steps_per_s: f32,
+}
+
+impl Default for MarkovSettings {
+    fn default() -> Self {
+        let k = 4;
+        let preset = Preset::WellMixing;
+        Self {
+            k,
+            preset: Some(preset.name().to_owned()),
+            rows: rows_of(&Transition::preset(preset, k)),
+            p0: point_mass(0, k),
+            n: 0,
+            seed: 0,
+            chains: 3,
+            steps_per_s: 4.0,
+        }
+    }
+}
+
+/// The rows of `chain`.
+#[must_use]
+pub fn rows_of(chain: &Transition) -> Vec<Vec<f64>> {
+    (0..chain.states()).map(|i| chain.row(i).to_vec()).collect()
+}
+
+/// All mass on state `i` of `k`.
+#[must_use]
+pub fn point_mass(i: usize, k: usize) -> Vec<f64> {
+    (0..k).map(|j| f64::from(u8::from(i == j))).collect()
+}
+
+impl MarkovSettings {
+    /// The most trajectories drawn.
+    pub const MAX_CHAINS: usize = 8;
+
+    /// The chain these settings describe (always valid after [`MarkovSettings::sanitised`]).
+    #[must_use]
+    pub fn transition(&self) -> Transition {
+        Transition::new(&self.rows).unwrap_or_else(|_| Transition::preset(Preset::WellMixing, self.k))
+    }
+
+    /// These settings with every value in its valid range: a matrix or `p_0` that does
+    /// not fit `K` (or is not stochastic) is replaced by the preset's, a point mass.
+    #[must_use]
+    pub fn sanitised(mut self, max_n: usize) -> Self {
+        let defaults = Self::default();
+        if !(2..=MAX_WINDOW_STATES).contains(&self.k) {
+            return defaults;
+        }
+        let k = self.k;
+        let preset = self.preset.as_deref().and_then(Preset::from_name);
+        if preset.is_none() {
+            self.preset = None;
+        }
+        match Transition::new(&self.rows) {
+            Ok(chain) if chain.states() == k => self.rows = rows_of(&chain),
+            _ => {
+                let preset = preset.unwrap_or(Preset::WellMixing);
+                self.preset = Some(preset.name().to_owned());
+                self.rows = rows_of(&Transition::preset(preset, k));
+            }
+        }
+        self.p0 = finite::distribution(&self.p0, k).unwrap_or_else(|_| point_mass(0, k));
+        self.n = self.n.min(max_n);
+        self.chains = self.chains.clamp(1, Self::MAX_CHAINS);
+        if !(self.steps_per_s.is_finite() && (0.5..=60.0).contains(&self.steps_per_s)) {
+            self.steps_per_s = defaults.steps_per_s;
+        }
         self
     }
 }
@@ -337,6 +452,8 @@ pub struct Settings {
     pub elbo: ElboSettings,
     /// The digits' discrete chain (D3PM).
     pub d3pm: super::d3pm::D3pmSettings,
+    /// The Markov chain tab.
+    pub markov: MarkovSettings,
 }
 
 impl Default for Settings {
@@ -370,6 +487,7 @@ impl Default for Settings {
             reverse: ReverseSettings::default(),
             elbo: ElboSettings::default(),
             d3pm: super::d3pm::D3pmSettings::default(),
+            markov: MarkovSettings::default(),
         }
     }
 }
@@ -423,6 +541,7 @@ impl Settings {
         self.reverse = self.reverse.sanitised(self.schedule.steps);
         self.elbo = self.elbo.sanitised();
         self.d3pm = self.d3pm.sanitised();
+        self.markov = self.markov.sanitised(crate::app::markov::MAX_N);
         self
     }
 

@@ -131,4 +131,6 @@ pub struct Model {
     pub deck: Option<super::chapters::DeckView>,
     /// The digits' discrete chain (D3PM).
     pub d3pm: super::d3pm::D3pmState,
+    /// The Markov chain tab's chain and pictures.
+    pub markov: super::markov::MarkovView,
 }

@@ -332,7 +332,7 @@ fn fitting_y_label<'n>(ui: &egui::Ui, names: &[&'n str], height: f32) -> &'n str
 }
 
 /// Grid lines of a log10 axis at whole powers of ten only (every 1, 10 or 100 decades).
-fn decades(input: egui_plot::GridInput) -> Vec<egui_plot::GridMark> {
+pub(super) fn decades(input: egui_plot::GridInput) -> Vec<egui_plot::GridMark> {
     let spacer = egui_plot::uniform_grid_spacer(|input: egui_plot::GridInput| {
         let smallest = 10f64.powf(input.base_step_size.abs().log10().ceil()).max(1.0);
         [smallest, 10.0 * smallest, 100.0 * smallest]
@@ -341,7 +341,7 @@ fn decades(input: egui_plot::GridInput) -> Vec<egui_plot::GridMark> {
 }
 
 /// The tick label of log10 value `value`: `1e-3` at whole decades, nothing between.
-fn decade_label(value: f64) -> String {
+pub(super) fn decade_label(value: f64) -> String {
     let decade = value.round();
     if (value - decade).abs() > 1e-6 {
         return String::new();

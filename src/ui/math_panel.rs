@@ -111,10 +111,40 @@ pub const ELBO: MathSection = MathSection {
     note: "",
 };
 
+/// A finite Markov chain (the lecture's "Markov Chain" slide).
+pub const MARKOV_CHAIN: MathSection = MathSection {
+    title: "A finite Markov chain",
+    formulas: &[
+        r"P_{ij} = P[X_{n+1} = j \mid X_n = i],\qquad \sum_j P_{ij} = 1",
+        r"p_{n+1} = p_n P",
+        r"p_n = p_0 P^n",
+    ],
+    note: "The next state depends on the present one only. Rows of P are distributions; p_n is a row vector.",
+};
+
+/// The stationary distribution and the rate at which `p_n` reaches it.
+pub const STATIONARY: MathSection = MathSection {
+    title: "Stationary distribution",
+    formulas: &[
+        r"\pi P = \pi,\qquad \sum_i \pi_i = 1",
+        r"\|p_n - \pi\|_1 \le C\,|\lambda_2|^n",
+    ],
+    note: "Irreducible and aperiodic: one π, reached from any p_0 at the rate of the second-largest eigenvalue \
+           modulus |λ₂|. Periodic: p_n cycles. Reducible: one π per closed class, and the limit depends on p_0.",
+};
+
+/// The bridge to diffusion.
+pub const GAUSSIAN_CHAIN: MathSection = MathSection {
+    title: "The forward process is such a chain",
+    formulas: &[r"q(x_n \mid x_{n-1}) = \mathcal{N}(x_n;\ \sqrt{\alpha_n}\,x_{n-1},\ (1-\alpha_n)\,I)"],
+    note: "A continuous state and a Gaussian kernel in place of P; its stationary law is N(0, I).",
+};
+
 /// The sections shown on a tab, in order.
 #[must_use]
 pub fn sections(tab: Tab) -> Vec<MathSection> {
     match tab {
+        Tab::Markov => vec![MARKOV_CHAIN, STATIONARY, GAUSSIAN_CHAIN],
         Tab::Forward => vec![FORWARD, CLOSED_FORM, SNR, PRIOR, POSTERIOR],
         Tab::Reverse => vec![CLOSED_FORM, POSTERIOR, REVERSE, SNR],
         Tab::Compare => vec![CLOSED_FORM, COMPARE, SNR, PRIOR],
@@ -156,6 +186,27 @@ pub fn live_lines(
     lines
 }
 
+/// The Markov chain tab's numbers at `n`: `n`, `‖p_n − π‖₁` and `|λ₂|`.
+#[must_use]
+pub fn markov_lines(settings: &Settings, model: &Model) -> Vec<(String, Vec<String>)> {
+    let view = &model.markov;
+    let n = settings.markov.n.min(crate::app::markov::MAX_N);
+    let mut lines = vec![
+        (r"n = \slot{000}".to_owned(), vec![n.to_string()]),
+        (
+            r"\|p_n - \pi\|_1 = \slot{0.0000e-00}".to_owned(),
+            vec![format_sig(view.distances[n], 4)],
+        ),
+    ];
+    if let Some(lambda2) = view.lambda2 {
+        lines.push((
+            r"|\lambda_2| = \slot{0.0000}".to_owned(),
+            vec![format_sig(lambda2, 4)],
+        ));
+    }
+    lines
+}
+
 /// The window's formula cache, kept in egui's memory so panels need no extra argument.
 #[must_use]
 pub fn shared_cache(ctx: &egui::Context) -> Arc<Mutex<TexCache>> {
@@ -181,7 +232,12 @@ pub fn math_ui(ui: &mut egui::Ui, settings: &Settings, model: &Model) {
     ui.add_space(4.0);
     ui.label(RichText::new("Now").strong());
     let posterior = (t >= 1).then(|| s.posterior_variance(t));
-    for (template, values) in live_lines(t, s.alpha_bar(t), s.snr(t), s.log_snr(t), posterior) {
+    let lines = if settings.tab == Tab::Markov {
+        markov_lines(settings, model)
+    } else {
+        live_lines(t, s.alpha_bar(t), s.snr(t), s.log_snr(t), posterior)
+    };
+    for (template, values) in lines {
         let values: Vec<&str> = values.iter().map(String::as_str).collect();
         tex_live_ui(ui, &mut cache, &template, &values, FORMULA_SIZE);
     }

@@ -12,6 +12,7 @@ pub mod d3pm_view;
 pub mod elbo_tab;
 pub mod forward_tab;
 pub mod layout;
+pub mod markov_tab;
 pub mod math_panel;
 pub mod model_panel;
 pub mod path_prompt;
@@ -81,8 +82,8 @@ fn panels_ui(
     let window = ui.available_rect_before_wrap();
     egui::Panel::top("top_bar").show(ui, |ui| top_bar::top_bar_ui(ui, settings, model, commands));
     egui::Panel::bottom("status").show(ui, |ui| status::status_ui(ui, model, commands));
-    // The ELBO tab plots its own quantities against t and log SNR and needs the height.
-    if settings.tab != Tab::Elbo {
+    // The ELBO tab plots its own quantities; the Markov chain tab has no `t`.
+    if !matches!(settings.tab, Tab::Elbo | Tab::Markov) {
         let mut shown = settings.show_plots;
         egui::Panel::bottom("plots")
             .resizable(true)
@@ -143,6 +144,7 @@ fn panels_ui(
         });
         ui.separator();
         match settings.tab {
+            Tab::Markov => markov_tab::markov_ui(ui, settings, model, commands),
             Tab::Forward => forward_tab::forward_ui(ui, settings, model),
             Tab::Reverse => reverse_tab::reverse_ui(ui, settings, model, commands),
             Tab::Compare => compare_tab::compare_ui(ui, settings, model, commands),
@@ -153,13 +155,8 @@ fn panels_ui(
 
 /// The tab buttons.
 fn tabs_ui(ui: &mut egui::Ui, settings: &mut Settings) {
-    for (tab, name) in [
-        (Tab::Forward, "Forward"),
-        (Tab::Reverse, "Reverse"),
-        (Tab::Elbo, "ELBO"),
-        (Tab::Compare, "Compare"),
-    ] {
-        ui.selectable_value(&mut settings.tab, tab, egui::RichText::new(name).heading());
+    for tab in Tab::ALL {
+        ui.selectable_value(&mut settings.tab, tab, egui::RichText::new(tab.label()).heading());
     }
 }
 

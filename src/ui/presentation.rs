@@ -9,7 +9,7 @@ use egui::{FontId, RichText, TextStyle};
 
 use super::math_panel::shared_cache;
 use super::tex::{tex_live_ui, tex_ui};
-use super::{compare_tab, elbo_tab, forward_tab, reverse_tab, theme, top_bar, training_view};
+use super::{compare_tab, elbo_tab, forward_tab, markov_tab, reverse_tab, theme, top_bar, training_view};
 use crate::app::settings::{Settings, Tab};
 use crate::app::{Command, Model};
 
@@ -21,6 +21,9 @@ const ELBO_TEX: &str = r"\log p(x_0) \ge \mathbb{E}_{q}\log p_\theta(x_0\mid x_1
 
 /// The closed form with one ε for every row (the Compare tab).
 const COMPARE_TEX: &str = r"x_t = \sqrt{\bar\alpha_t}\,x_0 + \sqrt{1-\bar\alpha_t}\,\epsilon \quad\text{(the same } \epsilon \text{ in every cell)}";
+
+/// The distribution after `n` steps and its distance to the limit (the Markov chain tab).
+const MARKOV_TEX: &str = r"p_n = p_0 P^n,\quad n = \slot{000},\quad \|p_n - \pi\|_1 = \slot{0.00e-00}";
 
 /// Which window the lesson is laid out in: what its Esc button leaves.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -67,6 +70,7 @@ fn lesson_ui(
         .show_separator_line(false)
         .show(ui, |ui| controls_ui(ui, settings, model, commands, size, screen));
     egui::CentralPanel::default().show(ui, |ui| match settings.tab {
+        Tab::Markov => markov_tab::views_ui(ui, settings, model, commands),
         Tab::Forward => forward_tab::views_ui(ui, settings, model),
         Tab::Reverse => match reverse_tab::training_in_centre(model) {
             Some(training) => training_view::training_ui(ui, model, training),
@@ -86,6 +90,17 @@ fn equation_ui(ui: &mut egui::Ui, settings: &Settings, model: &Model, size: f32)
     // never re-typesets the formula.
     let fixed = |v: f64| format!("{v:.4}");
     match settings.tab {
+        Tab::Markov => {
+            let n = settings.markov.n.min(crate::app::markov::MAX_N);
+            tex_live_ui(
+                ui,
+                &mut cache,
+                MARKOV_TEX,
+                // Two significant digits: the distance falls through many decades.
+                &[&n.to_string(), &format!("{:.2e}", model.markov.distances[n])],
+                size,
+            );
+        }
         Tab::Forward => {
             let c = s.q_sample_coefs(settings.t);
             tex_live_ui(
@@ -123,6 +138,10 @@ fn equation_ui(ui: &mut egui::Ui, settings: &Settings, model: &Model, size: f32)
 /// What the class is looking at, in one line.
 fn caption(settings: &Settings, model: &Model) -> String {
     match settings.tab {
+        Tab::Markov => {
+            "A finite Markov chain: P, the distribution p_n = p_0 Pⁿ against 10⁴ sampled chains, and its distance to π."
+                .to_owned()
+        }
         Tab::Forward => {
             "Left: the Markov chain, fresh noise every step. Right: the closed form, one jump with one ε. \
                          Same distribution at every t."
@@ -173,10 +192,14 @@ fn controls_ui(
     }
     ui.horizontal(|ui| {
         top_bar::play_button(ui, settings, model, commands);
-        let steps = model.schedule.steps();
         let leave_width = 4.0 * text;
         ui.spacing_mut().slider_width = (ui.available_width() - leave_width - 6.0 * text).max(120.0);
-        ui.add(egui::Slider::new(&mut settings.t, 0..=steps).text("t"))
+        let (value, max, name) = if settings.tab == Tab::Markov {
+            (&mut settings.markov.n, crate::app::markov::MAX_N, "n")
+        } else {
+            (&mut settings.t, model.schedule.steps(), "t")
+        };
+        ui.add(egui::Slider::new(value, 0..=max).text(name))
             .on_hover_text("← → one step, Shift+← → ten, Home/End");
         let hover = match screen {
             Screen::Main => "Leave presentation mode (Esc)",

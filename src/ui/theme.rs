@@ -128,27 +128,64 @@ pub const MASK_COLOR: Color32 = Color32::from_rgb(0, 140, 255);
 /// The grid's gaps between the digits in the discrete views (no state).
 pub const GAP_COLOR: Color32 = Color32::from_rgb(128, 128, 128);
 
-/// A probability in `[0, 1]` on the transition matrices' colour scale: dark violet
-/// through magenta and orange to pale yellow (a magma-like ramp, so 0 and 1 differ in
-/// lightness in both themes).
-#[must_use]
-pub fn heat_color(p: f64) -> Color32 {
-    const STOPS: [[f64; 3]; 5] = [
-        [15.0, 10.0, 40.0],
-        [110.0, 30.0, 130.0],
-        [210.0, 60.0, 100.0],
-        [250.0, 150.0, 60.0],
-        [252.0, 250.0, 190.0],
-    ];
-    let x = if p.is_finite() { p.clamp(0.0, 1.0) } else { 0.0 } * (STOPS.len() - 1) as f64;
-    let i = (x.floor() as usize).min(STOPS.len() - 2);
-    let f = x - i as f64;
-    let c = |k: usize| (STOPS[i][k] + f * (STOPS[i + 1][k] - STOPS[i][k])).round() as u8;
-    Color32::from_rgb(c(0), c(1), c(2))
-}
-
 /// The exact law `q(x_t)` over the discrete histogram.
 pub const LAW_COLOR: Color32 = Color32::from_rgb(236, 64, 122);
+/// The Markov chain tab's bars: `p_n`, the empirical histogram of many chains, `π` (or
+/// the limit of `p_n`).
+pub const MARKOV_BARS: [Color32; 3] = [
+    Color32::from_rgb(66, 165, 245),
+    Color32::from_rgb(255, 167, 38),
+    Color32::from_rgb(102, 187, 106),
+];
+
+/// A probability in `[0, 1]` as a colour of a sequential map (dark blue → teal → yellow,
+/// after viridis), for every transition matrix's heatmap (the Markov chain tab's `P`, the
+/// digits' `Q_t` and `Q̄_t`) and the state graph's nodes.
+#[must_use]
+pub fn heat_color(value: f64) -> Color32 {
+    const STOPS: [(f64, [u8; 3]); 5] = [
+        (0.0, [40, 30, 80]),
+        (0.25, [59, 82, 139]),
+        (0.5, [33, 145, 140]),
+        (0.75, [94, 201, 98]),
+        (1.0, [253, 231, 37]),
+    ];
+    let v = if value.is_finite() {
+        value.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    let upper = STOPS
+        .iter()
+        .position(|&(at, _)| at >= v)
+        .unwrap_or(STOPS.len() - 1)
+        .max(1);
+    let ((a, ca), (b, cb)) = (STOPS[upper - 1], STOPS[upper]);
+    let f = ((v - a) / (b - a)).clamp(0.0, 1.0);
+    let mix = |x: u8, y: u8| (f64::from(x) + f * (f64::from(y) - f64::from(x))).round() as u8;
+    Color32::from_rgb(mix(ca[0], cb[0]), mix(ca[1], cb[1]), mix(ca[2], cb[2]))
+}
+
+/// Text drawn over a [`heat_color`] cell: dark on the bright end, light on the dark.
+#[must_use]
+pub fn on_heat_color(value: f64) -> Color32 {
+    if value > 0.6 {
+        Color32::BLACK
+    } else {
+        Color32::WHITE
+    }
+}
+
+/// The state graph's arrows (their alpha follows `P_ij`).
+#[must_use]
+pub fn edge_color(dark: bool, alpha: f32) -> Color32 {
+    let base = if dark {
+        Color32::from_gray(200)
+    } else {
+        Color32::from_gray(60)
+    };
+    base.gamma_multiply(alpha)
+}
 
 /// Errors in the status line and warnings.
 #[must_use]

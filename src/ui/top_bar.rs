@@ -31,7 +31,9 @@ fn group_heading(ui: &mut egui::Ui, name: &str) {
 /// reverse chain (as Space does); elsewhere `t`'s playback.
 #[must_use]
 pub fn playing(settings: &Settings, model: &Model) -> bool {
-    if settings.tab == crate::app::settings::Tab::Reverse {
+    if settings.tab == crate::app::settings::Tab::Markov {
+        model.markov.playing
+    } else if settings.tab == crate::app::settings::Tab::Reverse {
         model
             .learning
             .chain

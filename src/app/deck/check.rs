@@ -5,7 +5,9 @@ use std::ops::Range;
 use std::path::Path;
 
 use super::{ChapterView, ModelChoice, RawChapter};
+use crate::app::markov::MAX_N;
 use crate::app::settings::{ElboAxis, SamplerKind, SourceChoice, Tab};
+use crate::diffusion::finite::{MAX_WINDOW_STATES, Preset};
 use crate::diffusion::schedule::{MAX_STEPS, MIN_STEPS};
 use crate::diffusion::{Schedule, ScheduleKind};
 
@@ -23,8 +25,9 @@ pub(super) fn check(raw: &RawChapter, folder: &Path) -> Result<ChapterView, Bad>
             (
                 tab.span(),
                 format!(
-                    "unknown tab '{}' (valid: forward, reverse, elbo, compare)",
-                    tab.get_ref()
+                    "unknown tab '{}' (valid: {})",
+                    tab.get_ref(),
+                    Tab::ALL.map(Tab::name).join(", ")
                 ),
             )
         })?;
@@ -158,6 +161,7 @@ fn check_reverse_and_elbo(raw: &RawChapter, view: &mut ChapterView) -> Result<()
         };
     }
     view.elbo_cumulative = raw.elbo_cumulative.unwrap_or(false);
+    markov(raw, view)?;
     if let Some(variance) = &raw.elbo_variance {
         view.posterior_variance = match variance.get_ref().as_str() {
             "beta" => false,
@@ -169,6 +173,39 @@ fn check_reverse_and_elbo(raw: &RawChapter, view: &mut ChapterView) -> Result<()
                 ));
             }
         };
+    }
+    Ok(())
+}
+
+/// The Markov chain tab's keys: `preset`, `states` (`K`) and `n`.
+fn markov(raw: &RawChapter, view: &mut ChapterView) -> Result<(), Bad> {
+    if let Some(preset) = &raw.preset {
+        view.markov_preset = Preset::from_name(preset.get_ref()).ok_or_else(|| {
+            (
+                preset.span(),
+                format!(
+                    "unknown preset '{}' (valid: {})",
+                    preset.get_ref(),
+                    Preset::ALL.map(Preset::name).join(", ")
+                ),
+            )
+        })?;
+    }
+    if let Some(states) = &raw.states {
+        let k = *states.get_ref();
+        if !(2..=MAX_WINDOW_STATES).contains(&k) {
+            return Err((
+                states.span(),
+                format!("states must be in 2..={MAX_WINDOW_STATES}, got {k}"),
+            ));
+        }
+        view.markov_states = k;
+    }
+    if let Some(n) = &raw.n {
+        if *n.get_ref() > MAX_N {
+            return Err((n.span(), format!("n must be in 0..={MAX_N}, got {}", n.get_ref())));
+        }
+        view.n = *n.get_ref();
     }
     Ok(())
 }

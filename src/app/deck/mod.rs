@@ -18,6 +18,7 @@ mod write;
 pub use self::write::{chapter_toml, toml_string};
 
 use super::settings::{ElboAxis, SamplerKind, Settings, SourceChoice, Tab};
+use crate::diffusion::finite::Preset;
 use crate::diffusion::{ScheduleKind, ScheduleSpec};
 
 /// The built-in deck: the lecture (`shared/seed/diffusion-lecture.md`), slide by slide.
@@ -143,6 +144,12 @@ pub struct ChapterView {
     pub elbo_cumulative: bool,
     /// The ELBO uses `σ_t² = β̃_t`.
     pub posterior_variance: bool,
+    /// The Markov chain tab's chain: a preset…
+    pub markov_preset: Preset,
+    /// … with this many states `K`, from a point mass on state 0…
+    pub markov_states: usize,
+    /// … at this step `n`.
+    pub n: usize,
 }
 
 impl Default for ChapterView {
@@ -164,6 +171,14 @@ impl Default for ChapterView {
             elbo_axis: s.elbo.axis,
             elbo_cumulative: s.elbo.cumulative,
             posterior_variance: s.elbo.posterior_variance,
+            markov_preset: s
+                .markov
+                .preset
+                .as_deref()
+                .and_then(Preset::from_name)
+                .unwrap_or(Preset::WellMixing),
+            markov_states: s.markov.k,
+            n: s.markov.n,
         }
     }
 }
@@ -232,6 +247,9 @@ struct RawChapter {
     elbo_axis: Option<Spanned<String>>,
     elbo_cumulative: Option<bool>,
     elbo_variance: Option<Spanned<String>>,
+    preset: Option<Spanned<String>>,
+    states: Option<Spanned<usize>>,
+    n: Option<Spanned<usize>>,
 }
 
 /// Opens the deck `source` names: reads, parses and checks it.

@@ -96,5 +96,8 @@ pub fn chapter_toml(chapter: &Chapter, folder: &Path) -> String {
         "elbo_variance",
         toml_string(if v.posterior_variance { "posterior" } else { "beta" }),
     );
+    line("preset", toml_string(v.markov_preset.name()));
+    line("states", v.markov_states.to_string());
+    line("n", v.n.to_string());
     out
 }
