@@ -33,11 +33,13 @@ shots=(
     "elbo-two-moons|--data two-moons --tab elbo --t 300"
     # The Markov chain tab: the lecture's second chapter (a slow-mixing chain at n = 10).
     "markov-chain|--deck lecture --chapter 2"
+    # The same tab on the digits: D3PM (absorbing) at t = 300, the third chapter.
+    "markov-d3pm|--deck lecture --chapter 3"
     # Three chapters of the built-in lecture deck at a projector's 1280x720 (the names are
-    # of their slides, from before the Markov chain's two chapters came first).
-    "lecture-1-vdm|--deck lecture --chapter 3 --size 1280x720"
-    "lecture-5-reverse|--deck lecture --chapter 7 --size 1280x720"
-    "lecture-7-elbo|--deck lecture --chapter 9 --size 1280x720"
+    # of their slides, from before the Markov chain's three chapters came first).
+    "lecture-1-vdm|--deck lecture --chapter 4 --size 1280x720"
+    "lecture-5-reverse|--deck lecture --chapter 8 --size 1280x720"
+    "lecture-7-elbo|--deck lecture --chapter 10 --size 1280x720"
     # A projector: 1280x720 at 100 %, 1920x1080 at 150 % (the same 1280x720 points), and
     # presentation mode (F5).
     "projector-1280x720|--t 250 --size 1280x720"

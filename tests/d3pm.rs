@@ -463,19 +463,96 @@ fn the_views_fit_projectors_and_presentation_shows_only_them() {
 }
 
 #[test]
-fn the_window_does_not_show_the_view_until_a_tab_places_it() {
+fn the_markov_tab_switches_to_the_digits_where_t_drives_it_and_back_to_n() {
+    use diffscope::app::settings::Tab;
+    use diffscope::diffusion::{ScheduleKind, ScheduleSpec};
+    use egui::Key;
     let options = RunOptions {
         fresh: true,
         ..RunOptions::default()
     };
+    let settings = Settings {
+        tab: Tab::Markov,
+        schedule: ScheduleSpec::new(ScheduleKind::Cosine, 1000),
+        t: 100,
+        ..Settings::default()
+    };
     let mut h = Harness::builder()
-        .with_size([1440.0, 900.0])
-        .build_eframe(move |cc| diffscope::gui::new_app(&cc.egui_ctx, Settings::default(), options));
+        .with_size([1280.0, 720.0])
+        .build_eframe(move |cc| diffscope::gui::new_app(&cc.egui_ctx, settings, options));
     h.run_steps(4);
+    // The finite chain first; nothing is computed for the digits' view it does not show.
     assert!(h.query_by_label(MARKOV_VIEW).is_none());
-    assert!(h.query_by_label("absorbing (mask)").is_none());
-    // Nothing computed for a view that is not on screen.
     assert!(h.state().model.d3pm.frame.is_none() && !h.state().model.d3pm.building());
+    h.get_by_label("Diffusion on the digits (D3PM)").click();
+    let start = Instant::now();
+    while !h
+        .state()
+        .model
+        .d3pm
+        .frame
+        .as_ref()
+        .is_some_and(|f| f.t == 100 && f.markov.is_some())
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the discrete chain on the digits"
+        );
+        h.step();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    h.run_steps(3);
+    for name in [MARKOV_VIEW, CLOSED_VIEW, "Q_t heatmap", "Q̄_t heatmap"] {
+        assert!(h.query_by_label(name).is_some(), "{name} on screen");
+    }
+    // → moves t (the digits follow the top bar's t), not the finite chain's n.
+    let n = h.state().settings.markov.n;
+    h.key_press(Key::ArrowRight);
+    h.run_steps(2);
+    assert_eq!(h.state().settings.t, 101);
+    assert_eq!(h.state().settings.markov.n, n);
+    // ᾱ_101 of the cosine schedule (Nichol & Dhariwal, s = 0.008), as on screen:
+    // python3 -c "import math; f=lambda t: math.cos((t/1000+0.008)/1.008*math.pi/2)**2; print(f(101)/f(0))"
+    // 0.971575681807838
+    let start = Instant::now();
+    loop {
+        let labels: Vec<String> = h
+            .query_all_by(|node| node.value().is_some_and(|l| l.starts_with("ᾱ_t")))
+            .filter_map(|n| n.accesskit_node().value())
+            .collect();
+        let shown = labels.iter().find_map(|l| {
+            l.trim_start_matches("ᾱ_t")
+                .trim()
+                .trim_start_matches("= ")
+                .split_whitespace()
+                .next()
+                .and_then(|v| v.parse::<f64>().ok())
+        });
+        if shown.is_some_and(|v| (v - 0.971_575_681_807_838).abs() < 5e-6) {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "ᾱ_101 on screen: {labels:?}"
+        );
+        h.step();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // Presentation mode shows the two views only.
+    h.key_press(Key::F5);
+    h.run_steps(3);
+    assert!(h.query_by_label(MARKOV_VIEW).is_some() && h.query_by_label(CLOSED_VIEW).is_some());
+    assert!(h.query_by_label("Q_t heatmap").is_none());
+    h.key_press(Key::Escape);
+    h.run_steps(3);
+    // Back to the finite chain: → moves n again, t stays.
+    h.get_by_label("A finite chain").click();
+    h.run_steps(2);
+    h.key_press(Key::ArrowRight);
+    h.run_steps(2);
+    assert_eq!(h.state().settings.markov.n, n + 1);
+    assert_eq!(h.state().settings.t, 101);
+    assert!(h.query_by_label(MARKOV_VIEW).is_none());
 }
 
 #[test]

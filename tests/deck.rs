@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 use diffscope::app::Command;
 use diffscope::app::deck::{self, Chapter, ChapterView, DeckError, DeckSource, ModelChoice};
 use diffscope::app::markov::MarkovEdit;
-use diffscope::app::settings::{ElboAxis, SamplerKind, Settings, SourceChoice, Tab};
+use diffscope::app::settings::{ElboAxis, MarkovMode, SamplerKind, Settings, SourceChoice, Tab};
 use diffscope::app::{DiffscopeApp, RunOptions};
+use diffscope::diffusion::discrete::DiscreteKind;
 use diffscope::diffusion::finite::{Preset, Transition};
 use diffscope::diffusion::{ScheduleKind, ScheduleSpec};
 use egui_kittest::Harness;
@@ -67,6 +68,11 @@ fn assert_shows(app: &DiffscopeApp, view: &ChapterView, what: &str) {
         (Some(view.markov_preset.name()), view.markov_states, view.n),
         "{what}: the Markov chain"
     );
+    let discrete = (s.markov.mode == MarkovMode::Digits).then_some(s.d3pm.kind);
+    assert_eq!(
+        discrete, view.discrete,
+        "{what}: the Markov chain tab's D3PM chain"
+    );
     assert_eq!(s.elbo.axis, view.elbo_axis, "{what}: ELBO axis");
     assert_eq!(
         s.elbo.posterior_variance, view.posterior_variance,
@@ -77,14 +83,16 @@ fn assert_shows(app: &DiffscopeApp, view: &ChapterView, what: &str) {
 #[test]
 fn every_chapter_of_the_lecture_opens_and_renders() {
     let lecture = deck::open(&DeckSource::Lecture).expect("the built-in deck parses");
-    // The slides with a view today: the Markov chain (two), VDM, encoder, p(x_T) (two),
-    // learning p_θ (two), the ELBO (two), the VDM distribution, the proof (two).
-    assert_eq!(lecture.chapters.len(), 13);
+    // The slides with a view today: the Markov chain (three: two chains and D3PM), VDM,
+    // encoder, p(x_T) (two), learning p_θ (two), the ELBO (two), the VDM distribution, the
+    // proof (two).
+    assert_eq!(lecture.chapters.len(), 14);
     let titles: Vec<&str> = lecture.chapters.iter().map(|c| c.title.as_str()).collect();
     assert_eq!(titles[0], "A Markov chain");
-    assert_eq!(titles[2], "Variational diffusion models");
-    assert_eq!(titles[8], "The ELBO for VDMs: three terms");
-    assert_eq!(titles[12], "Proof: the closed form");
+    assert_eq!(titles[2], "Diffusion's forward process is such a chain");
+    assert_eq!(titles[3], "Variational diffusion models");
+    assert_eq!(titles[9], "The ELBO for VDMs: three terms");
+    assert_eq!(titles[13], "Proof: the closed form");
     // Every formula typesets (RaTeX knows every command the slides use).
     for chapter in &lecture.chapters {
         for tex in &chapter.formulas {
@@ -106,7 +114,7 @@ fn every_chapter_of_the_lecture_opens_and_renders() {
         assert_shows(app, &chapter.view, &what);
         assert_eq!(app.model.status.error, None, "{what}");
         // The chapter's number, title and caption are on screen.
-        harness.get_by_label(&format!("Chapter {} / 13", i + 1));
+        harness.get_by_label(&format!("Chapter {} / 14", i + 1));
         harness.get_by_label(&chapter.title);
         harness.get_by_label(&chapter.caption);
     }
@@ -128,37 +136,52 @@ fn lecture_chapters_set_the_numbers_of_their_slides() {
             assert!((a - b).abs() < 1e-15, "P[{i}]: {a} vs {b}");
         }
     }
-    // Chapter 3: astronaut, linear T = 1000, t = 300 on the forward tab.
-    // numpy: b = np.linspace(1e-4, 0.02, 1000); np.prod(1 - b[:300]) = 0.39641975945825253
+    // Chapter 3: the Markov chain tab's D3PM chain (absorbing) on the digits, cosine
+    // T = 1000 at t = 300, driven by t (not n).
     harness.state_mut().push(Command::GoToChapter(2));
     harness.run_steps(2);
     settle(&mut harness, &lecture.chapters[2].view);
     let app = harness.state();
+    assert_eq!(
+        (app.settings.tab, app.settings.markov.mode),
+        (Tab::Markov, MarkovMode::Digits)
+    );
+    assert_eq!(
+        (app.settings.d3pm.kind, app.settings.t),
+        (DiscreteKind::Absorbing, 300)
+    );
+    assert!(!app.settings.steps_n());
+    // Chapter 4: astronaut, linear T = 1000, t = 300 on the forward tab.
+    // numpy: b = np.linspace(1e-4, 0.02, 1000); np.prod(1 - b[:300]) = 0.39641975945825253
+    harness.state_mut().push(Command::GoToChapter(3));
+    harness.run_steps(2);
+    settle(&mut harness, &lecture.chapters[3].view);
+    let app = harness.state();
     assert_eq!((app.settings.tab, app.settings.t), (Tab::Forward, 300));
     assert_eq!(app.model.scene.source, SourceChoice::Image("astronaut".into()));
     assert!((app.model.schedule.alpha_bar(300) - 0.396_419_759_458_252_5).abs() < 1e-12);
-    // Chapter 6: tiny-diffusion's unscaled β ends at T = 50 leave ᾱ_T ≈ 0.60.
+    // Chapter 7: tiny-diffusion's unscaled β ends at T = 50 leave ᾱ_T ≈ 0.60.
     // numpy: b = np.linspace(1e-4, 0.02, 50); np.prod(1 - b) = 0.602951597329715
-    harness.state_mut().push(Command::GoToChapter(5));
+    harness.state_mut().push(Command::GoToChapter(6));
     harness.run_steps(2);
-    settle(&mut harness, &lecture.chapters[5].view);
+    settle(&mut harness, &lecture.chapters[6].view);
     let app = harness.state();
     assert_eq!((app.settings.t, app.model.schedule.steps()), (50, 50));
     assert_eq!(app.model.scene.source, SourceChoice::Dataset("two-moons".into()));
     assert!((app.model.schedule.alpha_bar(50) - 0.602_951_597_329_715).abs() < 1e-12);
-    // Chapter 12: constant β = 0.08, T = 100 (ᾱ_T = 2.4e-4: no warning), playing over
+    // Chapter 13: constant β = 0.08, T = 100 (ᾱ_T = 2.4e-4: no warning), playing over
     // 0..=100 (t moves). numpy: np.prod(np.full(20, 1 - 0.08)) = 0.18869332916279674
-    harness.state_mut().push(Command::GoToChapter(11));
+    harness.state_mut().push(Command::GoToChapter(12));
     harness.run_steps(2);
-    settle(&mut harness, &lecture.chapters[11].view);
+    settle(&mut harness, &lecture.chapters[12].view);
     let app = harness.state();
     assert_eq!(app.model.schedule.spec().kind, ScheduleKind::Constant);
     assert!((app.model.schedule.alpha_bar(20) - 0.188_693_329_162_796_74).abs() < 1e-12);
     assert!(app.model.playing && app.settings.t <= 100);
-    // Chapter 13: the compare tab with four schedules.
-    harness.state_mut().push(Command::GoToChapter(12));
+    // Chapter 14: the compare tab with four schedules.
+    harness.state_mut().push(Command::GoToChapter(13));
     harness.run_steps(2);
-    settle(&mut harness, &lecture.chapters[12].view);
+    settle(&mut harness, &lecture.chapters[13].view);
     let app = harness.state();
     assert_eq!(app.settings.tab, Tab::Compare);
     assert_eq!(app.model.compared.len(), 4);
@@ -205,11 +228,11 @@ fn page_down_and_page_up_step_through_the_chapters() {
     settle(&mut harness, &lecture.chapters[1].view);
     assert_shows(harness.state(), &lecture.chapters[1].view, "after a PageUp");
     // From the last chapter PageDown stays there.
-    harness.state_mut().push(Command::GoToChapter(12));
+    harness.state_mut().push(Command::GoToChapter(13));
     harness.run_steps(2);
     harness.key_press(egui::Key::PageDown);
     harness.run_steps(2);
-    assert_eq!(current(&harness), Some(12));
+    assert_eq!(current(&harness), Some(13));
 }
 
 /// A view that differs from the defaults in every key a chapter has.
@@ -240,6 +263,7 @@ fn unusual_view(points_csv: &Path) -> ChapterView {
         markov_preset: Preset::Periodic,
         markov_states: 5,
         n: 42,
+        discrete: Some(DiscreteKind::Uniform),
     }
 }
 
@@ -314,6 +338,8 @@ fn saving_the_view_as_a_chapter_and_opening_it_gives_the_same_view() {
         s.elbo.cumulative = want.elbo_cumulative;
         s.elbo.posterior_variance = want.posterior_variance;
         s.markov.n = want.n;
+        s.markov.mode = MarkovMode::Digits;
+        s.d3pm.kind = DiscreteKind::Uniform;
         app.push(Command::UseIdealDenoiser);
         app.push(Command::Markov(MarkovEdit::States(want.markov_states)));
         app.push(Command::Markov(MarkovEdit::Preset(want.markov_preset)));
@@ -367,7 +393,7 @@ fn malformed_decks_are_one_line_errors_with_the_file_and_the_line() {
     let dir = scratch("deck-bad");
     let head = "title = \"Bad\"\n\n[[chapter]]\ntitle = \"Fine\"\n\n[[chapter]]\ntitle = \"Broken\"\n";
     // (name, lines after `head` (its line 8 on), the line and field named, a phrase of the message)
-    let cases: [(&str, &str, usize, &str, &str); 12] = [
+    let cases: [(&str, &str, usize, &str, &str); 15] = [
         (
             "unknown-key",
             "tab = \"forward\"\nslide = 3\n",
@@ -440,6 +466,27 @@ fn malformed_decks_are_one_line_errors_with_the_file_and_the_line() {
             "invalid type: integer",
         ),
         ("play", "play = [300, 200]\n", 8, "play", "from < to"),
+        (
+            "bad-discrete",
+            "tab = \"markov\"\ndiscrete = \"gaussian\"\n",
+            9,
+            "discrete",
+            "unknown discrete chain 'gaussian' (valid: uniform, absorbing)",
+        ),
+        (
+            "bad-states",
+            "states = 9\n",
+            8,
+            "states",
+            "states must be in 2..=8, got 9",
+        ),
+        (
+            "bad-preset",
+            "preset = \"fast\"\n",
+            8,
+            "preset",
+            "unknown preset 'fast'",
+        ),
     ];
     for (name, body, line, field, phrase) in cases {
         let path = deck_file(&dir, &format!("{name}.toml"), &format!("{head}{body}"));
@@ -500,11 +547,11 @@ fn a_bad_deck_in_the_window_is_an_error_and_changes_nothing() {
     let mut harness = app();
     harness.state_mut().push(Command::OpenDeck(DeckSource::Lecture));
     // The encoder's chapter: two moons, t playing.
-    harness.state_mut().push(Command::GoToChapter(3));
+    harness.state_mut().push(Command::GoToChapter(4));
     harness.run_steps(2);
     settle(
         &mut harness,
-        &deck::open(&DeckSource::Lecture).unwrap().chapters[3].view,
+        &deck::open(&DeckSource::Lecture).unwrap().chapters[4].view,
     );
     let (settings, deck) = (
         harness.state().settings.clone(),

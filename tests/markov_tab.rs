@@ -28,7 +28,7 @@
 //! ```
 
 use diffscope::app::markov::{MANY_CHAINS, MAX_N, MarkovView};
-use diffscope::app::settings::{MarkovSettings, Settings, Tab, point_mass, rows_of};
+use diffscope::app::settings::{MarkovMode, MarkovSettings, Settings, Tab, point_mass, rows_of};
 use diffscope::app::{Command, DiffscopeApp};
 use diffscope::diffusion::finite::{Preset, Transition};
 use egui::accesskit::Role;
@@ -609,6 +609,7 @@ fn the_chain_survives_a_restart_and_a_stale_one_is_brought_into_range() {
         seed: 9,
         chains: 5,
         steps_per_s: 8.0,
+        mode: MarkovMode::Digits,
     };
     let mut storage = crate::ui::Memory::default();
     eframe::set_value(&mut storage, STORAGE_KEY, &settings);

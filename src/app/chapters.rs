@@ -14,7 +14,7 @@ use super::command::Command;
 use super::deck::{self, Chapter, ChapterView, Deck, DeckError, DeckSource, ModelChoice};
 use super::options::AutoStart;
 use super::reverse::LearnedOrigin;
-use super::settings::{DenoiserKind, Tab, point_mass, rows_of};
+use super::settings::{DenoiserKind, MarkovMode, Tab, point_mass, rows_of};
 use crate::diffusion::finite::{Preset, Transition};
 
 /// The open deck and the chapter on screen (what the UI reads).
@@ -135,6 +135,14 @@ impl DiffscopeApp {
         s.markov.rows = rows_of(&Transition::preset(view.markov_preset, k));
         s.markov.p0 = point_mass(0, k);
         s.markov.n = view.n;
+        s.markov.mode = if view.discrete.is_some() {
+            MarkovMode::Digits
+        } else {
+            MarkovMode::Finite
+        };
+        if let Some(kind) = view.discrete {
+            s.d3pm.kind = kind;
+        }
         self.model.markov.playing = false;
         self.model.markov.message = None;
         self.play_range = view.play;
@@ -222,6 +230,7 @@ impl DiffscopeApp {
                 .unwrap_or(Preset::WellMixing),
             markov_states: s.markov.k,
             n: s.markov.n,
+            discrete: (s.markov.mode == MarkovMode::Digits).then_some(s.d3pm.kind),
         }
     }
 

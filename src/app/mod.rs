@@ -275,12 +275,12 @@ impl DiffscopeApp {
             | Command::SaveChapter
             | Command::SaveChapterTo(_) => self.commands.push(command),
             Command::TogglePlay if self.settings.tab == Tab::Reverse => self.toggle_chain(),
-            Command::TogglePlay if self.settings.tab == Tab::Markov => self.toggle_markov(),
-            Command::Step(delta) if self.settings.tab == Tab::Markov => {
+            Command::TogglePlay if self.settings.steps_n() => self.toggle_markov(),
+            Command::Step(delta) if self.settings.steps_n() => {
                 self.step_markov(self.settings.markov.n.saturating_add_signed(delta as isize));
             }
-            Command::Home if self.settings.tab == Tab::Markov => self.step_markov(0),
-            Command::End if self.settings.tab == Tab::Markov => self.step_markov(markov::MAX_N),
+            Command::Home if self.settings.steps_n() => self.step_markov(0),
+            Command::End if self.settings.steps_n() => self.step_markov(markov::MAX_N),
             Command::Markov(edit) => self.markov_edit(edit),
             Command::Step(delta)
                 if self.settings.tab == Tab::Reverse && self.model.learning.chain.is_some() =>

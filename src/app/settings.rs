@@ -197,6 +197,20 @@ pub struct MarkovSettings {
     pub chains: usize,
     /// Playback speed of `n`, in steps per second.
     pub steps_per_s: f32,
+    /// What the tab shows: this finite chain, or the digits' discrete diffusion (D3PM).
+    pub mode: MarkovMode,
+}
+
+/// The Markov chain tab's two views: the lecture's finite chain, then the same object as
+/// diffusion's forward process on the digits' intensity levels (D3PM), which the top bar's
+/// `t` drives.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MarkovMode {
+    /// The editable chain on 2 to 8 states, over `n`.
+    #[default]
+    Finite,
+    /// D3PM on the digits, over `t`.
+    Digits,
 }
 
 impl Default for MarkovSettings {
@@ -212,6 +226,7 @@ impl Default for MarkovSettings {
             seed: 0,
             chains: 3,
             steps_per_s: 4.0,
+            mode: MarkovMode::Finite,
         }
     }
 }
@@ -495,6 +510,15 @@ impl Default for Settings {
 /// The default export folder: the current directory, where `cargo run` was typed.
 fn default_export_dir() -> PathBuf {
     std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."))
+}
+
+impl Settings {
+    /// Whether Play, the arrows, Home/End and the presentation slider move the Markov
+    /// chain tab's `n` (its finite chain is on screen) rather than `t`.
+    #[must_use]
+    pub fn steps_n(&self) -> bool {
+        self.tab == Tab::Markov && self.markov.mode == MarkovMode::Finite
+    }
 }
 
 impl Settings {

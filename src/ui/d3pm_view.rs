@@ -68,6 +68,23 @@ pub const CAPTION: &str = "The Gaussian forward process is the continuous-state 
      collapse into one jump (Q̄_t here, N(√ᾱ_t x_0, (1−ᾱ_t) I) there), and whose stationary law \
      N(0, I) takes the place of the uniform law or the mask.";
 
+/// Presentation mode's equation for `kind`: the closed form with `t` and `ᾱ_t` live.
+#[must_use]
+pub fn present_tex(kind: DiscreteKind) -> &'static str {
+    match kind {
+        DiscreteKind::Uniform => {
+            r"q(x_t \mid x_0) = \mathrm{Cat}(x_t;\ x_0 \bar Q_t),\quad \bar Q_t = \bar\alpha_t\,I + (1-\bar\alpha_t)\,\mathbf{1}\mathbf{1}^\top/K,\quad t = \slot{0000},\ \bar\alpha_t = \slot{0.0000}"
+        }
+        DiscreteKind::Absorbing => {
+            r"q(x_t \mid x_0) = \mathrm{Cat}(x_t;\ x_0 \bar Q_t),\quad \bar Q_t = \bar\alpha_t\,I + (1-\bar\alpha_t)\,\mathbf{1}\,e_m^\top,\quad t = \slot{0000},\ \bar\alpha_t = \slot{0.0000}"
+        }
+    }
+}
+
+/// Presentation mode's caption (one line).
+pub const PRESENT_CAPTION: &str = "Each pixel's intensity level is a Markov chain with kernel Q_t. Left: a fresh draw every step. \
+     Right: one jump with Q̄_t. The Gaussian chain is its continuous-state case.";
+
 /// A number on screen: 6 significant digits.
 fn num(v: f64) -> String {
     format_sig(v, 6)

@@ -12,7 +12,7 @@ use egui_plot::{Line, LineStyle, Plot, PlotPoints, VLine};
 
 use super::{elbo_tab, theme};
 use crate::app::markov::{MANY_CHAINS, MAX_N, MarkovEdit, MarkovView};
-use crate::app::settings::{MarkovSettings, Settings};
+use crate::app::settings::{MarkovMode, MarkovSettings, Settings};
 use crate::app::{Command, Model};
 use crate::diffusion::finite::{Preset, Transition};
 use crate::format::format_sig;
@@ -20,9 +20,27 @@ use crate::format::format_sig;
 /// The smallest `‖p_n − π‖₁` the log plot shows (below it is rounding).
 const DISTANCE_FLOOR: f64 = 1e-13;
 
-/// The tab's centre.
+/// The tab's centre: which chain (the finite one over `n`, or D3PM on the digits over the
+/// top bar's `t`), then that chain's view.
 pub fn markov_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, commands: &mut Vec<Command>) {
-    finite_chain_ui(ui, settings, model, commands);
+    ui.horizontal(|ui| {
+        let mode = &mut settings.markov.mode;
+        ui.selectable_value(mode, MarkovMode::Finite, RichText::new("A finite chain").strong())
+            .on_hover_text("States 1…K, an editable P, and p_n = p_0 Pⁿ over n");
+        ui.selectable_value(
+            mode,
+            MarkovMode::Digits,
+            RichText::new("Diffusion on the digits (D3PM)").strong(),
+        )
+        .on_hover_text(
+            "The same object as diffusion's forward process: each pixel's intensity level is a state, \
+                 Q_t the kernel; the top bar's t and schedule drive it",
+        );
+    });
+    match settings.markov.mode {
+        MarkovMode::Finite => finite_chain_ui(ui, settings, model, commands),
+        MarkovMode::Digits => super::d3pm_view::d3pm_ui(ui, settings, model),
+    }
 }
 
 /// The finite chain: its controls, then its six views in the rest of `ui`.
@@ -39,8 +57,12 @@ pub fn finite_chain_ui(
 }
 
 /// The views alone (presentation mode): the chain's structure in words, then the six
-/// pictures, not editable.
+/// pictures, not editable; for the digits, their two views.
 pub fn views_ui(ui: &mut egui::Ui, settings: &Settings, model: &Model, commands: &mut Vec<Command>) {
+    if settings.markov.mode == MarkovMode::Digits {
+        super::d3pm_view::views_ui(ui, settings, model);
+        return;
+    }
     let right = ui.available_rect_before_wrap().right();
     ui.add(egui::Label::new(RichText::new(model.markov.structure.describe()).weak()).wrap());
     grid_ui(ui, &settings.markov, &model.markov, commands, false, right);

@@ -140,11 +140,23 @@ pub const GAUSSIAN_CHAIN: MathSection = MathSection {
     note: "A continuous state and a Gaussian kernel in place of P; its stationary law is N(0, I).",
 };
 
+/// Diffusion on a finite state space: the same chain with a categorical kernel.
+pub const DISCRETE_CHAIN: MathSection = MathSection {
+    title: "Diffusion on a finite state space (D3PM)",
+    formulas: &[
+        r"q(x_t \mid x_{t-1}) = \mathrm{Cat}(x_t;\ x_{t-1} Q_t),\qquad q(x_t \mid x_0) = \mathrm{Cat}(x_t;\ x_0 \bar Q_t)",
+        r"\text{uniform: } Q_t = (1-\beta_t) I + \beta_t \mathbf{1}\mathbf{1}^\top/K,\quad \bar Q_t = \bar\alpha_t I + (1-\bar\alpha_t) \mathbf{1}\mathbf{1}^\top/K",
+        r"\text{absorbing: } Q_t = (1-\beta_t) I + \beta_t \mathbf{1} e_m^\top,\quad \bar Q_t = \bar\alpha_t I + (1-\bar\alpha_t) \mathbf{1} e_m^\top",
+    ],
+    note: "Austin et al. 2021. Each pixel's intensity level is the state; Q̄_t = Q_1 ⋯ Q_t in closed form, and x_T \
+           approaches the stationary law: uniform, or all mass on the mask m.",
+};
+
 /// The sections shown on a tab, in order.
 #[must_use]
 pub fn sections(tab: Tab) -> Vec<MathSection> {
     match tab {
-        Tab::Markov => vec![MARKOV_CHAIN, STATIONARY, GAUSSIAN_CHAIN],
+        Tab::Markov => vec![MARKOV_CHAIN, STATIONARY, DISCRETE_CHAIN, GAUSSIAN_CHAIN],
         Tab::Forward => vec![FORWARD, CLOSED_FORM, SNR, PRIOR, POSTERIOR],
         Tab::Reverse => vec![CLOSED_FORM, POSTERIOR, REVERSE, SNR],
         Tab::Compare => vec![CLOSED_FORM, COMPARE, SNR, PRIOR],
@@ -232,7 +244,7 @@ pub fn math_ui(ui: &mut egui::Ui, settings: &Settings, model: &Model) {
     ui.add_space(4.0);
     ui.label(RichText::new("Now").strong());
     let posterior = (t >= 1).then(|| s.posterior_variance(t));
-    let lines = if settings.tab == Tab::Markov {
+    let lines = if settings.steps_n() {
         markov_lines(settings, model)
     } else {
         live_lines(t, s.alpha_bar(t), s.snr(t), s.log_snr(t), posterior)

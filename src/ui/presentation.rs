@@ -9,8 +9,10 @@ use egui::{FontId, RichText, TextStyle};
 
 use super::math_panel::shared_cache;
 use super::tex::{tex_live_ui, tex_ui};
-use super::{compare_tab, elbo_tab, forward_tab, markov_tab, reverse_tab, theme, top_bar, training_view};
-use crate::app::settings::{Settings, Tab};
+use super::{
+    compare_tab, d3pm_view, elbo_tab, forward_tab, markov_tab, reverse_tab, theme, top_bar, training_view,
+};
+use crate::app::settings::{MarkovMode, Settings, Tab};
 use crate::app::{Command, Model};
 
 /// The equation's em size at 720 points of height (it grows with the screen).
@@ -90,6 +92,16 @@ fn equation_ui(ui: &mut egui::Ui, settings: &Settings, model: &Model, size: f32)
     // never re-typesets the formula.
     let fixed = |v: f64| format!("{v:.4}");
     match settings.tab {
+        Tab::Markov if settings.markov.mode == MarkovMode::Digits => {
+            let t = settings.t.min(s.steps());
+            tex_live_ui(
+                ui,
+                &mut cache,
+                d3pm_view::present_tex(settings.d3pm.kind),
+                &[&t.to_string(), &fixed(s.alpha_bar(t))],
+                size,
+            );
+        }
         Tab::Markov => {
             let n = settings.markov.n.min(crate::app::markov::MAX_N);
             tex_live_ui(
@@ -138,6 +150,7 @@ fn equation_ui(ui: &mut egui::Ui, settings: &Settings, model: &Model, size: f32)
 /// What the class is looking at, in one line.
 fn caption(settings: &Settings, model: &Model) -> String {
     match settings.tab {
+        Tab::Markov if settings.markov.mode == MarkovMode::Digits => d3pm_view::PRESENT_CAPTION.to_owned(),
         Tab::Markov => {
             "A finite Markov chain: P, the distribution p_n = p_0 Pⁿ against 10⁴ sampled chains, and its distance to π."
                 .to_owned()
@@ -194,7 +207,7 @@ fn controls_ui(
         top_bar::play_button(ui, settings, model, commands);
         let leave_width = 4.0 * text;
         ui.spacing_mut().slider_width = (ui.available_width() - leave_width - 6.0 * text).max(120.0);
-        let (value, max, name) = if settings.tab == Tab::Markov {
+        let (value, max, name) = if settings.steps_n() {
             (&mut settings.markov.n, crate::app::markov::MAX_N, "n")
         } else {
             (&mut settings.t, model.schedule.steps(), "t")

@@ -31,7 +31,7 @@ fn group_heading(ui: &mut egui::Ui, name: &str) {
 /// reverse chain (as Space does); elsewhere `t`'s playback.
 #[must_use]
 pub fn playing(settings: &Settings, model: &Model) -> bool {
-    if settings.tab == crate::app::settings::Tab::Markov {
+    if settings.steps_n() {
         model.markov.playing
     } else if settings.tab == crate::app::settings::Tab::Reverse {
         model

@@ -7,6 +7,7 @@ use std::path::Path;
 use super::{ChapterView, ModelChoice, RawChapter};
 use crate::app::markov::MAX_N;
 use crate::app::settings::{ElboAxis, SamplerKind, SourceChoice, Tab};
+use crate::diffusion::discrete::DiscreteKind;
 use crate::diffusion::finite::{MAX_WINDOW_STATES, Preset};
 use crate::diffusion::schedule::{MAX_STEPS, MIN_STEPS};
 use crate::diffusion::{Schedule, ScheduleKind};
@@ -177,8 +178,20 @@ fn check_reverse_and_elbo(raw: &RawChapter, view: &mut ChapterView) -> Result<()
     Ok(())
 }
 
-/// The Markov chain tab's keys: `preset`, `states` (`K`) and `n`.
+/// The Markov chain tab's keys: `preset`, `states` (`K`) and `n`; `discrete` (uniform or
+/// absorbing) for the digits' D3PM chain instead.
 fn markov(raw: &RawChapter, view: &mut ChapterView) -> Result<(), Bad> {
+    if let Some(kind) = &raw.discrete {
+        view.discrete = Some(DiscreteKind::from_name(kind.get_ref()).ok_or_else(|| {
+            (
+                kind.span(),
+                format!(
+                    "unknown discrete chain '{}' (valid: uniform, absorbing)",
+                    kind.get_ref()
+                ),
+            )
+        })?);
+    }
     if let Some(preset) = &raw.preset {
         view.markov_preset = Preset::from_name(preset.get_ref()).ok_or_else(|| {
             (

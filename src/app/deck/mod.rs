@@ -150,6 +150,8 @@ pub struct ChapterView {
     pub markov_states: usize,
     /// … at this step `n`.
     pub n: usize,
+    /// The tab shows the digits' discrete chain (D3PM) of this kind instead of the finite one.
+    pub discrete: Option<crate::diffusion::discrete::DiscreteKind>,
 }
 
 impl Default for ChapterView {
@@ -179,6 +181,7 @@ impl Default for ChapterView {
                 .unwrap_or(Preset::WellMixing),
             markov_states: s.markov.k,
             n: s.markov.n,
+            discrete: None,
         }
     }
 }
@@ -250,6 +253,7 @@ struct RawChapter {
     preset: Option<Spanned<String>>,
     states: Option<Spanned<usize>>,
     n: Option<Spanned<usize>>,
+    discrete: Option<Spanned<String>>,
 }
 
 /// Opens the deck `source` names: reads, parses and checks it.

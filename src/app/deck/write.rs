@@ -99,5 +99,8 @@ pub fn chapter_toml(chapter: &Chapter, folder: &Path) -> String {
     line("preset", toml_string(v.markov_preset.name()));
     line("states", v.markov_states.to_string());
     line("n", v.n.to_string());
+    if let Some(kind) = v.discrete {
+        line("discrete", toml_string(kind.name()));
+    }
     out
 }
