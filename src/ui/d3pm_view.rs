@@ -82,8 +82,7 @@ pub fn present_tex(kind: DiscreteKind) -> &'static str {
 }
 
 /// Presentation mode's caption (one line).
-pub const PRESENT_CAPTION: &str = "Each pixel's intensity level is a Markov chain with kernel Q_t. Left: a fresh draw every step. \
-     Right: one jump with Q̄_t. The Gaussian chain is its continuous-state case.";
+pub const PRESENT_CAPTION: &str = "Each pixel's level is a Markov chain with kernel Q_t. Left: a fresh draw every step; right: one jump with Q̄_t.";
 
 /// A number on screen: 6 significant digits.
 fn num(v: f64) -> String {
