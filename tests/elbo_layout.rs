@@ -74,7 +74,9 @@ fn math_left(harness: &Harness<'_, DiffscopeApp>) -> f32 {
 /// Every text label whose rect starts right of the left panel and left of the math panel
 /// (the central panel's), as (text, rect).
 fn central_labels(harness: &Harness<'_, DiffscopeApp>) -> Vec<(String, Rect)> {
-    let left = rect_of(harness, "Forward").left();
+    // The central panel's left edge: its first tab button (the Markov chain tab's since it
+    // came first; measured from "Forward" the table's row names fell outside).
+    let left = rect_of(harness, "Markov chain").left();
     let math = math_left(harness);
     harness
         .query_all_by(|n| n.role() == Role::Label)

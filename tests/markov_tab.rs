@@ -609,7 +609,7 @@ fn the_chain_survives_a_restart_and_a_stale_one_is_brought_into_range() {
         seed: 9,
         chains: 5,
         steps_per_s: 8.0,
-        mode: MarkovMode::Digits,
+        mode: MarkovMode::Finite,
     };
     let mut storage = crate::ui::Memory::default();
     eframe::set_value(&mut storage, STORAGE_KEY, &settings);
