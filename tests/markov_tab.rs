@@ -74,6 +74,29 @@ fn type_and_enter(harness: &mut Harness<'_, DiffscopeApp>, text: &str) {
     harness.run_steps(3);
 }
 
+/// Replaces the text of the open "P (CSV)" field with `lines`, typed a character a frame
+/// (Enter between lines), then presses Apply.
+fn apply_csv(harness: &mut Harness<'_, DiffscopeApp>, lines: &[&str]) {
+    harness
+        .get_by_role_and_label(Role::MultilineTextInput, "P (CSV)")
+        .click();
+    harness.run_steps(1);
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::A);
+    harness.run_steps(1);
+    for (n, line) in lines.iter().enumerate() {
+        if n > 0 {
+            harness.key_press(Key::Enter);
+            harness.run_steps(1);
+        }
+        for c in line.chars() {
+            harness.input_mut().events.push(egui::Event::Text(c.to_string()));
+            harness.run_steps(1);
+        }
+    }
+    harness.get_by_label("Apply").click();
+    harness.run_steps(3);
+}
+
 /// The numbers of the labels `{name}(0) = …`, `{name}(1) = …`, … on screen, in order.
 fn shown(harness: &Harness<'_, DiffscopeApp>, name: &str, k: usize) -> Vec<f64> {
     (0..k)
@@ -310,24 +333,7 @@ fn k_above_8_and_a_row_of_zeros_are_refused_and_the_chain_is_kept() {
     // A matrix typed as CSV with a row of zeros: refused with its line.
     harness.get_by_label("P as CSV").click();
     harness.run_steps(2);
-    harness
-        .get_by_role_and_label(Role::MultilineTextInput, "P (CSV)")
-        .click();
-    harness.run_steps(1);
-    harness.key_press_modifiers(Modifiers::COMMAND, Key::A);
-    harness.run_steps(1);
-    for (n, line) in ["0.5, 0.5", "0, 0"].iter().enumerate() {
-        if n > 0 {
-            harness.key_press(Key::Enter);
-            harness.run_steps(1);
-        }
-        for c in line.chars() {
-            harness.input_mut().events.push(egui::Event::Text(c.to_string()));
-            harness.run_steps(1);
-        }
-    }
-    harness.get_by_label("Apply").click();
-    harness.run_steps(3);
+    apply_csv(&mut harness, &["0.5, 0.5", "0, 0"]);
     let app = harness.state();
     let message = app.model.markov.message.clone().unwrap_or_default();
     assert_eq!(
@@ -351,24 +357,7 @@ fn k_above_8_and_a_row_of_zeros_are_refused_and_the_chain_is_kept() {
     );
     assert_eq!(app.settings.markov, before);
     // A good matrix typed as CSV (rows of weights) is taken, normalised.
-    harness
-        .get_by_role_and_label(Role::MultilineTextInput, "P (CSV)")
-        .click();
-    harness.run_steps(1);
-    harness.key_press_modifiers(Modifiers::COMMAND, Key::A);
-    harness.run_steps(1);
-    for (n, line) in ["1, 3", "2, 2"].iter().enumerate() {
-        if n > 0 {
-            harness.key_press(Key::Enter);
-            harness.run_steps(1);
-        }
-        for c in line.chars() {
-            harness.input_mut().events.push(egui::Event::Text(c.to_string()));
-            harness.run_steps(1);
-        }
-    }
-    harness.get_by_label("Apply").click();
-    harness.run_steps(3);
+    apply_csv(&mut harness, &["1, 3", "2, 2"]);
     let app = harness.state();
     assert_eq!(app.model.markov.message, None);
     assert_eq!(app.model.markov.chain.row(0), &[0.25, 0.75]);

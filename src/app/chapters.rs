@@ -15,7 +15,7 @@ use super::deck::{self, Chapter, ChapterView, Deck, DeckError, DeckSource, Model
 use super::options::AutoStart;
 use super::reverse::LearnedOrigin;
 use super::settings::{DenoiserKind, MarkovMode, Tab, point_mass, rows_of};
-use crate::diffusion::finite::{Preset, Transition};
+use crate::diffusion::finite::Transition;
 
 /// The open deck and the chapter on screen (what the UI reads).
 #[derive(Clone, Debug, PartialEq)]
@@ -221,13 +221,7 @@ impl DiffscopeApp {
             elbo_axis: s.elbo.axis,
             elbo_cumulative: s.elbo.cumulative,
             posterior_variance: s.elbo.posterior_variance,
-            // An edited matrix has no preset: the chapter keeps its size and `n`.
-            markov_preset: s
-                .markov
-                .preset
-                .as_deref()
-                .and_then(Preset::from_name)
-                .unwrap_or(Preset::WellMixing),
+            markov_preset: deck::preset_of(&s.markov),
             markov_states: s.markov.k,
             n: s.markov.n,
             discrete: (s.markov.mode == MarkovMode::Digits).then_some(s.d3pm.kind),

@@ -154,6 +154,17 @@ pub struct ChapterView {
     pub discrete: Option<crate::diffusion::discrete::DiscreteKind>,
 }
 
+/// The preset the Markov chain tab's chain came from; an edited matrix has none, and a
+/// chapter keeps only its size and `n` (the well-mixing preset).
+#[must_use]
+pub fn preset_of(markov: &super::settings::MarkovSettings) -> Preset {
+    markov
+        .preset
+        .as_deref()
+        .and_then(Preset::from_name)
+        .unwrap_or(Preset::WellMixing)
+}
+
 impl Default for ChapterView {
     fn default() -> Self {
         let s = Settings::default();
@@ -173,12 +184,7 @@ impl Default for ChapterView {
             elbo_axis: s.elbo.axis,
             elbo_cumulative: s.elbo.cumulative,
             posterior_variance: s.elbo.posterior_variance,
-            markov_preset: s
-                .markov
-                .preset
-                .as_deref()
-                .and_then(Preset::from_name)
-                .unwrap_or(Preset::WellMixing),
+            markov_preset: preset_of(&s.markov),
             markov_states: s.markov.k,
             n: s.markov.n,
             discrete: None,
