@@ -6,7 +6,7 @@ use egui::TextureOptions;
 use super::DiffscopeApp;
 use super::error::AppError;
 use super::events::upload;
-use super::reverse::{ChainView, EpsKey, TrainingView, eps_grid, image_grid};
+use super::reverse::{ChainView, EpsKey, eps_grid, image_grid};
 use super::settings::{DenoiserKind, Tab};
 use crate::export::VIEW_EXTENT;
 use crate::model::DataShape;
@@ -68,13 +68,7 @@ impl DiffscopeApp {
     /// Starts a chain from the settings, running or paused at its first frame; returns
     /// whether it started (else the status says why).
     pub(super) fn start_chain(&mut self, paused: bool) -> bool {
-        if self
-            .model
-            .learning
-            .training
-            .as_ref()
-            .is_some_and(TrainingView::running)
-        {
+        if self.model.learning.training_running() {
             self.model.status.error =
                 Some("training is running: cancel it to sample (the worker does one job at a time)".into());
             return false;

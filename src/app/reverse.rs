@@ -432,6 +432,12 @@ pub struct Learning {
 }
 
 impl Learning {
+    /// Whether a training run is going (the worker does one job at a time).
+    #[must_use]
+    pub fn training_running(&self) -> bool {
+        self.training.as_ref().is_some_and(TrainingView::running)
+    }
+
     /// The frame of the chain the Reverse tab shows at the global `t`: while a 2D chain
     /// runs, the newest frame whose ε field has arrived (so that `x_t` and the arrows are
     /// of one step; the field of the newest is asked for meanwhile), else

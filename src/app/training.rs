@@ -8,13 +8,7 @@ use crate::worker::model::{ModelCommand, TrainJob};
 
 impl DiffscopeApp {
     pub(super) fn train(&mut self) {
-        if self
-            .model
-            .learning
-            .training
-            .as_ref()
-            .is_some_and(TrainingView::running)
-        {
+        if self.model.learning.training_running() {
             self.model.status.error = Some("a training run is going: cancel it first".into());
             return;
         }
@@ -72,13 +66,7 @@ impl DiffscopeApp {
     }
 
     pub(super) fn cancel_training(&mut self) {
-        if self
-            .model
-            .learning
-            .training
-            .as_ref()
-            .is_some_and(TrainingView::running)
-        {
+        if self.model.learning.training_running() {
             self.ml.send(ModelCommand::Cancel);
         }
     }

@@ -156,11 +156,7 @@ fn x_t_subtitle(model: &Model, shape: Option<DataShape>) -> String {
 /// any warning and what runs — or, before the first chain, what Sample does.
 fn run_row_ui(ui: &mut egui::Ui, settings: &Settings, model: &Model, commands: &mut Vec<Command>) {
     let chain = model.learning.chain.as_ref();
-    let training = model
-        .learning
-        .training
-        .as_ref()
-        .is_some_and(TrainingView::running);
+    let training = model.learning.training_running();
     ui.horizontal(|ui| {
         ui.add_enabled_ui(!training, |ui| {
             let label = if chain.is_some() { "Restart" } else { "Sample" };
