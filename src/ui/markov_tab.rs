@@ -26,7 +26,7 @@ pub fn markov_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, comm
     ui.horizontal(|ui| {
         let mode = &mut settings.markov.mode;
         ui.selectable_value(mode, MarkovMode::Finite, RichText::new("A finite chain").strong())
-            .on_hover_text("States 1…K, an editable P, and p_n = p_0 Pⁿ over n");
+            .on_hover_text("States 0…K−1, an editable P, and p_n = p_0 Pⁿ over n");
         ui.selectable_value(
             mode,
             MarkovMode::Digits,
