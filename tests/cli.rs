@@ -879,6 +879,14 @@ fn markov_prints_p_n_the_classes_and_the_rate_and_names_a_bad_line() {
         .expect("the row of n = 10");
     let p0: f64 = row.split(',').nth(1).unwrap().parse().unwrap();
     assert!((p0 - 0.6f64.powi(10)).abs() < 1e-15, "{row}");
+    // A periodic chain's |λ₂| is 1: p_n cycles (it used to say "shrinks like |λ₂|ⁿ").
+    let o = diffscope(&["markov", "--preset", "periodic", "--states", "3", "--n", "1"]);
+    let text = stdout(&o);
+    assert!(
+        text.contains("p_n does not converge (it cycles); its averages do"),
+        "{text}"
+    );
+    assert!(!text.contains("shrinks"), "{text}");
     // A bad matrix file: one line naming the file and the line, exit code 2.
     let bad = scratch("markov").join("bad-chain.csv");
     std::fs::write(&bad, "0.5,0.5\n# a comment\n0.2,-0.8\n").unwrap();

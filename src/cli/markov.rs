@@ -76,7 +76,10 @@ pub fn markov_cmd(cmd: &MarkovCmd) -> Result<()> {
     let eigenvalues = p.eigenvalues()?;
     let lambda2 = p.second_eigenvalue_modulus()?;
     let rate = p.convergence_rate()?;
-    if (rate - lambda2).abs() < 1e-12 {
+    if rate > 1.0 - 1e-9 {
+        // A periodic class has eigenvalues on the unit circle besides 1: p_n cycles.
+        println!("# |λ₂| = {lambda2}: p_n does not converge (it cycles); its averages do");
+    } else if (rate - lambda2).abs() < 1e-12 {
         println!("# |λ₂| = {lambda2}: ‖p_n − lim p‖ shrinks like |λ₂|ⁿ");
     } else {
         println!(
