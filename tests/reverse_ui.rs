@@ -41,6 +41,26 @@ fn settings(reverse: &ReverseSettings) -> Settings {
     }
 }
 
+/// The app of [`settings`] with `reverse` at 20 steps/s (not as fast as it goes), a chain
+/// sampled and three of its frames in.
+fn sampling_slowly(reverse: ReverseSettings) -> Harness<'static, DiffscopeApp> {
+    let mut harness = harness_with(settings(&ReverseSettings {
+        steps_per_s: 20.0,
+        ..reverse
+    }));
+    harness.state_mut().settings.reverse.max_speed = false;
+    harness.run_steps(1);
+    harness.state_mut().push(Command::Sample);
+    step_until(&mut harness, "three frames", |app| {
+        app.model
+            .learning
+            .chain
+            .as_ref()
+            .is_some_and(|c| c.frames.len() >= 3)
+    });
+    harness
+}
+
 fn chain_done(app: &DiffscopeApp) -> bool {
     app.model.learning.chain.as_ref().is_some_and(|c| c.done)
 }
@@ -116,21 +136,8 @@ fn sample_runs_the_ideal_chain_down_to_t_0_and_it_reproduces_the_points() {
 
 #[test]
 fn pause_then_step_advances_exactly_one_step_and_left_arrow_another() {
-    let mut harness = harness_with(settings(&ReverseSettings {
-        steps_per_s: 20.0,
-        ..ReverseSettings::default()
-    }));
     // Slow, so that it is still running when paused.
-    harness.state_mut().settings.reverse.max_speed = false;
-    harness.run_steps(1);
-    harness.state_mut().push(Command::Sample);
-    step_until(&mut harness, "three frames", |app| {
-        app.model
-            .learning
-            .chain
-            .as_ref()
-            .is_some_and(|c| c.frames.len() >= 3)
-    });
+    let mut harness = sampling_slowly(ReverseSettings::default());
     harness.get_by_label("Pause").click();
     // Full speed from here: a chain that did not pause would now step as fast as the
     // worker can (at 20 steps/s it might sleep through a short barrier).
@@ -507,21 +514,10 @@ fn step_without_a_running_chain_starts_one_paused_at_x_t_and_takes_one_step() {
 /// (still paused) with it, a note says so, and the header names it.
 #[test]
 fn a_sampler_picked_while_a_chain_is_paused_restarts_it_with_that_sampler() {
-    let mut harness = harness_with(settings(&ReverseSettings {
+    let mut harness = sampling_slowly(ReverseSettings {
         sampler: SamplerKind::DdpmBeta,
         ddim_steps: 10,
-        steps_per_s: 20.0,
         ..ReverseSettings::default()
-    }));
-    harness.state_mut().settings.reverse.max_speed = false;
-    harness.run_steps(1);
-    harness.state_mut().push(Command::Sample);
-    step_until(&mut harness, "three frames", |app| {
-        app.model
-            .learning
-            .chain
-            .as_ref()
-            .is_some_and(|c| c.frames.len() >= 3)
     });
     harness.get_by_label("Pause").click();
     harness.run_steps(2);
@@ -663,20 +659,7 @@ fn the_views_keep_their_place_and_size_when_the_chain_finishes() {
 #[test]
 fn a_chain_running_behind_another_tab_leaves_its_t_alone() {
     // 20 steps/s over T = 50: the chain runs for 2.5 s while the user is on Forward.
-    let mut slow = settings(&ReverseSettings {
-        steps_per_s: 20.0,
-        ..ReverseSettings::default()
-    });
-    slow.reverse.max_speed = false;
-    let mut harness = harness_with(slow);
-    harness.state_mut().push(Command::Sample);
-    step_until(&mut harness, "the chain's first steps", |app| {
-        app.model
-            .learning
-            .chain
-            .as_ref()
-            .is_some_and(|c| c.frames.len() >= 3)
-    });
+    let mut harness = sampling_slowly(ReverseSettings::default());
     harness.get_by_label("Forward").click();
     harness.run_steps(2);
     assert_eq!(harness.state().settings.tab, Tab::Forward);
