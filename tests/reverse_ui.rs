@@ -43,10 +43,10 @@ fn settings(reverse: &ReverseSettings) -> Settings {
 
 /// The app of [`settings`] with `reverse` at 20 steps/s (not as fast as it goes), a chain
 /// sampled and three of its frames in.
-fn sampling_slowly(reverse: ReverseSettings) -> Harness<'static, DiffscopeApp> {
+fn sampling_slowly(reverse: &ReverseSettings) -> Harness<'static, DiffscopeApp> {
     let mut harness = harness_with(settings(&ReverseSettings {
         steps_per_s: 20.0,
-        ..reverse
+        ..reverse.clone()
     }));
     harness.state_mut().settings.reverse.max_speed = false;
     harness.run_steps(1);
@@ -137,7 +137,7 @@ fn sample_runs_the_ideal_chain_down_to_t_0_and_it_reproduces_the_points() {
 #[test]
 fn pause_then_step_advances_exactly_one_step_and_left_arrow_another() {
     // Slow, so that it is still running when paused.
-    let mut harness = sampling_slowly(ReverseSettings::default());
+    let mut harness = sampling_slowly(&ReverseSettings::default());
     harness.get_by_label("Pause").click();
     // Full speed from here: a chain that did not pause would now step as fast as the
     // worker can (at 20 steps/s it might sleep through a short barrier).
@@ -514,7 +514,7 @@ fn step_without_a_running_chain_starts_one_paused_at_x_t_and_takes_one_step() {
 /// (still paused) with it, a note says so, and the header names it.
 #[test]
 fn a_sampler_picked_while_a_chain_is_paused_restarts_it_with_that_sampler() {
-    let mut harness = sampling_slowly(ReverseSettings {
+    let mut harness = sampling_slowly(&ReverseSettings {
         sampler: SamplerKind::DdpmBeta,
         ddim_steps: 10,
         ..ReverseSettings::default()
@@ -659,7 +659,7 @@ fn the_views_keep_their_place_and_size_when_the_chain_finishes() {
 #[test]
 fn a_chain_running_behind_another_tab_leaves_its_t_alone() {
     // 20 steps/s over T = 50: the chain runs for 2.5 s while the user is on Forward.
-    let mut harness = sampling_slowly(ReverseSettings::default());
+    let mut harness = sampling_slowly(&ReverseSettings::default());
     harness.get_by_label("Forward").click();
     harness.run_steps(2);
     assert_eq!(harness.state().settings.tab, Tab::Forward);
