@@ -101,7 +101,13 @@ impl Xvfb {
             if matches!(self.child.try_wait(), Ok(Some(_))) {
                 return false;
             }
-            if socket_path(self.display).exists() && self.owns_lock() {
+            // The socket and the lock can be there before the server answers: ready when a
+            // client completes the X handshake (an app started earlier failed once under
+            // load with "Failed to open connection to X server").
+            if socket_path(self.display).exists()
+                && self.owns_lock()
+                && x11rb::connect(Some(&self.name())).is_ok()
+            {
                 return true;
             }
             sleep(Duration::from_millis(20));
@@ -625,10 +631,9 @@ fn wait_for_windows<T>(
         if let Some(t) = found(&windows) {
             return t;
         }
-        assert!(
-            app.try_wait().unwrap().is_none(),
-            "the app exited while waiting for {what}"
-        );
+        if let Some(status) = app.try_wait().unwrap() {
+            panic!("the app exited ({status}) while waiting for {what}");
+        }
         assert!(start.elapsed() < timeout, "{what}: the windows are {windows:?}");
         sleep(Duration::from_millis(100));
     }
