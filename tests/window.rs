@@ -42,8 +42,9 @@ struct Xvfb {
 }
 
 impl Xvfb {
-    /// Starts `Xvfb :N -screen 0 1600x1000x24 -nolisten tcp` on the first free N and waits
-    /// until it accepts connections (its socket exists and its lock file names its pid).
+    /// Starts `Xvfb :N -screen 0 1600x1000x24 -nolisten tcp -noreset` on the first free N and
+    /// waits until it accepts connections (its socket and lock file exist, the lock names its
+    /// pid, and a client completes the X handshake).
     fn start() -> Self {
         let log_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("window");
         std::fs::create_dir_all(&log_dir).unwrap();
@@ -62,6 +63,9 @@ impl Xvfb {
                     "1600x1000x24",
                     "-nolisten",
                     "tcp",
+                    // No reset when the last client leaves: a reset while the app connects
+                    // (after a probe or an xdotool call disconnected) failed its connection.
+                    "-noreset",
                 ])
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
@@ -102,8 +106,7 @@ impl Xvfb {
                 return false;
             }
             // The socket and the lock can be there before the server answers: ready when a
-            // client completes the X handshake (an app started earlier failed once under
-            // load with "Failed to open connection to X server").
+            // client completes the X handshake.
             if socket_path(self.display).exists()
                 && self.owns_lock()
                 && x11rb::connect(Some(&self.name())).is_ok()
