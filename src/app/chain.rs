@@ -352,7 +352,12 @@ impl DiffscopeApp {
         }
         self.auto_start = None;
         if start == super::AutoStart::Train {
-            self.commands.push(super::Command::Train);
+            // `--train` on the VAE → VDM tab trains its model; elsewhere, the denoiser.
+            self.commands.push(if self.settings.tab == Tab::Vae {
+                super::Command::Latent(super::latent::LatentAction::TrainFromScratch)
+            } else {
+                super::Command::Train
+            });
             return;
         }
         let fits =

@@ -143,6 +143,11 @@ impl DiffscopeApp {
         if let Some(kind) = view.discrete {
             s.d3pm.kind = kind;
         }
+        s.latent.mode = view.latent;
+        s.latent.beta = view.vae_beta;
+        s.latent.levels = view.levels;
+        s.latent.fixed_encoders = view.switches >= 2;
+        s.latent.to_noise = view.switches >= 3;
         self.model.markov.playing = false;
         self.model.markov.message = None;
         self.play_range = view.play;
@@ -225,6 +230,10 @@ impl DiffscopeApp {
             markov_states: s.markov.k,
             n: s.markov.n,
             discrete: (s.markov.mode == MarkovMode::Digits).then_some(s.d3pm.kind),
+            latent: s.latent.mode,
+            vae_beta: s.latent.beta,
+            levels: s.latent.levels,
+            switches: 1 + u8::from(s.latent.fixed_encoders) + u8::from(s.latent.to_noise),
         }
     }
 
@@ -313,6 +322,7 @@ fn new_deck_header(open: Option<&DeckView>, folder: &Path) -> String {
 /// A tab's name in a saved chapter's title.
 const fn tab_title(tab: Tab) -> &'static str {
     match tab {
+        Tab::Vae => "from the VAE to the VDM",
         Tab::Markov => "a finite Markov chain",
         Tab::Forward => "the forward chain",
         Tab::Reverse => "the reverse chain",

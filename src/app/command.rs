@@ -97,6 +97,8 @@ pub enum Command {
     SaveChapterTo(PathBuf),
     /// Edit the Markov chain tab's chain (refused edits say why on the tab).
     Markov(MarkovEdit),
+    /// An action of the VAE → VDM tab.
+    Latent(super::latent::LatentAction),
 }
 
 impl Command {

@@ -32,6 +32,10 @@ pub enum DialogKind {
     OpenDeck,
     /// Where to save the open deck with the view as a new chapter.
     SaveDeck,
+    /// A VAE or hierarchical VAE weights file to open (the VAE → VDM tab).
+    OpenLatent,
+    /// Where to save the VAE → VDM tab's model.
+    SaveLatent,
 }
 
 impl DiffscopeApp {
@@ -43,13 +47,18 @@ impl DiffscopeApp {
         let wake = ctx.clone();
         let start_dir = self.settings.export_dir.clone();
         let model_name = format!("{}.safetensors", self.model.scene.name);
+        let latent_name = format!(
+            "{}-{}.safetensors",
+            self.settings.latent.mode.name(),
+            self.settings.latent.dataset
+        );
         let spawned = std::thread::Builder::new()
             .name("file-dialog".into())
             .spawn(move || {
                 let opened = Instant::now();
                 let path = match kind {
                     DialogKind::ExportDir => rfd::FileDialog::new().set_directory(&start_dir).pick_folder(),
-                    DialogKind::OpenModel => rfd::FileDialog::new()
+                    DialogKind::OpenModel | DialogKind::OpenLatent => rfd::FileDialog::new()
                         .add_filter("diffscope weights", &["safetensors"])
                         .add_filter("all files", &["*"])
                         .pick_file(),
@@ -57,6 +66,11 @@ impl DiffscopeApp {
                         .add_filter("diffscope weights", &["safetensors"])
                         .set_directory(&start_dir)
                         .set_file_name(&model_name)
+                        .save_file(),
+                    DialogKind::SaveLatent => rfd::FileDialog::new()
+                        .add_filter("diffscope weights", &["safetensors"])
+                        .set_directory(&start_dir)
+                        .set_file_name(&latent_name)
                         .save_file(),
                     DialogKind::OpenData => rfd::FileDialog::new()
                         .add_filter(

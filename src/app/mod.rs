@@ -21,6 +21,7 @@ mod events;
 pub mod exports;
 pub mod forward;
 pub mod keys;
+pub mod latent;
 pub mod layout;
 mod learned;
 mod loading;
@@ -141,6 +142,7 @@ impl DiffscopeApp {
             deck: None,
             d3pm: d3pm::D3pmState::default(),
             markov: markov::MarkovView::new(&settings.markov),
+            latent: latent::LatentState::default(),
         };
         let mut app = Self {
             applied: settings.clone(),
@@ -250,6 +252,7 @@ impl DiffscopeApp {
             move || wake.request_repaint(),
         );
         self.markov_views(ctx);
+        self.latent_views(ctx);
         if self.render_scatters(ctx) {
             // The new picture is laid out in the next frame.
             ctx.request_repaint();
@@ -275,6 +278,13 @@ impl DiffscopeApp {
             | Command::SaveChapter
             | Command::SaveChapterTo(_) => self.commands.push(command),
             Command::TogglePlay if self.settings.tab == Tab::Reverse => self.toggle_chain(),
+            // Space pauses and resumes the VAE → VDM tab's training (it has no `t`).
+            Command::TogglePlay if self.settings.tab == Tab::Vae => {
+                if self.model.latent.training {
+                    let paused = !self.model.latent.paused;
+                    self.latent_action(ctx, latent::LatentAction::Pause(paused));
+                }
+            }
             Command::TogglePlay if self.settings.steps_n() => self.toggle_markov(),
             Command::Step(delta) if self.settings.steps_n() => {
                 self.step_markov(self.settings.markov.n.saturating_add_signed(delta as isize));
@@ -282,6 +292,7 @@ impl DiffscopeApp {
             Command::Home if self.settings.steps_n() => self.step_markov(0),
             Command::End if self.settings.steps_n() => self.step_markov(markov::MAX_N),
             Command::Markov(edit) => self.markov_edit(edit),
+            Command::Latent(action) => self.latent_action(ctx, action),
             Command::Step(delta)
                 if self.settings.tab == Tab::Reverse && self.model.learning.chain.is_some() =>
             {

@@ -40,6 +40,8 @@ impl DialogKind {
             Self::SaveModel => "Save the learned model as",
             Self::OpenDeck => "Open a deck (.toml)",
             Self::SaveDeck => "Save the deck with this view as a chapter",
+            Self::OpenLatent => "Open VAE weights (.safetensors)",
+            Self::SaveLatent => "Save the VAE as",
         }
     }
 
@@ -60,15 +62,15 @@ pub fn check_path(kind: DialogKind, path: &Path) -> Result<(), String> {
         return Err("type a path first".into());
     }
     match kind {
-        DialogKind::OpenData | DialogKind::OpenModel | DialogKind::OpenDeck if path.is_dir() => {
+        DialogKind::OpenData | DialogKind::OpenModel | DialogKind::OpenDeck | DialogKind::OpenLatent if path.is_dir() => {
             Err(format!("{shown} is a folder: type a file in it"))
         }
-        DialogKind::OpenData | DialogKind::OpenModel | DialogKind::OpenDeck if !path.exists() => {
+        DialogKind::OpenData | DialogKind::OpenModel | DialogKind::OpenDeck | DialogKind::OpenLatent if !path.exists() => {
             Err(format!("{shown}: no such file"))
         }
         DialogKind::ExportDir if !path.is_dir() => Err(format!("{shown}: no such folder")),
-        DialogKind::SaveModel if path.is_dir() => Err(format!("{shown} is a folder: add a file name")),
-        DialogKind::SaveModel | DialogKind::SaveDeck => match path.parent() {
+        DialogKind::SaveModel | DialogKind::SaveLatent if path.is_dir() => Err(format!("{shown} is a folder: add a file name")),
+        DialogKind::SaveModel | DialogKind::SaveDeck | DialogKind::SaveLatent => match path.parent() {
             Some(dir) if !dir.as_os_str().is_empty() && !dir.is_dir() => {
                 Err(format!("{}: no such folder", dir.display()))
             }
@@ -128,10 +130,10 @@ impl DiffscopeApp {
     /// Opens the path field for `kind` with `note` above it.
     pub(super) fn open_path_prompt(&mut self, kind: DialogKind, note: String) {
         let start = match kind {
-            DialogKind::ExportDir | DialogKind::SaveModel | DialogKind::SaveDeck => {
+            DialogKind::ExportDir | DialogKind::SaveModel | DialogKind::SaveDeck | DialogKind::SaveLatent => {
                 self.settings.export_dir.clone()
             }
-            DialogKind::OpenData | DialogKind::OpenModel | DialogKind::OpenDeck => self
+            DialogKind::OpenData | DialogKind::OpenModel | DialogKind::OpenDeck | DialogKind::OpenLatent => self
                 .settings
                 .recent_files
                 .first()
@@ -175,6 +177,12 @@ impl DiffscopeApp {
                 .commands
                 .push(Command::OpenDeck(super::deck::DeckSource::File(path))),
             DialogKind::SaveDeck => self.commands.push(Command::SaveChapterTo(path)),
+            DialogKind::OpenLatent => self
+                .commands
+                .push(Command::Latent(super::latent::LatentAction::Load(path))),
+            DialogKind::SaveLatent => self
+                .commands
+                .push(Command::Latent(super::latent::LatentAction::Save(path))),
         }
     }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use egui::ColorImage;
 
 use super::DiffscopeApp;
+use super::settings::Tab;
 use super::error::AppError;
 
 /// The `--screenshot` flow: wait for the window to settle, capture, save, close.
@@ -24,6 +25,9 @@ impl DiffscopeApp {
             && self.loader.is_none()
             && chain_settled
             && self.elbo_settled_for_screenshot()
+            && (self.settings.tab != Tab::Vae
+                || (self.model.latent.snapshot.is_some() && !self.model.latent.training)
+                || self.model.latent.error.is_some())
             && (self.model.points.is_some() || self.model.image.markov.is_some());
         let Some(shot) = &mut self.screenshot else { return };
         // A view that never settles (a failing chain) is captured after five minutes.

@@ -63,6 +63,9 @@ impl Default for PlotQuantities {
 /// The tabs of the central area.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Tab {
+    /// From the VAE to the VDM: a VAE, a Markovian hierarchical VAE, and the three
+    /// restrictions that make it a variational diffusion model.
+    Vae,
     /// A finite Markov chain you can edit: `P`, `p_n = p_0 Pⁿ`, `π`, trajectories.
     Markov,
     /// The forward chain, Markov and closed form side by side.
@@ -78,7 +81,8 @@ pub enum Tab {
 
 impl Tab {
     /// Every tab, in the order the window shows them.
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
+        Self::Vae,
         Self::Markov,
         Self::Forward,
         Self::Reverse,
@@ -90,6 +94,7 @@ impl Tab {
     #[must_use]
     pub const fn name(self) -> &'static str {
         match self {
+            Self::Vae => "vae",
             Self::Markov => "markov",
             Self::Forward => "forward",
             Self::Reverse => "reverse",
@@ -102,6 +107,7 @@ impl Tab {
     #[must_use]
     pub const fn label(self) -> &'static str {
         match self {
+            Self::Vae => "VAE → VDM",
             Self::Markov => "Markov chain",
             Self::Forward => "Forward",
             Self::Reverse => "Reverse",
@@ -469,6 +475,8 @@ pub struct Settings {
     pub d3pm: super::d3pm::D3pmSettings,
     /// The Markov chain tab.
     pub markov: MarkovSettings,
+    /// The VAE → VDM tab.
+    pub latent: super::latent::LatentSettings,
 }
 
 impl Default for Settings {
@@ -503,6 +511,7 @@ impl Default for Settings {
             elbo: ElboSettings::default(),
             d3pm: super::d3pm::D3pmSettings::default(),
             markov: MarkovSettings::default(),
+            latent: super::latent::LatentSettings::default(),
         }
     }
 }
@@ -566,6 +575,7 @@ impl Settings {
         self.elbo = self.elbo.sanitised();
         self.d3pm = self.d3pm.sanitised();
         self.markov = self.markov.sanitised(crate::app::markov::MAX_N);
+        self.latent = self.latent.sanitised();
         self
     }
 

@@ -133,4 +133,6 @@ pub struct Model {
     pub d3pm: super::d3pm::D3pmState,
     /// The Markov chain tab's chain and pictures.
     pub markov: super::markov::MarkovView,
+    /// The VAE → VDM tab's model, its pictures and training.
+    pub latent: super::latent::LatentState,
 }

@@ -26,6 +26,58 @@ pub struct MathSection {
     pub note: &'static str,
 }
 
+/// The VAE's ELBO (the lecture's "Standard VAE" and "ELBO for VAE" slides).
+pub const VAE_ELBO: MathSection = MathSection {
+    title: "VAE: the evidence lower bound",
+    formulas: &[
+        r"\log p(x) \ge \mathbb{E}_{q_\phi(z\mid x)}\log p_\theta(x\mid z) - D_{KL}(q_\phi(z\mid x)\,\|\,p(z))",
+        r"z = \mu_\phi(x) + \sigma_\phi(x)\odot\epsilon,\quad \epsilon\sim\mathcal{N}(0, I)",
+        r"\max_{\phi,\theta}\ \mathbb{E}_{q_\phi}\log p_\theta(x\mid z) - \beta\, D_{KL}(q_\phi(z\mid x)\,\|\,p(z))",
+    ],
+    note: "Encoder q_φ(z|x) = N(μ_φ(x), diag σ²_φ(x)), decoder p_θ(x|z) = N(μ_θ(z), σ_x² I) with one learned \
+           σ_x², prior N(0, I). The KL is exact; the reconstruction term is sampled with the \
+           reparameterisation z = μ + σ ⊙ ε. β = 1 is the ELBO; β > 1 trades reconstruction for a posterior \
+           closer to the prior (β-VAE), and too much of it collapses latents.",
+};
+
+/// The Markovian hierarchical VAE (the lecture's "Hierarchical VAE" slides).
+pub const MHVAE: MathSection = MathSection {
+    title: "Markovian hierarchical VAE",
+    formulas: &[
+        r"p(x, z_{1:T}) = p(z_T)\,p_\theta(x\mid z_1)\prod_{t=2}^{T} p_\theta(z_{t-1}\mid z_t)",
+        r"q_\phi(z_{1:T}\mid x) = q_\phi(z_1\mid x)\prod_{t=2}^{T} q_\phi(z_t\mid z_{t-1})",
+    ],
+    note: "Each latent conditions only on the one before: T learned Gaussian encoders up, T learned \
+           Gaussian decoders down, p(z_T) = N(0, I).",
+};
+
+/// The hierarchical VAE's ELBO term by term (the lecture's "ELBO for MHVAE" and, with the
+/// exact step term, MATH.md §4's consistency form).
+pub const MHVAE_ELBO: MathSection = MathSection {
+    title: "ELBO for the MHVAE, term by term",
+    formulas: &[
+        r"\log p(x) \ge \mathbb{E}_{q_\phi(z_{1:T}\mid x)}\log \frac{p(x, z_{1:T})}{q_\phi(z_{1:T}\mid x)}",
+        r"= \mathbb{E}_q\log p_\theta(x\mid z_1) - \mathbb{E}_q D_{KL}(q(z_T\mid z_{T-1})\,\|\,p(z_T)) - \sum_{t=1}^{T-1} C_t",
+        r"C_t = \mathbb{E}_q\left[\log q(z_t\mid z_{t-1}) - \log p_\theta(z_t\mid z_{t+1})\right]",
+    ],
+    note: "C_t, the consistency term of level t (z_0 = x), is estimated from joint samples of q. Its expectation \
+           is E[KL(r‖p_θ) − KL(r‖q)] with r = q(z_t|z_{t−1}, z_{t+1}): the slide's single KL is not the ELBO. \
+           Every term with its standard error over the examples.",
+};
+
+/// The three restrictions that make the MHVAE a VDM (the lecture's "VDM" slides).
+pub const VDM_RESTRICTIONS: MathSection = MathSection {
+    title: "Three switches: MHVAE → VDM",
+    formulas: &[
+        r"1.\ \dim z_t = \dim x",
+        r"2.\ q(x_t\mid x_{t-1}) = \mathcal{N}(x_t;\ \sqrt{\alpha_t}\,x_{t-1},\ (1-\alpha_t)\,I)",
+        r"3.\ \bar\alpha_T \to 0:\ q(x_T\mid x_0) \to \mathcal{N}(0, I) = p(x_T)",
+    ],
+    note: "With the encoders fixed only the decoders learn, with σ_t² = β_t as the ELBO tab's model; with all \
+           three the posterior q(x_{t−1}|x_t, x_0) is Gaussian in closed form, so the ELBO can be written \
+           with the denoising-matching terms (the ELBO tab's estimator), and both estimates must agree.",
+};
+
 /// The forward chain, one step at a time (the lecture's "VDM: linear Gaussian encoder").
 pub const FORWARD: MathSection = MathSection {
     title: "Forward process (a Markov chain)",
@@ -156,6 +208,7 @@ pub const DISCRETE_CHAIN: MathSection = MathSection {
 #[must_use]
 pub fn sections(tab: Tab) -> Vec<MathSection> {
     match tab {
+        Tab::Vae => vec![VAE_ELBO, MHVAE, MHVAE_ELBO, VDM_RESTRICTIONS],
         Tab::Markov => vec![MARKOV_CHAIN, STATIONARY, DISCRETE_CHAIN, GAUSSIAN_CHAIN],
         Tab::Forward => vec![FORWARD, CLOSED_FORM, SNR, PRIOR, POSTERIOR],
         Tab::Reverse => vec![CLOSED_FORM, POSTERIOR, REVERSE, SNR],

@@ -11,6 +11,7 @@ pub mod controls;
 pub mod d3pm_view;
 pub mod elbo_tab;
 pub mod forward_tab;
+pub mod latent_tab;
 pub mod layout;
 pub mod markov_tab;
 pub mod math_panel;
@@ -82,8 +83,8 @@ fn panels_ui(
     let window = ui.available_rect_before_wrap();
     egui::Panel::top("top_bar").show(ui, |ui| top_bar::top_bar_ui(ui, settings, model, commands));
     egui::Panel::bottom("status").show(ui, |ui| status::status_ui(ui, model, commands));
-    // The ELBO tab plots its own quantities; the Markov chain tab has no `t`.
-    if !matches!(settings.tab, Tab::Elbo | Tab::Markov) {
+    // The ELBO tab plots its own quantities; the Markov chain and VAE → VDM tabs have no `t`.
+    if !matches!(settings.tab, Tab::Elbo | Tab::Markov | Tab::Vae) {
         let mut shown = settings.show_plots;
         egui::Panel::bottom("plots")
             .resizable(true)
@@ -144,6 +145,7 @@ fn panels_ui(
         });
         ui.separator();
         match settings.tab {
+            Tab::Vae => latent_tab::latent_ui(ui, settings, model, commands),
             Tab::Markov => markov_tab::markov_ui(ui, settings, model, commands),
             Tab::Forward => forward_tab::forward_ui(ui, settings, model),
             Tab::Reverse => reverse_tab::reverse_ui(ui, settings, model, commands),

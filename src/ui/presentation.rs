@@ -10,7 +10,7 @@ use egui::{FontId, RichText, TextStyle};
 use super::math_panel::shared_cache;
 use super::tex::{tex_live_ui, tex_ui};
 use super::{
-    compare_tab, d3pm_view, elbo_tab, forward_tab, markov_tab, reverse_tab, theme, top_bar, training_view,
+    compare_tab, d3pm_view, elbo_tab, forward_tab, latent_tab, markov_tab, reverse_tab, theme, top_bar, training_view,
 };
 use crate::app::settings::{MarkovMode, Settings, Tab};
 use crate::app::{Command, Model};
@@ -72,6 +72,7 @@ fn lesson_ui(
         .show_separator_line(false)
         .show(ui, |ui| controls_ui(ui, settings, model, commands, size, screen));
     egui::CentralPanel::default().show(ui, |ui| match settings.tab {
+        Tab::Vae => latent_tab::views_ui(ui, settings, model),
         Tab::Markov => markov_tab::views_ui(ui, settings, model, commands),
         Tab::Forward => forward_tab::views_ui(ui, settings, model),
         Tab::Reverse => match reverse_tab::training_in_centre(model) {
@@ -92,6 +93,9 @@ fn equation_ui(ui: &mut egui::Ui, settings: &Settings, model: &Model, size: f32)
     // never re-typesets the formula.
     let fixed = |v: f64| format!("{v:.4}");
     match settings.tab {
+        Tab::Vae => {
+            tex_ui(ui, &mut cache, latent_tab::present_tex(settings.latent.mode), size * 0.8);
+        }
         Tab::Markov if settings.markov.mode == MarkovMode::Digits => {
             let t = settings.t.min(s.steps());
             tex_live_ui(
@@ -150,6 +154,7 @@ fn equation_ui(ui: &mut egui::Ui, settings: &Settings, model: &Model, size: f32)
 /// What the class is looking at, in one line.
 fn caption(settings: &Settings, model: &Model) -> String {
     match settings.tab {
+        Tab::Vae => latent_tab::present_caption(&settings.latent).to_owned(),
         Tab::Markov if settings.markov.mode == MarkovMode::Digits => d3pm_view::PRESENT_CAPTION.to_owned(),
         Tab::Markov => {
             "A finite Markov chain: P, the distribution p_n = p_0 Pⁿ against 10⁴ sampled chains, and its distance to π."
@@ -202,6 +207,12 @@ fn controls_ui(
             egui::Label::new(RichText::new(error).color(theme::error_color(ui.visuals().dark_mode)))
                 .truncate(),
         );
+    }
+    if settings.tab == Tab::Vae {
+        // No `t` here: the tab's own controls (β, or T and the switches) and training.
+        latent_tab::present_controls_ui(ui, settings, model, commands);
+        ui.add_space(2.0);
+        return;
     }
     ui.horizontal(|ui| {
         top_bar::play_button(ui, settings, model, commands);

@@ -76,6 +76,17 @@ pub fn x0_hat_color(dark: bool) -> Color32 {
     }
 }
 
+/// Samples of a VAE's generative model, `x ~ p_θ(x|z)`, `z ~ N(0, I)`, and the
+/// hierarchical VAE's ancestral samples.
+#[must_use]
+pub fn latent_sample_color(dark: bool) -> Color32 {
+    if dark {
+        Color32::from_rgb(129, 199, 132)
+    } else {
+        Color32::from_rgb(46, 125, 50)
+    }
+}
+
 /// Arrows of the ε field (the score).
 #[must_use]
 pub fn arrow_color(dark: bool) -> Color32 {

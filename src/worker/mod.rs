@@ -2,6 +2,7 @@
 
 pub mod export;
 pub mod frames;
+pub mod latent;
 pub mod model;
 
 /// Lowers the calling thread's scheduling priority to nice 10 (on Linux): when the

@@ -5,6 +5,7 @@ use std::ops::Range;
 use std::path::Path;
 
 use super::{ChapterView, ModelChoice, RawChapter};
+use crate::app::latent::{BETAS, LEVELS, LatentMode};
 use crate::app::markov::MAX_N;
 use crate::app::settings::{ElboAxis, SamplerKind, SourceChoice, Tab};
 use crate::diffusion::discrete::DiscreteKind;
@@ -219,6 +220,49 @@ fn markov(raw: &RawChapter, view: &mut ChapterView) -> Result<(), Bad> {
             return Err((n.span(), format!("n must be in 0..={MAX_N}, got {}", n.get_ref())));
         }
         view.n = *n.get_ref();
+    }
+    check_latent(raw, view)
+}
+
+/// The VAE → VDM tab's keys: `latent` (vae or mhvae), `vae_beta`, `levels` and `switches`.
+fn check_latent(raw: &RawChapter, view: &mut ChapterView) -> Result<(), Bad> {
+    if let Some(latent) = &raw.latent {
+        view.latent = LatentMode::from_name(latent.get_ref()).ok_or_else(|| {
+            (
+                latent.span(),
+                format!("unknown latent model '{}' (valid: vae, mhvae)", latent.get_ref()),
+            )
+        })?;
+    }
+    if let Some(beta) = &raw.vae_beta {
+        let b = *beta.get_ref();
+        if !(b.is_finite() && BETAS.contains(&b)) {
+            return Err((
+                beta.span(),
+                format!("vae_beta must be in {}..={}, got {b}", BETAS.start(), BETAS.end()),
+            ));
+        }
+        view.vae_beta = b;
+    }
+    if let Some(levels) = &raw.levels {
+        let t = *levels.get_ref();
+        if !LEVELS.contains(&t) {
+            return Err((
+                levels.span(),
+                format!("levels must be in {}..={}, got {t}", LEVELS.start(), LEVELS.end()),
+            ));
+        }
+        view.levels = t;
+    }
+    if let Some(switches) = &raw.switches {
+        let k = *switches.get_ref();
+        if !(1..=3).contains(&k) {
+            return Err((
+                switches.span(),
+                format!("switches must be 1, 2 or 3 (how many of the three are on), got {k}"),
+            ));
+        }
+        view.switches = k;
     }
     Ok(())
 }

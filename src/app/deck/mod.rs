@@ -152,6 +152,15 @@ pub struct ChapterView {
     pub n: usize,
     /// The tab shows the digits' discrete chain (D3PM) of this kind instead of the finite one.
     pub discrete: Option<crate::diffusion::discrete::DiscreteKind>,
+    /// The VAE → VDM tab's model: a VAE or the hierarchical VAE…
+    pub latent: crate::app::latent::LatentMode,
+    /// … the VAE's β…
+    pub vae_beta: f64,
+    /// … the hierarchical VAE's levels `T`…
+    pub levels: usize,
+    /// … and how many of the three switches towards a VDM are on (1: only the first,
+    /// always on for 2D data; 2: encoders fixed; 3: `ᾱ_T → 0` too).
+    pub switches: u8,
 }
 
 /// The preset the Markov chain tab's chain came from; an edited matrix has none, and a
@@ -188,6 +197,10 @@ impl Default for ChapterView {
             markov_states: s.markov.k,
             n: s.markov.n,
             discrete: None,
+            latent: s.latent.mode,
+            vae_beta: s.latent.beta,
+            levels: s.latent.levels,
+            switches: 1,
         }
     }
 }
@@ -260,6 +273,10 @@ struct RawChapter {
     states: Option<Spanned<usize>>,
     n: Option<Spanned<usize>>,
     discrete: Option<Spanned<String>>,
+    latent: Option<Spanned<String>>,
+    vae_beta: Option<Spanned<f64>>,
+    levels: Option<Spanned<usize>>,
+    switches: Option<Spanned<u8>>,
 }
 
 /// Opens the deck `source` names: reads, parses and checks it.

@@ -102,5 +102,9 @@ pub fn chapter_toml(chapter: &Chapter, folder: &Path) -> String {
     if let Some(kind) = v.discrete {
         line("discrete", toml_string(kind.name()));
     }
+    line("latent", toml_string(v.latent.name()));
+    line("vae_beta", format!("{:?}", v.vae_beta));
+    line("levels", v.levels.to_string());
+    line("switches", v.switches.to_string());
     out
 }

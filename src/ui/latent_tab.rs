@@ -1,0 +1,671 @@
+//! The VAE → VDM tab: the lecture's first half, live. A VAE on 2D data (its data view,
+//! its latent view with posterior ellipses over the prior, its ELBO as it trains, β and
+//! the posterior-collapse readout), then a Markovian hierarchical VAE with `T` levels and
+//! the three switches that turn it into a variational diffusion model.
+
+use egui::{Color32, Pos2, Rect, RichText, Sense, Shape, Stroke, Vec2};
+use egui_plot::{Bar, BarChart, Legend, Line, Plot, PlotPoints};
+
+use crate::app::Model;
+use crate::app::command::Command;
+use crate::app::latent::{BETAS, LEVELS, LatentAction, LatentMode, LatentSettings, LatentState};
+use crate::app::settings::Settings;
+use crate::data::toy::Dataset;
+use crate::export::VIEW_EXTENT;
+use crate::format::format_sig;
+use crate::model::vae::{Estimate, LatentModel};
+use crate::ui::theme;
+use crate::worker::latent::{LatentReport, Pictures};
+
+/// Examples highlighted with their posterior ellipses in the latent view.
+pub const HIGHLIGHTED: [usize; 5] = [0, 200, 400, 600, 800];
+
+/// What the tab says once all three switches are on.
+pub const VDM_GAINED: &str = "All three on: this is a VDM with T steps. Gained: the posterior \
+     q(x_{t−1} | x_t, x_0) is a known Gaussian, so each step's term is a KL in closed form (the \
+     denoising-matching form, far lower variance); one network can be shared over t; and training is \
+     regression on ε. Only the decoders learn.";
+
+/// The tab's centre: the model choice and its controls, then its views.
+pub fn latent_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, commands: &mut Vec<Command>) {
+    let s = &mut settings.latent;
+    let state = &model.latent;
+    ui.horizontal_wrapped(|ui| {
+        ui.selectable_value(&mut s.mode, LatentMode::Vae, RichText::new("VAE").strong())
+            .on_hover_text("One 2D latent z: encoder q_φ(z|x), decoder p_θ(x|z), prior N(0, I)");
+        ui.selectable_value(
+            &mut s.mode,
+            LatentMode::Hierarchical,
+            RichText::new("Hierarchical VAE → VDM").strong(),
+        )
+        .on_hover_text("T levels of 2D latents, each conditioned only on the one before (Markovian)");
+        ui.separator();
+        let label = ui.label("data");
+        egui::ComboBox::from_id_salt("latent-data")
+            .selected_text(s.data_set().label())
+            .show_ui(ui, |ui| {
+                for d in Dataset::ALL {
+                    if ui.selectable_label(s.dataset == d.name(), d.label()).clicked() {
+                        s.dataset = d.name().to_owned();
+                    }
+                }
+            })
+            .response
+            .labelled_by(label.id);
+        ui.separator();
+        training_buttons_ui(ui, state, commands);
+    });
+    match s.mode {
+        LatentMode::Vae => vae_controls_ui(ui, s, state),
+        LatentMode::Hierarchical => mhvae_controls_ui(ui, s, model),
+    }
+    status_ui(ui, state);
+    views_ui(ui, settings, model);
+}
+
+/// Train, pause, stop; the shipped weights; open and save.
+fn training_buttons_ui(ui: &mut egui::Ui, state: &LatentState, commands: &mut Vec<Command>) {
+    let act = |commands: &mut Vec<Command>, a| commands.push(Command::Latent(a));
+    if ui
+        .button("Train from scratch")
+        .on_hover_text("A fresh model of this form, trained here (the window stays fluid)")
+        .clicked()
+    {
+        act(commands, LatentAction::TrainFromScratch);
+    }
+    if state.training {
+        let label = if state.paused { "Resume" } else { "Pause" };
+        if ui.button(label).clicked() {
+            act(commands, LatentAction::Pause(!state.paused));
+        }
+        if ui.button("Stop").on_hover_text("Keep the model as it is now").clicked() {
+            act(commands, LatentAction::Stop);
+        }
+    } else if state.snapshot.is_some()
+        && ui
+            .button("Train more")
+            .on_hover_text("Go on training the model on screen (with the β set)")
+            .clicked()
+    {
+        act(commands, LatentAction::TrainMore);
+    }
+    if state.form.as_ref().and_then(|f| f.shipped_name()).is_some()
+        && !state.origin.starts_with("shipped")
+        && ui
+            .button("Shipped")
+            .on_hover_text("The weights that ship with diffscope for this form")
+            .clicked()
+    {
+        act(commands, LatentAction::UseShipped);
+    }
+    if ui.button("Open…").on_hover_text("Open VAE or hierarchical VAE weights").clicked() {
+        act(commands, LatentAction::OpenDialog);
+    }
+    if state.snapshot.is_some() && ui.button("Save…").clicked() {
+        act(commands, LatentAction::SaveDialog);
+    }
+}
+
+/// β and the posterior-collapse readout.
+fn vae_controls_ui(ui: &mut egui::Ui, s: &mut LatentSettings, state: &LatentState) {
+    ui.horizontal_wrapped(|ui| {
+        let label = ui.label("β");
+        ui.add(
+            egui::Slider::new(&mut s.beta, BETAS)
+                .step_by(0.05)
+                .max_decimals(2)
+                .update_while_editing(false),
+        )
+        .labelled_by(label.id)
+        .on_hover_text(
+            "β-VAE: the objective is E log p_θ(x|z) − β·KL. Moving β trains on with it; large β \
+             pushes q_φ(z|x) onto the prior until latents collapse. The ELBO shown is at β = 1.",
+        );
+        if let Some(snapshot) = &state.snapshot
+            && let LatentReport::Vae(r) = &snapshot.report
+        {
+            ui.separator();
+            let kls: Vec<String> = r.kl_per_dim.iter().map(|k| format_sig(*k, 3)).collect();
+            ui.label(format!("KL per latent dimension: {} nats", kls.join(", ")))
+                .on_hover_text("E_x KL(q_φ(z_i|x) ‖ N(0, 1)) of each coordinate: a collapsed one is ≈ 0");
+            let dims = r.kl_per_dim.len();
+            let collapsed = r.active_units < dims;
+            let text = format!("active units: {} of {dims}", r.active_units);
+            let text = if collapsed {
+                RichText::new(text).color(theme::warning_color(ui.visuals().dark_mode))
+            } else {
+                RichText::new(text)
+            };
+            ui.label(text).on_hover_text(
+                "A latent is active when Cov_x(E_q[z_i]) > 0.01 (Burda et al. 2016): the encoder's mean \
+                 moves with x. An inactive one carries no information: posterior collapse.",
+            );
+        }
+    });
+}
+
+/// `T` and the three switches.
+fn mhvae_controls_ui(ui: &mut egui::Ui, s: &mut LatentSettings, model: &Model) {
+    ui.horizontal_wrapped(|ui| {
+        let label = ui.label("T");
+        ui.add(egui::Slider::new(&mut s.levels, LEVELS).update_while_editing(false))
+            .labelled_by(label.id)
+            .on_hover_text("Levels of latents z_1 … z_T (a new T trains a new model)");
+        ui.separator();
+        let mut same_size = true;
+        ui.add_enabled(false, egui::Checkbox::new(&mut same_size, "1 · latents the size of the data"))
+            .on_disabled_hover_text("2D data, 2D latents: on by construction here");
+        ui.checkbox(&mut s.fixed_encoders, "2 · encoders fixed")
+            .on_hover_text(
+                "q(z_t|z_{t−1}) = N(√α_t z_{t−1}, (1−α_t) I) with the α_t of the schedule on screen: the \
+                 encoders' parameters disappear, only the decoders train",
+            );
+        if !s.fixed_encoders {
+            s.to_noise = false;
+        }
+        ui.add_enabled(s.fixed_encoders, egui::Checkbox::new(&mut s.to_noise, "3 · ᾱ_T → 0"))
+            .on_hover_text(
+                "Off: the levels stop where ᾱ = ½ (z_T keeps √½ of the data). On: they run the whole \
+                 schedule, ᾱ_T ≈ 0, so z_T ~ N(0, I) and the prior term goes to zero",
+            )
+            .on_disabled_hover_text("Turn on switch 2 first: ᾱ_t belongs to fixed encoders");
+        if s.fixed_encoders {
+            let schedule = &model.schedule;
+            let times = crate::model::mhvae::level_times(schedule, s.levels, s.to_noise);
+            let last = times.last().copied().unwrap_or(0);
+            ui.label(
+                RichText::new(format!(
+                    "levels at t = {} of the {} schedule: ᾱ_T = {}",
+                    times.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
+                    schedule.spec().kind.label(),
+                    format_sig(schedule.alpha_bar(last), 3)
+                ))
+                .weak(),
+            );
+        }
+    });
+}
+
+/// Where the model came from, training progress, the last message and error.
+fn status_ui(ui: &mut egui::Ui, state: &LatentState) {
+    ui.horizontal_wrapped(|ui| {
+        let dark = ui.visuals().dark_mode;
+        if let Some(snapshot) = &state.snapshot {
+            let what = if state.training && state.paused {
+                "paused"
+            } else if state.training {
+                "training"
+            } else {
+                "trained"
+            };
+            ui.label(format!(
+                "{} · {what}, {} iterations{}",
+                state.origin,
+                snapshot.iteration,
+                if snapshot.train_s > 0.0 {
+                    format!(" ({} s here)", format_sig(snapshot.train_s, 3))
+                } else {
+                    String::new()
+                }
+            ));
+        } else if state.waiting() {
+            ui.spinner();
+            ui.label(if state.training { "training starts…" } else { "loading…" });
+        }
+        if let Some(m) = &state.message {
+            ui.label(RichText::new(m).weak());
+        }
+        if let Some(e) = &state.error {
+            ui.label(RichText::new(format!("⚠ {e}")).color(theme::error_color(dark)));
+        }
+    });
+}
+
+/// The views alone (also presentation mode's): the VAE's three, or the hierarchical VAE's
+/// levels and terms.
+pub fn views_ui(ui: &mut egui::Ui, settings: &Settings, model: &Model) {
+    let state = &model.latent;
+    let Some(snapshot) = &state.snapshot else {
+        ui.label(RichText::new("The model's pictures appear with its first snapshot.").weak());
+        return;
+    };
+    match (&snapshot.model, &snapshot.pictures, &snapshot.report) {
+        (LatentModel::Vae(vae), Pictures::Vae { .. }, LatentReport::Vae(report)) => {
+            vae_views_ui(ui, state, vae, report);
+        }
+        (LatentModel::Mhvae(_), Pictures::Mhvae { encoded, generated }, LatentReport::Mhvae(report)) => {
+            mhvae_views_ui(ui, settings, state, encoded, generated, report);
+        }
+        _ => {}
+    }
+}
+
+/// `e` as `−2.31 ± 0.01`.
+#[must_use]
+pub fn with_error(e: Estimate) -> String {
+    format!("{} ± {}", signed(e.mean), format_sig(e.std_err, 2))
+}
+
+/// `v` with 4 significant digits and a real minus sign.
+fn signed(v: f64) -> String {
+    format_sig(v, 4).replace('-', "−")
+}
+
+/// Maps `[−VIEW_EXTENT, VIEW_EXTENT]²` onto `rect` (y up).
+fn to_screen(rect: Rect, p: [f32; 2]) -> Pos2 {
+    let e = VIEW_EXTENT as f32;
+    Pos2::new(
+        rect.center().x + p[0] / e * rect.width() / 2.0,
+        rect.center().y - p[1] / e * rect.height() / 2.0,
+    )
+}
+
+fn from_screen(rect: Rect, pos: Pos2) -> [f32; 2] {
+    let e = VIEW_EXTENT as f32;
+    [
+        (pos.x - rect.center().x) / (rect.width() / 2.0) * e,
+        -(pos.y - rect.center().y) / (rect.height() / 2.0) * e,
+    ]
+}
+
+/// Points `n × 2` as small squares, one mesh (thousands of points cost one shape).
+fn points_shape(rect: Rect, points: &[f32], color: Color32, half: f32) -> Shape {
+    let mut mesh = egui::Mesh::default();
+    for p in points.chunks_exact(2) {
+        let c = to_screen(rect, [p[0], p[1]]);
+        if rect.contains(c) {
+            mesh.add_colored_rect(Rect::from_center_size(c, Vec2::splat(2.0 * half)), color);
+        }
+    }
+    Shape::mesh(mesh)
+}
+
+/// A square of `side` for a view called `name` (its accessible label).
+fn view_rect(ui: &mut egui::Ui, side: f32, name: &str) -> Rect {
+    sized_rect(ui, Vec2::splat(side), name)
+}
+
+/// Room of `size` for a view called `name` (its accessible label).
+fn sized_rect(ui: &mut egui::Ui, size: Vec2, name: &str) -> Rect {
+    let (rect, response) = ui.allocate_exact_size(size, Sense::hover());
+    response.widget_info(|| egui::WidgetInfo::labeled(egui::accesskit::Role::Image, true, name));
+    rect
+}
+
+/// A square view: its frame, its title, the axes through 0.
+fn view_frame(ui: &egui::Ui, rect: Rect, title: &str) {
+    let painter = ui.painter_at(rect);
+    let visuals = ui.visuals();
+    painter.rect_filled(rect, 2.0, visuals.extreme_bg_color);
+    let axis = Stroke::new(1.0, visuals.faint_bg_color);
+    let o = to_screen(rect, [0.0, 0.0]);
+    painter.line_segment([Pos2::new(rect.left(), o.y), Pos2::new(rect.right(), o.y)], axis);
+    painter.line_segment([Pos2::new(o.x, rect.top()), Pos2::new(o.x, rect.bottom())], axis);
+    painter.text(
+        rect.left_top() + Vec2::new(6.0, 4.0),
+        egui::Align2::LEFT_TOP,
+        title,
+        egui::FontId::proportional(14.0),
+        visuals.strong_text_color(),
+    );
+}
+
+/// An ellipse of a diagonal Gaussian (`σ` per axis) at `k` standard deviations.
+fn ellipse(rect: Rect, mean: [f32; 2], sigma: [f32; 2], k: f32, stroke: Stroke) -> Shape {
+    let pts = (0..=48)
+        .map(|i| {
+            let a = i as f32 / 48.0 * std::f32::consts::TAU;
+            to_screen(rect, [mean[0] + k * sigma[0] * a.cos(), mean[1] + k * sigma[1] * a.sin()])
+        })
+        .collect();
+    Shape::line(pts, stroke)
+}
+
+/// One line of numbers under the views.
+fn numbers_ui(ui: &mut egui::Ui, text: String) {
+    ui.add(egui::Label::new(RichText::new(text).monospace()).wrap());
+}
+
+/// The VAE: data, latent, ELBO curves.
+fn vae_views_ui(ui: &mut egui::Ui, state: &LatentState, vae: &crate::model::vae::Vae, report: &crate::model::vae::VaeElbo) {
+    let Some(Pictures::Vae {
+        posterior,
+        aggregate,
+        reconstructions,
+        samples,
+    }) = state.snapshot.as_ref().map(|s| &s.pictures)
+    else {
+        return;
+    };
+    let dark = ui.visuals().dark_mode;
+    let numbers_height = 2.0 * ui.text_style_height(&egui::TextStyle::Monospace) + 8.0;
+    let gap = 8.0;
+    let side = ((ui.available_width() - 2.0 * gap) / 3.0)
+        .min(ui.available_height() - numbers_height)
+        .max(80.0);
+    let (data_rect, latent_rect, plot_rect) = ui
+        .horizontal(|ui| {
+            ui.spacing_mut().item_spacing.x = gap;
+            let a = view_rect(ui, side, "data view");
+            let b = view_rect(ui, side, "latent view");
+            let c = view_rect(ui, side, "ELBO curves");
+            (a, b, c)
+        })
+        .inner;
+    // The latent under the pointer, decoded here (one point through the decoder).
+    let hovered = ui
+        .ctx()
+        .pointer_hover_pos()
+        .filter(|p| latent_rect.contains(*p))
+        .map(|p| from_screen(latent_rect, p));
+    let decoded = hovered.and_then(|z| vae.decode(&z).ok());
+
+    // The data view: x (faint), x̂ = μ_θ(z), z ~ q(z|x); samples x ~ p_θ(x|z), z ~ N(0, I).
+    view_frame(ui, data_rect, "data x");
+    let painter = ui.painter_at(data_rect);
+    painter.add(points_shape(data_rect, &state.data, theme::faint_color(dark), 1.5));
+    painter.add(points_shape(data_rect, samples, theme::latent_sample_color(dark), 1.2));
+    painter.add(points_shape(data_rect, reconstructions, theme::x0_hat_color(dark), 1.2));
+    for (k, &i) in HIGHLIGHTED.iter().enumerate() {
+        if let (Some(x), Some(r)) = (state.data.get(2 * i..2 * i + 2), reconstructions.get(2 * i..2 * i + 2)) {
+            let color = theme::PATH_COLORS[k % theme::PATH_COLORS.len()];
+            let (a, b) = (to_screen(data_rect, [x[0], x[1]]), to_screen(data_rect, [r[0], r[1]]));
+            painter.circle_stroke(a, 5.0, Stroke::new(2.0, color));
+            painter.line_segment([a, b], Stroke::new(1.5, color));
+        }
+    }
+    if let Some(x) = &decoded {
+        let c = to_screen(data_rect, [x[0], x[1]]);
+        let r = vae.decoder_variance().sqrt() as f32 / VIEW_EXTENT as f32 * data_rect.width() / 2.0;
+        let marker = theme::marker_color(dark);
+        painter.circle_stroke(c, r.max(3.0), Stroke::new(1.5, marker));
+        painter.circle_filled(c, 3.5, marker);
+    }
+    legend(
+        ui,
+        data_rect,
+        &[
+            ("x", theme::faint_color(dark)),
+            ("x̂ = μ_θ(z), z ~ q", theme::x0_hat_color(dark)),
+            ("x ~ p_θ(x|z), z ~ N(0, I)", theme::latent_sample_color(dark)),
+        ],
+    );
+
+    // The latent view: the prior's 1σ and 2σ circles, the aggregate posterior, the
+    // highlighted examples' q_φ(z|x) at 1σ and 2σ.
+    view_frame(ui, latent_rect, "latent z");
+    let painter = ui.painter_at(latent_rect);
+    let prior = Stroke::new(1.0, theme::faint_color(dark));
+    for k in [1.0, 2.0] {
+        painter.add(ellipse(latent_rect, [0.0, 0.0], [1.0, 1.0], k, prior));
+    }
+    painter.add(points_shape(latent_rect, aggregate, theme::point_color(dark), 1.2));
+    for (k, &i) in HIGHLIGHTED.iter().enumerate() {
+        if let (Some(m), Some(lv)) = (posterior.mean.get(2 * i..2 * i + 2), posterior.log_var.get(2 * i..2 * i + 2)) {
+            let color = theme::PATH_COLORS[k % theme::PATH_COLORS.len()];
+            let sigma = [(0.5 * lv[0]).exp(), (0.5 * lv[1]).exp()];
+            painter.add(ellipse(latent_rect, [m[0], m[1]], sigma, 1.0, Stroke::new(2.0, color)));
+            painter.add(ellipse(latent_rect, [m[0], m[1]], sigma, 2.0, Stroke::new(1.0, color)));
+        }
+    }
+    if let Some(z) = hovered {
+        painter.circle_filled(to_screen(latent_rect, z), 3.5, theme::marker_color(dark));
+    }
+    legend(
+        ui,
+        latent_rect,
+        &[
+            ("p(z) = N(0, I): 1σ, 2σ", theme::faint_color(dark)),
+            ("z ~ q_φ(z|x), all x", theme::point_color(dark)),
+            ("q_φ(z|x) of 5 x: 1σ, 2σ", theme::PATH_COLORS[0]),
+        ],
+    );
+    let latent_hover = ui.interact(latent_rect, ui.id().with("latent-hover"), Sense::hover());
+    latent_hover.on_hover_text_at_pointer(match (&hovered, &decoded) {
+        (Some(z), Some(x)) => format!(
+            "z = ({}, {}) decodes to μ_θ(z) = ({}, {})",
+            signed(f64::from(z[0])),
+            signed(f64::from(z[1])),
+            signed(f64::from(x[0])),
+            signed(f64::from(x[1]))
+        ),
+        _ => "hover to decode a latent".to_owned(),
+    });
+
+    curves_ui(ui, plot_rect, state, "KL(q_φ(z|x) ‖ p(z))");
+    numbers_ui(
+        ui,
+        format!(
+            "ELBO {} = E_q log p_θ(x|z) {} − KL {} nats per example (β = 1) · σ_x = {}",
+            with_error(report.elbo),
+            with_error(report.recon),
+            with_error(report.kl),
+            format_sig(report.decoder_variance.sqrt(), 3),
+        ),
+    );
+}
+
+/// A legend in a view's bottom-left corner.
+fn legend(ui: &egui::Ui, rect: Rect, entries: &[(&str, Color32)]) {
+    let painter = ui.painter_at(rect);
+    let font = egui::FontId::proportional(12.0);
+    let line = 15.0;
+    let mut y = rect.bottom() - 6.0 - line * entries.len() as f32;
+    for (text, color) in entries {
+        let p = Pos2::new(rect.left() + 8.0, y + line / 2.0);
+        painter.rect_filled(Rect::from_center_size(p, Vec2::splat(7.0)), 1.0, *color);
+        painter.text(
+            p + Vec2::new(8.0, 0.0),
+            egui::Align2::LEFT_CENTER,
+            *text,
+            font.clone(),
+            ui.visuals().text_color(),
+        );
+        y += line;
+    }
+}
+
+/// The ELBO, the reconstruction term and the rest (KL, or prior + consistency) against
+/// the training iteration, in `rect`.
+fn curves_ui(ui: &mut egui::Ui, rect: Rect, state: &LatentState, kl_name: &str) {
+    let curve = &state.curve;
+    let series = |f: fn(&crate::worker::latent::CurvePoint) -> f64| -> PlotPoints<'static> {
+        curve.iter().map(|p| [p.iteration as f64, f(p)]).collect::<Vec<_>>().into()
+    };
+    let mut child = ui.new_child(egui::UiBuilder::new().max_rect(rect));
+    Plot::new("latent-curves")
+        .width(rect.width())
+        .height(rect.height())
+        .legend(Legend::default().position(egui_plot::Corner::RightBottom))
+        .x_axis_label("iteration")
+        .y_axis_label("nats per example")
+        .allow_scroll(false)
+        .allow_drag(false)
+        .allow_zoom(false)
+        .show(&mut child, |plot| {
+            plot.line(Line::new("ELBO", series(|p| p.elbo)).color(theme::ELBO_COLORS[0]).width(2.0));
+            plot.line(Line::new("E log p(x|·)", series(|p| p.recon)).color(theme::LOSS_COLORS[2]));
+            plot.line(Line::new(kl_name, series(|p| p.kl)).color(theme::LOSS_COLORS[0]));
+        });
+}
+
+/// The hierarchical VAE: the latents of every level through the encoders (top) and the
+/// decoders (bottom), then the ELBO term by term.
+fn mhvae_views_ui(
+    ui: &mut egui::Ui,
+    settings: &Settings,
+    state: &LatentState,
+    encoded: &[Vec<f32>],
+    generated: &[Vec<f32>],
+    report: &crate::model::mhvae::MhvaeElbo,
+) {
+    let dark = ui.visuals().dark_mode;
+    let levels = encoded.len();
+    let columns = levels + 1;
+    let gap = 6.0;
+    let numbers_height = 3.0 * ui.text_style_height(&egui::TextStyle::Monospace) + 10.0;
+    let room = ui.available_height() - numbers_height;
+    let side = ((ui.available_width() - gap * (columns as f32 - 1.0)) / columns as f32)
+        .min((room * 0.62 - gap) / 2.0)
+        .max(40.0);
+    let rows: [(&str, Vec<&[f32]>); 2] = [
+        (
+            "q",
+            std::iter::once(&state.data[..]).chain(encoded.iter().map(Vec::as_slice)).collect(),
+        ),
+        // generated is z_T … z_1, x: shown in the same columns, x first.
+        ("p", generated.iter().rev().map(Vec::as_slice).collect()),
+    ];
+    for (row, (which, pictures)) in rows.iter().enumerate() {
+        ui.horizontal(|ui| {
+            ui.spacing_mut().item_spacing.x = gap;
+            for (k, points) in pictures.iter().enumerate() {
+                let title = match (k, row) {
+                    (0, 0) => "x".to_owned(),
+                    (0, _) => "x ~ p_θ(x|z_1)".to_owned(),
+                    (t, 0) => format!("z_{t} ~ q"),
+                    (t, _) => format!("z_{t} ~ p"),
+                };
+                let (rect, response) = ui.allocate_exact_size(Vec2::splat(side), Sense::hover());
+                let name = format!("{title} view");
+                response.widget_info(|| egui::WidgetInfo::labeled(egui::accesskit::Role::Image, true, &name));
+                view_frame(ui, rect, &title);
+                let color = if row == 0 {
+                    theme::point_color(dark)
+                } else {
+                    theme::latent_sample_color(dark)
+                };
+                let painter = ui.painter_at(rect);
+                painter.add(points_shape(rect, points, color, 1.0));
+                let tip = match (k, *which) {
+                    (0, "q") => "the data x = z_0".to_owned(),
+                    (0, _) => "ancestral samples: z_T ~ N(0, I), then each decoder down to x".to_owned(),
+                    (t, "q") => format!("z_{t} ~ q(z_{t} | z_{}) from the data, through the encoders", t - 1),
+                    (t, _) => format!("z_{t} ~ p_θ(z_{t} | z_{}) on the way down", t + 1),
+                };
+                response.on_hover_text(tip);
+            }
+        });
+    }
+    // The terms as bars (nats per example), the ELBO as it trains beside them.
+    let plot_height = (ui.available_height() - numbers_height).max(60.0);
+    let width = ui.available_width();
+    let (terms_rect, curves_rect) = ui
+        .horizontal(|ui| {
+            let a = sized_rect(ui, Vec2::new(width * 0.55 - gap, plot_height), "ELBO terms");
+            let b = sized_rect(ui, Vec2::new(width * 0.45 - gap, plot_height), "ELBO curves");
+            (a, b)
+        })
+        .inner;
+    terms_ui(ui, terms_rect, report);
+    curves_ui(ui, curves_rect, state, "prior + Σ C_t");
+    let consistency: f64 = report.consistency.iter().map(|c| c.mean).sum();
+    numbers_ui(
+        ui,
+        format!(
+            "ELBO {} = E log p_θ(x|z_1) {} − prior {} − Σ C_t {} nats per example",
+            with_error(report.elbo),
+            with_error(report.recon),
+            with_error(report.prior),
+            signed(consistency),
+        ),
+    );
+    if let Some(d) = report.denoising {
+        let diff = report.elbo.mean - d.mean;
+        let se = report.elbo.std_err.hypot(d.std_err);
+        numbers_ui(
+            ui,
+            format!(
+                "as a VDM, the ELBO tab's denoising-matching estimator: {} — differs by {} ({} standard errors)",
+                with_error(d),
+                signed(diff),
+                format_sig(diff.abs() / se.max(f64::MIN_POSITIVE), 2)
+            ),
+        );
+    }
+    let s = &settings.latent;
+    if s.fixed_encoders && s.to_noise {
+        ui.add(egui::Label::new(RichText::new(VDM_GAINED).weak()).wrap());
+    }
+}
+
+/// The ELBO's terms as bars: the reconstruction (a gain), each consistency term and the
+/// prior term (losses), in nats per example.
+fn terms_ui(ui: &mut egui::Ui, rect: Rect, report: &crate::model::mhvae::MhvaeElbo) {
+    let mut bars = vec![Bar::new(0.0, report.recon.mean).name("E log p_θ(x|z_1)")];
+    for (i, c) in report.consistency.iter().enumerate() {
+        bars.push(Bar::new(i as f64 + 1.0, -c.mean).name(format!("−C_{}", i + 1)));
+    }
+    let last = report.consistency.len() as f64 + 1.0;
+    bars.push(Bar::new(last, -report.prior.mean).name("−prior"));
+    let chart = BarChart::new("ELBO terms", bars).color(theme::ELBO_COLORS[0]).width(0.7);
+    let labels: Vec<String> = std::iter::once("recon".to_owned())
+        .chain((1..=report.consistency.len()).map(|t| format!("−C_{t}")))
+        .chain(std::iter::once("−prior".to_owned()))
+        .collect();
+    let mut child = ui.new_child(egui::UiBuilder::new().max_rect(rect));
+    Plot::new("mhvae-terms")
+        .width(rect.width())
+        .height(rect.height())
+        .y_axis_label("nats per example")
+        .x_axis_formatter(move |mark, _| {
+            let i = mark.value.round();
+            if (mark.value - i).abs() < 1e-6 && i >= 0.0 {
+                labels.get(i as usize).cloned().unwrap_or_default()
+            } else {
+                String::new()
+            }
+        })
+        .allow_scroll(false)
+        .allow_drag(false)
+        .allow_zoom(false)
+        .show(&mut child, |plot| plot.bar_chart(chart));
+}
+
+/// The VAE's ELBO (the lecture's "Standard VAE" slide) for presentation mode.
+const VAE_TEX: &str = r"\log p(x) \ge \mathbb{E}_{q_\phi(z\mid x)}\log p_\theta(x\mid z) - D_{KL}(q_\phi(z\mid x)\,\|\,p(z))";
+
+/// The hierarchical VAE's ELBO, term by term as the tab computes it.
+const MHVAE_TEX: &str = r"\log p(x) \ge \mathbb{E}_q\log p_\theta(x\mid z_1) - \mathbb{E}_q D_{KL}(q(z_T\mid z_{T-1})\,\|\,p(z_T)) - \sum_{t=1}^{T-1} C_t";
+
+/// The equation presentation mode shows above the views.
+#[must_use]
+pub fn present_tex(mode: LatentMode) -> &'static str {
+    match mode {
+        LatentMode::Vae => VAE_TEX,
+        LatentMode::Hierarchical => MHVAE_TEX,
+    }
+}
+
+/// What the class is looking at, in one line.
+#[must_use]
+pub fn present_caption(s: &LatentSettings) -> &'static str {
+    match (s.mode, s.fixed_encoders, s.to_noise) {
+        (LatentMode::Vae, _, _) => {
+            "Left: x, its reconstructions and samples. Middle: the latent space, q_φ(z|x) over the prior. \
+             Right: the ELBO as it trains."
+        }
+        (LatentMode::Hierarchical, false, _) => {
+            "A Markovian hierarchical VAE: learned encoders up (top row), learned decoders down (bottom row)."
+        }
+        (LatentMode::Hierarchical, true, false) => {
+            "Encoders fixed to the schedule's linear Gaussian steps: only the decoders learn. z_T is not yet N(0, I)."
+        }
+        (LatentMode::Hierarchical, true, true) => {
+            "ᾱ_T → 0: z_T ~ N(0, I), the prior term vanishes — this is a variational diffusion model."
+        }
+    }
+}
+
+/// Presentation mode's controls: train and pause, then β or `T` and the switches.
+pub fn present_controls_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, commands: &mut Vec<Command>) {
+    let s = &mut settings.latent;
+    ui.horizontal_wrapped(|ui| {
+        training_buttons_ui(ui, &model.latent, commands);
+        ui.separator();
+        match s.mode {
+            LatentMode::Vae => vae_controls_ui(ui, s, &model.latent),
+            LatentMode::Hierarchical => mhvae_controls_ui(ui, s, model),
+        }
+    });
+}
