@@ -9,12 +9,14 @@ pub mod conv_ops;
 pub mod elbo;
 pub mod io;
 pub mod kernels;
+pub mod mhvae;
 pub mod mlp;
 pub mod ops;
 pub mod params;
 pub mod sample;
 pub mod shipped;
 pub mod train;
+pub mod vae;
 
 use std::fmt;
 
