@@ -6,6 +6,7 @@
 pub mod bench;
 pub mod conv;
 pub mod conv_ops;
+pub mod dense;
 pub mod elbo;
 pub mod io;
 pub mod kernels;
@@ -17,6 +18,7 @@ pub mod sample;
 pub mod shipped;
 pub mod train;
 pub mod vae;
+pub mod vae_io;
 
 use std::fmt;
 
