@@ -41,6 +41,7 @@ use super::ops::{tensor_vec, tensors, vars};
 use super::params::{AdamW, Param};
 use super::vae::{Estimate, LN_2PI, VaeTrainSettings, check_data, checked_update, matrix, normals};
 use super::{ModelError, check_layout};
+use crate::diffusion::elbo::prior_term;
 use crate::diffusion::{ReverseVariance, Schedule};
 
 /// Most levels.
@@ -205,6 +206,12 @@ pub struct MhvaeElbo {
     /// ELBO tab's denoising-matching estimator ([`estimate_with`], `ReverseVariance::Beta`)
     /// on the same data (each example repeated `samples` times) and seed.
     pub denoising: Option<Estimate>,
+    /// Fixed encoders only: the denoising-matching form's prior term,
+    /// `KL(q(z_T|x) ‖ N(0, I))` in closed form per example (MATH.md §4, `prior_term`).
+    /// This is the term that goes to zero as `ᾱ_T → 0` (`~1e-4` nats for the linear
+    /// schedule's whole range); the consistency form's [`prior`](Self::prior) does not:
+    /// it is about `d·α_T/2` (`α_T` of the last level, 0.012 at T = 4 of 1000 steps).
+    pub prior_marginal: Option<Estimate>,
 }
 
 /// One level's `q(z_t|z_{t−1})` as tensors: mean and log-variance, `[n, d]` each (a
@@ -481,9 +488,18 @@ impl Mhvae {
                 "the MHVAE's ELBO is not finite (its parameters have diverged)".into(),
             ));
         }
-        let denoising = match &self.config.encoders {
-            Encoders::Learned => None,
-            Encoders::Fixed(schedule) => Some(self.denoising_elbo(schedule, &w, x, samples, seed)?),
+        let (denoising, prior_marginal) = match &self.config.encoders {
+            Encoders::Learned => (None, None),
+            Encoders::Fixed(schedule) => {
+                let marginal: Vec<f64> = x
+                    .chunks_exact(d)
+                    .map(|v| prior_term(schedule, d, v.iter().map(|&a| f64::from(a) * f64::from(a)).sum()))
+                    .collect();
+                (
+                    Some(self.denoising_elbo(schedule, &w, x, samples, seed)?),
+                    Some(Estimate::of(&marginal)),
+                )
+            }
         };
         Ok(MhvaeElbo {
             recon: Estimate::of(&recon),
@@ -491,6 +507,7 @@ impl Mhvae {
             prior: Estimate::of(&prior),
             elbo,
             denoising,
+            prior_marginal,
         })
     }
 
