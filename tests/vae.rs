@@ -217,3 +217,283 @@ fn linear_vae_reaches_the_ppca_likelihood() {
     assert!((mc.elbo.mean - elbo).abs() < 5.0 * mc.elbo.std_err + 1e-3);
     assert_eq!(mc.active_units, 2);
 }
+
+/// The two moons the window shows (standardised), `n` points.
+fn moons(n: usize, seed: u64) -> Vec<f32> {
+    diffscope::model::train::iid_draw(diffscope::data::Dataset::TwoMoons, n, seed)
+}
+
+/// The KL term in closed form equals `E_q[log q(z|x) − log p(z)]` by Monte Carlo within 5
+/// standard errors, for a random VAE and for the trained linear one.
+#[test]
+fn analytic_kl_matches_monte_carlo() {
+    let (ppca, ppca_x) = trained_ppca();
+    let cases = [(Vae::new(VaeConfig::two_d(), 7), moons(4000, 7)), (ppca, ppca_x)];
+    for (vae, x) in cases {
+        let k = vae.config.latent_dim;
+        let report = vae.elbo(&x, 1, 1).unwrap();
+        let post = vae.encode(&x).unwrap();
+        let n = post.mean.len() / k;
+        let key = diffscope::diffusion::noise::StreamKey::new(99, 5);
+        // Per example: (MC value with 4 draws) − (closed form): mean zero.
+        let draws = 4;
+        let diffs: Vec<f64> = (0..n)
+            .map(|i| {
+                let mut mc = 0.0;
+                let mut exact = 0.0;
+                for j in 0..k {
+                    let (mu, lv) = (
+                        f64::from(post.mean[i * k + j]),
+                        f64::from(post.log_var[i * k + j]),
+                    );
+                    exact += 0.5 * (mu * mu + lv.exp() - 1.0 - lv);
+                    for s in 0..draws {
+                        let e = key.normal(((i * k + j) * draws + s) as u64);
+                        let z = mu + (0.5 * lv).exp() * e;
+                        // log q − log p = −½ lv − ½ e² + ½ z²
+                        mc += (-0.5 * lv - 0.5 * e * e + 0.5 * z * z) / draws as f64;
+                    }
+                }
+                mc - exact
+            })
+            .collect();
+        let mean = diffs.iter().sum::<f64>() / n as f64;
+        let sd = (diffs.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt();
+        let se = sd / (n as f64).sqrt();
+        eprintln!("KL {:?}: MC − exact = {mean:.5} ± {se:.5}", report.kl);
+        assert!(mean.abs() < 5.0 * se, "MC − exact = {mean} ± {se}");
+        let per_dim: f64 = report.kl_per_dim.iter().sum();
+        assert!((per_dim - report.kl.mean).abs() < 1e-9);
+    }
+}
+
+/// A fixed-encoder MHVAE on two moons: `levels` levels of the default linear schedule.
+fn vdm(levels: usize, to_noise: bool, iterations: u64) -> (Mhvae, Schedule) {
+    let source = Schedule::new(&ScheduleSpec::default()).unwrap();
+    let sub = source.subchain(&level_times(&source, levels, to_noise)).unwrap();
+    let config = MhvaeConfig::two_d(levels, Encoders::Fixed(sub.clone()));
+    let settings = VaeTrainSettings {
+        iterations,
+        ..VaeTrainSettings::default()
+    };
+    let mut trainer = MhvaeTrainer::new(Mhvae::new(config, 5), moons(4000, 3), settings).unwrap();
+    for _ in 0..iterations {
+        trainer.step().unwrap();
+    }
+    (trainer.mhvae().clone(), sub)
+}
+
+/// Issue 15, "Done when": with fixed encoders, the MHVAE's consistency-form ELBO equals
+/// the ELBO tab's denoising-matching estimate for the same decoders (same data and seed)
+/// within 4 standard errors of the difference, at T = 4 (to noise) and T = 3 (not).
+#[test]
+fn fixed_encoder_elbo_matches_the_denoising_estimator() {
+    let x = moons(20_000, 11);
+    for (levels, to_noise) in [(4, true), (3, false)] {
+        let (model, sub) = vdm(levels, to_noise, 400);
+        let e = model.elbo(&x, 1, 17).unwrap();
+        let dm = e.denoising.unwrap();
+        let se = e.elbo.std_err.hypot(dm.std_err);
+        eprintln!(
+            "T = {levels}, to noise {to_noise}: consistency {:?}, denoising {dm:?}, prior {:?}, marginal prior {:?}",
+            e.elbo, e.prior, e.prior_marginal
+        );
+        assert!((e.elbo.mean - dm.mean).abs() < 4.0 * se, "{:?} vs {dm:?}", e.elbo);
+        // The terms add up.
+        let sum = e.recon.mean - e.prior.mean - e.consistency.iter().map(|c| c.mean).sum::<f64>();
+        assert!((sum - e.elbo.mean).abs() < 1e-9);
+        assert_eq!(e.consistency.len(), levels - 1);
+        // The consistency prior given z_{T−1}: the closed form's expectation over
+        // z_{T−1} ~ q(z_{T−1}|x), E‖z_{T−1}‖² = ᾱ_{T−1}‖x‖² + d(1 − ᾱ_{T−1}) (affine in it).
+        let ab = sub.alpha_bar(levels - 1);
+        let expected: f64 = x
+            .chunks_exact(2)
+            .map(|p| {
+                let sq = f64::from(p[0]).powi(2) + f64::from(p[1]).powi(2);
+                consistency_prior_term(&sub, 2, ab * sq + 2.0 * (1.0 - ab))
+            })
+            .sum::<f64>()
+            / 20_000.0;
+        assert!(
+            (e.prior.mean - expected).abs() < 5.0 * e.prior.std_err + 1e-6,
+            "{:?} vs {expected}",
+            e.prior
+        );
+        let marginal = e.prior_marginal.unwrap();
+        let exact: f64 = x
+            .chunks_exact(2)
+            .map(|p| prior_term(&sub, 2, f64::from(p[0]).powi(2) + f64::from(p[1]).powi(2)))
+            .sum::<f64>()
+            / 20_000.0;
+        assert!((marginal.mean - exact).abs() < 1e-9);
+        if to_noise {
+            // ᾱ_T → 0: the prior term KL(q(z_T|x) ‖ N(0, I)) is gone.
+            assert!(marginal.mean < 1e-3, "{marginal:?}");
+        } else {
+            // ᾱ_T = ½: the last latent keeps √½ of the data, and the prior term costs.
+            assert!(
+                marginal.mean > 0.1 && e.prior.mean > 0.1,
+                "{marginal:?} {:?}",
+                e.prior
+            );
+        }
+    }
+}
+
+/// `Schedule::subchain` against hand numbers: the constant schedule β = 0.1 has
+/// `ᾱ_t = 0.9^t`; at steps (2, 5, 10), `ᾱ = 0.81, 0.9⁵, 0.9¹⁰`, `α = 0.81, 0.9³, 0.9⁵`.
+#[test]
+fn subchain_takes_the_steps_of_its_source() {
+    let mut spec = ScheduleSpec::new(ScheduleKind::Constant, 10);
+    spec.beta = Some(0.1);
+    let s = Schedule::new(&spec).unwrap();
+    let sub = s.subchain(&[2, 5, 10]).unwrap();
+    assert_eq!(sub.steps(), 3);
+    assert_eq!(sub.spec().steps, 3);
+    assert_eq!(sub.spec().kind, ScheduleKind::Constant);
+    assert_eq!(sub.subchain_source(), Some((10, &[2usize, 5, 10][..])));
+    let close = |a: f64, b: f64| assert!((a - b).abs() < 1e-12, "{a} vs {b}");
+    for (k, (ab, a)) in [(0.81, 0.81), (0.590_49, 0.729), (0.348_678_440_1, 0.590_49)]
+        .into_iter()
+        .enumerate()
+    {
+        close(sub.alpha_bar(k + 1), ab);
+        close(sub.alpha(k + 1), a);
+        close(sub.beta(k + 1), 1.0 - a);
+        close(sub.one_minus_alpha_bar(k + 1), 1.0 - ab);
+    }
+    for bad in [&[][..], &[0, 3], &[3, 11], &[4, 4], &[5, 2]] {
+        assert!(s.subchain(bad).is_err(), "{bad:?}");
+    }
+    // level_times: the whole linear schedule with to_noise, up to ᾱ ≤ ½ without.
+    let linear = Schedule::new(&ScheduleSpec::default()).unwrap();
+    assert_eq!(level_times(&linear, 4, true), vec![250, 500, 750, 1000]);
+    let half = level_times(&linear, 4, false);
+    let last = *half.last().unwrap();
+    assert!(
+        linear.alpha_bar(last) <= 0.5 && linear.alpha_bar(last - 1) > 0.5,
+        "{half:?}"
+    );
+    assert_eq!(half.len(), 4);
+    assert!(half.windows(2).all(|w| w[0] < w[1]));
+    // Strictly increasing even when there are fewer steps than levels (then cut at T).
+    let short = Schedule::new(&{
+        let mut c = ScheduleSpec::new(ScheduleKind::Constant, 5);
+        c.beta = Some(0.1);
+        c
+    })
+    .unwrap();
+    assert_eq!(level_times(&short, 8, true), vec![1, 2, 3, 4, 5]);
+    assert_eq!(level_times(&short, 2, true), vec![3, 5]);
+}
+
+/// Bad data and a blown-up parameter are errors that name the problem, and leave the
+/// model as it was.
+#[test]
+fn bad_data_and_diverged_parameters_are_errors() {
+    let mut x = moons(100, 1);
+    x[37] = f32::NAN;
+    let err = VaeTrainer::new(
+        Vae::new(VaeConfig::two_d(), 1),
+        x.clone(),
+        VaeTrainSettings::default(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, ModelError::Data(_)) && err.to_string().contains("not finite"),
+        "{err}"
+    );
+    let learned = Mhvae::new(MhvaeConfig::two_d(3, Encoders::Learned), 1);
+    let err = MhvaeTrainer::new(learned.clone(), x.clone(), VaeTrainSettings::default()).unwrap_err();
+    assert!(matches!(err, ModelError::Data(_)), "{err}");
+    assert!(Vae::new(VaeConfig::two_d(), 1).elbo(&x, 1, 1).is_err());
+    assert!(learned.elbo(&x, 1, 1).is_err());
+    assert!(Vae::new(VaeConfig::two_d(), 1).encode(&[1.0, 2.0, 3.0]).is_err());
+
+    let x = moons(500, 2);
+    let mut vae = Vae::new(VaeConfig::two_d(), 1);
+    vae.params[2].data[5] = f32::NAN;
+    let mut trainer = VaeTrainer::new(vae.clone(), x.clone(), VaeTrainSettings::default()).unwrap();
+    let err = trainer.step().unwrap_err();
+    assert!(err.to_string().contains("not finite"), "{err}");
+    assert_eq!(trainer.iteration(), 0);
+    assert!(trainer.vae().params[2].data[5].is_nan());
+    assert_eq!(trainer.vae().params[0], vae.params[0]);
+    let mut bad = learned;
+    let last = bad.params.len() - 1;
+    bad.params[last].data[0] = f32::INFINITY;
+    let mut trainer = MhvaeTrainer::new(bad.clone(), x, VaeTrainSettings::default()).unwrap();
+    let err = trainer.step().unwrap_err();
+    assert!(err.to_string().contains("not finite"), "{err}");
+    assert_eq!(trainer.mhvae().params[0], bad.params[0]);
+    assert_eq!(trainer.iteration(), 0);
+}
+
+/// A checkpoint of each kind, trained a little.
+fn checkpoints() -> Vec<LatentCheckpoint> {
+    let source = Schedule::new(&ScheduleSpec::default()).unwrap();
+    let sub = source.subchain(&level_times(&source, 4, true)).unwrap();
+    [
+        LatentModel::Vae(Vae::new(VaeConfig::two_d(), 1)),
+        LatentModel::Mhvae(Mhvae::new(MhvaeConfig::two_d(3, Encoders::Learned), 2)),
+        LatentModel::Mhvae(Mhvae::new(MhvaeConfig::two_d(4, Encoders::Fixed(sub)), 3)),
+    ]
+    .into_iter()
+    .map(|model| LatentCheckpoint {
+        model,
+        dataset: "two-moons".into(),
+        iterations: 12,
+        seed: 4,
+        command: "diffscope vae train".into(),
+        beta: 0.5,
+    })
+    .collect()
+}
+
+/// Weights files round-trip exactly; truncated, garbage and denoiser files are errors
+/// naming the file, never panics.
+#[test]
+fn weights_files_round_trip_and_bad_files_are_errors() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("vae_files");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for (i, c) in checkpoints().iter().enumerate() {
+        let path = dir.join(format!("m{i}.safetensors"));
+        vae::save(c, &path).unwrap();
+        assert_eq!(&vae::load(&path).unwrap(), c);
+        let bytes = std::fs::read(&path).unwrap();
+        // Every truncation up to 400 bytes, then every 13th.
+        for len in (0..bytes.len()).filter(|&l| l < 400 || l % 13 == 0) {
+            assert!(vae::from_bytes(&bytes[..len]).is_err(), "truncated to {len}");
+        }
+        let cut = dir.join(format!("cut{i}.safetensors"));
+        std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+        let err = vae::load(&cut).unwrap_err().to_string();
+        assert!(err.contains(cut.to_str().unwrap()), "{err}");
+        // A denoiser loader refuses it by name.
+        let err = diffscope::model::io::load(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("VAE's weights file") && err.contains(path.to_str().unwrap()),
+            "{err}"
+        );
+    }
+    let garbage = dir.join("garbage.safetensors");
+    std::fs::write(&garbage, b"\x10\x00\x00\x00\x00\x00\x00\x00{\"a\":1}   garbage").unwrap();
+    let err = vae::load(&garbage).unwrap_err().to_string();
+    assert!(err.contains("garbage.safetensors"), "{err}");
+    let missing = dir.join("missing.safetensors");
+    assert!(
+        vae::load(&missing)
+            .unwrap_err()
+            .to_string()
+            .contains("missing.safetensors")
+    );
+    // The shipped two-moons denoiser is recognised as a denoiser.
+    let denoiser =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/weights/two-moons.safetensors");
+    let err = vae::load(&denoiser).unwrap_err().to_string();
+    assert!(
+        err.contains("denoiser's weights file") && err.contains("two-moons.safetensors"),
+        "{err}"
+    );
+}
