@@ -445,4 +445,17 @@ pub fn shipped_names() -> impl Iterator<Item = &'static str> {
 }
 
 /// `(name, safetensors bytes)` of every shipped latent model.
-const SHIPPED: &[(&str, &[u8])] = &[];
+const SHIPPED: &[(&str, &[u8])] = &[
+    (
+        "vae-two-moons",
+        include_bytes!("../../assets/weights/vae-two-moons.safetensors"),
+    ),
+    (
+        "mhvae-two-moons",
+        include_bytes!("../../assets/weights/mhvae-two-moons.safetensors"),
+    ),
+    (
+        "mhvae-vdm-two-moons",
+        include_bytes!("../../assets/weights/mhvae-vdm-two-moons.safetensors"),
+    ),
+];
