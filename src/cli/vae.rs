@@ -74,9 +74,10 @@ pub struct TrainArgs {
     /// Examples per batch.
     #[arg(long, default_value_t = 256, value_name = "B")]
     batch: usize,
-    /// Peak AdamW learning rate, cosine-decayed to a tenth.
-    #[arg(long, default_value_t = 3e-3, value_name = "LR")]
-    lr: f32,
+    /// Peak AdamW learning rate, cosine-decayed to a tenth [default: 3e-3 for the VAE,
+    /// 1e-2 for the MHVAE].
+    #[arg(long, value_name = "LR")]
+    lr: Option<f32>,
     /// Hidden width of every MLP.
     #[arg(long, default_value_t = 64, value_name = "W")]
     hidden: usize,
@@ -171,7 +172,7 @@ fn train(a: &TrainArgs, command_line: String) -> Result<()> {
     }
     let settings = VaeTrainSettings {
         beta: a.beta,
-        lr: a.lr,
+        lr: a.lr.unwrap_or(defaults.lr),
         batch: a.batch,
         iterations,
         seed: a.seed,
