@@ -59,19 +59,18 @@ fn symmetric_eigenvalues(mut a: Vec<Vec<f64>>) -> Vec<f64> {
                     continue;
                 }
                 let theta = (a[q][q] - a[p][p]) / (2.0 * a[p][q]);
-                let t = if theta >= 0.0 { 1.0 } else { -1.0 } / (theta.abs() + (theta * theta + 1.0).sqrt());
+                // sign(θ)/(|θ| + √(θ² + 1)), with sign(0) = 1 (f64::signum of +0 is 1).
+                let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
                 let c = 1.0 / (t * t + 1.0).sqrt();
                 let s = t * c;
-                for k in 0..n {
-                    let (akp, akq) = (a[k][p], a[k][q]);
-                    a[k][p] = c * akp - s * akq;
-                    a[k][q] = s * akp + c * akq;
+                for row in &mut a {
+                    let (akp, akq) = (row[p], row[q]);
+                    row[p] = c * akp - s * akq;
+                    row[q] = s * akp + c * akq;
                 }
-                for k in 0..n {
-                    let (apk, aqk) = (a[p][k], a[q][k]);
-                    a[p][k] = c * apk - s * aqk;
-                    a[q][k] = s * apk + c * aqk;
-                }
+                let (rp, rq) = (a[p].clone(), a[q].clone());
+                a[p] = rp.iter().zip(&rq).map(|(x, y)| c * x - s * y).collect();
+                a[q] = rp.iter().zip(&rq).map(|(x, y)| s * x + c * y).collect();
             }
         }
     }
@@ -537,7 +536,7 @@ fn shipped_weights_reach_their_stated_elbo() {
     match vae::shipped("mhvae-vdm-two-moons").unwrap().unwrap().model {
         LatentModel::Mhvae(m) => match m.config.encoders {
             Encoders::Fixed(s) => {
-                assert_eq!(s.subchain_source(), Some((1000, &[250usize, 500, 750, 1000][..])))
+                assert_eq!(s.subchain_source(), Some((1000, &[250usize, 500, 750, 1000][..])));
             }
             Encoders::Learned => panic!("the VDM has fixed encoders"),
         },

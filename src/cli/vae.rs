@@ -178,44 +178,7 @@ fn train(a: &TrainArgs, command_line: String) -> Result<()> {
         seed: a.seed,
     };
     let set = TrainSet::dataset(a.data, a.seed);
-    let model = match a.model {
-        ModelName::Vae => {
-            if a.fixed_encoders || a.to_noise {
-                bail!("--fixed-encoders and --to-noise are for --model mhvae");
-            }
-            LatentModel::Vae(Vae::new(
-                VaeConfig {
-                    hidden: a.hidden,
-                    layers: a.layers,
-                    ..VaeConfig::two_d()
-                },
-                a.seed,
-            ))
-        }
-        ModelName::Mhvae => {
-            let encoders = if a.fixed_encoders {
-                let source = Schedule::new(&ScheduleSpec::new(a.schedule, a.steps))?;
-                let times = level_times(&source, a.levels, a.to_noise);
-                if times.len() < a.levels {
-                    bail!(
-                        "a schedule of {} steps has fewer than --levels {} steps",
-                        a.steps,
-                        a.levels
-                    );
-                }
-                Encoders::Fixed(source.subchain(&times)?)
-            } else {
-                Encoders::Learned
-            };
-            let config = MhvaeConfig {
-                hidden: a.hidden,
-                layers: a.layers,
-                ..MhvaeConfig::two_d(a.levels, encoders)
-            };
-            config.validate()?;
-            LatentModel::Mhvae(Mhvae::new(config, a.seed))
-        }
-    };
+    let model = new_model(a)?;
     eprintln!(
         "training {} on {} ({} points), {iterations} iterations of batch {}",
         model.describe(),
@@ -275,6 +238,48 @@ fn train(a: &TrainArgs, command_line: String) -> Result<()> {
         a.out.display()
     );
     Ok(())
+}
+
+/// The fresh model `vae train` trains.
+fn new_model(a: &TrainArgs) -> Result<LatentModel> {
+    Ok(match a.model {
+        ModelName::Vae => {
+            if a.fixed_encoders || a.to_noise {
+                bail!("--fixed-encoders and --to-noise are for --model mhvae");
+            }
+            LatentModel::Vae(Vae::new(
+                VaeConfig {
+                    hidden: a.hidden,
+                    layers: a.layers,
+                    ..VaeConfig::two_d()
+                },
+                a.seed,
+            ))
+        }
+        ModelName::Mhvae => {
+            let encoders = if a.fixed_encoders {
+                let source = Schedule::new(&ScheduleSpec::new(a.schedule, a.steps))?;
+                let times = level_times(&source, a.levels, a.to_noise);
+                if times.len() < a.levels {
+                    bail!(
+                        "a schedule of {} steps has fewer than --levels {} steps",
+                        a.steps,
+                        a.levels
+                    );
+                }
+                Encoders::Fixed(source.subchain(&times)?)
+            } else {
+                Encoders::Learned
+            };
+            let config = MhvaeConfig {
+                hidden: a.hidden,
+                layers: a.layers,
+                ..MhvaeConfig::two_d(a.levels, encoders)
+            };
+            config.validate()?;
+            LatentModel::Mhvae(Mhvae::new(config, a.seed))
+        }
+    })
 }
 
 /// The ELBO of `model` on held-out points.

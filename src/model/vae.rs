@@ -351,14 +351,14 @@ impl Vae {
         }
         let mut kl = vec![0.0f64; n];
         let mut kl_per_dim = vec![0.0f64; k];
-        for i in 0..n {
-            for j in 0..k {
+        for (i, kl) in kl.iter_mut().enumerate() {
+            for (j, per_dim) in kl_per_dim.iter_mut().enumerate() {
                 let v = kl_coordinate(
                     f64::from(post.mean[i * k + j]),
                     f64::from(post.log_var[i * k + j]),
                 );
-                kl[i] += v;
-                kl_per_dim[j] += v / n as f64;
+                *kl += v;
+                *per_dim += v / n as f64;
             }
         }
         let active_variance: Vec<f64> = (0..k)

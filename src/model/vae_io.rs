@@ -32,6 +32,10 @@ pub const FORMAT: &str = "diffscope-vae-1";
 
 /// A VAE or an MHVAE: what a latent-model weights file holds.
 #[derive(Clone, Debug, PartialEq)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one per loaded file; the parameters themselves are on the heap either way"
+)]
 pub enum LatentModel {
     /// A VAE.
     Vae(Vae),
@@ -90,7 +94,7 @@ pub struct LatentCheckpoint {
     pub beta: f64,
 }
 
-fn metadata(c: &LatentCheckpoint) -> Result<HashMap<String, String>, ModelError> {
+fn metadata(c: &LatentCheckpoint) -> HashMap<String, String> {
     let mut m = HashMap::new();
     let mut put = |k: &str, v: String| {
         m.insert(k.to_owned(), v);
@@ -148,7 +152,7 @@ fn metadata(c: &LatentCheckpoint) -> Result<HashMap<String, String>, ModelError>
     put("seed", c.seed.to_string());
     put("command", c.command.clone());
     put("beta", format!("{:?}", c.beta));
-    Ok(m)
+    m
 }
 
 /// The safetensors bytes of a checkpoint.
@@ -167,7 +171,7 @@ pub fn to_bytes(c: &LatentCheckpoint) -> Result<Vec<u8>, ModelError> {
                 .map_err(|e| ModelError::Layout(format!("tensor `{}`: {e}", p.name)))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    safetensors::serialize(views, Some(metadata(c)?)).map_err(|e| ModelError::Layout(e.to_string()))
+    safetensors::serialize(views, Some(metadata(c))).map_err(|e| ModelError::Layout(e.to_string()))
 }
 
 /// Writes a checkpoint to `path` (via a temporary file, so a failed write leaves no half
@@ -335,6 +339,7 @@ impl Meta {
 }
 
 /// A shape read from the metadata.
+#[allow(clippy::large_enum_variant, reason = "one per file read")]
 enum ModelShape {
     Vae(VaeConfig),
     Mhvae(MhvaeConfig),
