@@ -10,3 +10,9 @@ for set in two-moons swiss-roll 8gaussians checkerboard circles spiral; do
     "$bin" train --dataset "$set" --seed 1 --out "assets/weights/$set.safetensors"
 done
 "$bin" train --digits --seed 1 --out assets/weights/digits.safetensors
+# The latent-variable models of the VAE → VDM tab (README, "Shipped weights"), each on
+# one thread (bit for bit reproducible).
+"$bin" vae train --model vae --iterations 20000 --threads 1 --out assets/weights/vae-two-moons.safetensors
+"$bin" vae train --model mhvae --levels 4 --iterations 8000 --threads 1 --out assets/weights/mhvae-two-moons.safetensors
+"$bin" vae train --model mhvae --levels 4 --fixed-encoders --to-noise --iterations 8000 --threads 1 \
+    --out assets/weights/mhvae-vdm-two-moons.safetensors

@@ -996,3 +996,133 @@ fn render_forward_draws_the_digits_discrete_chain_and_refuses_it_without_the_dig
     ]));
     assert!(e.contains("17 or 256"), "{e}");
 }
+
+/// `diffscope vae train|elbo|sample` on a short run of each model, and the command
+/// recorded in the weights.
+#[test]
+fn vae_train_elbo_and_sample() {
+    let dir = scratch("vae");
+    let vae = dir.join("vae.safetensors");
+    let o = diffscope(&[
+        "vae",
+        "train",
+        "--model",
+        "vae",
+        "--iterations",
+        "30",
+        "--out",
+        path_str(&vae),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let checkpoint = diffscope::model::vae::load(&vae).unwrap();
+    assert_eq!(checkpoint.iterations, 30);
+    assert_eq!(checkpoint.dataset, "two-moons");
+    assert!(
+        checkpoint.command.starts_with("diffscope vae train --model vae"),
+        "{}",
+        checkpoint.command
+    );
+    let o = diffscope(&[
+        "vae",
+        "elbo",
+        "--weights",
+        path_str(&vae),
+        "--n",
+        "300",
+        "--samples",
+        "2",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let csv = stdout(&o);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "term,t,nats,std_err");
+    let value = |name: &str| -> f64 {
+        let line = lines.iter().find(|l| l.starts_with(&format!("{name},"))).unwrap();
+        line.split(',').nth(2).unwrap().parse().unwrap()
+    };
+    assert!(
+        (value("elbo") - (value("recon") - value("kl"))).abs() < 1e-9,
+        "{csv}"
+    );
+    let samples = dir.join("samples.csv");
+    let o = diffscope(&[
+        "vae",
+        "sample",
+        "--weights",
+        path_str(&vae),
+        "--n",
+        "25",
+        "--out",
+        path_str(&samples),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(&samples).unwrap();
+    assert_eq!(text.lines().count(), 26);
+    assert_eq!(text.lines().next(), Some("x,y"));
+
+    let vdm = dir.join("vdm.safetensors");
+    let o = diffscope(&[
+        "vae",
+        "train",
+        "--model",
+        "mhvae",
+        "--levels",
+        "3",
+        "--fixed-encoders",
+        "--to-noise",
+        "--iterations",
+        "20",
+        "--out",
+        path_str(&vdm),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = diffscope(&[
+        "vae",
+        "elbo",
+        "--weights",
+        path_str(&vdm),
+        "--n",
+        "300",
+        "--samples",
+        "1",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let csv = stdout(&o);
+    assert_eq!(
+        csv.lines().filter(|l| l.starts_with("consistency,")).count(),
+        2,
+        "{csv}"
+    );
+    assert!(csv.lines().any(|l| l.starts_with("denoising_elbo,3,")), "{csv}");
+}
+
+/// Bad weights for `diffscope vae`: one error line naming the file; a denoiser's file
+/// is named as such; a flag for the wrong model is refused.
+#[test]
+fn vae_bad_weights_are_one_error_line() {
+    let dir = scratch("vae_bad");
+    let garbage = dir.join("garbage.safetensors");
+    std::fs::write(&garbage, b"not a safetensors file at all").unwrap();
+    let line = one_error_line(&diffscope(&["vae", "elbo", "--weights", path_str(&garbage)]));
+    assert!(line.contains("garbage.safetensors"), "{line}");
+    let denoiser = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/weights/two-moons.safetensors");
+    let line = one_error_line(&diffscope(&[
+        "vae",
+        "sample",
+        "--weights",
+        path_str(&denoiser),
+        "--out",
+        path_str(&dir.join("s.csv")),
+    ]));
+    assert!(line.contains("denoiser's weights file"), "{line}");
+    let line = one_error_line(&diffscope(&[
+        "vae",
+        "train",
+        "--model",
+        "vae",
+        "--fixed-encoders",
+        "--out",
+        path_str(&dir.join("w.safetensors")),
+    ]));
+    assert!(line.contains("--model mhvae"), "{line}");
+}

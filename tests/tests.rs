@@ -35,5 +35,6 @@ mod reverse_ui;
 mod soak;
 mod tex;
 mod ui;
+mod vae;
 mod window;
 mod worker;

@@ -21,6 +21,7 @@ mod elbo;
 mod markov;
 mod model;
 mod render;
+mod vae;
 
 /// diffscope: see diffusion models work — the forward chain, the learned reverse chain
 /// and the ELBO, with exact numbers. Without a command, it opens the window.
@@ -164,6 +165,9 @@ pub enum Command {
     Elbo(elbo::ElboCmd),
     /// A finite Markov chain: p_n = p_0 Pⁿ, its classes, stationary distributions and |λ₂|.
     Markov(markov::MarkovCmd),
+    /// The VAE and the Markovian hierarchical VAE of the VAE → VDM tab: train, ELBO, sample.
+    #[command(subcommand)]
+    Vae(vae::VaeCmd),
 }
 
 /// A schedule and its parameters, shared by every command that needs one.
@@ -342,6 +346,7 @@ where
         Some(Command::Train(cmd)) => model::train_cmd(&cmd, command_line),
         Some(Command::Sample(cmd)) => model::sample_cmd(&cmd),
         Some(Command::Bench(cmd)) => model::bench_cmd(&cmd),
+        Some(Command::Vae(cmd)) => vae::vae_cmd(&cmd, command_line),
         Some(Command::Elbo(cmd)) => {
             let given = matches.subcommand_matches("elbo").is_some_and(|m| {
                 [

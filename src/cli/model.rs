@@ -166,7 +166,10 @@ pub struct BenchSample {
 }
 
 /// Runs `f` on a rayon pool of `threads` threads (all cores if `None`).
-fn with_threads<R: Send>(threads: Option<usize>, f: impl FnOnce() -> R + Send) -> Result<(usize, R)> {
+pub(super) fn with_threads<R: Send>(
+    threads: Option<usize>,
+    f: impl FnOnce() -> R + Send,
+) -> Result<(usize, R)> {
     let n = threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get));
     if n == 0 {
@@ -289,13 +292,13 @@ fn pace(b: &BenchPace) -> Result<Vec<f64>> {
 }
 
 /// A progress line on stderr, redrawn at most ten times a second.
-struct Progress {
-    start: Instant,
+pub(super) struct Progress {
+    pub(super) start: Instant,
     last: Option<Instant>,
 }
 
 impl Progress {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         let now = Instant::now();
         Self {
             start: now,
@@ -304,7 +307,7 @@ impl Progress {
     }
 
     /// Redraws the bar (on a terminal; elsewhere, prints a line every ten seconds).
-    fn update(&mut self, done: u64, total: u64, tail: &str, force: bool) {
+    pub(super) fn update(&mut self, done: u64, total: u64, tail: &str, force: bool) {
         use std::io::IsTerminal;
         let terminal = std::io::stderr().is_terminal();
         let every = Duration::from_millis(if terminal { 100 } else { 10_000 });

@@ -49,6 +49,9 @@ pub enum ScheduleError {
         /// `T`.
         steps: usize,
     },
+    /// Steps of a sub-chain that are not strictly increasing within `1..=T`.
+    #[error("sub-chain steps: {0}")]
+    SubchainTimes(String),
     /// A name that is not a schedule.
     #[error("unknown schedule '{0}' (valid: linear, cosine, quadratic, sigmoid, constant)")]
     UnknownKind(String),
@@ -289,6 +292,8 @@ pub struct Schedule {
     one_minus_alpha_bar: Vec<f64>,
     /// `ln ᾱ_t`, computed as a sum of `ln(1 − β_i)` (finite where `ᾱ_t` is tiny).
     log_alpha_bar: Vec<f64>,
+    /// For a sub-chain: the source's `T` and the steps taken from it.
+    subchain: Option<(usize, Vec<usize>)>,
 }
 
 impl Schedule {
@@ -339,6 +344,7 @@ impl Schedule {
             alpha_bar,
             one_minus_alpha_bar,
             log_alpha_bar,
+            subchain: None,
         })
     }
 
@@ -421,6 +427,66 @@ impl Schedule {
             log_snr: self.log_snr(t),
             posterior_variance: self.posterior_variance(t),
         }
+    }
+
+    /// The sub-chain of this schedule at the steps `times` (strictly increasing, each in
+    /// `1..=T`): a schedule of `times.len()` steps whose step `k` has
+    /// `ᾱ_k = ᾱ(times[k−1])`, `α_k = ᾱ_k/ᾱ_{k−1}` and `β_k = 1 − α_k` (computed as
+    /// `(ᾱ_{k−1} − ᾱ_k)/ᾱ_{k−1}`, without cancellation). Marginally, `x_{t_k}` of this
+    /// chain is distributed as `x_{times[k−1]}` of the source: it is the source chain
+    /// observed at those steps. Its [`spec`](Self::spec) is the source's with
+    /// `steps = times.len()`: a sub-chain is not rebuilt from its spec alone; keep
+    /// `times` (and the source spec, [`Schedule::subchain_source`]) with it.
+    pub fn subchain(&self, times: &[usize]) -> Result<Self, ScheduleError> {
+        let n = self.steps();
+        if times.is_empty() {
+            return Err(ScheduleError::Steps(0));
+        }
+        if let Some(&t) = times.iter().find(|&&t| t == 0 || t > n) {
+            return Err(ScheduleError::SubchainTimes(format!(
+                "step {t} is outside 1..={n}"
+            )));
+        }
+        if times.windows(2).any(|w| w[1] <= w[0]) {
+            return Err(ScheduleError::SubchainTimes(
+                "the steps must be strictly increasing".into(),
+            ));
+        }
+        let mut beta = vec![0.0];
+        let mut alpha_bar = vec![1.0];
+        let mut one_minus_alpha_bar = vec![0.0];
+        let mut log_alpha_bar = vec![0.0];
+        let mut prev = 0usize;
+        for &t in times {
+            let (before, now) = (self.alpha_bar[prev], self.alpha_bar[t]);
+            beta.push(if before > 0.0 {
+                (before - now) / before
+            } else {
+                1.0
+            });
+            alpha_bar.push(now);
+            one_minus_alpha_bar.push(self.one_minus_alpha_bar[t]);
+            log_alpha_bar.push(self.log_alpha_bar[t]);
+            prev = t;
+        }
+        let alpha = beta.iter().map(|b| 1.0 - b).collect();
+        let mut spec = self.spec.clone();
+        spec.steps = times.len();
+        Ok(Self {
+            spec,
+            beta,
+            alpha,
+            alpha_bar,
+            one_minus_alpha_bar,
+            log_alpha_bar,
+            subchain: Some((self.spec.steps, times.to_vec())),
+        })
+    }
+
+    /// For a [`subchain`](Self::subchain): the source's `T` and the steps taken.
+    #[must_use]
+    pub fn subchain_source(&self) -> Option<(usize, &[usize])> {
+        self.subchain.as_ref().map(|(n, t)| (*n, t.as_slice()))
     }
 
     /// The table `t = 1..=T`, as `diffscope schedule` writes it.

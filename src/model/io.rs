@@ -173,6 +173,11 @@ impl Meta {
     /// The declared architecture; `tensors` is how many tensors the file holds.
     fn architecture(&self, tensors: usize) -> Result<Architecture, ModelError> {
         let format = self.get("format")?;
+        if format == super::vae_io::FORMAT {
+            return Err(bytes_err(
+                "this is a VAE's weights file, not a denoiser's (open it in the VAE → VDM tab)".into(),
+            ));
+        }
         if format != FORMAT {
             return Err(bytes_err(format!("format '{format}' is not {FORMAT}")));
         }

@@ -6,15 +6,19 @@
 pub mod bench;
 pub mod conv;
 pub mod conv_ops;
+pub mod dense;
 pub mod elbo;
 pub mod io;
 pub mod kernels;
+pub mod mhvae;
 pub mod mlp;
 pub mod ops;
 pub mod params;
 pub mod sample;
 pub mod shipped;
 pub mod train;
+pub mod vae;
+pub mod vae_io;
 
 use std::fmt;
 
