@@ -21,6 +21,7 @@ mod forward_gif;
 mod hostile;
 mod hostile_corpus;
 mod largest_alloc;
+mod latent_ui;
 mod lecture;
 mod markov;
 mod markov_tab;

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::DiffscopeApp;
 use super::settings::Tab;
-use crate::data::toy::Dataset;
+use crate::data::Dataset;
 use crate::diffusion::{Schedule, ScheduleSpec};
 use crate::model::ModelError;
 use crate::model::mhvae::{Encoders, Mhvae, MhvaeConfig, level_times};
@@ -119,6 +119,20 @@ impl LatentSettings {
     }
 }
 
+/// The schedule a fixed encoder's sub-chain was taken from, and the steps its levels take.
+fn source_of(sub: &Schedule) -> (ScheduleSpec, Vec<usize>) {
+    match sub.subchain_source() {
+        Some((steps, times)) => (
+            ScheduleSpec {
+                steps,
+                ..sub.spec().clone()
+            },
+            times.to_vec(),
+        ),
+        None => (sub.spec().clone(), (1..=sub.steps()).collect()),
+    }
+}
+
 /// The form of a model: everything that decides its architecture and what it learns from.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LatentForm {
@@ -164,7 +178,7 @@ impl LatentForm {
                 levels: m.config.levels,
                 fixed: match &m.config.encoders {
                     Encoders::Learned => None,
-                    Encoders::Fixed(s) => Some((s.spec().clone(), m.config.fixed_times().to_vec())),
+                    Encoders::Fixed(s) => Some(source_of(s)),
                 },
             },
         }
@@ -187,7 +201,7 @@ impl LatentForm {
             Some((spec, times)) => {
                 let schedule = Schedule::new(spec).map_err(|e| ModelError::Data(e.to_string()))?;
                 let sub = schedule.subchain(times).map_err(|e| ModelError::Data(e.to_string()))?;
-                Encoders::fixed(sub, times.clone())
+                Encoders::Fixed(sub)
             }
         };
         Ok(MhvaeConfig::two_d(self.levels, encoders))
@@ -525,8 +539,11 @@ impl DiffscopeApp {
                         s.levels = m.config.levels;
                         s.fixed_encoders = matches!(m.config.encoders, Encoders::Fixed(_));
                         if let Encoders::Fixed(schedule) = &m.config.encoders {
-                            s.to_noise = schedule.alpha_bar(schedule.steps()) < 0.01;
-                            self.settings.schedule = m.config.fixed_source().clone();
+                            let (spec, times) = source_of(schedule);
+                            if let Ok(source) = Schedule::new(&spec) {
+                                s.to_noise = times == level_times(&source, m.config.levels, true);
+                            }
+                            self.settings.schedule = spec;
                         }
                     }
                 }

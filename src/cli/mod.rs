@@ -49,7 +49,7 @@ struct WindowArgs {
     #[arg(long, value_name = "T")]
     t: Option<usize>,
     /// Start on this tab.
-    #[arg(long, value_parser = ["markov", "forward", "reverse", "compare", "elbo"])]
+    #[arg(long, value_parser = ["vae", "markov", "forward", "reverse", "compare", "elbo"])]
     tab: Option<String>,
     /// Start the reverse chain once the window is up (the ideal denoiser if no learned
     /// model fits the data); with --screenshot, the picture waits for the chain to finish.

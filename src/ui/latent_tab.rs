@@ -10,7 +10,7 @@ use crate::app::Model;
 use crate::app::command::Command;
 use crate::app::latent::{BETAS, LEVELS, LatentAction, LatentMode, LatentSettings, LatentState};
 use crate::app::settings::Settings;
-use crate::data::toy::Dataset;
+use crate::data::Dataset;
 use crate::export::VIEW_EXTENT;
 use crate::format::format_sig;
 use crate::model::vae::{Estimate, LatentModel};
@@ -24,7 +24,9 @@ pub const HIGHLIGHTED: [usize; 5] = [0, 200, 400, 600, 800];
 pub const VDM_GAINED: &str = "All three on: this is a VDM with T steps. Gained: the posterior \
      q(x_{t−1} | x_t, x_0) is a known Gaussian, so each step's term is a KL in closed form (the \
      denoising-matching form, far lower variance); one network can be shared over t; and training is \
-     regression on ε. Only the decoders learn.";
+     regression on ε. Only the decoders learn — and with a few levels their samples stay poor: each \
+     Gaussian step is too big to carry the data's shape, which is why diffusion takes hundreds of small \
+     ones (the Reverse tab's 1000).";
 
 /// The tab's centre: the model choice and its controls, then its views.
 pub fn latent_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, commands: &mut Vec<Command>) {
@@ -280,18 +282,6 @@ fn points_shape(rect: Rect, points: &[f32], color: Color32, half: f32) -> Shape 
     Shape::mesh(mesh)
 }
 
-/// A square of `side` for a view called `name` (its accessible label).
-fn view_rect(ui: &mut egui::Ui, side: f32, name: &str) -> Rect {
-    sized_rect(ui, Vec2::splat(side), name)
-}
-
-/// Room of `size` for a view called `name` (its accessible label).
-fn sized_rect(ui: &mut egui::Ui, size: Vec2, name: &str) -> Rect {
-    let (rect, response) = ui.allocate_exact_size(size, Sense::hover());
-    response.widget_info(|| egui::WidgetInfo::labeled(egui::accesskit::Role::Image, true, name));
-    rect
-}
-
 /// A square view: its frame, its title, the axes through 0.
 fn view_frame(ui: &egui::Ui, rect: Rect, title: &str) {
     let painter = ui.painter_at(rect);
@@ -321,9 +311,64 @@ fn ellipse(rect: Rect, mean: [f32; 2], sigma: [f32; 2], k: f32, stroke: Stroke) 
     Shape::line(pts, stroke)
 }
 
-/// One line of numbers under the views.
-fn numbers_ui(ui: &mut egui::Ui, text: String) {
-    ui.add(egui::Label::new(RichText::new(text).monospace()).wrap());
+/// The lines under the views: numbers (monospace) and words (weak), with the height
+/// they take wrapped at `width`.
+struct Footer {
+    lines: Vec<(String, bool)>,
+}
+
+impl Footer {
+    fn height(&self, ui: &egui::Ui, width: f32) -> f32 {
+        let spacing = ui.spacing().item_spacing.y;
+        self.lines
+            .iter()
+            .map(|(text, mono)| {
+                let font = if *mono {
+                    egui::TextStyle::Monospace.resolve(ui.style())
+                } else {
+                    egui::TextStyle::Body.resolve(ui.style())
+                };
+                let galley = ui
+                    .fonts_mut(|f| f.layout(text.clone(), font, Color32::WHITE, width));
+                galley.size().y + spacing
+            })
+            .sum::<f32>()
+            + 4.0
+    }
+
+    fn ui(self, ui: &mut egui::Ui) {
+        for (text, mono) in self.lines {
+            let text = if mono {
+                RichText::new(text).monospace()
+            } else {
+                RichText::new(text).weak()
+            };
+            ui.add(egui::Label::new(text).wrap());
+        }
+    }
+}
+
+/// Claims `rect` of `ui` for a view called `name` (its accessible label).
+fn place(ui: &mut egui::Ui, rect: Rect, name: &str) -> egui::Response {
+    let response = ui.allocate_rect(rect, Sense::hover());
+    response.widget_info(|| egui::WidgetInfo::labeled(egui::accesskit::Role::Image, true, name));
+    response
+}
+
+/// The views' room: what is left of `ui` above the footer, and the footer's room.
+fn split_room(ui: &egui::Ui, footer: &Footer) -> (Rect, Rect) {
+    let area = ui.available_rect_before_wrap();
+    let footer_height = footer.height(ui, area.width());
+    let views = Rect::from_min_max(area.min, Pos2::new(area.max.x, (area.max.y - footer_height).max(area.min.y + 80.0)));
+    let bottom = Rect::from_min_max(Pos2::new(area.min.x, views.max.y), area.max);
+    (views, bottom)
+}
+
+/// Lays the footer out in `bottom` and claims the tab's whole room.
+fn footer_ui(ui: &mut egui::Ui, room: Rect, bottom: Rect, footer: Footer) {
+    ui.allocate_rect(room, Sense::hover());
+    let mut child = ui.new_child(egui::UiBuilder::new().max_rect(bottom.shrink2(Vec2::new(0.0, 2.0))));
+    footer.ui(&mut child);
 }
 
 /// The VAE: data, latent, ELBO curves.
@@ -338,20 +383,42 @@ fn vae_views_ui(ui: &mut egui::Ui, state: &LatentState, vae: &crate::model::vae:
         return;
     };
     let dark = ui.visuals().dark_mode;
-    let numbers_height = 2.0 * ui.text_style_height(&egui::TextStyle::Monospace) + 8.0;
+    let footer = Footer {
+        lines: vec![(
+            format!(
+                "ELBO {} = E_q log p_θ(x|z) {} − KL {} nats per example (β = 1) · σ_x = {}",
+                with_error(report.elbo),
+                with_error(report.recon),
+                with_error(report.kl),
+                format_sig(report.decoder_variance.sqrt(), 3),
+            ),
+            true,
+        )],
+    };
+    let (room, bottom) = split_room(ui, &footer);
     let gap = 8.0;
-    let side = ((ui.available_width() - 2.0 * gap) / 3.0)
-        .min(ui.available_height() - numbers_height)
-        .max(80.0);
-    let (data_rect, latent_rect, plot_rect) = ui
-        .horizontal(|ui| {
-            ui.spacing_mut().item_spacing.x = gap;
-            let a = view_rect(ui, side, "data view");
-            let b = view_rect(ui, side, "latent view");
-            let c = view_rect(ui, side, "ELBO curves");
-            (a, b, c)
-        })
-        .inner;
+    let (w, h) = (room.width(), room.height());
+    // Three in a row, or the two pictures side by side with the curves under them:
+    // whichever gives the pictures more room.
+    let side_row = ((w - 2.0 * gap) / 3.0).min(h);
+    let side_stacked = ((w - gap) / 2.0).min(h - gap - 110.0);
+    let (data_rect, latent_rect, plot_rect) = if side_stacked > 1.15 * side_row {
+        let side = side_stacked;
+        let left = room.min.x + (w - 2.0 * side - gap) / 2.0;
+        let a = Rect::from_min_size(Pos2::new(left, room.min.y), Vec2::splat(side));
+        let b = a.translate(Vec2::new(side + gap, 0.0));
+        let c = Rect::from_min_max(Pos2::new(room.min.x, a.max.y + gap), room.max);
+        (a, b, c)
+    } else {
+        let side = side_row.max(60.0);
+        let a = Rect::from_min_size(room.min, Vec2::splat(side));
+        let b = a.translate(Vec2::new(side + gap, 0.0));
+        let c = b.translate(Vec2::new(side + gap, 0.0));
+        (a, b, c)
+    };
+    place(ui, data_rect, "data view");
+    place(ui, latent_rect, "latent view");
+    place(ui, plot_rect, "ELBO curves");
     // The latent under the pointer, decoded here (one point through the decoder).
     let hovered = ui
         .ctx()
@@ -420,7 +487,7 @@ fn vae_views_ui(ui: &mut egui::Ui, state: &LatentState, vae: &crate::model::vae:
             ("q_φ(z|x) of 5 x: 1σ, 2σ", theme::PATH_COLORS[0]),
         ],
     );
-    let latent_hover = ui.interact(latent_rect, ui.id().with("latent-hover"), Sense::hover());
+    let latent_hover = ui.interact(latent_rect, ui.scope_id().with("latent-hover"), Sense::hover());
     latent_hover.on_hover_text_at_pointer(match (&hovered, &decoded) {
         (Some(z), Some(x)) => format!(
             "z = ({}, {}) decodes to μ_θ(z) = ({}, {})",
@@ -433,16 +500,7 @@ fn vae_views_ui(ui: &mut egui::Ui, state: &LatentState, vae: &crate::model::vae:
     });
 
     curves_ui(ui, plot_rect, state, "KL(q_φ(z|x) ‖ p(z))");
-    numbers_ui(
-        ui,
-        format!(
-            "ELBO {} = E_q log p_θ(x|z) {} − KL {} nats per example (β = 1) · σ_x = {}",
-            with_error(report.elbo),
-            with_error(report.recon),
-            with_error(report.kl),
-            format_sig(report.decoder_variance.sqrt(), 3),
-        ),
-    );
+    footer_ui(ui, room, bottom, footer);
 }
 
 /// A legend in a view's bottom-left corner.
@@ -479,6 +537,7 @@ fn curves_ui(ui: &mut egui::Ui, rect: Rect, state: &LatentState, kl_name: &str) 
         .legend(Legend::default().position(egui_plot::Corner::RightBottom))
         .x_axis_label("iteration")
         .y_axis_label("nats per example")
+        .include_x(0.0)
         .allow_scroll(false)
         .allow_drag(false)
         .allow_zoom(false)
@@ -486,6 +545,17 @@ fn curves_ui(ui: &mut egui::Ui, rect: Rect, state: &LatentState, kl_name: &str) 
             plot.line(Line::new("ELBO", series(|p| p.elbo)).color(theme::ELBO_COLORS[0]).width(2.0));
             plot.line(Line::new("E log p(x|·)", series(|p| p.recon)).color(theme::LOSS_COLORS[2]));
             plot.line(Line::new(kl_name, series(|p| p.kl)).color(theme::LOSS_COLORS[0]));
+            // The latest values as dots: a model shown without training has one point.
+            if let Some(last) = curve.last() {
+                let x = last.iteration as f64;
+                for (v, color) in [
+                    (last.elbo, theme::ELBO_COLORS[0]),
+                    (last.recon, theme::LOSS_COLORS[2]),
+                    (last.kl, theme::LOSS_COLORS[0]),
+                ] {
+                    plot.points(egui_plot::Points::new("", vec![[x, v]]).color(color).radius(4.0));
+                }
+            }
         });
 }
 
@@ -502,66 +572,8 @@ fn mhvae_views_ui(
     let dark = ui.visuals().dark_mode;
     let levels = encoded.len();
     let columns = levels + 1;
-    let gap = 6.0;
-    let numbers_height = 3.0 * ui.text_style_height(&egui::TextStyle::Monospace) + 10.0;
-    let room = ui.available_height() - numbers_height;
-    let side = ((ui.available_width() - gap * (columns as f32 - 1.0)) / columns as f32)
-        .min((room * 0.62 - gap) / 2.0)
-        .max(40.0);
-    let rows: [(&str, Vec<&[f32]>); 2] = [
-        (
-            "q",
-            std::iter::once(&state.data[..]).chain(encoded.iter().map(Vec::as_slice)).collect(),
-        ),
-        // generated is z_T … z_1, x: shown in the same columns, x first.
-        ("p", generated.iter().rev().map(Vec::as_slice).collect()),
-    ];
-    for (row, (which, pictures)) in rows.iter().enumerate() {
-        ui.horizontal(|ui| {
-            ui.spacing_mut().item_spacing.x = gap;
-            for (k, points) in pictures.iter().enumerate() {
-                let title = match (k, row) {
-                    (0, 0) => "x".to_owned(),
-                    (0, _) => "x ~ p_θ(x|z_1)".to_owned(),
-                    (t, 0) => format!("z_{t} ~ q"),
-                    (t, _) => format!("z_{t} ~ p"),
-                };
-                let (rect, response) = ui.allocate_exact_size(Vec2::splat(side), Sense::hover());
-                let name = format!("{title} view");
-                response.widget_info(|| egui::WidgetInfo::labeled(egui::accesskit::Role::Image, true, &name));
-                view_frame(ui, rect, &title);
-                let color = if row == 0 {
-                    theme::point_color(dark)
-                } else {
-                    theme::latent_sample_color(dark)
-                };
-                let painter = ui.painter_at(rect);
-                painter.add(points_shape(rect, points, color, 1.0));
-                let tip = match (k, *which) {
-                    (0, "q") => "the data x = z_0".to_owned(),
-                    (0, _) => "ancestral samples: z_T ~ N(0, I), then each decoder down to x".to_owned(),
-                    (t, "q") => format!("z_{t} ~ q(z_{t} | z_{}) from the data, through the encoders", t - 1),
-                    (t, _) => format!("z_{t} ~ p_θ(z_{t} | z_{}) on the way down", t + 1),
-                };
-                response.on_hover_text(tip);
-            }
-        });
-    }
-    // The terms as bars (nats per example), the ELBO as it trains beside them.
-    let plot_height = (ui.available_height() - numbers_height).max(60.0);
-    let width = ui.available_width();
-    let (terms_rect, curves_rect) = ui
-        .horizontal(|ui| {
-            let a = sized_rect(ui, Vec2::new(width * 0.55 - gap, plot_height), "ELBO terms");
-            let b = sized_rect(ui, Vec2::new(width * 0.45 - gap, plot_height), "ELBO curves");
-            (a, b)
-        })
-        .inner;
-    terms_ui(ui, terms_rect, report);
-    curves_ui(ui, curves_rect, state, "prior + Σ C_t");
     let consistency: f64 = report.consistency.iter().map(|c| c.mean).sum();
-    numbers_ui(
-        ui,
+    let mut lines = vec![(
         format!(
             "ELBO {} = E log p_θ(x|z_1) {} − prior {} − Σ C_t {} nats per example",
             with_error(report.elbo),
@@ -569,24 +581,93 @@ fn mhvae_views_ui(
             with_error(report.prior),
             signed(consistency),
         ),
-    );
-    if let Some(d) = report.denoising {
+        true,
+    )];
+    if let (Some(d), Some(prior)) = (report.denoising, report.prior_marginal) {
         let diff = report.elbo.mean - d.mean;
         let se = report.elbo.std_err.hypot(d.std_err);
-        numbers_ui(
-            ui,
+        lines.push((
             format!(
-                "as a VDM, the ELBO tab's denoising-matching estimator: {} — differs by {} ({} standard errors)",
+                "as a VDM, the ELBO tab's denoising-matching estimator: {} — differs by {} ({} standard errors); \
+                 its prior term KL(q(z_T|x) ‖ N(0, I)) = {}",
                 with_error(d),
                 signed(diff),
-                format_sig(diff.abs() / se.max(f64::MIN_POSITIVE), 2)
+                format_sig(diff.abs() / se.max(f64::MIN_POSITIVE), 2),
+                with_error(prior),
             ),
-        );
+            true,
+        ));
     }
     let s = &settings.latent;
     if s.fixed_encoders && s.to_noise {
-        ui.add(egui::Label::new(RichText::new(VDM_GAINED).weak()).wrap());
+        lines.push((VDM_GAINED.to_owned(), false));
     }
+    let footer = Footer { lines };
+    let (room, bottom) = split_room(ui, &footer);
+    let gap = 6.0;
+    let (w, h) = (room.width(), room.height());
+    let n = columns as f32;
+    // The plots right of the levels, or under them: whichever gives the levels more room.
+    let plots_w = (0.3 * w).max(220.0);
+    let side_right = ((w - plots_w - gap - (n - 1.0) * gap) / n).min((h - gap) / 2.0);
+    let side_below = ((w - (n - 1.0) * gap) / n).min((h - 2.0 * gap - 120.0) / 2.0);
+    let right = side_right >= side_below;
+    let side = side_right.max(side_below).max(36.0);
+    let grid_w = n * side + (n - 1.0) * gap;
+    let (terms_rect, curves_rect) = if right {
+        let x0 = room.min.x + grid_w + gap;
+        let mid = room.min.y + (h - gap) / 2.0;
+        (
+            Rect::from_min_max(Pos2::new(x0, room.min.y), Pos2::new(room.max.x, mid)),
+            Rect::from_min_max(Pos2::new(x0, mid + gap), room.max),
+        )
+    } else {
+        let y0 = room.min.y + 2.0 * side + 2.0 * gap;
+        let mid = room.min.x + 0.55 * w;
+        (
+            Rect::from_min_max(Pos2::new(room.min.x, y0), Pos2::new(mid - gap, room.max.y)),
+            Rect::from_min_max(Pos2::new(mid, y0), room.max),
+        )
+    };
+    let rows: [Vec<&[f32]>; 2] = [
+        std::iter::once(&state.data[..]).chain(encoded.iter().map(Vec::as_slice)).collect(),
+        // generated is z_T … z_1, x: shown in the same columns, x first.
+        generated.iter().rev().map(Vec::as_slice).collect(),
+    ];
+    for (row, pictures) in rows.iter().enumerate() {
+        for (k, points) in pictures.iter().enumerate() {
+            let title = match (k, row) {
+                (0, 0) => "x".to_owned(),
+                (0, _) => "x ~ p_θ(x|z_1)".to_owned(),
+                (t, 0) => format!("z_{t} ~ q"),
+                (t, _) => format!("z_{t} ~ p"),
+            };
+            let rect = Rect::from_min_size(
+                room.min + Vec2::new(k as f32 * (side + gap), row as f32 * (side + gap)),
+                Vec2::splat(side),
+            );
+            let response = place(ui, rect, &format!("{title} view"));
+            view_frame(ui, rect, &title);
+            let color = if row == 0 {
+                theme::point_color(dark)
+            } else {
+                theme::latent_sample_color(dark)
+            };
+            ui.painter_at(rect).add(points_shape(rect, points, color, 1.0));
+            let tip = match (k, row) {
+                (0, 0) => "the data x = z_0".to_owned(),
+                (0, _) => "ancestral samples: z_T ~ N(0, I), then each decoder down to x".to_owned(),
+                (t, 0) => format!("z_{t} ~ q(z_{t} | z_{}) from the data, through the encoders", t - 1),
+                (t, _) => format!("z_{t} ~ p_θ(z_{t} | z_{}) on the way down", t + 1),
+            };
+            response.on_hover_text(tip);
+        }
+    }
+    place(ui, terms_rect, "ELBO terms");
+    place(ui, curves_rect, "ELBO curves");
+    terms_ui(ui, terms_rect, report);
+    curves_ui(ui, curves_rect, state, "prior + Σ C_t");
+    footer_ui(ui, room, bottom, footer);
 }
 
 /// The ELBO's terms as bars: the reconstruction (a gain), each consistency term and the

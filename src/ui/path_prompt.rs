@@ -87,9 +87,9 @@ pub fn path_prompt_ui(
         ui.separator();
         ui.horizontal(|ui| {
             let verb = match prompt.kind {
-                DialogKind::OpenData | DialogKind::OpenModel | DialogKind::OpenDeck => "Open",
+                DialogKind::OpenData | DialogKind::OpenModel | DialogKind::OpenDeck | DialogKind::OpenLatent => "Open",
                 DialogKind::ExportDir => "Choose",
-                DialogKind::SaveModel | DialogKind::SaveDeck => "Save",
+                DialogKind::SaveModel | DialogKind::SaveDeck | DialogKind::SaveLatent => "Save",
             };
             if ui.button(verb).clicked() {
                 submit = true;
