@@ -31,15 +31,21 @@ shots=(
     "reverse-two-moons|--data two-moons --tab reverse --sample"
     "reverse-digits|--data digits --tab reverse --sample"
     "elbo-two-moons|--data two-moons --tab elbo --t 300"
-    # The Markov chain tab: the lecture's second chapter (a slow-mixing chain at n = 10).
-    "markov-chain|--deck lecture --chapter 2"
-    # The same tab on the digits: D3PM (absorbing) at t = 300, the third chapter.
-    "markov-d3pm|--deck lecture --chapter 3"
+    # The VAE → VDM tab: the lecture's first chapter (the VAE, shipped weights), the
+    # hierarchical VAE (chapter 5) and all three switches on (chapter 9), at 1280x720.
+    "vae-two-moons|--deck lecture --chapter 1"
+    "mhvae-two-moons|--deck lecture --chapter 5 --size 1280x720"
+    "mhvae-vdm|--deck lecture --chapter 9 --size 1280x720"
+    "vae-present-1920x1080-150|--deck lecture --chapter 1 --size 1920x1080 --zoom 1.5 --present"
+    # The Markov chain tab: the lecture's third chapter (a slow-mixing chain at n = 10).
+    "markov-chain|--deck lecture --chapter 3"
+    # The same tab on the digits: D3PM (absorbing) at t = 300, the fourth chapter.
+    "markov-d3pm|--deck lecture --chapter 4"
     # Three chapters of the built-in lecture deck at a projector's 1280x720 (the names are
-    # of their slides, from before the Markov chain's three chapters came first).
-    "lecture-1-vdm|--deck lecture --chapter 4 --size 1280x720"
-    "lecture-5-reverse|--deck lecture --chapter 8 --size 1280x720"
-    "lecture-7-elbo|--deck lecture --chapter 10 --size 1280x720"
+    # of their slides, from before the VAE's and the Markov chain's chapters came first).
+    "lecture-1-vdm|--deck lecture --chapter 10 --size 1280x720"
+    "lecture-5-reverse|--deck lecture --chapter 14 --size 1280x720"
+    "lecture-7-elbo|--deck lecture --chapter 16 --size 1280x720"
     # A projector: 1280x720 at 100 %, 1920x1080 at 150 % (the same 1280x720 points), and
     # presentation mode (F5).
     "projector-1280x720|--t 250 --size 1280x720"

@@ -5,6 +5,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use diffscope::app::latent::LatentMode;
 use diffscope::app::Command;
 use diffscope::app::deck::{self, Chapter, ChapterView, DeckError, DeckSource, ModelChoice};
 use diffscope::app::markov::MarkovEdit;
@@ -73,6 +74,12 @@ fn assert_shows(app: &DiffscopeApp, view: &ChapterView, what: &str) {
         discrete, view.discrete,
         "{what}: the Markov chain tab's D3PM chain"
     );
+    let switches = 1 + u8::from(s.latent.fixed_encoders) + u8::from(s.latent.to_noise);
+    assert_eq!(
+        (s.latent.mode, s.latent.beta, s.latent.levels, switches),
+        (view.latent, view.vae_beta, view.levels, view.switches),
+        "{what}: the VAE → VDM tab"
+    );
     assert_eq!(s.elbo.axis, view.elbo_axis, "{what}: ELBO axis");
     assert_eq!(
         s.elbo.posterior_variance, view.posterior_variance,
@@ -83,16 +90,22 @@ fn assert_shows(app: &DiffscopeApp, view: &ChapterView, what: &str) {
 #[test]
 fn every_chapter_of_the_lecture_opens_and_renders() {
     let lecture = deck::open(&DeckSource::Lecture).expect("the built-in deck parses");
-    // The slides with a view today: the Markov chain (three: two chains and D3PM), VDM,
-    // encoder, p(x_T) (two), learning p_θ (two), the ELBO (two), the VDM distribution, the
-    // proof (two).
-    assert_eq!(lecture.chapters.len(), 14);
+    // Every slide has a view: the VAE, the Markov chain (three: two chains and D3PM), the
+    // hierarchical VAE (two), the ELBOs for MHVAE and VAE, the three switches to a VDM,
+    // VDM, encoder, p(x_T) (two), learning p_θ (two), the ELBO (two), the VDM
+    // distribution, the proof (two).
+    assert_eq!(lecture.chapters.len(), 20);
     let titles: Vec<&str> = lecture.chapters.iter().map(|c| c.title.as_str()).collect();
-    assert_eq!(titles[0], "A Markov chain");
-    assert_eq!(titles[2], "Diffusion's forward process is such a chain");
-    assert_eq!(titles[3], "Variational diffusion models");
-    assert_eq!(titles[9], "The ELBO for VDMs: three terms");
-    assert_eq!(titles[13], "Proof: the closed form");
+    assert_eq!(titles[0], "Standard VAE");
+    assert_eq!(titles[1], "A Markov chain");
+    assert_eq!(titles[3], "Diffusion's forward process is such a chain");
+    assert_eq!(titles[4], "Hierarchical VAE");
+    assert_eq!(titles[6], "ELBO for MHVAE");
+    assert_eq!(titles[7], "ELBO for VAE");
+    assert_eq!(titles[8], "Three restrictions turn the MHVAE into a VDM");
+    assert_eq!(titles[9], "Variational diffusion models");
+    assert_eq!(titles[15], "The ELBO for VDMs: three terms");
+    assert_eq!(titles[19], "Proof: the closed form");
     // Every formula typesets (RaTeX knows every command the slides use).
     for chapter in &lecture.chapters {
         for tex in &chapter.formulas {
@@ -114,7 +127,7 @@ fn every_chapter_of_the_lecture_opens_and_renders() {
         assert_shows(app, &chapter.view, &what);
         assert_eq!(app.model.status.error, None, "{what}");
         // The chapter's number, title and caption are on screen.
-        harness.get_by_label(&format!("Chapter {} / 14", i + 1));
+        harness.get_by_label(&format!("Chapter {} / 20", i + 1));
         harness.get_by_label(&chapter.title);
         harness.get_by_label(&chapter.caption);
     }
@@ -127,7 +140,25 @@ fn lecture_chapters_set_the_numbers_of_their_slides() {
     harness.state_mut().push(Command::OpenDeck(DeckSource::Lecture));
     harness.run_steps(2);
     settle(&mut harness, &lecture.chapters[0].view);
-    // Chapter 1: the Markov chain tab, the well-mixing preset on 4 states at n = 3.
+    // Chapter 1: the VAE → VDM tab's VAE at β = 1.
+    let app = harness.state();
+    assert_eq!(
+        (app.settings.tab, app.settings.latent.mode, app.settings.latent.beta),
+        (Tab::Vae, LatentMode::Vae, 1.0)
+    );
+    // Chapter 9: the hierarchical VAE, T = 4, all three switches on.
+    harness.state_mut().push(Command::GoToChapter(8));
+    harness.run_steps(2);
+    settle(&mut harness, &lecture.chapters[8].view);
+    let latent = &harness.state().settings.latent;
+    assert_eq!(
+        (latent.mode, latent.levels, latent.fixed_encoders, latent.to_noise),
+        (LatentMode::Hierarchical, 4, true, true)
+    );
+    // Chapter 2: the Markov chain tab, the well-mixing preset on 4 states at n = 3.
+    harness.state_mut().push(Command::GoToChapter(1));
+    harness.run_steps(2);
+    settle(&mut harness, &lecture.chapters[1].view);
     let app = harness.state();
     assert_eq!((app.settings.tab, app.settings.markov.n), (Tab::Markov, 3));
     let want = Transition::preset(Preset::WellMixing, 4);
@@ -136,11 +167,11 @@ fn lecture_chapters_set_the_numbers_of_their_slides() {
             assert!((a - b).abs() < 1e-15, "P[{i}]: {a} vs {b}");
         }
     }
-    // Chapter 3: the Markov chain tab's D3PM chain (absorbing) on the digits, cosine
+    // Chapter 4: the Markov chain tab's D3PM chain (absorbing) on the digits, cosine
     // T = 1000 at t = 300, driven by t (not n).
-    harness.state_mut().push(Command::GoToChapter(2));
+    harness.state_mut().push(Command::GoToChapter(3));
     harness.run_steps(2);
-    settle(&mut harness, &lecture.chapters[2].view);
+    settle(&mut harness, &lecture.chapters[3].view);
     let app = harness.state();
     assert_eq!(
         (app.settings.tab, app.settings.markov.mode),
@@ -151,37 +182,37 @@ fn lecture_chapters_set_the_numbers_of_their_slides() {
         (DiscreteKind::Absorbing, 300)
     );
     assert!(!app.settings.steps_n());
-    // Chapter 4: astronaut, linear T = 1000, t = 300 on the forward tab.
+    // Chapter 10: astronaut, linear T = 1000, t = 300 on the forward tab.
     // numpy: b = np.linspace(1e-4, 0.02, 1000); np.prod(1 - b[:300]) = 0.39641975945825253
-    harness.state_mut().push(Command::GoToChapter(3));
+    harness.state_mut().push(Command::GoToChapter(9));
     harness.run_steps(2);
-    settle(&mut harness, &lecture.chapters[3].view);
+    settle(&mut harness, &lecture.chapters[9].view);
     let app = harness.state();
     assert_eq!((app.settings.tab, app.settings.t), (Tab::Forward, 300));
     assert_eq!(app.model.scene.source, SourceChoice::Image("astronaut".into()));
     assert!((app.model.schedule.alpha_bar(300) - 0.396_419_759_458_252_5).abs() < 1e-12);
-    // Chapter 7: tiny-diffusion's unscaled β ends at T = 50 leave ᾱ_T ≈ 0.60.
+    // Chapter 13: tiny-diffusion's unscaled β ends at T = 50 leave ᾱ_T ≈ 0.60.
     // numpy: b = np.linspace(1e-4, 0.02, 50); np.prod(1 - b) = 0.602951597329715
-    harness.state_mut().push(Command::GoToChapter(6));
-    harness.run_steps(2);
-    settle(&mut harness, &lecture.chapters[6].view);
-    let app = harness.state();
-    assert_eq!((app.settings.t, app.model.schedule.steps()), (50, 50));
-    assert_eq!(app.model.scene.source, SourceChoice::Dataset("two-moons".into()));
-    assert!((app.model.schedule.alpha_bar(50) - 0.602_951_597_329_715).abs() < 1e-12);
-    // Chapter 13: constant β = 0.08, T = 100 (ᾱ_T = 2.4e-4: no warning), playing over
-    // 0..=100 (t moves). numpy: np.prod(np.full(20, 1 - 0.08)) = 0.18869332916279674
     harness.state_mut().push(Command::GoToChapter(12));
     harness.run_steps(2);
     settle(&mut harness, &lecture.chapters[12].view);
     let app = harness.state();
+    assert_eq!((app.settings.t, app.model.schedule.steps()), (50, 50));
+    assert_eq!(app.model.scene.source, SourceChoice::Dataset("two-moons".into()));
+    assert!((app.model.schedule.alpha_bar(50) - 0.602_951_597_329_715).abs() < 1e-12);
+    // Chapter 19: constant β = 0.08, T = 100 (ᾱ_T = 2.4e-4: no warning), playing over
+    // 0..=100 (t moves). numpy: np.prod(np.full(20, 1 - 0.08)) = 0.18869332916279674
+    harness.state_mut().push(Command::GoToChapter(18));
+    harness.run_steps(2);
+    settle(&mut harness, &lecture.chapters[18].view);
+    let app = harness.state();
     assert_eq!(app.model.schedule.spec().kind, ScheduleKind::Constant);
     assert!((app.model.schedule.alpha_bar(20) - 0.188_693_329_162_796_74).abs() < 1e-12);
     assert!(app.model.playing && app.settings.t <= 100);
-    // Chapter 14: the compare tab with four schedules.
-    harness.state_mut().push(Command::GoToChapter(13));
+    // Chapter 20: the compare tab with four schedules.
+    harness.state_mut().push(Command::GoToChapter(19));
     harness.run_steps(2);
-    settle(&mut harness, &lecture.chapters[13].view);
+    settle(&mut harness, &lecture.chapters[19].view);
     let app = harness.state();
     assert_eq!(app.settings.tab, Tab::Compare);
     assert_eq!(app.model.compared.len(), 4);
@@ -214,25 +245,25 @@ fn page_down_and_page_up_step_through_the_chapters() {
     harness.key_press(egui::Key::PageUp); // already at the first: stays
     harness.run_steps(2);
     assert_eq!(current(&harness), Some(0));
-    for i in 1..=2 {
+    for i in 1..=3 {
         harness.key_press(egui::Key::PageDown);
         harness.run_steps(2);
         assert_eq!(current(&harness), Some(i));
     }
-    settle(&mut harness, &lecture.chapters[2].view);
-    assert_shows(harness.state(), &lecture.chapters[2].view, "after two PageDowns");
+    settle(&mut harness, &lecture.chapters[3].view);
+    assert_shows(harness.state(), &lecture.chapters[3].view, "after three PageDowns");
     assert_eq!(harness.state().settings.t, 300);
     harness.key_press(egui::Key::PageUp);
     harness.run_steps(2);
-    assert_eq!(current(&harness), Some(1));
-    settle(&mut harness, &lecture.chapters[1].view);
-    assert_shows(harness.state(), &lecture.chapters[1].view, "after a PageUp");
+    assert_eq!(current(&harness), Some(2));
+    settle(&mut harness, &lecture.chapters[2].view);
+    assert_shows(harness.state(), &lecture.chapters[2].view, "after a PageUp");
     // From the last chapter PageDown stays there.
-    harness.state_mut().push(Command::GoToChapter(13));
+    harness.state_mut().push(Command::GoToChapter(19));
     harness.run_steps(2);
     harness.key_press(egui::Key::PageDown);
     harness.run_steps(2);
-    assert_eq!(current(&harness), Some(13));
+    assert_eq!(current(&harness), Some(19));
 }
 
 /// A view that differs from the defaults in every key a chapter has.
@@ -264,6 +295,10 @@ fn unusual_view(points_csv: &Path) -> ChapterView {
         markov_states: 5,
         n: 42,
         discrete: Some(DiscreteKind::Uniform),
+        latent: LatentMode::Hierarchical,
+        vae_beta: 2.5,
+        levels: 6,
+        switches: 2,
     }
 }
 
@@ -393,7 +428,7 @@ fn malformed_decks_are_one_line_errors_with_the_file_and_the_line() {
     let dir = scratch("deck-bad");
     let head = "title = \"Bad\"\n\n[[chapter]]\ntitle = \"Fine\"\n\n[[chapter]]\ntitle = \"Broken\"\n";
     // (name, lines after `head` (its line 8 on), the line and field named, a phrase of the message)
-    let cases: [(&str, &str, usize, &str, &str); 15] = [
+    let cases: [(&str, &str, usize, &str, &str); 19] = [
         (
             "unknown-key",
             "tab = \"forward\"\nslide = 3\n",
@@ -481,6 +516,34 @@ fn malformed_decks_are_one_line_errors_with_the_file_and_the_line() {
             "states must be in 2..=8, got 9",
         ),
         (
+            "bad-levels",
+            "levels = 9\n",
+            8,
+            "levels",
+            "levels must be in 2..=8, got 9",
+        ),
+        (
+            "bad-switches",
+            "switches = 4\n",
+            8,
+            "switches",
+            "switches must be 1, 2 or 3",
+        ),
+        (
+            "bad-latent",
+            "latent = \"gan\"\n",
+            8,
+            "latent",
+            "unknown latent model 'gan' (valid: vae, mhvae)",
+        ),
+        (
+            "bad-vae-beta",
+            "vae_beta = -1.0\n",
+            8,
+            "vae_beta",
+            "vae_beta must be in 0..=8, got -1",
+        ),
+        (
             "bad-preset",
             "preset = \"fast\"\n",
             8,
@@ -547,11 +610,11 @@ fn a_bad_deck_in_the_window_is_an_error_and_changes_nothing() {
     let mut harness = app();
     harness.state_mut().push(Command::OpenDeck(DeckSource::Lecture));
     // The encoder's chapter: two moons, t playing.
-    harness.state_mut().push(Command::GoToChapter(4));
+    harness.state_mut().push(Command::GoToChapter(10));
     harness.run_steps(2);
     settle(
         &mut harness,
-        &deck::open(&DeckSource::Lecture).unwrap().chapters[4].view,
+        &deck::open(&DeckSource::Lecture).unwrap().chapters[10].view,
     );
     let (settings, deck) = (
         harness.state().settings.clone(),

@@ -10,12 +10,12 @@ use diffscope::app::DiffscopeApp;
 use diffscope::app::command::Command;
 use diffscope::app::latent::{DATA_SEED, EXAMPLES, LatentAction, LatentMode};
 use diffscope::app::settings::{Settings, Tab};
-use diffscope::data::toy::Dataset;
+use diffscope::data::Dataset;
 use diffscope::model::train::iid_draw;
 use diffscope::model::vae::{self, LatentModel};
 use egui::accesskit::Role;
 use egui_kittest::Harness;
-use egui_kittest::kittest::Queryable;
+use egui_kittest::kittest::{NodeT, Queryable};
 
 use crate::lecture::{PROJECTORS, clipped, defaults, harness};
 use crate::ui::{harness_with, labels_starting, scratch};
@@ -61,7 +61,10 @@ fn number(text: &str) -> f64 {
 /// in it, in order.
 #[track_caller]
 fn estimates(harness: &Harness<'_, DiffscopeApp>, prefix: &str) -> Vec<(f64, f64)> {
-    let lines = labels_starting(harness, prefix);
+    let lines: Vec<String> = labels_starting(harness, prefix)
+        .into_iter()
+        .filter(|l| l.contains(" ± "))
+        .collect();
     assert_eq!(lines.len(), 1, "readouts starting with {prefix:?}: {lines:?}");
     let line = &lines[0];
     let parts: Vec<&str> = line.split(" ± ").collect();
@@ -123,7 +126,7 @@ fn training_from_scratch_pauses_resumes_with_space_and_stops() {
     harness.get_by_label("Train from scratch").click();
     step_for(&mut harness, "training snapshots", Duration::from_secs(30), |app| {
         let s = &app.model.latent;
-        s.training && s.snapshot.as_ref().is_some_and(|s| s.iteration > 0) && s.curve.len() >= 2
+        s.training && s.current() && s.snapshot.as_ref().is_some_and(|s| s.iteration > 0) && s.curve.len() >= 2
     });
     assert!(!labels_starting(&harness, "trained here · training").is_empty());
     harness.get_by_label("Pause").click();
@@ -207,7 +210,7 @@ fn the_three_switches_turn_the_hierarchical_vae_into_a_vdm_one_at_a_time() {
     harness.get_by_label("2 · encoders fixed").click();
     step_for(&mut harness, "the fixed-encoder form to train", Duration::from_secs(30), |app| {
         let s = &app.model.latent;
-        s.training && s.snapshot.as_ref().is_some_and(|s| s.iteration > 0)
+        s.training && s.current() && s.snapshot.as_ref().is_some_and(|s| s.iteration > 0)
     });
     assert!(!crate::ui::labels_containing(&harness, "decoders start from the previous ones").is_empty());
     // With fixed encoders the ELBO tab's estimator runs beside it.
@@ -216,7 +219,7 @@ fn the_three_switches_turn_the_hierarchical_vae_into_a_vdm_one_at_a_time() {
     // Switch 3: ᾱ_T → 0: the shipped VDM-form weights, and the prior term is ≈ 0.
     harness.get_by_label("3 · ᾱ_T → 0").click();
     step_for(&mut harness, "the VDM form", Duration::from_secs(30), |app| {
-        app.model.latent.origin == "shipped mhvae-vdm-two-moons" && app.model.latent.snapshot.is_some()
+        app.model.latent.origin == "shipped mhvae-vdm-two-moons" && app.model.latent.current()
     });
     let vdm = estimates(&harness, "ELBO ");
     // The prior term KL(q(z_T|x) ‖ N(0, I)) goes to zero with ᾱ_T.
@@ -246,7 +249,7 @@ fn bad_weights_files_and_a_panicking_run_keep_the_model_on_screen() {
         std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/weights/two-moons.safetensors")).unwrap(),
     )
     .unwrap();
-    for (file, says) in [(&garbage, "garbage.safetensors"), (&denoiser, "denoiser")] {
+    for (file, says) in [(&garbage, "garbage.safetensors"), (&denoiser, "a denoiser's weights file, not a VAE's")] {
         harness
             .state_mut()
             .push(Command::Latent(LatentAction::Load(file.clone())));
@@ -260,6 +263,8 @@ fn bad_weights_files_and_a_panicking_run_keep_the_model_on_screen() {
     // A run that panics at its 50th iteration: the error is said, the last snapshot stays.
     harness.state_mut().model.latent.panic_at_iteration = Some(50);
     harness.get_by_label("Train from scratch").click();
+    harness.run_steps(2);
+    assert_eq!(harness.state().model.latent.error, None, "a new run clears the last error");
     step_for(&mut harness, "the panic", Duration::from_secs(30), |app| app.model.latent.error.is_some());
     let error = harness.state().model.latent.error.clone().unwrap();
     assert!(error.contains("internal error (panic)") && error.contains("iteration 50"), "{error}");
@@ -268,7 +273,7 @@ fn bad_weights_files_and_a_panicking_run_keep_the_model_on_screen() {
     harness.state_mut().model.latent.panic_at_iteration = None;
     harness.get_by_label("Train from scratch").click();
     step_for(&mut harness, "a new run", Duration::from_secs(30), |app| {
-        app.model.latent.training && app.model.latent.snapshot.as_ref().is_some_and(|s| s.iteration > 0)
+        app.model.latent.training && app.model.latent.current()
     });
 }
 

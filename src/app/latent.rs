@@ -277,6 +277,8 @@ pub struct LatentState {
     data_name: String,
     /// β of the running job.
     beta: f64,
+    /// The generation of the job the snapshot on screen came from.
+    snapshot_generation: u64,
     /// A test hook: training runs panic at this iteration.
     #[doc(hidden)]
     pub panic_at_iteration: Option<u64>,
@@ -289,6 +291,13 @@ impl LatentState {
     /// The embedded file does not load.
     pub fn shipped(name: &str) -> Result<LatentCheckpoint, ModelError> {
         vae::shipped(name).unwrap_or_else(|| Err(ModelError::Data(format!("no shipped weights '{name}'"))))
+    }
+
+    /// Whether the snapshot on screen is of the latest job (a job just started shows the
+    /// previous model until its first snapshot, a quarter of a second later).
+    #[must_use]
+    pub fn current(&self) -> bool {
+        self.snapshot.is_some() && self.snapshot_generation == self.generation
     }
 
     /// Whether a job has been sent and its first snapshot has not arrived.
@@ -346,6 +355,7 @@ impl DiffscopeApp {
                         state.paused = false;
                     }
                     state.snapshot = Some(*snapshot);
+                    state.snapshot_generation = generation;
                 }
                 LatentEvent::Failed { generation, message } if generation == state.generation => {
                     state.training = false;

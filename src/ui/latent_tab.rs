@@ -245,7 +245,7 @@ pub fn views_ui(ui: &mut egui::Ui, settings: &Settings, model: &Model) {
 /// `e` as `−2.31 ± 0.01`.
 #[must_use]
 pub fn with_error(e: Estimate) -> String {
-    format!("{} ± {}", signed(e.mean), format_sig(e.std_err, 2))
+    format!("{} ± {}", signed(e.mean), format_sig(e.std_err, 2).replace('-', "−"))
 }
 
 /// `v` with 4 significant digits and a real minus sign.
