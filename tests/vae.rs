@@ -408,6 +408,17 @@ fn bad_data_and_diverged_parameters_are_errors() {
     assert!(Vae::new(VaeConfig::two_d(), 1).elbo(&x, 1, 1).is_err());
     assert!(learned.elbo(&x, 1, 1).is_err());
     assert!(Vae::new(VaeConfig::two_d(), 1).encode(&[1.0, 2.0, 3.0]).is_err());
+    // Models built by hand that disagree with their shape: errors, not panics.
+    let mut short = Vae::new(VaeConfig::two_d(), 1);
+    short.params.pop();
+    assert!(short.encode(&x[..2]).is_err() && short.sample(3, 1).is_err());
+    assert!(VaeTrainer::new(short, moons(10, 1), VaeTrainSettings::default()).is_err());
+    let mut short = learned.clone();
+    short.params.truncate(3);
+    assert!(short.elbo(&moons(10, 1), 1, 1).is_err() && short.generate(3, 1).is_err());
+    assert!(MhvaeTrainer::new(short, moons(10, 1), VaeTrainSettings::default()).is_err());
+    let no_levels = Mhvae::new(MhvaeConfig::two_d(0, Encoders::Learned), 1);
+    assert!(no_levels.encode_levels(&moons(10, 1), 1).is_err());
 
     let x = moons(500, 2);
     let mut vae = Vae::new(VaeConfig::two_d(), 1);

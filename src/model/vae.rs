@@ -249,6 +249,14 @@ impl Vae {
         Ok(Self { config, params })
     }
 
+    /// Checks the shape and that the parameters fit it (a model built by hand could
+    /// disagree): every entry point calls this first, so a bad model is an error, not a
+    /// panic.
+    pub fn check(&self) -> Result<(), ModelError> {
+        self.config.validate()?;
+        check_layout(&self.config.layout(), &self.params)
+    }
+
     /// The tensors split into (encoder, decoder, log σ_x²).
     fn split<'a>(&self, w: &'a [Tensor]) -> (&'a [Tensor], &'a [Tensor], &'a Tensor) {
         let e = self.config.encoder().tensors();
@@ -266,6 +274,7 @@ impl Vae {
 
     /// `q_φ(z|x)` for `x`, `n × data_dim`.
     pub fn encode(&self, x: &[f32]) -> Result<Posterior, ModelError> {
+        self.check()?;
         let n = check_data(x, self.config.data_dim)?;
         let w = tensors(&self.params)?;
         let (mu, lv) = self.encode_tensors(&w, &matrix(x, n, self.config.data_dim)?)?;
@@ -277,6 +286,7 @@ impl Vae {
 
     /// `μ_θ(z)` for `z`, `n × latent_dim`: `n × data_dim`.
     pub fn decode(&self, z: &[f32]) -> Result<Vec<f32>, ModelError> {
+        self.check()?;
         let n = check_data(z, self.config.latent_dim)?;
         let w = tensors(&self.params)?;
         let (_, dec, _) = self.split(&w);
@@ -580,6 +590,7 @@ pub struct VaeTrainer {
 impl VaeTrainer {
     /// A trainer of `vae` on `data` (`n × data_dim`, finite).
     pub fn new(vae: Vae, data: Vec<f32>, settings: VaeTrainSettings) -> Result<Self, ModelError> {
+        vae.check()?;
         check_data(&data, vae.config.data_dim)?;
         settings.validate()?;
         Ok(Self {
