@@ -430,6 +430,16 @@ impl Mhvae {
     /// Ancestral samples: `z_T ~ N(0, I)`, then `z_{t−1} ~ p_θ(z_{t−1}|z_t)` down to
     /// `x ~ p_θ(x|z_1)` (with each decoder's noise); `[z_T, …, z_1, x]`, each `n × d`.
     pub fn generate(&self, n: usize, seed: u64) -> Result<Vec<Vec<f32>>, ModelError> {
+        self.generate_with(n, seed, true)
+    }
+
+    /// [`generate`](Self::generate), with `final_noise = false` ending at the last
+    /// decoder's mean `x = μ_θ1(z_1)` instead of a draw from `p_θ(x|z_1)` (as DDPM's
+    /// sampler does, Ho et al. 2020, Algorithm 2, which adds no noise at `t = 1`). With
+    /// fixed encoders of few levels this matters: `σ_1² = β_1` of a 4-level sub-chain is
+    /// 0.48, and the draws hide the moons in that noise. The same noise is used either
+    /// way, so the two chains agree down to `z_1`.
+    pub fn generate_with(&self, n: usize, seed: u64, final_noise: bool) -> Result<Vec<Vec<f32>>, ModelError> {
         self.check()?;
         let (d, levels) = (self.config.data_dim, self.config.levels);
         let mut z = normals(seed, GENERATE_STREAM, n * d);
@@ -443,7 +453,11 @@ impl Mhvae {
                 .config
                 .decoder()
                 .forward(self.decoder_tensors(&w, t), &matrix(&z, n, d)?)?;
-            let sd = (0.5 * self.decoder_log_var(&w, t)?.to_vec1::<f32>()?[0]).exp();
+            let sd = if t == 1 && !final_noise {
+                0.0
+            } else {
+                (0.5 * self.decoder_log_var(&w, t)?.to_vec1::<f32>()?[0]).exp()
+            };
             let eps = normals(seed, GENERATE_STREAM + t as u64, n * d);
             z = tensor_vec(&mean)?
                 .iter()

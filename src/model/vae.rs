@@ -322,11 +322,21 @@ impl Vae {
 
     /// `z ~ N(0, I)`, `x ~ p_θ(x|z)` (the decoder's noise included): `n × data_dim`.
     pub fn sample(&self, n: usize, seed: u64) -> Result<Vec<f32>, ModelError> {
+        self.sample_with(n, seed, true)
+    }
+
+    /// [`sample`](Self::sample), or with `decoder_noise = false` the decoder's means
+    /// `μ_θ(z)` of the same `z`.
+    pub fn sample_with(&self, n: usize, seed: u64, decoder_noise: bool) -> Result<Vec<f32>, ModelError> {
+        self.check()?;
         if n == 0 {
             return Ok(Vec::new());
         }
         let z = normals(seed, SAMPLE_STREAM, n * self.config.latent_dim);
         let mean = self.decode(&z)?;
+        if !decoder_noise {
+            return Ok(mean);
+        }
         let sd = self.decoder_variance().sqrt() as f32;
         let eps = normals(seed, SAMPLE_STREAM + 1, mean.len());
         Ok(mean.iter().zip(&eps).map(|(m, e)| m + sd * e).collect())
