@@ -623,6 +623,10 @@ fn mhvae_levels_generation_and_switches() {
             .all(|z| z.len() == 80 && z.iter().all(|v| v.is_finite()))
     );
     assert_ne!(chain, learned.generate(40, 3).unwrap());
+    // Without the last decoder's noise: the same chain down to z_1, then its mean.
+    let means = learned.generate_with(40, 2, false).unwrap();
+    assert_eq!(means[..3], chain[..3]);
+    assert_ne!(means[3], chain[3]);
     // Flip switch 2: the decoders' mean networks carry over, the encoders go.
     let source = Schedule::new(&ScheduleSpec::default()).unwrap();
     let sub = source.subchain(&level_times(&source, 3, false)).unwrap();
