@@ -1,6 +1,6 @@
-// Over 500 lines would be two concerns; this is one: the MHVAE's model, its ELBO in the
-// lecture's consistency form (and the ELBO tab's denoising form for fixed encoders) and
-// its training step.
+// Over 500 lines: the MHVAE's model, its ELBO in the lecture's consistency form (and the
+// ELBO tab's denoising form for fixed encoders) and its training step — one piece of the
+// mathematics.
 //! A Markovian hierarchical VAE (lecture slides "Hierarchical VAE", "ELBO for MHVAE"):
 //! latents `z_1 … z_T` each of the data's dimension, `z_0 = x`,
 //!

@@ -1,3 +1,5 @@
+// Over 500 lines: the VAE's model, ELBO and training step, and what the MHVAE shares with
+// it (`Estimate`, the data check, the training settings and the checked update).
 //! A variational autoencoder (Kingma & Welling 2014) on small data, as on the lecture's
 //! VAE slides:
 //!
