@@ -136,6 +136,10 @@ pub struct SampleArgs {
     /// Seed of the latents and the decoders' noise.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// End at the last decoder's mean μ_θ(z_1) instead of a draw from p_θ(x|z_1) (as
+    /// DDPM's sampler does at t = 1); for a VAE, μ_θ(z).
+    #[arg(long)]
+    no_final_noise: bool,
     /// The CSV to write (`x,y` per sample; `-` for standard output).
     #[arg(long, value_name = "FILE.csv|-")]
     out: PathBuf,
@@ -387,9 +391,11 @@ fn sample(a: &SampleArgs) -> Result<()> {
     }
     let checkpoint = load_latent(&a.weights)?;
     let (points, dim) = match &checkpoint.model {
-        LatentModel::Vae(v) => (v.sample(a.n, a.seed)?, v.config.data_dim),
+        LatentModel::Vae(v) => (v.sample_with(a.n, a.seed, !a.no_final_noise)?, v.config.data_dim),
         LatentModel::Mhvae(m) => (
-            m.generate(a.n, a.seed)?.pop().unwrap_or_default(),
+            m.generate_with(a.n, a.seed, !a.no_final_noise)?
+                .pop()
+                .unwrap_or_default(),
             m.config.data_dim,
         ),
     };

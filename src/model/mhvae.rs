@@ -1,6 +1,6 @@
-// Over 500 lines would be two concerns; this is one: the MHVAE's model, its ELBO in the
-// lecture's consistency form (and the ELBO tab's denoising form for fixed encoders) and
-// its training step.
+// Over 500 lines: the MHVAE's model, its ELBO in the lecture's consistency form (and the
+// ELBO tab's denoising form for fixed encoders) and its training step — one piece of the
+// mathematics.
 //! A Markovian hierarchical VAE (lecture slides "Hierarchical VAE", "ELBO for MHVAE"):
 //! latents `z_1 … z_T` each of the data's dimension, `z_0 = x`,
 //!
@@ -306,6 +306,13 @@ impl Mhvae {
         fresh
     }
 
+    /// Checks the shape and that the parameters fit it: every entry point calls this
+    /// first, so a model built by hand that disagrees is an error, not a panic.
+    pub fn check(&self) -> Result<(), ModelError> {
+        self.config.validate()?;
+        check_layout(&self.config.layout(), &self.params)
+    }
+
     /// The tensors of the encoder of level `t` (1-based; learned encoders).
     fn encoder_tensors<'a>(&self, w: &'a [Tensor], t: usize) -> &'a [Tensor] {
         let e = self.config.encoder().tensors();
@@ -405,7 +412,7 @@ impl Mhvae {
 
     /// `[z_1, …, z_T]` jointly sampled from `q` for `x` (`n × d`; each `n × d`).
     pub fn encode_levels(&self, x: &[f32], seed: u64) -> Result<Vec<Vec<f32>>, ModelError> {
-        self.config.validate()?;
+        self.check()?;
         let d = self.config.data_dim;
         let n = check_data(x, d)?;
         let w = tensors(&self.params)?;
@@ -423,7 +430,17 @@ impl Mhvae {
     /// Ancestral samples: `z_T ~ N(0, I)`, then `z_{t−1} ~ p_θ(z_{t−1}|z_t)` down to
     /// `x ~ p_θ(x|z_1)` (with each decoder's noise); `[z_T, …, z_1, x]`, each `n × d`.
     pub fn generate(&self, n: usize, seed: u64) -> Result<Vec<Vec<f32>>, ModelError> {
-        self.config.validate()?;
+        self.generate_with(n, seed, true)
+    }
+
+    /// [`generate`](Self::generate), with `final_noise = false` ending at the last
+    /// decoder's mean `x = μ_θ1(z_1)` instead of a draw from `p_θ(x|z_1)` (as DDPM's
+    /// sampler does, Ho et al. 2020, Algorithm 2, which adds no noise at `t = 1`). With
+    /// fixed encoders of few levels this matters: `σ_1² = β_1` of a 4-level sub-chain is
+    /// 0.48, and the draws hide the moons in that noise. The same noise is used either
+    /// way, so the two chains agree down to `z_1`.
+    pub fn generate_with(&self, n: usize, seed: u64, final_noise: bool) -> Result<Vec<Vec<f32>>, ModelError> {
+        self.check()?;
         let (d, levels) = (self.config.data_dim, self.config.levels);
         let mut z = normals(seed, GENERATE_STREAM, n * d);
         let mut out = vec![z.clone()];
@@ -436,7 +453,11 @@ impl Mhvae {
                 .config
                 .decoder()
                 .forward(self.decoder_tensors(&w, t), &matrix(&z, n, d)?)?;
-            let sd = (0.5 * self.decoder_log_var(&w, t)?.to_vec1::<f32>()?[0]).exp();
+            let sd = if t == 1 && !final_noise {
+                0.0
+            } else {
+                (0.5 * self.decoder_log_var(&w, t)?.to_vec1::<f32>()?[0]).exp()
+            };
             let eps = normals(seed, GENERATE_STREAM + t as u64, n * d);
             z = tensor_vec(&mean)?
                 .iter()
@@ -451,7 +472,7 @@ impl Mhvae {
     /// The ELBO's terms on `x` (`n × d`), each per example the mean over `samples` joint
     /// draws of `q`; with fixed encoders also the denoising-matching estimate.
     pub fn elbo(&self, x: &[f32], samples: usize, seed: u64) -> Result<MhvaeElbo, ModelError> {
-        self.config.validate()?;
+        self.check()?;
         let (d, levels) = (self.config.data_dim, self.config.levels);
         let n = check_data(x, d)?;
         let samples = samples.max(1);
@@ -614,7 +635,7 @@ pub struct MhvaeTrainer {
 impl MhvaeTrainer {
     /// A trainer of `mhvae` on `data` (`n × d`, finite).
     pub fn new(mhvae: Mhvae, data: Vec<f32>, settings: VaeTrainSettings) -> Result<Self, ModelError> {
-        mhvae.config.validate()?;
+        mhvae.check()?;
         check_data(&data, mhvae.config.data_dim)?;
         settings.validate()?;
         Ok(Self {

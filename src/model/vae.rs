@@ -1,3 +1,5 @@
+// Over 500 lines: the VAE's model, ELBO and training step, and what the MHVAE shares with
+// it (`Estimate`, the data check, the training settings and the checked update).
 //! A variational autoencoder (Kingma & Welling 2014) on small data, as on the lecture's
 //! VAE slides:
 //!
@@ -249,6 +251,14 @@ impl Vae {
         Ok(Self { config, params })
     }
 
+    /// Checks the shape and that the parameters fit it (a model built by hand could
+    /// disagree): every entry point calls this first, so a bad model is an error, not a
+    /// panic.
+    pub fn check(&self) -> Result<(), ModelError> {
+        self.config.validate()?;
+        check_layout(&self.config.layout(), &self.params)
+    }
+
     /// The tensors split into (encoder, decoder, log σ_x²).
     fn split<'a>(&self, w: &'a [Tensor]) -> (&'a [Tensor], &'a [Tensor], &'a Tensor) {
         let e = self.config.encoder().tensors();
@@ -266,6 +276,7 @@ impl Vae {
 
     /// `q_φ(z|x)` for `x`, `n × data_dim`.
     pub fn encode(&self, x: &[f32]) -> Result<Posterior, ModelError> {
+        self.check()?;
         let n = check_data(x, self.config.data_dim)?;
         let w = tensors(&self.params)?;
         let (mu, lv) = self.encode_tensors(&w, &matrix(x, n, self.config.data_dim)?)?;
@@ -277,6 +288,7 @@ impl Vae {
 
     /// `μ_θ(z)` for `z`, `n × latent_dim`: `n × data_dim`.
     pub fn decode(&self, z: &[f32]) -> Result<Vec<f32>, ModelError> {
+        self.check()?;
         let n = check_data(z, self.config.latent_dim)?;
         let w = tensors(&self.params)?;
         let (_, dec, _) = self.split(&w);
@@ -312,11 +324,21 @@ impl Vae {
 
     /// `z ~ N(0, I)`, `x ~ p_θ(x|z)` (the decoder's noise included): `n × data_dim`.
     pub fn sample(&self, n: usize, seed: u64) -> Result<Vec<f32>, ModelError> {
+        self.sample_with(n, seed, true)
+    }
+
+    /// [`sample`](Self::sample), or with `decoder_noise = false` the decoder's means
+    /// `μ_θ(z)` of the same `z`.
+    pub fn sample_with(&self, n: usize, seed: u64, decoder_noise: bool) -> Result<Vec<f32>, ModelError> {
+        self.check()?;
         if n == 0 {
             return Ok(Vec::new());
         }
         let z = normals(seed, SAMPLE_STREAM, n * self.config.latent_dim);
         let mean = self.decode(&z)?;
+        if !decoder_noise {
+            return Ok(mean);
+        }
         let sd = self.decoder_variance().sqrt() as f32;
         let eps = normals(seed, SAMPLE_STREAM + 1, mean.len());
         Ok(mean.iter().zip(&eps).map(|(m, e)| m + sd * e).collect())
@@ -580,6 +602,7 @@ pub struct VaeTrainer {
 impl VaeTrainer {
     /// A trainer of `vae` on `data` (`n × data_dim`, finite).
     pub fn new(vae: Vae, data: Vec<f32>, settings: VaeTrainSettings) -> Result<Self, ModelError> {
+        vae.check()?;
         check_data(&data, vae.config.data_dim)?;
         settings.validate()?;
         Ok(Self {
