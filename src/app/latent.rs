@@ -75,8 +75,6 @@ pub struct LatentSettings {
     pub dataset: String,
     /// Seed of "Train from scratch".
     pub seed: u64,
-    /// Steps of one training run.
-    pub iterations: u64,
 }
 
 impl Default for LatentSettings {
@@ -89,7 +87,6 @@ impl Default for LatentSettings {
             to_noise: false,
             dataset: Dataset::TwoMoons.name().to_owned(),
             seed: 0,
-            iterations: VaeTrainSettings::default().iterations,
         }
     }
 }
@@ -106,7 +103,6 @@ impl LatentSettings {
         if self.dataset.parse::<Dataset>().is_err() {
             self.dataset = defaults.dataset;
         }
-        self.iterations = self.iterations.clamp(100, 1_000_000);
         // Switch 3 is a property of fixed encoders.
         self.to_noise &= self.fixed_encoders;
         self
@@ -316,6 +312,14 @@ impl DiffscopeApp {
         if self.settings.tab != Tab::Vae {
             return;
         }
+        let latent = &mut self.settings.latent;
+        if latent.to_noise && self.model.schedule.spec().zero_terminal_snr {
+            // α_T = 0 at the last level: the trainer and the ELBO refuse it.
+            latent.to_noise = false;
+            self.model.latent.message = Some(
+                "switch 3 is off: the schedule on screen has zero terminal SNR (ᾱ_T = 0 exactly, α_T = 0)".to_owned(),
+            );
+        }
         let wanted = LatentForm::of(&self.settings.latent, &self.model.schedule);
         if self.model.latent.form.as_ref() != Some(&wanted) {
             self.switch_latent_form(ctx, wanted);
@@ -457,11 +461,16 @@ impl DiffscopeApp {
     fn train_latent(&mut self, ctx: &egui::Context, form: LatentForm, model: LatentModel, iterations: u64, origin: String) {
         let generation = self.next_latent_generation();
         let s = &self.settings.latent;
+        // Each model's own defaults (the MHVAE trains at a higher learning rate, for fewer
+        // steps: `VaeTrainSettings::mhvae`).
+        let defaults = match form.mode {
+            LatentMode::Vae => VaeTrainSettings::default(),
+            LatentMode::Hierarchical => VaeTrainSettings::mhvae(),
+        };
         let settings = VaeTrainSettings {
             beta: s.beta,
-            iterations: s.iterations,
             seed: s.seed,
-            ..VaeTrainSettings::default()
+            ..defaults
         };
         let state = &mut self.model.latent;
         state.form = Some(form);

@@ -165,12 +165,21 @@ fn mhvae_controls_ui(ui: &mut egui::Ui, s: &mut LatentSettings, model: &Model) {
         if !s.fixed_encoders {
             s.to_noise = false;
         }
-        ui.add_enabled(s.fixed_encoders, egui::Checkbox::new(&mut s.to_noise, "3 · ᾱ_T → 0"))
+        let ztsnr = model.schedule.spec().zero_terminal_snr;
+        ui.add_enabled(
+            s.fixed_encoders && !ztsnr,
+            egui::Checkbox::new(&mut s.to_noise, "3 · ᾱ_T → 0"),
+        )
             .on_hover_text(
                 "Off: the levels stop where ᾱ = ½ (z_T keeps √½ of the data). On: they run the whole \
                  schedule, ᾱ_T ≈ 0, so z_T ~ N(0, I) and the prior term goes to zero",
             )
-            .on_disabled_hover_text("Turn on switch 2 first: ᾱ_t belongs to fixed encoders");
+            .on_disabled_hover_text(if ztsnr {
+                "The schedule on screen has ᾱ_T = 0 exactly (zero terminal SNR): its last step has α_T = 0 and \
+                 leaves the last decoder nothing to work with. Turn zero terminal SNR off to take this switch."
+            } else {
+                "Turn on switch 2 first: ᾱ_t belongs to fixed encoders"
+            });
         if s.fixed_encoders {
             let schedule = &model.schedule;
             let times = crate::model::mhvae::level_times(schedule, s.levels, s.to_noise);
@@ -638,7 +647,7 @@ fn mhvae_views_ui(
         for (k, points) in pictures.iter().enumerate() {
             let title = match (k, row) {
                 (0, 0) => "x".to_owned(),
-                (0, _) => "x ~ p_θ(x|z_1)".to_owned(),
+                (0, _) => "x̂ = μ_θ(z_1)".to_owned(),
                 (t, 0) => format!("z_{t} ~ q"),
                 (t, _) => format!("z_{t} ~ p"),
             };
@@ -656,7 +665,9 @@ fn mhvae_views_ui(
             ui.painter_at(rect).add(points_shape(rect, points, color, 1.0));
             let tip = match (k, row) {
                 (0, 0) => "the data x = z_0".to_owned(),
-                (0, _) => "ancestral samples: z_T ~ N(0, I), then each decoder down to x".to_owned(),
+                (0, _) => "ancestral samples: z_T ~ N(0, I), then each decoder down; the last step shows \
+                           p_θ(x|z_1)'s mean, as DDPM's sampler does at t = 1"
+                    .to_owned(),
                 (t, 0) => format!("z_{t} ~ q(z_{t} | z_{}) from the data, through the encoders", t - 1),
                 (t, _) => format!("z_{t} ~ p_θ(z_{t} | z_{}) on the way down", t + 1),
             };

@@ -486,7 +486,8 @@ pub fn snapshot(model: LatentModel, data: &[f32], iteration: u64, train_s: f64) 
         }
         LatentModel::Mhvae(m) => {
             let encoded = m.encode_levels(data, PICTURE_SEED)?;
-            let generated = m.generate(n, PICTURE_SEED)?;
+            // As DDPM's sampler at t = 1: the last step shows the decoder's mean.
+            let generated = m.generate_with(n, PICTURE_SEED, false)?;
             let report = m.elbo(data, ELBO_SAMPLES, PICTURE_SEED)?;
             (LatentReport::Mhvae(report), Pictures::Mhvae { encoded, generated })
         }
