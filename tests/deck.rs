@@ -5,9 +5,9 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use diffscope::app::latent::LatentMode;
 use diffscope::app::Command;
 use diffscope::app::deck::{self, Chapter, ChapterView, DeckError, DeckSource, ModelChoice};
+use diffscope::app::latent::LatentMode;
 use diffscope::app::markov::MarkovEdit;
 use diffscope::app::settings::{ElboAxis, MarkovMode, SamplerKind, Settings, SourceChoice, Tab};
 use diffscope::app::{DiffscopeApp, RunOptions};
@@ -143,7 +143,11 @@ fn lecture_chapters_set_the_numbers_of_their_slides() {
     // Chapter 1: the VAE → VDM tab's VAE at β = 1.
     let app = harness.state();
     assert_eq!(
-        (app.settings.tab, app.settings.latent.mode, app.settings.latent.beta),
+        (
+            app.settings.tab,
+            app.settings.latent.mode,
+            app.settings.latent.beta
+        ),
         (Tab::Vae, LatentMode::Vae, 1.0)
     );
     // Chapter 9: the hierarchical VAE, T = 4, all three switches on.
@@ -251,7 +255,11 @@ fn page_down_and_page_up_step_through_the_chapters() {
         assert_eq!(current(&harness), Some(i));
     }
     settle(&mut harness, &lecture.chapters[3].view);
-    assert_shows(harness.state(), &lecture.chapters[3].view, "after three PageDowns");
+    assert_shows(
+        harness.state(),
+        &lecture.chapters[3].view,
+        "after three PageDowns",
+    );
     assert_eq!(harness.state().settings.t, 300);
     harness.key_press(egui::Key::PageUp);
     harness.run_steps(2);
@@ -375,6 +383,11 @@ fn saving_the_view_as_a_chapter_and_opening_it_gives_the_same_view() {
         s.markov.n = want.n;
         s.markov.mode = MarkovMode::Digits;
         s.d3pm.kind = DiscreteKind::Uniform;
+        s.latent.mode = want.latent;
+        s.latent.beta = want.vae_beta;
+        s.latent.levels = want.levels;
+        s.latent.fixed_encoders = want.switches >= 2;
+        s.latent.to_noise = want.switches >= 3;
         app.push(Command::UseIdealDenoiser);
         app.push(Command::Markov(MarkovEdit::States(want.markov_states)));
         app.push(Command::Markov(MarkovEdit::Preset(want.markov_preset)));

@@ -5,7 +5,7 @@
 //! it); the plots' rotated y-axis names stay beside their plots, clear of the colour key,
 //! the subtitles and the readout; and an empty log plot's ticks name different decades.
 
-use diffscope::app::settings::{ElboSettings, Settings};
+use diffscope::app::settings::{ElboSettings, Settings, Tab};
 use diffscope::app::{DiffscopeApp, RunOptions};
 use diffscope::diffusion::{ScheduleKind, ScheduleSpec};
 use egui::accesskit::Role;
@@ -74,9 +74,9 @@ fn math_left(harness: &Harness<'_, DiffscopeApp>) -> f32 {
 /// Every text label whose rect starts right of the left panel and left of the math panel
 /// (the central panel's), as (text, rect).
 fn central_labels(harness: &Harness<'_, DiffscopeApp>) -> Vec<(String, Rect)> {
-    // The central panel's left edge: its first tab button (the Markov chain tab's since it
-    // came first; measured from "Forward" the table's row names fell outside).
-    let left = rect_of(harness, "Markov chain").left();
+    // The central panel's left edge: its first tab button (measured from a later tab, the
+    // table's row names fell outside).
+    let left = rect_of(harness, Tab::ALL[0].label()).left();
     let math = math_left(harness);
     harness
         .query_all_by(|n| n.role() == Role::Label)

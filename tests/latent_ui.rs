@@ -33,7 +33,12 @@ fn vae_app(name: &str, mode: LatentMode) -> Harness<'static, DiffscopeApp> {
 
 /// Steps until `done`, at most `limit`.
 #[track_caller]
-fn step_for(harness: &mut Harness<'_, DiffscopeApp>, what: &str, limit: Duration, done: impl Fn(&DiffscopeApp) -> bool) {
+fn step_for(
+    harness: &mut Harness<'_, DiffscopeApp>,
+    what: &str,
+    limit: Duration,
+    done: impl Fn(&DiffscopeApp) -> bool,
+) {
     let start = Instant::now();
     while !done(harness.state()) {
         assert!(start.elapsed() < limit, "timed out waiting for {what}");
@@ -54,7 +59,10 @@ fn step_during(harness: &mut Harness<'_, DiffscopeApp>, time: Duration) {
 
 /// `−1.234` as shown (a real minus sign) parsed.
 fn number(text: &str) -> f64 {
-    text.trim().replace('−', "-").parse().unwrap_or_else(|_| panic!("not a number: {text:?}"))
+    text.trim()
+        .replace('−', "-")
+        .parse()
+        .unwrap_or_else(|_| panic!("not a number: {text:?}"))
 }
 
 /// The numbers of the one readout line that starts with `prefix`: every `value ± error`
@@ -88,9 +96,12 @@ fn shown_iterations(harness: &Harness<'_, DiffscopeApp>) -> u64 {
 #[test]
 fn the_tab_opens_on_the_shipped_vae_and_its_numbers_are_the_models() {
     let mut harness = vae_app("latent-shipped", LatentMode::Vae);
-    step_for(&mut harness, "the first snapshot", Duration::from_secs(30), |app| {
-        app.model.latent.snapshot.is_some()
-    });
+    step_for(
+        &mut harness,
+        "the first snapshot",
+        Duration::from_secs(30),
+        |app| app.model.latent.snapshot.is_some(),
+    );
     assert!(!labels_starting(&harness, "shipped vae-two-moons").is_empty());
     // The same numbers from the library: the shipped weights, the tab's examples, its seed.
     let checkpoint = vae::shipped("vae-two-moons").unwrap().unwrap();
@@ -124,10 +135,18 @@ fn training_from_scratch_pauses_resumes_with_space_and_stops() {
         app.model.latent.snapshot.is_some()
     });
     harness.get_by_label("Train from scratch").click();
-    step_for(&mut harness, "training snapshots", Duration::from_secs(30), |app| {
-        let s = &app.model.latent;
-        s.training && s.current() && s.snapshot.as_ref().is_some_and(|s| s.iteration > 0) && s.curve.len() >= 2
-    });
+    step_for(
+        &mut harness,
+        "training snapshots",
+        Duration::from_secs(30),
+        |app| {
+            let s = &app.model.latent;
+            s.training
+                && s.current()
+                && s.snapshot.as_ref().is_some_and(|s| s.iteration > 0)
+                && s.curve.len() >= 2
+        },
+    );
     assert!(!labels_starting(&harness, "trained here · training").is_empty());
     harness.get_by_label("Pause").click();
     harness.run_steps(3);
@@ -136,13 +155,26 @@ fn training_from_scratch_pauses_resumes_with_space_and_stops() {
     step_during(&mut harness, Duration::from_millis(400));
     let paused_at = shown_iterations(&harness);
     step_during(&mut harness, Duration::from_millis(800));
-    assert_eq!(shown_iterations(&harness), paused_at, "training moved while paused");
+    assert_eq!(
+        shown_iterations(&harness),
+        paused_at,
+        "training moved while paused"
+    );
     assert!(!labels_starting(&harness, "trained here · paused").is_empty());
     // Space resumes (the tab has no t to play).
     harness.key_press(egui::Key::Space);
-    step_for(&mut harness, "training to go on", Duration::from_secs(20), |app| {
-        app.model.latent.snapshot.as_ref().is_some_and(|s| s.iteration > paused_at)
-    });
+    step_for(
+        &mut harness,
+        "training to go on",
+        Duration::from_secs(20),
+        |app| {
+            app.model
+                .latent
+                .snapshot
+                .as_ref()
+                .is_some_and(|s| s.iteration > paused_at)
+        },
+    );
     assert!(!harness.state().model.latent.paused);
     harness.get_by_label("Stop").click();
     step_for(&mut harness, "the run to stop", Duration::from_secs(20), |app| {
@@ -174,9 +206,18 @@ fn a_large_beta_typed_in_its_field_shrinks_the_kl_and_the_elbo_stays_an_elbo() {
     assert!((harness.state().settings.latent.beta - 6.0).abs() < 1e-9);
     // Moving β trains on from the model on screen.
     harness.get_by_label("Train more").click();
-    step_for(&mut harness, "600 iterations at β = 6", Duration::from_secs(60), |app| {
-        app.model.latent.snapshot.as_ref().is_some_and(|s| s.iteration >= 600 + first_iterations())
-    });
+    step_for(
+        &mut harness,
+        "600 iterations at β = 6",
+        Duration::from_secs(60),
+        |app| {
+            app.model
+                .latent
+                .snapshot
+                .as_ref()
+                .is_some_and(|s| s.iteration >= 600 + first_iterations())
+        },
+    );
     let after = estimates(&harness, "ELBO ");
     assert!(
         after[2].0 < 0.8 * kl_before,
@@ -195,9 +236,12 @@ fn first_iterations() -> u64 {
 #[test]
 fn the_three_switches_turn_the_hierarchical_vae_into_a_vdm_one_at_a_time() {
     let mut harness = vae_app("latent-switches", LatentMode::Hierarchical);
-    step_for(&mut harness, "the shipped MHVAE", Duration::from_secs(30), |app| {
-        app.model.latent.snapshot.is_some()
-    });
+    step_for(
+        &mut harness,
+        "the shipped MHVAE",
+        Duration::from_secs(30),
+        |app| app.model.latent.snapshot.is_some(),
+    );
     assert!(!labels_starting(&harness, "shipped mhvae-two-moons").is_empty());
     for t in 1..=4 {
         harness.get_by_role_and_label(Role::Image, &format!("z_{t} ~ q view"));
@@ -208,10 +252,15 @@ fn the_three_switches_turn_the_hierarchical_vae_into_a_vdm_one_at_a_time() {
     // Switch 2: the encoders are fixed; no shipped weights for this form: it trains live
     // from the current decoders.
     harness.get_by_label("2 · encoders fixed").click();
-    step_for(&mut harness, "the fixed-encoder form to train", Duration::from_secs(30), |app| {
-        let s = &app.model.latent;
-        s.training && s.current() && s.snapshot.as_ref().is_some_and(|s| s.iteration > 0)
-    });
+    step_for(
+        &mut harness,
+        "the fixed-encoder form to train",
+        Duration::from_secs(30),
+        |app| {
+            let s = &app.model.latent;
+            s.training && s.current() && s.snapshot.as_ref().is_some_and(|s| s.iteration > 0)
+        },
+    );
     assert!(!crate::ui::labels_containing(&harness, "decoders start from the previous ones").is_empty());
     // With fixed encoders the ELBO tab's estimator runs beside it.
     assert_eq!(labels_starting(&harness, "as a VDM, the ELBO tab's").len(), 1);
@@ -224,13 +273,20 @@ fn the_three_switches_turn_the_hierarchical_vae_into_a_vdm_one_at_a_time() {
     let vdm = estimates(&harness, "ELBO ");
     // The prior term KL(q(z_T|x) ‖ N(0, I)) goes to zero with ᾱ_T.
     let as_vdm = estimates(&harness, "as a VDM, the ELBO tab's");
-    assert!(as_vdm[1].0.abs() < 1e-3, "prior term {:?} with ᾱ_T → 0", as_vdm[1]);
+    assert!(
+        as_vdm[1].0.abs() < 1e-3,
+        "prior term {:?} with ᾱ_T → 0",
+        as_vdm[1]
+    );
     assert!(half[1].0 > 0.05, "prior term {:?} with ᾱ_T = ½", half[1]);
     // Its ELBO agrees with the ELBO tab's denoising-matching estimate within 4 standard errors.
     let dm = as_vdm[0];
     let se = vdm[0].1.hypot(dm.1);
     assert!((vdm[0].0 - dm.0).abs() < 4.0 * se, "{vdm:?} vs {dm:?}");
-    assert_eq!(crate::ui::labels_containing(&harness, "All three on: this is a VDM").len(), 1);
+    assert_eq!(
+        crate::ui::labels_containing(&harness, "All three on: this is a VDM").len(),
+        1
+    );
 }
 
 #[test]
@@ -240,16 +296,31 @@ fn bad_weights_files_and_a_panicking_run_keep_the_model_on_screen() {
     step_for(&mut harness, "the shipped VAE", Duration::from_secs(30), |app| {
         app.model.latent.snapshot.is_some()
     });
-    let before = harness.state().model.latent.snapshot.as_ref().unwrap().report.curve_point(0);
+    let before = harness
+        .state()
+        .model
+        .latent
+        .snapshot
+        .as_ref()
+        .unwrap()
+        .report
+        .curve_point(0);
     let garbage = dir.join("garbage.safetensors");
     std::fs::write(&garbage, b"not a safetensors file at all").unwrap();
     let denoiser = dir.join("denoiser.safetensors");
     std::fs::write(
         &denoiser,
-        std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/weights/two-moons.safetensors")).unwrap(),
+        std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/assets/weights/two-moons.safetensors"
+        ))
+        .unwrap(),
     )
     .unwrap();
-    for (file, says) in [(&garbage, "garbage.safetensors"), (&denoiser, "a denoiser's weights file, not a VAE's")] {
+    for (file, says) in [
+        (&garbage, "garbage.safetensors"),
+        (&denoiser, "a denoiser's weights file, not a VAE's"),
+    ] {
         harness
             .state_mut()
             .push(Command::Latent(LatentAction::Load(file.clone())));
@@ -257,17 +328,34 @@ fn bad_weights_files_and_a_panicking_run_keep_the_model_on_screen() {
         let error = harness.state().model.latent.error.clone().expect("an error");
         assert!(error.contains(says), "{error}");
         assert!(!crate::ui::labels_containing(&harness, "weights not opened").is_empty());
-        let now = harness.state().model.latent.snapshot.as_ref().unwrap().report.curve_point(0);
+        let now = harness
+            .state()
+            .model
+            .latent
+            .snapshot
+            .as_ref()
+            .unwrap()
+            .report
+            .curve_point(0);
         assert_eq!(now, before, "a bad file replaced the model");
     }
     // A run that panics at its 50th iteration: the error is said, the last snapshot stays.
     harness.state_mut().model.latent.panic_at_iteration = Some(50);
     harness.get_by_label("Train from scratch").click();
     harness.run_steps(2);
-    assert_eq!(harness.state().model.latent.error, None, "a new run clears the last error");
-    step_for(&mut harness, "the panic", Duration::from_secs(30), |app| app.model.latent.error.is_some());
+    assert_eq!(
+        harness.state().model.latent.error,
+        None,
+        "a new run clears the last error"
+    );
+    step_for(&mut harness, "the panic", Duration::from_secs(30), |app| {
+        app.model.latent.error.is_some()
+    });
     let error = harness.state().model.latent.error.clone().unwrap();
-    assert!(error.contains("internal error (panic)") && error.contains("iteration 50"), "{error}");
+    assert!(
+        error.contains("internal error (panic)") && error.contains("iteration 50"),
+        "{error}"
+    );
     assert!(!harness.state().model.latent.training);
     // The window goes on: a new run trains.
     harness.state_mut().model.latent.panic_at_iteration = None;
@@ -309,12 +397,18 @@ fn the_views_dominate_a_projector_and_nothing_leaves_the_window() {
                             .unwrap(),
                         ppp,
                     );
-                    assert!(window.expand(1.0).contains_rect(r), "{n} at {r:?} leaves {window:?}");
+                    assert!(
+                        window.expand(1.0).contains_rect(r),
+                        "{n} at {r:?} leaves {window:?}"
+                    );
                     r.area()
                 })
                 .sum();
             let share = area / window.area();
-            assert!(share > 0.2, "{mode:?} at {size:?}×{ppp}: the views cover {share:.3} of the window");
+            assert!(
+                share > 0.2,
+                "{mode:?} at {size:?}×{ppp}: the views cover {share:.3} of the window"
+            );
             let out = clipped(&harness);
             assert!(out.is_empty(), "{mode:?} at {size:?}×{ppp}: {out:?}");
         }

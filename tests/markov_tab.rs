@@ -132,12 +132,13 @@ fn shown_cell(harness: &Harness<'_, DiffscopeApp>, i: usize, j: usize) -> f64 {
 }
 
 #[test]
-fn the_tab_comes_first_and_a_preset_picked_in_its_combo_is_the_chain_on_screen() {
+fn the_tab_comes_before_diffusion_and_a_preset_picked_in_its_combo_is_the_chain_on_screen() {
     let mut harness = harness_with(Settings {
         export_dir: scratch("markov-open"),
         ..Settings::default()
     });
-    assert_eq!(Tab::ALL[0], Tab::Markov);
+    // After the VAE → VDM tab, before the Forward tab: the lecture's order.
+    assert_eq!(Tab::ALL[..3], [Tab::Vae, Tab::Markov, Tab::Forward]);
     assert_eq!(Tab::from_name("markov"), Some(Tab::Markov));
     // The tab's button (the Forward tab also names its left view "Markov chain").
     harness

@@ -53,7 +53,9 @@ impl LatentMode {
     /// The mode called `name`.
     #[must_use]
     pub fn from_name(name: &str) -> Option<Self> {
-        [Self::Vae, Self::Hierarchical].into_iter().find(|m| m.name() == name)
+        [Self::Vae, Self::Hierarchical]
+            .into_iter()
+            .find(|m| m.name() == name)
     }
 }
 
@@ -196,7 +198,9 @@ impl LatentForm {
             None => Encoders::Learned,
             Some((spec, times)) => {
                 let schedule = Schedule::new(spec).map_err(|e| ModelError::Data(e.to_string()))?;
-                let sub = schedule.subchain(times).map_err(|e| ModelError::Data(e.to_string()))?;
+                let sub = schedule
+                    .subchain(times)
+                    .map_err(|e| ModelError::Data(e.to_string()))?;
                 Encoders::Fixed(sub)
             }
         };
@@ -317,7 +321,8 @@ impl DiffscopeApp {
             // α_T = 0 at the last level: the trainer and the ELBO refuse it.
             latent.to_noise = false;
             self.model.latent.message = Some(
-                "switch 3 is off: the schedule on screen has zero terminal SNR (ᾱ_T = 0 exactly, α_T = 0)".to_owned(),
+                "switch 3 is off: the schedule on screen has zero terminal SNR (ᾱ_T = 0 exactly, α_T = 0)"
+                    .to_owned(),
             );
         }
         let wanted = LatentForm::of(&self.settings.latent, &self.model.schedule);
@@ -340,7 +345,9 @@ impl DiffscopeApp {
     }
 
     fn drain_latent(&mut self) {
-        let Some(worker) = &self.model.latent.worker else { return };
+        let Some(worker) = &self.model.latent.worker else {
+            return;
+        };
         let mut events = Vec::new();
         while let Some(event) = worker.try_recv() {
             events.push(event);
@@ -405,11 +412,9 @@ impl DiffscopeApp {
                     && form.dataset == wanted.dataset =>
             {
                 match (&snapshot.model, wanted.mhvae_config()) {
-                    (LatentModel::Mhvae(current), Ok(config)) => Some(LatentModel::Mhvae(Mhvae::with_decoders_of(
-                        config,
-                        current,
-                        self.settings.latent.seed,
-                    ))),
+                    (LatentModel::Mhvae(current), Ok(config)) => Some(LatentModel::Mhvae(
+                        Mhvae::with_decoders_of(config, current, self.settings.latent.seed),
+                    )),
                     _ => None,
                 }
             }
@@ -458,7 +463,14 @@ impl DiffscopeApp {
         );
     }
 
-    fn train_latent(&mut self, ctx: &egui::Context, form: LatentForm, model: LatentModel, iterations: u64, origin: String) {
+    fn train_latent(
+        &mut self,
+        ctx: &egui::Context,
+        form: LatentForm,
+        model: LatentModel,
+        iterations: u64,
+        origin: String,
+    ) {
         let generation = self.next_latent_generation();
         let s = &self.settings.latent;
         // Each model's own defaults (the MHVAE trains at a higher learning rate, for fewer
@@ -572,12 +584,16 @@ impl DiffscopeApp {
                         self.model.schedule = s;
                     }
                 }
-                let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+                let name = path.file_name().map_or_else(
+                    || path.display().to_string(),
+                    |n| n.to_string_lossy().into_owned(),
+                );
                 self.model.latent.message = Some(format!("opened {name}"));
                 self.show_latent(ctx, checkpoint, name);
             }
             Err(e) => {
-                self.model.latent.error = Some(format!("weights not opened (the model on screen stays): {e}"));
+                self.model.latent.error =
+                    Some(format!("weights not opened (the model on screen stays): {e}"));
             }
         }
     }

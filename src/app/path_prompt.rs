@@ -62,14 +62,20 @@ pub fn check_path(kind: DialogKind, path: &Path) -> Result<(), String> {
         return Err("type a path first".into());
     }
     match kind {
-        DialogKind::OpenData | DialogKind::OpenModel | DialogKind::OpenDeck | DialogKind::OpenLatent if path.is_dir() => {
+        DialogKind::OpenData | DialogKind::OpenModel | DialogKind::OpenDeck | DialogKind::OpenLatent
+            if path.is_dir() =>
+        {
             Err(format!("{shown} is a folder: type a file in it"))
         }
-        DialogKind::OpenData | DialogKind::OpenModel | DialogKind::OpenDeck | DialogKind::OpenLatent if !path.exists() => {
+        DialogKind::OpenData | DialogKind::OpenModel | DialogKind::OpenDeck | DialogKind::OpenLatent
+            if !path.exists() =>
+        {
             Err(format!("{shown}: no such file"))
         }
         DialogKind::ExportDir if !path.is_dir() => Err(format!("{shown}: no such folder")),
-        DialogKind::SaveModel | DialogKind::SaveLatent if path.is_dir() => Err(format!("{shown} is a folder: add a file name")),
+        DialogKind::SaveModel | DialogKind::SaveLatent if path.is_dir() => {
+            Err(format!("{shown} is a folder: add a file name"))
+        }
         DialogKind::SaveModel | DialogKind::SaveDeck | DialogKind::SaveLatent => match path.parent() {
             Some(dir) if !dir.as_os_str().is_empty() && !dir.is_dir() => {
                 Err(format!("{}: no such folder", dir.display()))
@@ -133,12 +139,13 @@ impl DiffscopeApp {
             DialogKind::ExportDir | DialogKind::SaveModel | DialogKind::SaveDeck | DialogKind::SaveLatent => {
                 self.settings.export_dir.clone()
             }
-            DialogKind::OpenData | DialogKind::OpenModel | DialogKind::OpenDeck | DialogKind::OpenLatent => self
-                .settings
-                .recent_files
-                .first()
-                .and_then(|p| p.parent().map(Path::to_path_buf))
-                .unwrap_or_else(|| std::env::current_dir().unwrap_or_default()),
+            DialogKind::OpenData | DialogKind::OpenModel | DialogKind::OpenDeck | DialogKind::OpenLatent => {
+                self.settings
+                    .recent_files
+                    .first()
+                    .and_then(|p| p.parent().map(Path::to_path_buf))
+                    .unwrap_or_else(|| std::env::current_dir().unwrap_or_default())
+            }
         };
         let mut start = start.display().to_string();
         if !start.is_empty() && !start.ends_with('/') {

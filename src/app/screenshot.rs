@@ -7,8 +7,8 @@ use std::time::Duration;
 use egui::ColorImage;
 
 use super::DiffscopeApp;
-use super::settings::Tab;
 use super::error::AppError;
+use super::settings::Tab;
 
 /// The `--screenshot` flow: wait for the window to settle, capture, save, close.
 pub(super) struct Screenshot {

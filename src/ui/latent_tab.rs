@@ -80,7 +80,11 @@ fn training_buttons_ui(ui: &mut egui::Ui, state: &LatentState, commands: &mut Ve
         if ui.button(label).clicked() {
             act(commands, LatentAction::Pause(!state.paused));
         }
-        if ui.button("Stop").on_hover_text("Keep the model as it is now").clicked() {
+        if ui
+            .button("Stop")
+            .on_hover_text("Keep the model as it is now")
+            .clicked()
+        {
             act(commands, LatentAction::Stop);
         }
     } else if state.snapshot.is_some()
@@ -100,7 +104,11 @@ fn training_buttons_ui(ui: &mut egui::Ui, state: &LatentState, commands: &mut Ve
     {
         act(commands, LatentAction::UseShipped);
     }
-    if ui.button("Open…").on_hover_text("Open VAE or hierarchical VAE weights").clicked() {
+    if ui
+        .button("Open…")
+        .on_hover_text("Open VAE or hierarchical VAE weights")
+        .clicked()
+    {
         act(commands, LatentAction::OpenDialog);
     }
     if state.snapshot.is_some() && ui.button("Save…").clicked() {
@@ -221,7 +229,11 @@ fn status_ui(ui: &mut egui::Ui, state: &LatentState) {
             ));
         } else if state.waiting() {
             ui.spinner();
-            ui.label(if state.training { "training starts…" } else { "loading…" });
+            ui.label(if state.training {
+                "training starts…"
+            } else {
+                "loading…"
+            });
         }
         if let Some(m) = &state.message {
             ui.label(RichText::new(m).weak());
@@ -254,7 +266,11 @@ pub fn views_ui(ui: &mut egui::Ui, settings: &Settings, model: &Model) {
 /// `e` as `−2.31 ± 0.01`.
 #[must_use]
 pub fn with_error(e: Estimate) -> String {
-    format!("{} ± {}", signed(e.mean), format_sig(e.std_err, 2).replace('-', "−"))
+    format!(
+        "{} ± {}",
+        signed(e.mean),
+        format_sig(e.std_err, 2).replace('-', "−")
+    )
 }
 
 /// `v` with 4 significant digits and a real minus sign.
@@ -314,7 +330,10 @@ fn ellipse(rect: Rect, mean: [f32; 2], sigma: [f32; 2], k: f32, stroke: Stroke) 
     let pts = (0..=48)
         .map(|i| {
             let a = i as f32 / 48.0 * std::f32::consts::TAU;
-            to_screen(rect, [mean[0] + k * sigma[0] * a.cos(), mean[1] + k * sigma[1] * a.sin()])
+            to_screen(
+                rect,
+                [mean[0] + k * sigma[0] * a.cos(), mean[1] + k * sigma[1] * a.sin()],
+            )
         })
         .collect();
     Shape::line(pts, stroke)
@@ -337,8 +356,7 @@ impl Footer {
                 } else {
                     egui::TextStyle::Body.resolve(ui.style())
                 };
-                let galley = ui
-                    .fonts_mut(|f| f.layout(text.clone(), font, Color32::WHITE, width));
+                let galley = ui.fonts_mut(|f| f.layout(text.clone(), font, Color32::WHITE, width));
                 galley.size().y + spacing
             })
             .sum::<f32>()
@@ -368,7 +386,10 @@ fn place(ui: &mut egui::Ui, rect: Rect, name: &str) -> egui::Response {
 fn split_room(ui: &egui::Ui, footer: &Footer) -> (Rect, Rect) {
     let area = ui.available_rect_before_wrap();
     let footer_height = footer.height(ui, area.width());
-    let views = Rect::from_min_max(area.min, Pos2::new(area.max.x, (area.max.y - footer_height).max(area.min.y + 80.0)));
+    let views = Rect::from_min_max(
+        area.min,
+        Pos2::new(area.max.x, (area.max.y - footer_height).max(area.min.y + 80.0)),
+    );
     let bottom = Rect::from_min_max(Pos2::new(area.min.x, views.max.y), area.max);
     (views, bottom)
 }
@@ -381,7 +402,12 @@ fn footer_ui(ui: &mut egui::Ui, room: Rect, bottom: Rect, footer: Footer) {
 }
 
 /// The VAE: data, latent, ELBO curves.
-fn vae_views_ui(ui: &mut egui::Ui, state: &LatentState, vae: &crate::model::vae::Vae, report: &crate::model::vae::VaeElbo) {
+fn vae_views_ui(
+    ui: &mut egui::Ui,
+    state: &LatentState,
+    vae: &crate::model::vae::Vae,
+    report: &crate::model::vae::VaeElbo,
+) {
     let Some(Pictures::Vae {
         posterior,
         aggregate,
@@ -439,13 +465,34 @@ fn vae_views_ui(ui: &mut egui::Ui, state: &LatentState, vae: &crate::model::vae:
     // The data view: x (faint), x̂ = μ_θ(z), z ~ q(z|x); samples x ~ p_θ(x|z), z ~ N(0, I).
     view_frame(ui, data_rect, "data x");
     let painter = ui.painter_at(data_rect);
-    painter.add(points_shape(data_rect, &state.data, theme::faint_color(dark), 1.5));
-    painter.add(points_shape(data_rect, samples, theme::latent_sample_color(dark), 1.2));
-    painter.add(points_shape(data_rect, reconstructions, theme::x0_hat_color(dark), 1.2));
+    painter.add(points_shape(
+        data_rect,
+        &state.data,
+        theme::faint_color(dark),
+        1.5,
+    ));
+    painter.add(points_shape(
+        data_rect,
+        samples,
+        theme::latent_sample_color(dark),
+        1.2,
+    ));
+    painter.add(points_shape(
+        data_rect,
+        reconstructions,
+        theme::x0_hat_color(dark),
+        1.2,
+    ));
     for (k, &i) in HIGHLIGHTED.iter().enumerate() {
-        if let (Some(x), Some(r)) = (state.data.get(2 * i..2 * i + 2), reconstructions.get(2 * i..2 * i + 2)) {
+        if let (Some(x), Some(r)) = (
+            state.data.get(2 * i..2 * i + 2),
+            reconstructions.get(2 * i..2 * i + 2),
+        ) {
             let color = theme::PATH_COLORS[k % theme::PATH_COLORS.len()];
-            let (a, b) = (to_screen(data_rect, [x[0], x[1]]), to_screen(data_rect, [r[0], r[1]]));
+            let (a, b) = (
+                to_screen(data_rect, [x[0], x[1]]),
+                to_screen(data_rect, [r[0], r[1]]),
+            );
             painter.circle_stroke(a, 5.0, Stroke::new(2.0, color));
             painter.line_segment([a, b], Stroke::new(1.5, color));
         }
@@ -475,13 +522,33 @@ fn vae_views_ui(ui: &mut egui::Ui, state: &LatentState, vae: &crate::model::vae:
     for k in [1.0, 2.0] {
         painter.add(ellipse(latent_rect, [0.0, 0.0], [1.0, 1.0], k, prior));
     }
-    painter.add(points_shape(latent_rect, aggregate, theme::point_color(dark), 1.2));
+    painter.add(points_shape(
+        latent_rect,
+        aggregate,
+        theme::point_color(dark),
+        1.2,
+    ));
     for (k, &i) in HIGHLIGHTED.iter().enumerate() {
-        if let (Some(m), Some(lv)) = (posterior.mean.get(2 * i..2 * i + 2), posterior.log_var.get(2 * i..2 * i + 2)) {
+        if let (Some(m), Some(lv)) = (
+            posterior.mean.get(2 * i..2 * i + 2),
+            posterior.log_var.get(2 * i..2 * i + 2),
+        ) {
             let color = theme::PATH_COLORS[k % theme::PATH_COLORS.len()];
             let sigma = [(0.5 * lv[0]).exp(), (0.5 * lv[1]).exp()];
-            painter.add(ellipse(latent_rect, [m[0], m[1]], sigma, 1.0, Stroke::new(2.0, color)));
-            painter.add(ellipse(latent_rect, [m[0], m[1]], sigma, 2.0, Stroke::new(1.0, color)));
+            painter.add(ellipse(
+                latent_rect,
+                [m[0], m[1]],
+                sigma,
+                1.0,
+                Stroke::new(2.0, color),
+            ));
+            painter.add(ellipse(
+                latent_rect,
+                [m[0], m[1]],
+                sigma,
+                2.0,
+                Stroke::new(1.0, color),
+            ));
         }
     }
     if let Some(z) = hovered {
@@ -537,7 +604,11 @@ fn legend(ui: &egui::Ui, rect: Rect, entries: &[(&str, Color32)]) {
 fn curves_ui(ui: &mut egui::Ui, rect: Rect, state: &LatentState, kl_name: &str) {
     let curve = &state.curve;
     let series = |f: fn(&crate::worker::latent::CurvePoint) -> f64| -> PlotPoints<'static> {
-        curve.iter().map(|p| [p.iteration as f64, f(p)]).collect::<Vec<_>>().into()
+        curve
+            .iter()
+            .map(|p| [p.iteration as f64, f(p)])
+            .collect::<Vec<_>>()
+            .into()
     };
     let mut child = ui.new_child(egui::UiBuilder::new().max_rect(rect));
     Plot::new("latent-curves")
@@ -551,7 +622,11 @@ fn curves_ui(ui: &mut egui::Ui, rect: Rect, state: &LatentState, kl_name: &str) 
         .allow_drag(false)
         .allow_zoom(false)
         .show(&mut child, |plot| {
-            plot.line(Line::new("ELBO", series(|p| p.elbo)).color(theme::ELBO_COLORS[0]).width(2.0));
+            plot.line(
+                Line::new("ELBO", series(|p| p.elbo))
+                    .color(theme::ELBO_COLORS[0])
+                    .width(2.0),
+            );
             plot.line(Line::new("E log p(x|·)", series(|p| p.recon)).color(theme::LOSS_COLORS[2]));
             plot.line(Line::new(kl_name, series(|p| p.kl)).color(theme::LOSS_COLORS[0]));
             // The latest values as dots: a model shown without training has one point.
@@ -639,7 +714,9 @@ fn mhvae_views_ui(
         )
     };
     let rows: [Vec<&[f32]>; 2] = [
-        std::iter::once(&state.data[..]).chain(encoded.iter().map(Vec::as_slice)).collect(),
+        std::iter::once(&state.data[..])
+            .chain(encoded.iter().map(Vec::as_slice))
+            .collect(),
         // generated is z_T … z_1, x: shown in the same columns, x first.
         generated.iter().rev().map(Vec::as_slice).collect(),
     ];
@@ -668,7 +745,10 @@ fn mhvae_views_ui(
                 (0, _) => "ancestral samples: z_T ~ N(0, I), then each decoder down; the last step shows \
                            p_θ(x|z_1)'s mean, as DDPM's sampler does at t = 1"
                     .to_owned(),
-                (t, 0) => format!("z_{t} ~ q(z_{t} | z_{}) from the data, through the encoders", t - 1),
+                (t, 0) => format!(
+                    "z_{t} ~ q(z_{t} | z_{}) from the data, through the encoders",
+                    t - 1
+                ),
                 (t, _) => format!("z_{t} ~ p_θ(z_{t} | z_{}) on the way down", t + 1),
             };
             response.on_hover_text(tip);
@@ -690,7 +770,9 @@ fn terms_ui(ui: &mut egui::Ui, rect: Rect, report: &crate::model::mhvae::MhvaeEl
     }
     let last = report.consistency.len() as f64 + 1.0;
     bars.push(Bar::new(last, -report.prior.mean).name("−prior"));
-    let chart = BarChart::new("ELBO terms", bars).color(theme::ELBO_COLORS[0]).width(0.7);
+    let chart = BarChart::new("ELBO terms", bars)
+        .color(theme::ELBO_COLORS[0])
+        .width(0.7);
     let labels: Vec<String> = std::iter::once("recon".to_owned())
         .chain((1..=report.consistency.len()).map(|t| format!("−C_{t}")))
         .chain(std::iter::once("−prior".to_owned()))
@@ -715,7 +797,8 @@ fn terms_ui(ui: &mut egui::Ui, rect: Rect, report: &crate::model::mhvae::MhvaeEl
 }
 
 /// The VAE's ELBO (the lecture's "Standard VAE" slide) for presentation mode.
-const VAE_TEX: &str = r"\log p(x) \ge \mathbb{E}_{q_\phi(z\mid x)}\log p_\theta(x\mid z) - D_{KL}(q_\phi(z\mid x)\,\|\,p(z))";
+const VAE_TEX: &str =
+    r"\log p(x) \ge \mathbb{E}_{q_\phi(z\mid x)}\log p_\theta(x\mid z) - D_{KL}(q_\phi(z\mid x)\,\|\,p(z))";
 
 /// The hierarchical VAE's ELBO, term by term as the tab computes it.
 const MHVAE_TEX: &str = r"\log p(x) \ge \mathbb{E}_q\log p_\theta(x\mid z_1) - \mathbb{E}_q D_{KL}(q(z_T\mid z_{T-1})\,\|\,p(z_T)) - \sum_{t=1}^{T-1} C_t";
@@ -750,7 +833,12 @@ pub fn present_caption(s: &LatentSettings) -> &'static str {
 }
 
 /// Presentation mode's controls: train and pause, then β or `T` and the switches.
-pub fn present_controls_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, commands: &mut Vec<Command>) {
+pub fn present_controls_ui(
+    ui: &mut egui::Ui,
+    settings: &mut Settings,
+    model: &Model,
+    commands: &mut Vec<Command>,
+) {
     let s = &mut settings.latent;
     ui.horizontal_wrapped(|ui| {
         training_buttons_ui(ui, &model.latent, commands);

@@ -139,7 +139,7 @@ fn panels_ui(
             ui.separator();
         }
         ui.horizontal_wrapped(|ui| {
-            tabs_ui(ui, settings);
+            tabs_ui(ui, settings, tab_size(ui));
             ui.separator();
             layout::panel_toggles_ui(ui, settings);
         });
@@ -155,11 +155,47 @@ fn panels_ui(
     });
 }
 
-/// The tab buttons.
-fn tabs_ui(ui: &mut egui::Ui, settings: &mut Settings) {
+/// The tab buttons, their labels `size` points high.
+fn tabs_ui(ui: &mut egui::Ui, settings: &mut Settings, size: f32) {
     for tab in Tab::ALL {
-        ui.selectable_value(&mut settings.tab, tab, egui::RichText::new(tab.label()).heading());
+        ui.selectable_value(
+            &mut settings.tab,
+            tab,
+            egui::RichText::new(tab.label()).size(size),
+        );
     }
+}
+
+/// The tab labels' size: the heading's where the tabs and the panel toggles fit on one
+/// line, else smaller (down to the body's), so that the row does not wrap and take a line
+/// from the views (six tabs at 1280×720 did).
+fn tab_size(ui: &egui::Ui) -> f32 {
+    let heading = egui::TextStyle::Heading.resolve(ui.style()).size;
+    let body = egui::TextStyle::Body.resolve(ui.style()).size;
+    let padding = 2.0 * ui.spacing().button_padding.x + ui.spacing().item_spacing.x;
+    let width = |text: &str, size: f32| {
+        ui.fonts_mut(|f| {
+            f.layout_no_wrap(
+                text.to_owned(),
+                egui::FontId::proportional(size),
+                egui::Color32::WHITE,
+            )
+            .size()
+            .x
+        }) + padding
+    };
+    let toggles: f32 = ["controls", "plots", "math", "Present"]
+        .iter()
+        .map(|t| width(t, body))
+        .sum::<f32>()
+        + 3.0 * ui.spacing().item_spacing.x;
+    let room = ui.available_width() - toggles;
+    let tabs = |size: f32| Tab::ALL.iter().map(|t| width(t.label(), size)).sum::<f32>();
+    let mut size = heading;
+    while size > body && tabs(size) > room {
+        size -= 1.0;
+    }
+    size
 }
 
 /// `area` scrolled to its top in a run's first frame.

@@ -87,7 +87,10 @@ pub fn path_prompt_ui(
         ui.separator();
         ui.horizontal(|ui| {
             let verb = match prompt.kind {
-                DialogKind::OpenData | DialogKind::OpenModel | DialogKind::OpenDeck | DialogKind::OpenLatent => "Open",
+                DialogKind::OpenData
+                | DialogKind::OpenModel
+                | DialogKind::OpenDeck
+                | DialogKind::OpenLatent => "Open",
                 DialogKind::ExportDir => "Choose",
                 DialogKind::SaveModel | DialogKind::SaveDeck | DialogKind::SaveLatent => "Save",
             };

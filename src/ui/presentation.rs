@@ -10,7 +10,8 @@ use egui::{FontId, RichText, TextStyle};
 use super::math_panel::shared_cache;
 use super::tex::{tex_live_ui, tex_ui};
 use super::{
-    compare_tab, d3pm_view, elbo_tab, forward_tab, latent_tab, markov_tab, reverse_tab, theme, top_bar, training_view,
+    compare_tab, d3pm_view, elbo_tab, forward_tab, latent_tab, markov_tab, reverse_tab, theme, top_bar,
+    training_view,
 };
 use crate::app::settings::{MarkovMode, Settings, Tab};
 use crate::app::{Command, Model};
@@ -94,7 +95,12 @@ fn equation_ui(ui: &mut egui::Ui, settings: &Settings, model: &Model, size: f32)
     let fixed = |v: f64| format!("{v:.4}");
     match settings.tab {
         Tab::Vae => {
-            tex_ui(ui, &mut cache, latent_tab::present_tex(settings.latent.mode), size * 0.8);
+            tex_ui(
+                ui,
+                &mut cache,
+                latent_tab::present_tex(settings.latent.mode),
+                size * 0.8,
+            );
         }
         Tab::Markov if settings.markov.mode == MarkovMode::Digits => {
             let t = settings.t.min(s.steps());

@@ -417,7 +417,12 @@ impl Worker {
         match result {
             Ok(Ok(())) => {}
             Ok(Err(e)) => return self.fail(generation, format!("training stopped: {e}")),
-            Err(panic) => return self.fail(generation, format!("training stopped: {}", panic_message(&*panic))),
+            Err(panic) => {
+                return self.fail(
+                    generation,
+                    format!("training stopped: {}", panic_message(&*panic)),
+                );
+            }
         }
         if job.done >= job.steps {
             self.finish_job();
@@ -456,7 +461,12 @@ impl Worker {
 ///
 /// # Errors
 /// A model that fails on the data, or an ELBO that is not finite.
-pub fn snapshot(model: LatentModel, data: &[f32], iteration: u64, train_s: f64) -> Result<LatentSnapshot, ModelError> {
+pub fn snapshot(
+    model: LatentModel,
+    data: &[f32],
+    iteration: u64,
+    train_s: f64,
+) -> Result<LatentSnapshot, ModelError> {
     let n = data.len() / 2;
     let (report, pictures) = match &model {
         LatentModel::Vae(vae) => {
@@ -489,7 +499,10 @@ pub fn snapshot(model: LatentModel, data: &[f32], iteration: u64, train_s: f64) 
             // As DDPM's sampler at t = 1: the last step shows the decoder's mean.
             let generated = m.generate_with(n, PICTURE_SEED, false)?;
             let report = m.elbo(data, ELBO_SAMPLES, PICTURE_SEED)?;
-            (LatentReport::Mhvae(report), Pictures::Mhvae { encoded, generated })
+            (
+                LatentReport::Mhvae(report),
+                Pictures::Mhvae { encoded, generated },
+            )
         }
     };
     let elbo = match &report {
@@ -497,7 +510,9 @@ pub fn snapshot(model: LatentModel, data: &[f32], iteration: u64, train_s: f64) 
         LatentReport::Mhvae(r) => r.elbo.mean,
     };
     if !elbo.is_finite() {
-        return Err(ModelError::Data(format!("the model's ELBO is not finite ({elbo})")));
+        return Err(ModelError::Data(format!(
+            "the model's ELBO is not finite ({elbo})"
+        )));
     }
     Ok(LatentSnapshot {
         model,
