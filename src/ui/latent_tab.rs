@@ -394,10 +394,15 @@ fn split_room(ui: &egui::Ui, footer: &Footer) -> (Rect, Rect) {
     (views, bottom)
 }
 
-/// Lays the footer out in `bottom` and claims the tab's whole room.
-fn footer_ui(ui: &mut egui::Ui, room: Rect, bottom: Rect, footer: Footer) {
+/// Lays the footer out right under the views (which end at `views_bottom`; the footer's
+/// room was kept free below them) and claims the room.
+fn footer_ui(ui: &mut egui::Ui, room: Rect, bottom: Rect, views_bottom: f32, footer: Footer) {
+    let top = (views_bottom + 6.0).min(bottom.min.y + 2.0);
     ui.allocate_rect(room, Sense::hover());
-    let mut child = ui.new_child(egui::UiBuilder::new().max_rect(bottom.shrink2(Vec2::new(0.0, 2.0))));
+    let mut child = ui.new_child(egui::UiBuilder::new().max_rect(Rect::from_min_max(
+        Pos2::new(bottom.min.x, top),
+        bottom.max,
+    )));
     footer.ui(&mut child);
 }
 
@@ -436,7 +441,9 @@ fn vae_views_ui(
     // Three in a row, or the two pictures side by side with the curves under them:
     // whichever gives the pictures more room.
     let side_row = ((w - 2.0 * gap) / 3.0).min(h);
-    let side_stacked = ((w - gap) / 2.0).min(h - gap - 110.0);
+    // Stacked, the curves keep at least a third of the height (at 110 points they were a
+    // strip with the legend over the data at 1920×1080, 150 %).
+    let side_stacked = ((w - gap) / 2.0).min((h - gap) * 0.67);
     let (data_rect, latent_rect, plot_rect) = if side_stacked > 1.15 * side_row {
         let side = side_stacked;
         let left = room.min.x + (w - 2.0 * side - gap) / 2.0;
@@ -576,7 +583,8 @@ fn vae_views_ui(
     });
 
     curves_ui(ui, plot_rect, state, "KL(q_φ(z|x) ‖ p(z))");
-    footer_ui(ui, room, bottom, footer);
+    let views_bottom = data_rect.bottom().max(plot_rect.bottom());
+    footer_ui(ui, room, bottom, views_bottom, footer);
 }
 
 /// A legend in a view's bottom-left corner.
@@ -614,7 +622,7 @@ fn curves_ui(ui: &mut egui::Ui, rect: Rect, state: &LatentState, kl_name: &str) 
     Plot::new("latent-curves")
         .width(rect.width())
         .height(rect.height())
-        .legend(Legend::default().position(egui_plot::Corner::RightBottom))
+        .legend(Legend::default().position(egui_plot::Corner::LeftTop))
         .x_axis_label("iteration")
         .y_axis_label("nats per example")
         .include_x(0.0)
@@ -758,7 +766,8 @@ fn mhvae_views_ui(
     place(ui, curves_rect, "ELBO curves");
     terms_ui(ui, terms_rect, report);
     curves_ui(ui, curves_rect, state, "prior + Σ C_t");
-    footer_ui(ui, room, bottom, footer);
+    let views_bottom = curves_rect.bottom().max(room.min.y + 2.0 * side + gap);
+    footer_ui(ui, room, bottom, views_bottom, footer);
 }
 
 /// The ELBO's terms as bars: the reconstruction (a gain), each consistency term and the
