@@ -8,7 +8,7 @@ use egui_plot::{Bar, BarChart, Legend, Line, Plot, PlotPoints};
 
 use crate::app::Model;
 use crate::app::command::Command;
-use crate::app::latent::{BETAS, LEVELS, LatentAction, LatentMode, LatentSettings, LatentState};
+use crate::app::latent::{BETAS, LEVELS, LatentAction, LatentForm, LatentMode, LatentSettings, LatentState};
 use crate::app::settings::Settings;
 use crate::data::Dataset;
 use crate::export::VIEW_EXTENT;
@@ -48,7 +48,7 @@ pub fn latent_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, comm
             .show_ui(ui, |ui| {
                 for d in Dataset::ALL {
                     if ui.selectable_label(s.dataset == d.name(), d.label()).clicked() {
-                        s.dataset = d.name().to_owned();
+                        d.name().clone_into(&mut s.dataset);
                     }
                 }
             })
@@ -95,7 +95,7 @@ fn training_buttons_ui(ui: &mut egui::Ui, state: &LatentState, commands: &mut Ve
     {
         act(commands, LatentAction::TrainMore);
     }
-    if state.form.as_ref().and_then(|f| f.shipped_name()).is_some()
+    if state.form.as_ref().and_then(LatentForm::shipped_name).is_some()
         && !state.origin.starts_with("shipped")
         && ui
             .button("Shipped")
@@ -399,10 +399,9 @@ fn split_room(ui: &egui::Ui, footer: &Footer) -> (Rect, Rect) {
 fn footer_ui(ui: &mut egui::Ui, room: Rect, bottom: Rect, views_bottom: f32, footer: Footer) {
     let top = (views_bottom + 6.0).min(bottom.min.y + 2.0);
     ui.allocate_rect(room, Sense::hover());
-    let mut child = ui.new_child(egui::UiBuilder::new().max_rect(Rect::from_min_max(
-        Pos2::new(bottom.min.x, top),
-        bottom.max,
-    )));
+    let mut child = ui.new_child(
+        egui::UiBuilder::new().max_rect(Rect::from_min_max(Pos2::new(bottom.min.x, top), bottom.max)),
+    );
     footer.ui(&mut child);
 }
 
@@ -422,7 +421,6 @@ fn vae_views_ui(
     else {
         return;
     };
-    let dark = ui.visuals().dark_mode;
     let footer = Footer {
         lines: vec![(
             format!(
@@ -436,6 +434,48 @@ fn vae_views_ui(
         )],
     };
     let (room, bottom) = split_room(ui, &footer);
+    let (data_rect, latent_rect, plot_rect) = vae_layout(room);
+    place(ui, data_rect, "data view");
+    place(ui, latent_rect, "latent view");
+    place(ui, plot_rect, "ELBO curves");
+    // The latent under the pointer, decoded here (one point through the decoder).
+    let hovered = ui
+        .ctx()
+        .pointer_hover_pos()
+        .filter(|p| latent_rect.contains(*p))
+        .map(|p| from_screen(latent_rect, p));
+    let decoded = hovered.and_then(|z| vae.decode(&z).ok());
+
+    data_view_ui(
+        ui,
+        data_rect,
+        state,
+        vae,
+        (samples, reconstructions),
+        decoded.as_deref(),
+    );
+
+    latent_view_ui(ui, latent_rect, posterior, aggregate, hovered);
+    let latent_hover = ui.interact(latent_rect, ui.scope_id().with("latent-hover"), Sense::hover());
+    latent_hover.on_hover_text_at_pointer(match (&hovered, &decoded) {
+        (Some(z), Some(x)) => format!(
+            "z = ({}, {}) decodes to μ_θ(z) = ({}, {})",
+            signed(f64::from(z[0])),
+            signed(f64::from(z[1])),
+            signed(f64::from(x[0])),
+            signed(f64::from(x[1]))
+        ),
+        _ => "hover to decode a latent".to_owned(),
+    });
+
+    curves_ui(ui, plot_rect, state, "KL(q_φ(z|x) ‖ p(z))");
+    let views_bottom = data_rect.bottom().max(plot_rect.bottom());
+    footer_ui(ui, room, bottom, views_bottom, footer);
+}
+
+/// The VAE's three views in `room`: three squares in a row, or the two pictures side by
+/// side with the curves under them, whichever gives the pictures more room.
+fn vae_layout(room: Rect) -> (Rect, Rect, Rect) {
     let gap = 8.0;
     let (w, h) = (room.width(), room.height());
     // Three in a row, or the two pictures side by side with the curves under them:
@@ -444,7 +484,7 @@ fn vae_views_ui(
     // Stacked, the curves keep at least a third of the height (at 110 points they were a
     // strip with the legend over the data at 1920×1080, 150 %).
     let side_stacked = ((w - gap) / 2.0).min((h - gap) * 0.67);
-    let (data_rect, latent_rect, plot_rect) = if side_stacked > 1.15 * side_row {
+    if side_stacked > 1.15 * side_row {
         let side = side_stacked;
         let left = room.min.x + (w - 2.0 * side - gap) / 2.0;
         let a = Rect::from_min_size(Pos2::new(left, room.min.y), Vec2::splat(side));
@@ -457,19 +497,21 @@ fn vae_views_ui(
         let b = a.translate(Vec2::new(side + gap, 0.0));
         let c = b.translate(Vec2::new(side + gap, 0.0));
         (a, b, c)
-    };
-    place(ui, data_rect, "data view");
-    place(ui, latent_rect, "latent view");
-    place(ui, plot_rect, "ELBO curves");
-    // The latent under the pointer, decoded here (one point through the decoder).
-    let hovered = ui
-        .ctx()
-        .pointer_hover_pos()
-        .filter(|p| latent_rect.contains(*p))
-        .map(|p| from_screen(latent_rect, p));
-    let decoded = hovered.and_then(|z| vae.decode(&z).ok());
+    }
+}
 
-    // The data view: x (faint), x̂ = μ_θ(z), z ~ q(z|x); samples x ~ p_θ(x|z), z ~ N(0, I).
+/// The VAE's data view: `x` (faint), `x̂ = μ_θ(z), z ~ q(z|x)`, samples `x ~ p_θ(x|z),
+/// z ~ N(0, I)`, the highlighted examples joined to their reconstructions, and the hovered
+/// latent's decoding with its `σ_x` circle.
+fn data_view_ui(
+    ui: &egui::Ui,
+    data_rect: Rect,
+    state: &LatentState,
+    vae: &crate::model::vae::Vae,
+    (samples, reconstructions): (&[f32], &[f32]),
+    decoded: Option<&[f32]>,
+) {
+    let dark = ui.visuals().dark_mode;
     view_frame(ui, data_rect, "data x");
     let painter = ui.painter_at(data_rect);
     painter.add(points_shape(
@@ -504,7 +546,7 @@ fn vae_views_ui(
             painter.line_segment([a, b], Stroke::new(1.5, color));
         }
     }
-    if let Some(x) = &decoded {
+    if let Some(x) = decoded {
         let c = to_screen(data_rect, [x[0], x[1]]);
         let r = vae.decoder_variance().sqrt() as f32 / VIEW_EXTENT as f32 * data_rect.width() / 2.0;
         let marker = theme::marker_color(dark);
@@ -520,9 +562,19 @@ fn vae_views_ui(
             ("x ~ p_θ(x|z), z ~ N(0, I)", theme::latent_sample_color(dark)),
         ],
     );
+}
 
-    // The latent view: the prior's 1σ and 2σ circles, the aggregate posterior, the
-    // highlighted examples' q_φ(z|x) at 1σ and 2σ.
+/// The VAE's latent view: the prior's 1σ and 2σ circles, the aggregate posterior (one
+/// `z ~ q_φ(z|x)` per example), the highlighted examples' `q_φ(z|x)` at 1σ and 2σ, and
+/// the hovered latent.
+fn latent_view_ui(
+    ui: &egui::Ui,
+    latent_rect: Rect,
+    posterior: &crate::model::vae::Posterior,
+    aggregate: &[f32],
+    hovered: Option<[f32; 2]>,
+) {
+    let dark = ui.visuals().dark_mode;
     view_frame(ui, latent_rect, "latent z");
     let painter = ui.painter_at(latent_rect);
     let prior = Stroke::new(1.0, theme::faint_color(dark));
@@ -570,21 +622,6 @@ fn vae_views_ui(
             ("q_φ(z|x) of 5 x: 1σ, 2σ", theme::PATH_COLORS[0]),
         ],
     );
-    let latent_hover = ui.interact(latent_rect, ui.scope_id().with("latent-hover"), Sense::hover());
-    latent_hover.on_hover_text_at_pointer(match (&hovered, &decoded) {
-        (Some(z), Some(x)) => format!(
-            "z = ({}, {}) decodes to μ_θ(z) = ({}, {})",
-            signed(f64::from(z[0])),
-            signed(f64::from(z[1])),
-            signed(f64::from(x[0])),
-            signed(f64::from(x[1]))
-        ),
-        _ => "hover to decode a latent".to_owned(),
-    });
-
-    curves_ui(ui, plot_rect, state, "KL(q_φ(z|x) ‖ p(z))");
-    let views_bottom = data_rect.bottom().max(plot_rect.bottom());
-    footer_ui(ui, room, bottom, views_bottom, footer);
 }
 
 /// A legend in a view's bottom-left corner.
@@ -664,37 +701,7 @@ fn mhvae_views_ui(
     let dark = ui.visuals().dark_mode;
     let levels = encoded.len();
     let columns = levels + 1;
-    let consistency: f64 = report.consistency.iter().map(|c| c.mean).sum();
-    let mut lines = vec![(
-        format!(
-            "ELBO {} = E log p_θ(x|z_1) {} − prior {} − Σ C_t {} nats per example",
-            with_error(report.elbo),
-            with_error(report.recon),
-            with_error(report.prior),
-            signed(consistency),
-        ),
-        true,
-    )];
-    if let (Some(d), Some(prior)) = (report.denoising, report.prior_marginal) {
-        let diff = report.elbo.mean - d.mean;
-        let se = report.elbo.std_err.hypot(d.std_err);
-        lines.push((
-            format!(
-                "as a VDM, the ELBO tab's denoising-matching estimator: {} — differs by {} ({} standard errors); \
-                 its prior term KL(q(z_T|x) ‖ N(0, I)) = {}",
-                with_error(d),
-                signed(diff),
-                format_sig(diff.abs() / se.max(f64::MIN_POSITIVE), 2),
-                with_error(prior),
-            ),
-            true,
-        ));
-    }
-    let s = &settings.latent;
-    if s.fixed_encoders && s.to_noise {
-        lines.push((VDM_GAINED.to_owned(), false));
-    }
-    let footer = Footer { lines };
+    let footer = mhvae_footer(&settings.latent, report);
     let (room, bottom) = split_room(ui, &footer);
     let gap = 6.0;
     let (w, h) = (room.width(), room.height());
@@ -768,6 +775,42 @@ fn mhvae_views_ui(
     curves_ui(ui, curves_rect, state, "prior + Σ C_t");
     let views_bottom = curves_rect.bottom().max(room.min.y + 2.0 * side + gap);
     footer_ui(ui, room, bottom, views_bottom, footer);
+}
+
+/// The hierarchical VAE's lines under its views: the ELBO term by term; with fixed
+/// encoders the ELBO tab's estimate beside it and the prior term that `ᾱ_T → 0` removes;
+/// with all three switches, what was gained.
+fn mhvae_footer(s: &LatentSettings, report: &crate::model::mhvae::MhvaeElbo) -> Footer {
+    let consistency: f64 = report.consistency.iter().map(|c| c.mean).sum();
+    let mut lines = vec![(
+        format!(
+            "ELBO {} = E log p_θ(x|z_1) {} − prior {} − Σ C_t {} nats per example",
+            with_error(report.elbo),
+            with_error(report.recon),
+            with_error(report.prior),
+            signed(consistency),
+        ),
+        true,
+    )];
+    if let (Some(d), Some(prior)) = (report.denoising, report.prior_marginal) {
+        let diff = report.elbo.mean - d.mean;
+        let se = report.elbo.std_err.hypot(d.std_err);
+        lines.push((
+            format!(
+                "as a VDM, the ELBO tab's denoising-matching estimator: {} — differs by {} ({} standard errors); \
+                 its prior term KL(q(z_T|x) ‖ N(0, I)) = {}",
+                with_error(d),
+                signed(diff),
+                format_sig(diff.abs() / se.max(f64::MIN_POSITIVE), 2),
+                with_error(prior),
+            ),
+            true,
+        ));
+    }
+    if s.fixed_encoders && s.to_noise {
+        lines.push((VDM_GAINED.to_owned(), false));
+    }
+    Footer { lines }
 }
 
 /// The ELBO's terms as bars: the reconstruction (a gain), each consistency term and the

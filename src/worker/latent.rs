@@ -14,7 +14,7 @@
 //! the Reverse tab's denoiser can each be trained (or paused) without waiting on the other.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
+use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -316,10 +316,9 @@ impl Worker {
                     Err(TryRecvError::Disconnected) => return,
                 }
             } else {
-                match self.commands.recv_timeout(Duration::from_secs(3600)) {
+                match self.commands.recv() {
                     Ok(c) => Some(c),
-                    Err(RecvTimeoutError::Timeout) => continue,
-                    Err(RecvTimeoutError::Disconnected) => return,
+                    Err(_) => return,
                 }
             };
             if let Some(command) = command {
