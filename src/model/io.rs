@@ -240,16 +240,27 @@ impl Meta {
 
 /// The tensors of `arch`, each checked for presence, shape, type and finiteness.
 fn read_params(tensors: &SafeTensors<'_>, arch: Architecture) -> Result<Vec<Param>, ModelError> {
+    read_layout(tensors, arch.layout(), &format!("the architecture {arch}"))
+}
+
+/// The tensors of `layout`, each checked for presence, shape, type and finiteness, and
+/// no others; `declared` names what the file's metadata declares, for the messages (the
+/// denoisers' files and the VAEs', `super::vae_io`).
+pub(super) fn read_layout(
+    tensors: &SafeTensors<'_>,
+    layout: Vec<(String, Vec<usize>)>,
+    declared: &str,
+) -> Result<Vec<Param>, ModelError> {
     let mut params = Vec::new();
-    for (name, shape) in arch.layout() {
+    for (name, shape) in layout {
         let view = tensors.tensor(&name).map_err(|_| {
             bytes_err(format!(
-                "tensor `{name}` is missing: the weights are not of the architecture {arch} it declares"
+                "tensor `{name}` is missing: the weights are not of {declared}, which the file declares"
             ))
         })?;
         if view.shape() != shape.as_slice() {
             return Err(bytes_err(format!(
-                "tensor `{name}` has shape {:?}, the architecture {arch} needs {shape:?}",
+                "tensor `{name}` has shape {:?}, {declared} needs {shape:?}",
                 view.shape()
             )));
         }
@@ -277,9 +288,7 @@ fn read_params(tensors: &SafeTensors<'_>, arch: Architecture) -> Result<Vec<Para
             .into_iter()
             .find(|n| !params.iter().any(|p| p.name == *n))
             .unwrap_or("?");
-        return Err(bytes_err(format!(
-            "unexpected tensor `{extra}` for the architecture {arch}"
-        )));
+        return Err(bytes_err(format!("unexpected tensor `{extra}` for {declared}")));
     }
     Ok(params)
 }

@@ -345,53 +345,6 @@ enum ModelShape {
     Mhvae(MhvaeConfig),
 }
 
-/// The tensors of `layout`, each checked for presence, shape, type and finiteness.
-fn read_params(
-    tensors: &SafeTensors<'_>,
-    layout: Vec<(String, Vec<usize>)>,
-) -> Result<Vec<Param>, ModelError> {
-    let mut params = Vec::new();
-    for (name, shape) in layout {
-        let view = tensors.tensor(&name).map_err(|_| {
-            bytes_err(format!(
-                "tensor `{name}` is missing: the weights are not of the shape the metadata declares"
-            ))
-        })?;
-        if view.shape() != shape.as_slice() {
-            return Err(bytes_err(format!(
-                "tensor `{name}` has shape {:?}, the metadata's shape needs {shape:?}",
-                view.shape()
-            )));
-        }
-        if view.dtype() != Dtype::F32 {
-            return Err(bytes_err(format!(
-                "tensor `{name}` is {:?}, expected F32",
-                view.dtype()
-            )));
-        }
-        let data: Vec<f32> = view
-            .data()
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect();
-        if let Some(i) = data.iter().position(|v| !v.is_finite()) {
-            return Err(bytes_err(format!(
-                "tensor `{name}` holds a non-finite value at index {i}"
-            )));
-        }
-        params.push(Param { name, shape, data });
-    }
-    if tensors.len() != params.len() {
-        let extra = tensors
-            .names()
-            .into_iter()
-            .find(|n| !params.iter().any(|p| p.name == *n))
-            .unwrap_or("?");
-        return Err(bytes_err(format!("unexpected tensor `{extra}`")));
-    }
-    Ok(params)
-}
-
 /// Reads a checkpoint from safetensors bytes (errors name the file as `<bytes>`).
 pub fn from_bytes(bytes: &[u8]) -> Result<LatentCheckpoint, ModelError> {
     let invalid = |e: safetensors::SafeTensorError| bytes_err(format!("not a valid safetensors file ({e})"));
@@ -410,7 +363,7 @@ pub fn from_bytes(bytes: &[u8]) -> Result<LatentCheckpoint, ModelError> {
             tensors.len()
         )));
     }
-    let params = read_params(&tensors, layout)?;
+    let params = super::io::read_layout(&tensors, layout, "the model's shape in the metadata")?;
     let model = match shape {
         ModelShape::Vae(c) => {
             LatentModel::Vae(Vae::from_params(c, params).map_err(|e| bytes_err(e.to_string()))?)

@@ -19,7 +19,6 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::frames::panic_message;
-use super::lower_priority;
 use crate::model::ModelError;
 use crate::model::mhvae::{MhvaeElbo, MhvaeTrainer};
 use crate::model::vae::{LatentModel, Posterior, VaeElbo, VaeTrainSettings, VaeTrainer};
@@ -186,27 +185,15 @@ impl LatentWorker {
     pub fn spawn(wake: Box<dyn Fn() + Send>) -> Self {
         let (tx, commands) = mpsc::channel();
         let (events, rx) = mpsc::channel();
-        let thread = std::thread::Builder::new()
-            .name("latent-model".into())
-            .spawn(move || {
-                lower_priority();
-                let pool = rayon::ThreadPoolBuilder::new()
-                    .num_threads(1)
-                    .thread_name(|_| "latent-pool".into())
-                    .start_handler(|_| lower_priority())
-                    .build();
-                let mut worker = Worker {
-                    events,
-                    wake,
-                    commands,
-                    job: None,
-                };
-                match pool {
-                    Ok(pool) => pool.install(move || worker.run()),
-                    Err(_) => worker.run(),
-                }
-            })
-            .expect("start the latent-model thread");
+        let thread = super::spawn_pooled("latent-model", move || {
+            let mut worker = Worker {
+                events,
+                wake,
+                commands,
+                job: None,
+            };
+            worker.run();
+        });
         Self {
             tx,
             rx,

@@ -20,3 +20,29 @@ pub(crate) fn lower_priority() {
         ));
     }
 }
+
+/// Starts the thread `name` at nice 10 ([`lower_priority`]) and runs `run` on a one-thread
+/// rayon pool (`{name}-pool`), so that candle's matrix products and the fused kernels of a
+/// model thread stay on one core and the window keeps the other (`run` goes on without
+/// the pool if it cannot be built).
+///
+/// # Panics
+/// If the OS cannot start a thread.
+pub(crate) fn spawn_pooled(name: &str, run: impl FnOnce() + Send + 'static) -> std::thread::JoinHandle<()> {
+    let pool_name = format!("{name}-pool");
+    std::thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(move || {
+            lower_priority();
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(1)
+                .thread_name(move |_| pool_name.clone())
+                .start_handler(|_| lower_priority())
+                .build();
+            match pool {
+                Ok(pool) => pool.install(run),
+                Err(_) => run(),
+            }
+        })
+        .unwrap_or_else(|e| panic!("start the {name} thread: {e}"))
+}

@@ -18,7 +18,6 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::frames::panic_message;
-use super::lower_priority;
 use crate::model::{Checkpoint, ModelError, io, shipped};
 
 mod elbo_job;
@@ -56,29 +55,17 @@ impl ModelWorker {
     pub fn spawn(wake: Box<dyn Fn() + Send>) -> Self {
         let (tx, cmd_rx) = mpsc::channel();
         let (event_tx, rx) = mpsc::channel();
-        let thread = std::thread::Builder::new()
-            .name("model".into())
-            .spawn(move || {
-                lower_priority();
-                let pool = rayon::ThreadPoolBuilder::new()
-                    .num_threads(1)
-                    .thread_name(|_| "model-pool".into())
-                    .start_handler(|_| lower_priority())
-                    .build();
-                let mut worker = Worker {
-                    events: event_tx,
-                    wake,
-                    commands: cmd_rx,
-                    pending: VecDeque::new(),
-                    model: None,
-                    job: None,
-                };
-                match pool {
-                    Ok(pool) => pool.install(move || worker.run()),
-                    Err(_) => worker.run(),
-                }
-            })
-            .expect("start the model thread");
+        let thread = super::spawn_pooled("model", move || {
+            let mut worker = Worker {
+                events: event_tx,
+                wake,
+                commands: cmd_rx,
+                pending: VecDeque::new(),
+                model: None,
+                job: None,
+            };
+            worker.run();
+        });
         Self {
             tx,
             rx,
