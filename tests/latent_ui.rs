@@ -152,7 +152,7 @@ fn training_from_scratch_pauses_resumes_with_space_and_stops() {
     harness.run_steps(3);
     assert!(harness.state().model.latent.paused);
     // A snapshot already on its way may land; after that nothing moves.
-    step_during(&mut harness, Duration::from_millis(400));
+    step_during(&mut harness, Duration::from_millis(1200));
     let paused_at = shown_iterations(&harness);
     step_during(&mut harness, Duration::from_millis(800));
     assert_eq!(
@@ -413,4 +413,41 @@ fn the_views_dominate_a_projector_and_nothing_leaves_the_window() {
             assert!(out.is_empty(), "{mode:?} at {size:?}×{ppp}: {out:?}");
         }
     }
+}
+
+#[test]
+fn opening_a_vdm_file_brings_its_form_and_its_schedule_on_screen() {
+    let dir = scratch("latent-open");
+    let file = dir.join("vdm.safetensors");
+    let shipped = vae::shipped("mhvae-vdm-two-moons").unwrap().unwrap();
+    vae::save(&shipped, &file).unwrap();
+    let mut harness = vae_app("latent-open-app", LatentMode::Vae);
+    step_for(&mut harness, "the shipped VAE", Duration::from_secs(30), |app| {
+        app.model.latent.snapshot.is_some()
+    });
+    // Another schedule on screen first: the file's encoders come from linear T = 1000.
+    harness.state_mut().settings.schedule =
+        diffscope::diffusion::ScheduleSpec::new(diffscope::diffusion::ScheduleKind::Cosine, 200);
+    harness.run_steps(3);
+    harness
+        .state_mut()
+        .push(Command::Latent(LatentAction::Load(file.clone())));
+    step_for(&mut harness, "the file's model", Duration::from_secs(30), |app| {
+        app.model.latent.origin == "vdm.safetensors" && app.model.latent.current()
+    });
+    let app = harness.state();
+    let s = &app.settings.latent;
+    assert_eq!(
+        (s.mode, s.levels, s.fixed_encoders, s.to_noise),
+        (LatentMode::Hierarchical, 4, true, true)
+    );
+    assert_eq!(
+        app.settings.schedule,
+        diffscope::diffusion::ScheduleSpec::default()
+    );
+    assert_eq!(app.model.schedule.steps(), 1000);
+    // The form on screen is the file's: no retraining starts on the next frames.
+    harness.run_steps(5);
+    assert!(!harness.state().model.latent.training);
+    assert_eq!(harness.state().model.latent.origin, "vdm.safetensors");
 }

@@ -578,10 +578,15 @@ impl DiffscopeApp {
                         }
                     }
                 }
-                if self.settings.schedule != self.applied.schedule {
-                    // The schedule changes with this frame's settings: rebuilt below.
-                    if let Ok(s) = Schedule::new(&self.settings.schedule) {
-                        self.model.schedule = s;
+                if self.settings.schedule != self.model.schedule.spec().clone() {
+                    // The file's fixed encoders came from this schedule: it goes on screen,
+                    // as a schedule typed in the controls does (this runs after the frame's
+                    // settings were compared).
+                    if let Ok(schedule) = Schedule::new(&self.settings.schedule) {
+                        self.settings.t = self.settings.t.min(schedule.steps());
+                        self.model.schedule = schedule;
+                        self.model.compared = self.settings.compared_schedules();
+                        self.rebuild_views();
                     }
                 }
                 let name = path.file_name().map_or_else(
