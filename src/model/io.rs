@@ -77,15 +77,17 @@ fn metadata(model: &Checkpoint) -> HashMap<String, String> {
 
 /// The safetensors bytes of `model`.
 pub fn to_bytes(model: &Checkpoint) -> Result<Vec<u8>, ModelError> {
-    let bytes: Vec<Vec<u8>> = model
-        .network
-        .params()
+    serialize(model.network.params(), metadata(model))
+}
+
+/// `params` as safetensors bytes (`f32`, little-endian) with `metadata` in the header (the
+/// denoisers' files and the VAEs', `super::vae_io`).
+pub(super) fn serialize(params: &[Param], metadata: HashMap<String, String>) -> Result<Vec<u8>, ModelError> {
+    let bytes: Vec<Vec<u8>> = params
         .iter()
         .map(|p| p.data.iter().flat_map(|v| v.to_le_bytes()).collect())
         .collect();
-    let views = model
-        .network
-        .params()
+    let views = params
         .iter()
         .zip(&bytes)
         .map(|(p, b)| {
@@ -94,23 +96,33 @@ pub fn to_bytes(model: &Checkpoint) -> Result<Vec<u8>, ModelError> {
                 .map_err(|e| ModelError::Layout(format!("tensor `{}`: {e}", p.name)))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    safetensors::serialize(views, Some(metadata(model))).map_err(|e| ModelError::Layout(e.to_string()))
+    safetensors::serialize(views, Some(metadata)).map_err(|e| ModelError::Layout(e.to_string()))
 }
 
 /// Writes `model` to `path` (via a temporary file, so a failed write leaves no half file).
 pub fn save(model: &Checkpoint, path: &Path) -> Result<(), ModelError> {
+    write_file(&to_bytes(model)?, path)
+}
+
+/// Writes `bytes` to `path` via a temporary file (a failed write leaves no half file).
+pub(super) fn write_file(bytes: &[u8], path: &Path) -> Result<(), ModelError> {
     let file_err = |message: String| ModelError::File {
         path: path.display().to_string(),
         message,
     };
-    let bytes = to_bytes(model)?;
     let tmp = path.with_extension("safetensors.part");
-    std::fs::write(&tmp, &bytes).map_err(|e| file_err(format!("cannot write: {e}")))?;
+    std::fs::write(&tmp, bytes).map_err(|e| file_err(format!("cannot write: {e}")))?;
     std::fs::rename(&tmp, path).map_err(|e| file_err(format!("cannot write: {e}")))
 }
 
 /// Reads a model from `path`.
 pub fn load(path: &Path) -> Result<Checkpoint, ModelError> {
+    read_file(path, from_bytes)
+}
+
+/// Reads `path` (refusing files over [`MAX_FILE_BYTES`]) and parses it with `parse`; every
+/// error names the file.
+pub(super) fn read_file<T>(path: &Path, parse: fn(&[u8]) -> Result<T, ModelError>) -> Result<T, ModelError> {
     let name = path.display().to_string();
     let file_err = |message: String| ModelError::File {
         path: name.clone(),
@@ -125,7 +137,7 @@ pub fn load(path: &Path) -> Result<Checkpoint, ModelError> {
         )));
     }
     let bytes = std::fs::read(path).map_err(|e| file_err(format!("cannot read: {e}")))?;
-    from_bytes(&bytes).map_err(|e| match e {
+    parse(&bytes).map_err(|e| match e {
         ModelError::File { message, .. } => file_err(message),
         other => file_err(other.to_string()),
     })

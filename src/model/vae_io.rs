@@ -19,7 +19,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+use safetensors::tensor::SafeTensors;
 
 use super::ModelError;
 use super::mhvae::{Encoders, Mhvae, MhvaeConfig};
@@ -157,57 +157,18 @@ fn metadata(c: &LatentCheckpoint) -> HashMap<String, String> {
 
 /// The safetensors bytes of a checkpoint.
 pub fn to_bytes(c: &LatentCheckpoint) -> Result<Vec<u8>, ModelError> {
-    let params = c.model.params();
-    let bytes: Vec<Vec<u8>> = params
-        .iter()
-        .map(|p| p.data.iter().flat_map(|v| v.to_le_bytes()).collect())
-        .collect();
-    let views = params
-        .iter()
-        .zip(&bytes)
-        .map(|(p, b)| {
-            TensorView::new(Dtype::F32, p.shape.clone(), b)
-                .map(|v| (p.name.clone(), v))
-                .map_err(|e| ModelError::Layout(format!("tensor `{}`: {e}", p.name)))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    safetensors::serialize(views, Some(metadata(c))).map_err(|e| ModelError::Layout(e.to_string()))
+    super::io::serialize(c.model.params(), metadata(c))
 }
 
 /// Writes a checkpoint to `path` (via a temporary file, so a failed write leaves no half
 /// file).
 pub fn save(c: &LatentCheckpoint, path: &Path) -> Result<(), ModelError> {
-    let file_err = |message: String| ModelError::File {
-        path: path.display().to_string(),
-        message,
-    };
-    let bytes = to_bytes(c)?;
-    let tmp = path.with_extension("safetensors.part");
-    std::fs::write(&tmp, &bytes).map_err(|e| file_err(format!("cannot write: {e}")))?;
-    std::fs::rename(&tmp, path).map_err(|e| file_err(format!("cannot write: {e}")))
+    super::io::write_file(&to_bytes(c)?, path)
 }
 
 /// Reads a checkpoint from `path`; every error names the file.
 pub fn load(path: &Path) -> Result<LatentCheckpoint, ModelError> {
-    let name = path.display().to_string();
-    let file_err = |message: String| ModelError::File {
-        path: name.clone(),
-        message,
-    };
-    let len = std::fs::metadata(path)
-        .map_err(|e| file_err(format!("cannot read: {e}")))?
-        .len();
-    if len > super::io::MAX_FILE_BYTES {
-        return Err(file_err(format!(
-            "{len} bytes is larger than any diffscope model (limit {})",
-            super::io::MAX_FILE_BYTES
-        )));
-    }
-    let bytes = std::fs::read(path).map_err(|e| file_err(format!("cannot read: {e}")))?;
-    from_bytes(&bytes).map_err(|e| match e {
-        ModelError::File { message, .. } => file_err(message),
-        other => file_err(other.to_string()),
-    })
+    super::io::read_file(path, from_bytes)
 }
 
 fn bytes_err(message: String) -> ModelError {
