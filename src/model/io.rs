@@ -143,7 +143,8 @@ pub(super) fn read_file<T>(path: &Path, parse: fn(&[u8]) -> Result<T, ModelError
     })
 }
 
-fn bytes_err(message: String) -> ModelError {
+/// An error of a weights file's bytes (the caller names the file).
+pub(super) fn bytes_err(message: String) -> ModelError {
     ModelError::File {
         path: "<bytes>".into(),
         message,

@@ -33,7 +33,7 @@
 //! expectation of `C_t` is exactly MATH.md §4's `E[KL(r‖p_θ) − KL(r‖q)]` with the bridge
 //! `r = q(z_t|z_{t−1}, z_{t+1})`: integrate `z_t` out given its two neighbours first.
 
-use candle_core::{Tensor, Var};
+use candle_core::Tensor;
 
 use super::dense::Dense;
 use super::elbo::{ElboForm, ElboRequest, estimate_with};
@@ -601,15 +601,7 @@ impl Mhvae {
         if vs.is_empty() {
             return Ok((value, Vec::new()));
         }
-        let grads = loss.backward()?;
-        let grads = vs
-            .iter()
-            .map(|v: &Var| {
-                grads
-                    .get(v)
-                    .map_or_else(|| Ok(vec![0.0; v.elem_count()]), tensor_vec)
-            })
-            .collect::<candle_core::Result<Vec<_>>>()?;
+        let grads = super::ops::grads_of(&loss, &vs)?;
         Ok((value, grads))
     }
 }

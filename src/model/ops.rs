@@ -72,16 +72,21 @@ pub fn mse_and_grads(
     vars: &[candle_core::Var],
 ) -> candle_core::Result<(f32, Vec<Vec<f32>>)> {
     let loss = (out - target)?.sqr()?.mean_all()?;
+    let grads = grads_of(&loss, vars)?;
+    Ok((loss.to_scalar::<f32>()?, grads))
+}
+
+/// The gradient of the scalar `loss` with respect to each of `vars`, in order, as plain
+/// vectors (zeros for a variable the loss does not depend on).
+pub fn grads_of(loss: &Tensor, vars: &[candle_core::Var]) -> candle_core::Result<Vec<Vec<f32>>> {
     let grads = loss.backward()?;
-    let grads = vars
-        .iter()
+    vars.iter()
         .map(|v| {
             grads
                 .get(v)
                 .map_or_else(|| Ok(vec![0.0; v.elem_count()]), tensor_vec)
         })
-        .collect::<candle_core::Result<Vec<_>>>()?;
-    Ok((loss.to_scalar::<f32>()?, grads))
+        .collect()
 }
 
 /// Sinusoidal embedding of every value of a `rows × cols` input, each column with its

@@ -91,9 +91,7 @@ impl TrainSettings {
     /// The learning rate at iteration `i`: cosine decay from `lr` to `lr/10`.
     #[must_use]
     pub fn lr_at(&self, i: u64) -> f32 {
-        let u = (i as f64 / self.iterations.max(1) as f64).min(1.0);
-        let cos = 0.5 * (1.0 + (std::f64::consts::PI * u).cos());
-        (f64::from(self.lr) * (0.1 + 0.9 * cos)) as f32
+        cosine_lr(self.lr, i, self.iterations)
     }
 }
 
@@ -497,4 +495,13 @@ impl Trainer {
 
 fn to_f64(v: &[f32]) -> Vec<f64> {
     v.iter().map(|&x| f64::from(x)).collect()
+}
+
+/// The learning rate at step `i` of `iterations`: cosine decay from `lr` to `lr/10`, then
+/// `lr/10` (the denoisers' and the VAEs' schedule).
+#[must_use]
+pub fn cosine_lr(lr: f32, i: u64, iterations: u64) -> f32 {
+    let u = (i as f64 / iterations.max(1) as f64).min(1.0);
+    let cos = 0.5 * (1.0 + (std::f64::consts::PI * u).cos());
+    (f64::from(lr) * (0.1 + 0.9 * cos)) as f32
 }

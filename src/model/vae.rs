@@ -21,7 +21,7 @@
 //! always the one at `β = 1`. The networks are [`Dense`] MLPs (SiLU; see there why).
 //! Every random number is counter-based under the caller's seed.
 
-use candle_core::{Device, Tensor, Var};
+use candle_core::{Device, Tensor};
 
 use super::dense::Dense;
 use super::ops::{tensor_vec, tensors, vars};
@@ -209,6 +209,19 @@ pub struct Posterior {
     pub log_var: Vec<f32>,
 }
 
+impl Posterior {
+    /// `z = μ + σ ⊙ ε` for standard normal `eps` of the same length (the reparameterisation).
+    #[must_use]
+    pub fn draw(&self, eps: &[f32]) -> Vec<f32> {
+        self.mean
+            .iter()
+            .zip(&self.log_var)
+            .zip(eps)
+            .map(|((m, lv), e)| m + (0.5 * lv).exp() * e)
+            .collect()
+    }
+}
+
 /// The ELBO's terms (β = 1) on a data set, nats per example.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct VaeElbo {
@@ -311,14 +324,7 @@ impl Vae {
     /// `z ~ q(z|x)` (noise of `seed`), then `μ_θ(z)`: `n × data_dim`.
     pub fn reconstruct(&self, x: &[f32], seed: u64) -> Result<Vec<f32>, ModelError> {
         let post = self.encode(x)?;
-        let eps = normals(seed, RECON_STREAM, post.mean.len());
-        let z: Vec<f32> = post
-            .mean
-            .iter()
-            .zip(&post.log_var)
-            .zip(&eps)
-            .map(|((m, lv), e)| m + (0.5 * lv).exp() * e)
-            .collect();
+        let z = post.draw(&normals(seed, RECON_STREAM, post.mean.len()));
         self.decode(&z)
     }
 
@@ -355,14 +361,7 @@ impl Vae {
         let var_x = self.decoder_variance();
         let mut recon = vec![0.0f64; n];
         for s in 0..samples {
-            let eps = normals(seed, ELBO_STREAM + s as u64, n * k);
-            let z: Vec<f32> = post
-                .mean
-                .iter()
-                .zip(&post.log_var)
-                .zip(&eps)
-                .map(|((m, lv), e)| m + (0.5 * lv).exp() * e)
-                .collect();
+            let z = post.draw(&normals(seed, ELBO_STREAM + s as u64, n * k));
             let mean = self.decode(&z)?;
             for (i, r) in recon.iter_mut().enumerate() {
                 let sq: f64 = (0..d)
@@ -438,15 +437,7 @@ impl Vae {
         let recon_mean = recon.mean_all()?;
         let kl_mean = kl.mean_all()?;
         let loss = ((kl_mean.clone() * beta)? - &recon_mean)?;
-        let grads = loss.backward()?;
-        let grads = vs
-            .iter()
-            .map(|v: &Var| {
-                grads
-                    .get(v)
-                    .map_or_else(|| Ok(vec![0.0; v.elem_count()]), tensor_vec)
-            })
-            .collect::<candle_core::Result<Vec<_>>>()?;
+        let grads = super::ops::grads_of(&loss, &vs)?;
         Ok((
             StepLoss {
                 recon: f64::from(recon_mean.to_scalar::<f32>()?),
@@ -507,9 +498,7 @@ impl VaeTrainSettings {
     /// `iterations`, then `lr/10`.
     #[must_use]
     pub fn lr_at(&self, i: u64) -> f32 {
-        let u = (i as f64 / self.iterations.max(1) as f64).min(1.0);
-        let cos = 0.5 * (1.0 + (std::f64::consts::PI * u).cos());
-        (f64::from(self.lr) * (0.1 + 0.9 * cos)) as f32
+        super::train::cosine_lr(self.lr, i, self.iterations)
     }
 
     /// Checks the settings.

@@ -21,6 +21,8 @@ use std::path::Path;
 
 use safetensors::tensor::SafeTensors;
 
+use super::io::bytes_err;
+
 use super::ModelError;
 use super::mhvae::{Encoders, Mhvae, MhvaeConfig};
 use super::params::Param;
@@ -169,13 +171,6 @@ pub fn save(c: &LatentCheckpoint, path: &Path) -> Result<(), ModelError> {
 /// Reads a checkpoint from `path`; every error names the file.
 pub fn load(path: &Path) -> Result<LatentCheckpoint, ModelError> {
     super::io::read_file(path, from_bytes)
-}
-
-fn bytes_err(message: String) -> ModelError {
-    ModelError::File {
-        path: "<bytes>".into(),
-        message,
-    }
 }
 
 /// The header's metadata, with typed, checked access.

@@ -457,16 +457,9 @@ pub fn snapshot(
     let (report, pictures) = match &model {
         LatentModel::Vae(vae) => {
             let posterior = vae.encode(data)?;
-            let aggregate: Vec<f32> = posterior
-                .mean
-                .iter()
-                .zip(&posterior.log_var)
-                .enumerate()
-                .map(|(i, (m, lv))| {
-                    let e = crate::diffusion::noise::normal(PICTURE_SEED, 0x5EED_0001, i as u64);
-                    m + (0.5 * lv).exp() * e as f32
-                })
-                .collect();
+            let mut eps = vec![0f32; posterior.mean.len()];
+            crate::diffusion::noise::fill_normal_f32(PICTURE_SEED, 0x5EED_0001, &mut eps);
+            let aggregate = posterior.draw(&eps);
             let reconstructions = vae.decode(&aggregate)?;
             let samples = vae.sample(n, PICTURE_SEED)?;
             let report = vae.elbo(data, ELBO_SAMPLES, PICTURE_SEED)?;
