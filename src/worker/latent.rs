@@ -211,12 +211,6 @@ impl LatentWorker {
     pub fn try_recv(&self) -> Option<LatentEvent> {
         self.rx.try_recv().ok()
     }
-
-    /// Waits up to `timeout` for the next event (for tests and the command line).
-    #[must_use]
-    pub fn recv_timeout(&self, timeout: Duration) -> Option<LatentEvent> {
-        self.rx.recv_timeout(timeout).ok()
-    }
 }
 
 /// A trainer of either model.
