@@ -771,6 +771,57 @@ fn sample_writes_a_grid_of_shipped_digits() {
     }
 }
 
+/// `.csv` for images (what `scripts/digits_quality.py` reads): a header, one image per row,
+/// the very values the `.png` of the same run draws.
+#[test]
+fn sample_writes_image_values_as_csv() {
+    let dir = scratch("digits-csv");
+    let run = |out: &Path| {
+        let o = diffscope(&[
+            "sample",
+            "--weights",
+            "digits",
+            "--n",
+            "4",
+            "--seed",
+            "2",
+            "--sampler",
+            "ddim",
+            "--ddim-steps",
+            "10",
+            "--out",
+            path_str(out),
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    let (csv, png) = (dir.join("d.csv"), dir.join("d.png"));
+    run(&csv);
+    run(&png);
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(header.len(), 64);
+    assert_eq!((header[0], header[63]), ("p0", "p63"));
+    let rows: Vec<Vec<f32>> = lines
+        .map(|l| l.split(',').map(|v| v.parse().unwrap()).collect())
+        .collect();
+    assert_eq!(rows.len(), 4);
+    let img = image::open(&png).unwrap().to_rgb8();
+    // 2 × 2 cells of 64 px, 8 px apart, in a margin of 8 (as sample_writes_a_grid_…).
+    for (k, row) in rows.iter().enumerate() {
+        assert_eq!(row.len(), 64);
+        let (left, top) = (8 + (k as u32 % 2) * 72, 8 + (k as u32 / 2) * 72);
+        for (p, &v) in row.iter().enumerate() {
+            // The last step lands on the clipped x̂_0 (to rounding).
+            assert!(v.abs() <= 1.0 + 1e-5, "image {k} pixel {p}: {v}");
+            let px = img
+                .get_pixel(left + 8 * (p as u32 % 8), top + 8 * (p as u32 / 8))
+                .0;
+            assert_eq!(px[0], diffscope::export::value_to_u8(v), "image {k} pixel {p}");
+        }
+    }
+}
+
 #[test]
 fn model_commands_refuse_bad_input_in_one_line() {
     let dir = scratch("model-errors");

@@ -579,6 +579,7 @@ fn tiny_model(arch: Architecture) -> Vec<u8> {
             dataset: "hostile corpus seed".into(),
             iterations: 0,
             seed: 1,
+            ema: None,
             command: "tests/hostile_corpus.rs".into(),
         },
     };

@@ -376,6 +376,7 @@ fn small_model() -> Checkpoint {
             dataset: "two-moons".into(),
             iterations: 7,
             seed: 5,
+            ema: None,
             command: "test".into(),
         },
     }
@@ -513,6 +514,78 @@ fn training_lowers_the_loss_and_is_reproducible() {
         b.step().unwrap();
     }
     assert_eq!(a.model(), b.model(), "same seed, same weights");
+}
+
+/// The EMA is recomputed here from the raw weights of a run without one (the average does
+/// not steer training, so both runs take the same steps): `w̄_0 = w_0`, then
+/// `w̄ ← w̄ + (1 − d_i)(w_{i+1} − w̄)` with `d_i = min(0.9, (1 + i)/(10 + i))`; the
+/// model, its validation and its file carry the average.
+#[test]
+fn the_model_is_the_moving_average_of_the_weights() {
+    let start = moons_trainer(40, 2e-3);
+    let with_ema = |ema: f32, network: Network| {
+        let settings = TrainSettings {
+            ema,
+            ..start.settings().clone()
+        };
+        Trainer::new(network, start.set().clone(), settings).unwrap()
+    };
+    let fresh = || Network::new(Architecture::Mlp2d(MlpConfig::default()), 3);
+    let mut raw = with_ema(0.0, fresh());
+    let mut average: Vec<f64> = raw
+        .model()
+        .network
+        .params()
+        .iter()
+        .flat_map(|p| p.data.clone())
+        .map(f64::from)
+        .collect();
+    for i in 0..40 {
+        raw.step().unwrap();
+        let keep = (0.9f64).min((1.0 + f64::from(i)) / (10.0 + f64::from(i)));
+        let model = raw.model();
+        let w = model.network.params().iter().flat_map(|p| p.data.clone());
+        for (a, w) in average.iter_mut().zip(w) {
+            *a += (1.0 - keep) * (f64::from(w) - *a);
+        }
+    }
+    assert_eq!(raw.model().info.ema, None);
+    let mut averaged = with_ema(0.9, fresh());
+    while !averaged.is_done() {
+        averaged.step().unwrap();
+    }
+    let model = averaged.model();
+    assert_eq!(model.info.ema, Some(0.9));
+    let got: Vec<f32> = model
+        .network
+        .params()
+        .iter()
+        .flat_map(|p| p.data.clone())
+        .collect();
+    let mut moved = 0.0f64;
+    let last = raw.model();
+    for ((g, a), w) in got
+        .iter()
+        .zip(&average)
+        .zip(last.network.params().iter().flat_map(|p| p.data.clone()))
+    {
+        assert!((f64::from(*g) - a).abs() < 1e-5 * (1.0 + a.abs()), "{g} vs {a}");
+        moved = moved.max((a - f64::from(w)).abs());
+    }
+    assert!(
+        moved > 1e-4,
+        "the average differs from the last weights ({moved})"
+    );
+    // The file says what its tensors are.
+    let bytes = io::to_bytes(&model).unwrap();
+    assert_eq!(io::from_bytes(&bytes).unwrap().info.ema, Some(0.9));
+    // Validation measures the weights that sample.
+    let eval = averaged.evaluate(false).unwrap();
+    let check = with_ema(0.0, model.network.clone());
+    assert_eq!(
+        eval.validation_loss,
+        check.evaluate(false).unwrap().validation_loss
+    );
 }
 
 #[test]

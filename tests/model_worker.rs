@@ -112,6 +112,7 @@ pub(crate) fn small_model(hidden: usize) -> Checkpoint {
             dataset: "two-moons".into(),
             iterations: 1,
             seed: 2,
+            ema: None,
             command: String::new(),
         },
     }

@@ -214,6 +214,7 @@ fn model_files(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf
         dataset: "two-moons".into(),
         iterations: 0,
         seed: 1,
+        ema: None,
         command: "test".into(),
     };
     let good = dir.join("fresh.safetensors");

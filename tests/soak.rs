@@ -160,6 +160,7 @@ impl Files {
                 dataset: "ring".into(),
                 iterations: 0,
                 seed: 5,
+                ema: None,
                 command: "soak".into(),
             },
         };
@@ -1105,6 +1106,7 @@ fn an_eps_field_asked_of_a_model_replaced_meanwhile_is_no_error() {
             dataset: "digits".into(),
             iterations: 0,
             seed: 1,
+            ema: None,
             command: "soak".into(),
         },
     };

@@ -27,6 +27,7 @@ impl DiffscopeApp {
             batch: r.batch,
             iterations: r.iterations,
             seed: r.train_seed,
+            ema: TrainSettings::for_shape(set.shape).ema,
             panic_at_iteration: self.model.learning.faults.train_panic_at_iteration,
             nan_loss_at_iteration: self.model.learning.faults.train_nan_loss_at_iteration,
         };

@@ -41,6 +41,10 @@ pub struct TrainCmd {
     /// Seed of the initialisation, the data split and every random draw.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Decay of the weights' moving average, which the file holds and sampling uses (0:
+    /// the last step's weights) [default: 0.999 for images, 0 for points].
+    #[arg(long, value_name = "D")]
+    ema: Option<f32>,
     /// Hidden width of the 2D model (feature channels of the image model).
     #[arg(long, value_name = "W")]
     width: Option<usize>,
@@ -97,7 +101,8 @@ pub struct SampleCmd {
     /// Seed of x_T and of every step's noise.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Output: .csv for points; .png (grid of samples) or .gif (the chain) for images.
+    /// Output: .csv for points; .png (grid of samples), .gif (the chain) or .csv (one image
+    /// per row, its values channel-major in [-1, 1]) for images.
     #[arg(long, value_name = "FILE")]
     out: PathBuf,
 }
@@ -358,6 +363,7 @@ pub(super) fn train_cmd(cmd: &TrainCmd, command_line: String) -> Result<()> {
         batch: cmd.batch.unwrap_or(defaults.batch),
         iterations: cmd.iters.unwrap_or(defaults.iterations),
         seed: cmd.seed,
+        ema: cmd.ema.unwrap_or(defaults.ema),
         ..defaults
     };
     let arch = match set.shape {
@@ -461,10 +467,13 @@ pub(super) fn sample_cmd(cmd: &SampleCmd) -> Result<()> {
         .unwrap_or("")
         .to_ascii_lowercase();
     match (shape, ext.as_str()) {
-        (DataShape::Points, "csv") | (DataShape::Image { .. }, "png" | "gif") => {}
+        (DataShape::Points, "csv") | (DataShape::Image { .. }, "png" | "gif" | "csv") => {}
         (DataShape::Points, _) => bail!("points are written as .csv, not '{}'", cmd.out.display()),
         (DataShape::Image { .. }, _) => {
-            bail!("images are written as .png or .gif, not '{}'", cmd.out.display())
+            bail!(
+                "images are written as .png, .gif or .csv, not '{}'",
+                cmd.out.display()
+            )
         }
     }
     let denoiser = Denoiser::Learned(model.network.inference()?);
@@ -502,7 +511,14 @@ pub(super) fn sample_cmd(cmd: &SampleCmd) -> Result<()> {
             width,
         } => {
             let tile = |values: &[f32]| sample_grid(values, channels, height, width);
-            if keep_frames {
+            if ext == "csv" {
+                let d = shape.dim();
+                let header = (0..d).map(|i| format!("p{i}")).collect::<Vec<_>>().join(",");
+                let rows = x
+                    .chunks_exact(d)
+                    .map(|im| im.iter().map(ToString::to_string).collect::<Vec<_>>().join(","));
+                write_lines(&cmd.out, std::iter::once(header).chain(rows))?;
+            } else if keep_frames {
                 let step = (frames.len() / 100).max(1);
                 let mut picked: Vec<RgbImage> = frames.iter().step_by(step).map(|f| tile(f)).collect();
                 picked.push(tile(x));

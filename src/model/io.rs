@@ -12,6 +12,7 @@
 //! | `zero_terminal_snr` | `true` or `false` |
 //! | `t_input` | `float step number 1..T` (how `t` enters the network) |
 //! | `dataset`, `iterations`, `seed`, `command` | the training record |
+//! | `ema` | the decay of the moving average the tensors are (absent: the last step's) |
 //!
 //! Loading checks all of it and reports the first problem in one line naming the file;
 //! it never panics, whatever the bytes.
@@ -71,6 +72,9 @@ fn metadata(model: &Checkpoint) -> HashMap<String, String> {
     put("dataset", model.info.dataset.clone());
     put("iterations", model.info.iterations.to_string());
     put("seed", model.info.seed.to_string());
+    if let Some(decay) = model.info.ema {
+        put("ema", format!("{decay:?}"));
+    }
     put("command", model.info.command.clone());
     m
 }
@@ -246,6 +250,7 @@ impl Meta {
             dataset: self.0.get("dataset").cloned().unwrap_or_default(),
             iterations: self.0.get("iterations").and_then(|v| v.parse().ok()).unwrap_or(0),
             seed: self.0.get("seed").and_then(|v| v.parse().ok()).unwrap_or(0),
+            ema: self.0.get("ema").and_then(|v| v.parse().ok()),
             command: self.0.get("command").cloned().unwrap_or_default(),
         }
     }

@@ -207,6 +207,9 @@ pub struct ModelInfo {
     pub iterations: u64,
     /// The seed of initialisation and training noise.
     pub seed: u64,
+    /// The decay of the weights' moving average the file holds, if it holds one (else the
+    /// last training step's weights).
+    pub ema: Option<f32>,
     /// The command that produced it, if any.
     pub command: String,
 }
