@@ -80,7 +80,7 @@ impl Default for TrainSettings {
 
 impl TrainSettings {
     /// The defaults for data of `shape`: [`TrainSettings::default`] for 2D points (no EMA:
-    /// their samples reach the data's noise floor without it); for images (a conv net at
+    /// the shipped 2D models sample within twice the data's noise floor without one); for images (a conv net at
     /// ~15 it/s here) 4000 iterations of batch 128 at 1e-3, sampled from the EMA of the
     /// weights at decay 0.999.
     #[must_use]
@@ -454,8 +454,9 @@ impl Trainer {
         ))
     }
 
-    /// Validation loss (of the weights sampling uses), and for 2D data the quality metric (samples from a 100-step DDIM
-    /// chain with η = 1, as many as held-out points) next to its noise floor. No metric
+    /// Validation loss (of the weights sampling uses), and for 2D data the quality metric
+    /// (samples from a 100-step DDIM chain with η = 1, as many as held-out points) next to
+    /// its noise floor. No metric
     /// if the chain is not finite — under zero terminal SNR (`ᾱ_T = 0`: an ε-model cannot
     /// step from `x_T`) or a schedule whose `1/√ᾱ_T` amplifies the model's errors past
     /// f32 — and the run goes on: the metric watches training, it is not part of it.
