@@ -456,10 +456,10 @@ impl Trainer {
 
     /// Validation loss (of the weights sampling uses), and for 2D data the quality metric
     /// (samples from a 100-step DDIM chain with η = 1, as many as held-out points) next to
-    /// its noise floor. No metric
-    /// if the chain is not finite — under zero terminal SNR (`ᾱ_T = 0`: an ε-model cannot
-    /// step from `x_T`) or a schedule whose `1/√ᾱ_T` amplifies the model's errors past
-    /// f32 — and the run goes on: the metric watches training, it is not part of it.
+    /// its noise floor. No metric if the chain is not finite — under zero terminal SNR
+    /// (`ᾱ_T = 0`: an ε-model cannot step from `x_T`) or a schedule whose `1/√ᾱ_T`
+    /// amplifies the model's errors past f32 — and the run goes on: the metric watches
+    /// training, it is not part of it.
     pub fn evaluate(&self, with_metric: bool) -> Result<Evaluation, ModelError> {
         let d = self.set.shape.dim();
         let m = (self.set.held_out.len() / d).min(1024);
