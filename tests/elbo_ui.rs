@@ -275,6 +275,7 @@ fn a_command_stops_a_running_elbo_job_and_is_then_handled() {
     }
     assert!(saw_progress);
     worker.send(ModelCommand::EpsField {
+        guidance: None,
         generation: 8,
         denoiser: DenoiserChoice::Ideal {
             data: all,

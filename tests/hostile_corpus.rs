@@ -149,6 +149,7 @@ pub(crate) fn committed() -> Vec<(&'static str, Vec<u8>)> {
         (
             "ok/tiny-mlp.safetensors",
             tiny_model(Architecture::Mlp2d(MlpConfig {
+                classes: 0,
                 hidden: 4,
                 blocks: 1,
                 embedding: 2,
@@ -157,6 +158,7 @@ pub(crate) fn committed() -> Vec<(&'static str, Vec<u8>)> {
         (
             "ok/tiny-conv.safetensors",
             tiny_model(Architecture::Conv(ConvConfig {
+                classes: 0,
                 channels: 1,
                 height: 4,
                 width: 4,

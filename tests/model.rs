@@ -191,6 +191,7 @@ fn embedding_backward_matches_finite_differences() {
 /// tensor `0.5·sin(0.37·k + 1.3·j + 0.1)` (k: index in the tensor, j: its position).
 fn reference_mlp() -> Mlp2d {
     let config = MlpConfig {
+        classes: 0,
         hidden: 8,
         blocks: 2,
         embedding: 8,
@@ -240,7 +241,7 @@ fn mlp_matches_an_independent_numpy_forward_pass() {
     // The sampling path: one t per batch, its embedding folded into the first bias.
     let inference = model.inference().unwrap();
     for (i, &ti) in t.iter().enumerate() {
-        let eps = inference.predict_eps(&xt[2 * i..2 * i + 2], ti).unwrap();
+        let eps = inference.predict_eps(&xt[2 * i..2 * i + 2], ti, &[]).unwrap();
         assert_close(&eps, &want[2 * i..2 * i + 2], 1e-5, "shared t");
     }
 }
@@ -277,7 +278,7 @@ fn mlp_loss_and_gradients_equal_a_plain_candle_implementation() {
     let xt = seeded(20, 1.2, 0.5);
     let t: Vec<f32> = (0..10).map(|i| (1 + 97 * i) as f32).collect();
     let eps = seeded(20, 1.0, 2.0);
-    let (loss, grads) = model.loss_and_grads(&xt, &t, &eps).unwrap();
+    let (loss, grads) = model.loss_and_grads(&xt, &t, &eps, &[]).unwrap();
 
     let vars: Vec<Var> = model
         .params
@@ -365,6 +366,7 @@ fn small_model() -> Checkpoint {
     Checkpoint {
         network: Network::new(
             Architecture::Mlp2d(MlpConfig {
+                classes: 0,
                 hidden: 16,
                 blocks: 1,
                 embedding: 8,
@@ -419,6 +421,7 @@ fn bad_weights_are_clear_errors() {
     let mut other = small_model();
     other.network = Network::new(
         Architecture::Mlp2d(MlpConfig {
+            classes: 0,
             hidden: 32,
             blocks: 1,
             embedding: 8,

@@ -17,6 +17,7 @@ const TINY_RGB: ConvConfig = ConvConfig {
     width: 6,
     features: 4,
     blocks: 3,
+    classes: 0,
 };
 /// The brief's grey case.
 const TINY_GREY: ConvConfig = ConvConfig {
@@ -25,6 +26,7 @@ const TINY_GREY: ConvConfig = ConvConfig {
     width: 6,
     features: 4,
     blocks: 2,
+    classes: 0,
 };
 
 fn gelu(v: f64) -> f64 {
@@ -69,11 +71,23 @@ fn linear(weight: &[f64], bias: &[f64], v: &[f64]) -> Vec<f64> {
 
 /// The module doc's PyTorch `ConvDenoiser.forward`, in `f64`, one example at a time.
 fn reference_eps(cfg: &ConvConfig, p: &[Vec<f64>], xt: &[f64], t: &[f64]) -> Vec<f64> {
+    reference_eps_labelled(cfg, p, xt, t, &[])
+}
+
+/// [`reference_eps`] with a label per example (empty: the null label `K` for each), as
+/// `forward(x, t, c)` of the module doc: `pre = time_mlp(emb(t)) + class_emb(c)`.
+fn reference_eps_labelled(
+    cfg: &ConvConfig,
+    p: &[Vec<f64>],
+    xt: &[f64],
+    t: &[f64],
+    labels: &[usize],
+) -> Vec<f64> {
     let (c, h, w, f) = (cfg.channels, cfg.height, cfg.width, cfg.features);
     let d = c * h * w;
     let half = TIME_EMBEDDING / 2;
     let mut out = Vec::with_capacity(xt.len());
-    for (x, &t) in xt.chunks_exact(d).zip(t) {
+    for (row, (x, &t)) in xt.chunks_exact(d).zip(t).enumerate() {
         let freqs = (0..half).map(|k| (-(10_000f64.ln()) * k as f64 / (half - 1) as f64).exp());
         let args: Vec<f64> = freqs.map(|fk| t * fk).collect();
         let emb: Vec<f64> = args
@@ -81,7 +95,15 @@ fn reference_eps(cfg: &ConvConfig, p: &[Vec<f64>], xt: &[f64], t: &[f64]) -> Vec
             .map(|a| a.sin())
             .chain(args.iter().map(|a| a.cos()))
             .collect();
-        let temb: Vec<f64> = linear(&p[0], &p[1], &emb).into_iter().map(gelu).collect();
+        let mut pre = linear(&p[0], &p[1], &emb);
+        if cfg.classes > 0 {
+            let c = labels.get(row).copied().unwrap_or(cfg.classes);
+            let table = &p[6 + 6 * cfg.blocks];
+            for (j, v) in pre.iter_mut().enumerate() {
+                *v += table[c * f + j];
+            }
+        }
+        let temb: Vec<f64> = pre.into_iter().map(gelu).collect();
         let mut hid = conv(x, c, h, w, &p[2], &p[3], 1);
         for i in 0..cfg.blocks {
             let k = 4 + 6 * i;
@@ -260,7 +282,7 @@ fn loss_matches_reference_network() {
     ] {
         let net = ConvNet::new(cfg, 11);
         let (xt, t, eps) = batch(&cfg, n, 5);
-        let (loss, _) = net.loss_and_grads(&xt, &t, &eps).unwrap();
+        let (loss, _) = net.loss_and_grads(&xt, &t, &eps, &[]).unwrap();
         let want = mse(
             &reference_eps(&cfg, &params_f64(&net), &widen(&xt), &widen(&t)),
             &widen(&eps),
@@ -279,7 +301,7 @@ fn gradients_match_reference_finite_differences() {
     let cfg = TINY_RGB;
     let net = ConvNet::new(cfg, 2);
     let (xt, t, eps) = batch(&cfg, 2, 9);
-    let (_, grads) = net.loss_and_grads(&xt, &t, &eps).unwrap();
+    let (_, grads) = net.loss_and_grads(&xt, &t, &eps, &[]).unwrap();
     let (x64, t64, e64) = (widen(&xt), widen(&t), widen(&eps));
     let base = params_f64(&net);
     let h = 1e-5;
@@ -309,15 +331,15 @@ fn gradients_match_own_finite_differences() {
     let cfg = TINY_GREY;
     let net = ConvNet::new(cfg, 4);
     let (xt, t, eps) = batch(&cfg, 3, 3);
-    let (_, grads) = net.loss_and_grads(&xt, &t, &eps).unwrap();
+    let (_, grads) = net.loss_and_grads(&xt, &t, &eps, &[]).unwrap();
     let h = 1e-2f32;
     for (i, p) in net.params.iter().enumerate() {
         for j in [0, p.len() / 2, p.len() - 1] {
             let mut q = net.clone();
             q.params[i].data[j] += h;
-            let up = q.loss_and_grads(&xt, &t, &eps).unwrap().0;
+            let up = q.loss_and_grads(&xt, &t, &eps, &[]).unwrap().0;
             q.params[i].data[j] -= 2.0 * h;
-            let down = q.loss_and_grads(&xt, &t, &eps).unwrap().0;
+            let down = q.loss_and_grads(&xt, &t, &eps, &[]).unwrap().0;
             let fd = (up - down) / (2.0 * h);
             let g = grads[i][j];
             assert!(
@@ -338,8 +360,8 @@ fn predict_eps_matches_training_forward() {
         let inf = net.inference().unwrap();
         for step in [1.0, 37.0, 999.0] {
             let t = vec![step; n];
-            let (loss, _) = net.loss_and_grads(&xt, &t, &eps).unwrap();
-            let pred = inf.predict_eps(&xt, step).unwrap();
+            let (loss, _) = net.loss_and_grads(&xt, &t, &eps, &[]).unwrap();
+            let pred = inf.predict_eps(&xt, step, &[]).unwrap();
             assert_eq!(pred.len(), xt.len());
             let from_pred = mse(&widen(&pred), &widen(&eps));
             assert!(
@@ -362,8 +384,8 @@ fn predict_eps_matches_training_forward() {
         }
         // One example at a time gives the same as the batch.
         let d = cfg.channels * cfg.height * cfg.width;
-        let whole = inf.predict_eps(&xt, 500.0).unwrap();
-        let one = inf.predict_eps(&xt[2 * d..3 * d], 500.0).unwrap();
+        let whole = inf.predict_eps(&xt, 500.0, &[]).unwrap();
+        let one = inf.predict_eps(&xt[2 * d..3 * d], 500.0, &[]).unwrap();
         let diff = one
             .iter()
             .zip(&whole[2 * d..3 * d])
@@ -384,14 +406,17 @@ fn bad_input_is_an_error_not_a_panic() {
         (&xt[..], &t[..], &eps[1..]),
         (&[][..], &[][..], &[][..]),
     ] {
-        assert!(matches!(net.loss_and_grads(x, t, e), Err(ModelError::Data(_))));
+        assert!(matches!(
+            net.loss_and_grads(x, t, e, &[]),
+            Err(ModelError::Data(_))
+        ));
     }
     let inf = net.inference().unwrap();
     assert!(matches!(
-        inf.predict_eps(&xt[..35], 3.0),
+        inf.predict_eps(&xt[..35], 3.0, &[]),
         Err(ModelError::Data(_))
     ));
-    assert_eq!(inf.predict_eps(&[], 3.0).unwrap(), Vec::<f32>::new());
+    assert_eq!(inf.predict_eps(&[], 3.0, &[]).unwrap(), Vec::<f32>::new());
 }
 
 /// `L_simple` training on 64 digits with AdamW: deterministic, and the loss falls — on
@@ -438,7 +463,7 @@ fn training_on_digits_lowers_the_loss() {
         let mut losses = Vec::new();
         for it in 0..iters {
             let (xt, t, eps) = batch(&images, 32, it as u64);
-            let (loss, grads) = net.loss_and_grads(&xt, &t, &eps).unwrap();
+            let (loss, grads) = net.loss_and_grads(&xt, &t, &eps, &[]).unwrap();
             assert!(loss.is_finite());
             opt.step(&mut net.params, &grads);
             losses.push(loss);
@@ -451,7 +476,7 @@ fn training_on_digits_lowers_the_loss() {
     let held_out_loss = |net: &ConvNet| {
         held_out_batches
             .iter()
-            .map(|(xt, t, eps)| net.loss_and_grads(xt, t, eps).unwrap().0)
+            .map(|(xt, t, eps)| net.loss_and_grads(xt, t, eps, &[]).unwrap().0)
             .sum::<f32>()
             / 4.0
     };
@@ -474,4 +499,124 @@ fn training_on_digits_lowers_the_loss() {
         trained < 0.3 * untrained && trained < 0.4 * five,
         "held-out loss: untrained {untrained}, after 5 steps {five}, after 150 {trained}"
     );
+}
+
+/// A class-conditional TINY_RGB: three classes, the null label 3.
+const TINY_CONDITIONAL: ConvConfig = ConvConfig {
+    classes: 3,
+    ..TINY_RGB
+};
+
+/// The class table is the layout's last tensor, `[K + 1, F]`; the rest is the
+/// unconditional layout, name for name.
+#[test]
+fn conditional_layout_is_the_unconditional_one_plus_the_class_table() {
+    let cond = TINY_CONDITIONAL.layout();
+    let plain = TINY_RGB.layout();
+    assert_eq!(cond[..plain.len()], plain[..]);
+    assert_eq!(cond.len(), plain.len() + 1);
+    assert_eq!(cond[plain.len()], ("class_emb.weight".to_owned(), vec![4, 4]));
+    assert_eq!(
+        TINY_CONDITIONAL.parameter_count(),
+        TINY_RGB.parameter_count() + 16
+    );
+}
+
+/// A conditional network's loss, with a label per example (one of them the null label),
+/// is the reference network's `forward(x, t, c)`; every entry of the class table's
+/// gradient matches central differences of the reference loss (rows of labels not in the
+/// batch get exactly 0).
+#[test]
+fn conditional_loss_and_class_gradient_match_the_reference() {
+    let cfg = TINY_CONDITIONAL;
+    let net = ConvNet::new(cfg, 21);
+    let (xt, t, eps) = batch(&cfg, 3, 4);
+    let labels = [2, 3, 2];
+    let (loss, grads) = net.loss_and_grads(&xt, &t, &eps, &labels).unwrap();
+    let (x64, t64, e64) = (widen(&xt), widen(&t), widen(&eps));
+    let base = params_f64(&net);
+    let want = mse(&reference_eps_labelled(&cfg, &base, &x64, &t64, &labels), &e64);
+    assert!((f64::from(loss) - want).abs() < 2e-6 * want, "{loss} vs {want}");
+    // Without labels every example takes the null row: a different loss.
+    let (unlabelled, _) = net.loss_and_grads(&xt, &t, &eps, &[]).unwrap();
+    let want_null = mse(&reference_eps_labelled(&cfg, &base, &x64, &t64, &[3, 3, 3]), &e64);
+    assert!((f64::from(unlabelled) - want_null).abs() < 2e-6 * want_null);
+    assert!((want - want_null).abs() > 1e-4, "the labels must matter");
+    let table = net.params.len() - 1;
+    let h = 1e-5;
+    for j in 0..net.params[table].len() {
+        let mut q = base.clone();
+        q[table][j] += h;
+        let up = mse(&reference_eps_labelled(&cfg, &q, &x64, &t64, &labels), &e64);
+        q[table][j] -= 2.0 * h;
+        let down = mse(&reference_eps_labelled(&cfg, &q, &x64, &t64, &labels), &e64);
+        let fd = (up - down) / (2.0 * h);
+        let got = f64::from(grads[table][j]);
+        assert!(
+            (got - fd).abs() < 1e-3 * (1e-3 + fd.abs()) + 1e-7,
+            "class_emb[{j}]: {got} vs {fd}"
+        );
+        // Rows 0 and 1 (labels not in the batch) have no gradient.
+        if j < 2 * cfg.features {
+            assert_eq!(got, 0.0, "class_emb[{j}]");
+        }
+    }
+}
+
+/// Inference with labels is the training forward with the same labels, example by
+/// example; labels beyond the null label, the wrong count, or labels for an
+/// unconditional model are errors.
+#[test]
+fn conditional_inference_matches_the_reference_and_checks_labels() {
+    let cfg = TINY_CONDITIONAL;
+    let net = ConvNet::new(cfg, 5);
+    let (xt, _, _) = batch(&cfg, 4, 6);
+    let inf = net.inference().unwrap();
+    let labels = [0, 1, 2, 3];
+    let pred = inf.predict_eps(&xt, 250.0, &labels).unwrap();
+    let want = reference_eps_labelled(&cfg, &params_f64(&net), &widen(&xt), &[250.0; 4], &labels);
+    let max = pred
+        .iter()
+        .zip(&want)
+        .map(|(a, b)| (f64::from(*a) - b).abs())
+        .fold(0.0, f64::max);
+    assert!(max < 1e-5, "max |Δ| = {max}");
+    assert!(matches!(
+        inf.predict_eps(&xt, 250.0, &[0, 1, 2, 4]),
+        Err(ModelError::Data(_))
+    ));
+    assert!(matches!(
+        inf.predict_eps(&xt, 250.0, &[0, 1]),
+        Err(ModelError::Data(_))
+    ));
+    let plain = ConvNet::new(TINY_RGB, 5).inference().unwrap();
+    let err = plain.predict_eps(&xt, 250.0, &labels).unwrap_err();
+    assert!(err.to_string().contains("trained without labels"), "{err}");
+}
+
+/// The unconditional branch is an unconditional network in form: a conditional network
+/// whose null row is zero predicts, without labels, exactly what the unconditional
+/// network with the same other weights predicts (and not once the row is not zero).
+#[test]
+fn null_label_branch_is_the_unconditional_network_in_form() {
+    let cond = ConvNet::new(TINY_CONDITIONAL, 9);
+    let mut params = cond.params.clone();
+    let table = params.pop().unwrap();
+    let plain = ConvNet::from_params(TINY_RGB, params.clone()).unwrap();
+    let (xt, _, _) = batch(&TINY_RGB, 3, 7);
+    let want = plain.inference().unwrap().predict_eps(&xt, 400.0, &[]).unwrap();
+    let f = TINY_RGB.features;
+    let mut zeroed = table.clone();
+    zeroed.data[3 * f..].fill(0.0);
+    let with = |t: Param| {
+        let mut p = params.clone();
+        p.push(t);
+        ConvNet::from_params(TINY_CONDITIONAL, p)
+            .unwrap()
+            .inference()
+            .unwrap()
+    };
+    assert_eq!(with(zeroed.clone()).predict_eps(&xt, 400.0, &[]).unwrap(), want);
+    assert_eq!(with(zeroed).predict_eps(&xt, 400.0, &[3, 3, 3]).unwrap(), want);
+    assert_ne!(with(table).predict_eps(&xt, 400.0, &[]).unwrap(), want);
 }

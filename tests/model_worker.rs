@@ -50,6 +50,7 @@ pub(crate) fn wait_for<T>(
 pub(crate) fn barrier(worker: &ModelWorker, mut seen: impl FnMut(&ModelEvent)) {
     worker_clock();
     worker.send(ModelCommand::EpsField {
+        guidance: None,
         generation: BARRIER_GENERATION,
         denoiser: ideal(10),
         t: 5,
@@ -101,6 +102,7 @@ pub(crate) fn small_model(hidden: usize) -> Checkpoint {
     Checkpoint {
         network: Network::new(
             Architecture::Mlp2d(MlpConfig {
+                classes: 0,
                 hidden,
                 blocks: 1,
                 embedding: 8,
@@ -128,6 +130,7 @@ pub(crate) fn ideal(steps: usize) -> DenoiserChoice {
 
 pub(crate) fn sample_job(generation: u64, denoiser: DenoiserChoice, paused: bool) -> Box<SampleJob> {
     Box::new(SampleJob {
+        guidance: None,
         generation,
         denoiser,
         sampler: Sampler::Ddpm(ReverseVariance::PosteriorVariance),
@@ -290,6 +293,7 @@ pub(crate) fn train_job(generation: u64, iterations: u64, lr: f32) -> Box<TrainJ
         generation,
         set: TrainSet::dataset(Dataset::TwoMoons, 1),
         architecture: Architecture::Mlp2d(MlpConfig {
+            classes: 0,
             hidden: 32,
             blocks: 1,
             embedding: 16,

@@ -149,6 +149,7 @@ impl Files {
         let model = Checkpoint {
             network: Network::new(
                 Architecture::Mlp2d(MlpConfig {
+                    classes: 0,
                     hidden: 16,
                     blocks: 1,
                     embedding: 8,

@@ -6,14 +6,40 @@ use egui::TextureOptions;
 use super::DiffscopeApp;
 use super::error::AppError;
 use super::events::upload;
-use super::reverse::{ChainView, EpsKey, eps_grid, image_grid};
+use super::reverse::{ChainView, EpsKey, GUIDANCE_HISTORY, eps_grid, image_grid};
 use super::settings::{DenoiserKind, Tab};
 use crate::export::VIEW_EXTENT;
 use crate::model::DataShape;
+use crate::model::classes::ClassChoice;
 use crate::model::sample::Sampler;
 use crate::scene::SceneData;
+use crate::scene::guidance::{LabelledData, measure};
 use crate::scene::prepare::{ideal_data, ideal_shape, sdedit_start};
-use crate::worker::model::{ChainStart, DenoiserChoice, ModelCommand, SampleJob};
+use crate::worker::model::{ChainStart, ClassGuidance, DenoiserChoice, ModelCommand, SampleJob};
+
+/// How a chain's header names its guidance: `class 3, w = 2`.
+fn describe_guidance(g: ClassGuidance) -> String {
+    let class = match g.class {
+        ClassChoice::Any => "any class".to_owned(),
+        ClassChoice::Class(c) => format!("class {c}"),
+    };
+    format!(
+        "{class}, w = {}",
+        crate::format::format_sig(f64::from(g.weight), 3)
+    )
+}
+
+/// A chain's description with its guidance part replaced by `g` (the weight changed live).
+fn guided_description(description: &str, g: ClassGuidance) -> String {
+    let base = description
+        .rsplit_once(" · any class")
+        .or_else(|| description.rsplit_once(" · class "));
+    format!(
+        "{} · {}",
+        base.map_or(description, |(b, _)| b),
+        describe_guidance(g)
+    )
+}
 
 impl DiffscopeApp {
     /// The sampler the settings describe, for a chain of `steps` steps.
@@ -129,6 +155,7 @@ impl DiffscopeApp {
         let seed = r.seed;
         let generation = self.job_id();
         let ideal = matches!(denoiser, DenoiserChoice::Ideal { .. });
+        let guidance = self.class_guidance();
         self.ml.send(ModelCommand::Sample(Box::new(SampleJob {
             generation,
             denoiser,
@@ -137,16 +164,22 @@ impl DiffscopeApp {
             seed,
             rate,
             paused,
+            guidance,
             panic_at_step: self.model.learning.faults.sample_panic_at_step,
         })));
         let description = format!(
-            "{}{} · {label}",
+            "{}{} · {label}{}",
             sampler.describe(),
-            if sdedit { " · SDEdit" } else { "" }
+            if sdedit { " · SDEdit" } else { "" },
+            guidance.map_or_else(String::new, |g| format!(" · {}", describe_guidance(g)))
         );
         let learning = &mut self.model.learning;
         let mut chain = ChainView::new(generation, shape, description, ideal, steps);
         chain.paused = paused;
+        chain.guided = guidance.and_then(|g| {
+            let classes = learning.learned.as_ref()?.summary.classes;
+            Some((g, g.class.labels(classes, n, seed).ok()?))
+        });
         learning.chain = Some(chain);
         learning.texture_key = None;
         self.model.playing = false;
@@ -215,12 +248,81 @@ impl DiffscopeApp {
         }
     }
 
-    /// Sends a new speed to a chain when the speed settings change; restarts a live chain
-    /// (paused if it was) when the sampler changes, so that what runs is what the
-    /// controls and the header name.
+    /// The guidance a chain of the learned model runs with: the Reverse tab's class and
+    /// `w` for a class-conditional model, none for an unconditional one (or the ideal
+    /// denoiser).
+    pub(super) fn class_guidance(&self) -> Option<ClassGuidance> {
+        let r = &self.settings.reverse;
+        let classes = self
+            .model
+            .learning
+            .learned
+            .as_ref()
+            .map_or(0, |m| m.summary.classes);
+        (r.denoiser == DenoiserKind::Learned && classes > 0).then_some(ClassGuidance {
+            class: match r.class {
+                ClassChoice::Class(c) if c >= classes => ClassChoice::Any,
+                other => other,
+            },
+            weight: r.guidance,
+        })
+    }
+
+    /// At the end of a guided chain: what its samples show (confidence, as asked,
+    /// diversity), added to the history the Reverse tab shows.
+    pub(super) fn guidance_readout(&mut self) {
+        let learning = &mut self.model.learning;
+        let Some(chain) = learning.chain.as_mut().filter(|c| c.done) else {
+            return;
+        };
+        let Some((g, labels)) = chain.guided.take() else {
+            return;
+        };
+        let Some(last) = chain.newest() else {
+            return;
+        };
+        let Some(model) = &learning.learned else {
+            return;
+        };
+        let dataset = &model.summary.dataset;
+        if learning.reference.as_ref().is_none_or(|(d, _)| d != dataset) {
+            learning.reference = Some((dataset.clone(), LabelledData::of(dataset)));
+        }
+        let Some((_, Some(reference))) = &learning.reference else {
+            return;
+        };
+        if let Some(readout) = measure(reference, &last.x, &labels, g.class, g.weight) {
+            chain.readout = Some(readout);
+            let history = &mut learning.guidance_history;
+            history.push(readout);
+            let excess = history.len().saturating_sub(GUIDANCE_HISTORY);
+            history.drain(..excess);
+        }
+    }
+
+    /// The guidance of the ε field: one class's guided field; with "any" class, the
+    /// model's unconditional field (there is no one class to guide towards).
+    fn eps_guidance(&self) -> Option<ClassGuidance> {
+        self.class_guidance()
+            .filter(|g| matches!(g.class, ClassChoice::Class(_)))
+    }
+
+    /// Sends a new speed (or guidance weight) to a chain when those settings change;
+    /// restarts a live chain (paused if it was) when the sampler or the class changes, so
+    /// that what runs is what the controls and the header name.
     pub(super) fn reverse_settings_changed(&mut self, before: &super::Settings) {
         let (now, was) = (&self.settings.reverse, &before.reverse);
+        if now.guidance.to_bits() != was.guidance.to_bits()
+            && let Some(g) = self.class_guidance()
+            && let Some(chain) = self.model.learning.chain.as_mut().filter(|c| !c.done)
+        {
+            chain.description = guided_description(&chain.description, g);
+            self.ml.send(ModelCommand::SetGuidance(g.weight));
+        }
+        let (now, was) = (&self.settings.reverse, &before.reverse);
+        let class_changed = now.class != was.class;
         let sampler_changed = now.sampler != was.sampler
+            || class_changed
             || (now.sampler.strided()
                 && (now.ddim_steps != was.ddim_steps || (now.ddim_eta - was.ddim_eta).abs() > f64::EPSILON));
         let live = self.model.learning.chain.as_ref().filter(|c| !c.done);
@@ -235,7 +337,8 @@ impl DiffscopeApp {
                     .map(|c| c.description.clone())
                     .unwrap_or_default();
                 self.model.status.info = Some(format!(
-                    "the sampler changed: the chain restarted{} with {description}",
+                    "the {} changed: the chain restarted{} with {description}",
+                    if class_changed { "class" } else { "sampler" },
                     if paused { " (paused)" } else { "" }
                 ));
             }
@@ -316,6 +419,14 @@ impl DiffscopeApp {
             },
             data: self.model.image.generation,
             t,
+            guidance: if ideal {
+                None
+            } else {
+                self.eps_guidance().and_then(|g| match g.class {
+                    ClassChoice::Class(c) => Some((c, g.weight.to_bits())),
+                    ClassChoice::Any => None,
+                })
+            },
         };
         if learning.eps.as_ref().is_some_and(|e| e.key == key) {
             return;
@@ -338,6 +449,7 @@ impl DiffscopeApp {
             denoiser,
             t,
             points: eps_grid(VIEW_EXTENT),
+            guidance: if ideal { None } else { self.eps_guidance() },
         });
         self.model.learning.eps_requested = Some((generation, key));
     }

@@ -172,6 +172,7 @@ impl DiffscopeApp {
             summary.origin = "trained".into();
         }
         learning.serial += 1;
+        learning.guidance_history.clear();
         if user {
             if let LearnedOrigin::File(file) = &origin {
                 self.settings.remember_opened(file);
@@ -296,5 +297,6 @@ impl DiffscopeApp {
         if follow {
             self.settings.t = t.min(steps);
         }
+        self.guidance_readout();
     }
 }

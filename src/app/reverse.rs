@@ -16,10 +16,14 @@ use egui::TextureHandle;
 use crate::model::DataShape;
 use crate::model::sample::Frame;
 use crate::scene::Scene;
+use crate::scene::guidance::{GuidanceReadout, LabelledData};
 use crate::scene::prepare::ideal_shape;
 use crate::scene::tile::{square_columns, tile};
 use crate::worker::frames::Rgba;
-use crate::worker::model::{ModelSummary, TrainEnd};
+use crate::worker::model::{ClassGuidance, ModelSummary, TrainEnd};
+
+/// Guided chains whose readout the Reverse tab keeps side by side.
+pub const GUIDANCE_HISTORY: usize = 6;
 
 /// Most bytes the stored frames of one chain may take; older frames are thinned out
 /// (every other one dropped) beyond it.
@@ -94,6 +98,10 @@ pub struct ChainView {
     pub follow_next: bool,
     /// Fraction of the final samples within [`NEAR_RADIUS`] of a point on screen (2D).
     pub near_fraction: Option<f64>,
+    /// A guided chain's guidance and the class of each sample.
+    pub guided: Option<(ClassGuidance, Vec<usize>)>,
+    /// What a finished guided chain's samples show.
+    pub readout: Option<GuidanceReadout>,
 }
 
 impl ChainView {
@@ -115,6 +123,8 @@ impl ChainView {
             done: false,
             follow_next: false,
             near_fraction: None,
+            guided: None,
+            readout: None,
         }
     }
 
@@ -376,6 +386,8 @@ pub struct EpsKey {
     pub data: u64,
     /// The step.
     pub t: usize,
+    /// The class a conditional model's field is guided to, and `w` (its bits).
+    pub guidance: Option<(usize, u32)>,
 }
 
 /// Faults a test injects into the jobs the window starts (fault-injection tests only:
@@ -426,6 +438,12 @@ pub struct Learning {
     pub texture_key: Option<(u64, usize)>,
     /// Models received so far.
     pub serial: u64,
+    /// The labelled data the guidance readout classifies against, by the model's
+    /// `dataset` (built on first use).
+    pub reference: Option<(String, Option<LabelledData>)>,
+    /// What the guided chains of this model showed, oldest first (at most
+    /// [`GUIDANCE_HISTORY`]; cleared when the model changes).
+    pub guidance_history: Vec<GuidanceReadout>,
     /// Faults injected into the next jobs (tests only).
     #[doc(hidden)]
     pub faults: InjectedFaults,

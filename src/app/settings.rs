@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::diffusion::finite::{self, MAX_WINDOW_STATES, Preset, Transition};
 use crate::diffusion::schedule::{MAX_STEPS, MIN_STEPS};
 use crate::diffusion::{Schedule, ScheduleKind, ScheduleSpec};
+use crate::model::classes::ClassChoice;
 pub use crate::model::sample::{DenoiserKind, SamplerKind};
 use crate::scene::SceneOptions;
 pub use crate::scene::SourceChoice;
@@ -326,7 +327,14 @@ pub struct ReverseSettings {
     pub iterations: u64,
     /// Training: seed.
     pub train_seed: u64,
+    /// The class a conditional model samples (any: a class per sample).
+    pub class: ClassChoice,
+    /// Classifier-free guidance weight `w` (0 to [`MAX_GUIDANCE`]).
+    pub guidance: f32,
 }
+
+/// The largest guidance weight the Reverse tab offers.
+pub const MAX_GUIDANCE: f32 = 8.0;
 
 impl Default for ReverseSettings {
     fn default() -> Self {
@@ -347,6 +355,8 @@ impl Default for ReverseSettings {
             batch: 256,
             iterations: 12_000,
             train_seed: 1,
+            class: ClassChoice::Any,
+            guidance: 0.0,
         }
     }
 }
@@ -372,6 +382,9 @@ impl ReverseSettings {
         self.batch = self.batch.clamp(1, 4096);
         self.iterations = self.iterations.clamp(1, 1_000_000);
         self.gif_side = clamp_gif_side(self.gif_side);
+        if !(self.guidance.is_finite() && (0.0..=MAX_GUIDANCE).contains(&self.guidance)) {
+            self.guidance = 0.0;
+        }
         self
     }
 }

@@ -2,7 +2,7 @@
 
 use super::DiffscopeApp;
 use super::reverse::TrainingView;
-use crate::model::train::TrainSettings;
+use crate::model::train::{LABEL_DROPOUT, TrainSettings};
 use crate::scene::prepare::train_set;
 use crate::worker::model::{ModelCommand, TrainJob};
 
@@ -28,6 +28,7 @@ impl DiffscopeApp {
             iterations: r.iterations,
             seed: r.train_seed,
             ema: TrainSettings::for_shape(set.shape).ema,
+            label_dropout: LABEL_DROPOUT,
             panic_at_iteration: self.model.learning.faults.train_panic_at_iteration,
             nan_loss_at_iteration: self.model.learning.faults.train_nan_loss_at_iteration,
         };

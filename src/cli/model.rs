@@ -13,6 +13,7 @@ use super::{DataArgs, DataSource, ScheduleArgs, write_lines};
 use crate::diffusion::ReverseVariance;
 use crate::export;
 use crate::format::format_sig;
+use crate::model::classes::{self, Guidance};
 use crate::model::conv::ConvConfig;
 use crate::model::mlp::MlpConfig;
 use crate::model::sample::{Denoiser, ReverseChain, Sampler, SamplerKind};
@@ -54,6 +55,13 @@ pub struct TrainCmd {
     /// Threads for training (default: all cores).
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
+    /// Train a class-conditional model on the data's labels (the digits; the two moons,
+    /// 8 gaussians, circles and spiral by their parts), for classifier-free guidance.
+    #[arg(long)]
+    conditional: bool,
+    /// Share of a conditional model's batch trained without its label.
+    #[arg(long, value_name = "P", default_value_t = crate::model::train::LABEL_DROPOUT)]
+    label_dropout: f32,
     /// Where to write the weights.
     #[arg(long, value_name = "W.safetensors")]
     out: PathBuf,
@@ -101,8 +109,16 @@ pub struct SampleCmd {
     /// Seed of x_T and of every step's noise.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// The class to sample, for a class-conditional model: a number from 0, or `any` (a
+    /// class per sample, drawn uniformly). Without it, the model's unconditional branch.
+    #[arg(long, value_name = "C")]
+    class: Option<String>,
+    /// Classifier-free guidance weight w ≥ 0 with --class: ε̃ = (1 + w)·ε̂(x, c) − w·ε̂(x, ∅).
+    #[arg(long, default_value_t = 0.0, value_name = "W")]
+    guidance: f32,
     /// Output: .csv for points; .png (grid of samples), .gif (the chain) or .csv (one image
-    /// per row, its values channel-major in [-1, 1]) for images.
+    /// per row, its values channel-major in [-1, 1]; with --class, a `label` column first)
+    /// for images.
     #[arg(long, value_name = "FILE")]
     out: PathBuf,
 }
@@ -269,6 +285,7 @@ fn pace(b: &BenchPace) -> Result<Vec<f64>> {
             seed: generation,
             rate: Some(b.rate),
             paused: false,
+            guidance: None,
             panic_at_step: None,
         })));
         let mut first: Option<(Instant, usize)> = None;
@@ -364,14 +381,23 @@ pub(super) fn train_cmd(cmd: &TrainCmd, command_line: String) -> Result<()> {
         iterations: cmd.iters.unwrap_or(defaults.iterations),
         seed: cmd.seed,
         ema: cmd.ema.unwrap_or(defaults.ema),
+        label_dropout: cmd.label_dropout,
         ..defaults
     };
+    if cmd.conditional && set.classes == 0 {
+        bail!(
+            "--conditional needs labelled data ({} has no labels): --digits, or --dataset two-moons, 8gaussians, circles or spiral",
+            set.name
+        );
+    }
+    let classes = if cmd.conditional { set.classes } else { 0 };
     let arch = match set.shape {
         DataShape::Points => {
             let d = MlpConfig::default();
             Architecture::Mlp2d(MlpConfig {
                 hidden: cmd.width.unwrap_or(d.hidden),
                 blocks: cmd.blocks.unwrap_or(d.blocks),
+                classes,
                 ..d
             })
         }
@@ -384,6 +410,7 @@ pub(super) fn train_cmd(cmd: &TrainCmd, command_line: String) -> Result<()> {
             Architecture::Conv(ConvConfig {
                 features: cmd.width.unwrap_or(d.features),
                 blocks: cmd.blocks.unwrap_or(d.blocks),
+                classes,
                 ..d
             })
         }
@@ -476,7 +503,17 @@ pub(super) fn sample_cmd(cmd: &SampleCmd) -> Result<()> {
             )
         }
     }
-    let denoiser = Denoiser::Learned(model.network.inference()?);
+    let labels = class_labels(cmd, model.network.classes())?;
+    let denoiser = match &labels {
+        None => Denoiser::Learned(model.network.inference()?),
+        Some(labels) => Denoiser::Guided(
+            model.network.inference()?,
+            Guidance {
+                labels: labels.clone(),
+                weight: cmd.guidance,
+            },
+        ),
+    };
     let mut chain = ReverseChain::from_noise(schedule, sampler, cmd.n, shape.dim(), cmd.seed);
     if matches!(shape, DataShape::Image { .. }) {
         chain = chain.clip_x0(-1.0, 1.0);
@@ -501,8 +538,13 @@ pub(super) fn sample_cmd(cmd: &SampleCmd) -> Result<()> {
     let x = chain.x();
     match shape {
         DataShape::Points => {
-            let lines = std::iter::once("x,y".to_owned())
-                .chain(x.chunks_exact(2).map(|p| format!("{},{}", p[0], p[1])));
+            let label = |i: usize| labels.as_ref().map_or(String::new(), |l| format!("{},", l[i]));
+            let header = if labels.is_some() { "label,x,y" } else { "x,y" };
+            let lines = std::iter::once(header.to_owned()).chain(
+                x.chunks_exact(2)
+                    .enumerate()
+                    .map(|(i, p)| format!("{}{},{}", label(i), p[0], p[1])),
+            );
             write_lines(&cmd.out, lines)?;
         }
         DataShape::Image {
@@ -513,10 +555,20 @@ pub(super) fn sample_cmd(cmd: &SampleCmd) -> Result<()> {
             let tile = |values: &[f32]| sample_grid(values, channels, height, width);
             if ext == "csv" {
                 let d = shape.dim();
-                let header = (0..d).map(|i| format!("p{i}")).collect::<Vec<_>>().join(",");
-                let rows = x
-                    .chunks_exact(d)
-                    .map(|im| im.iter().map(ToString::to_string).collect::<Vec<_>>().join(","));
+                let header = labels
+                    .iter()
+                    .map(|_| "label".to_owned())
+                    .chain((0..d).map(|i| format!("p{i}")))
+                    .collect::<Vec<_>>()
+                    .join(",");
+                let rows = x.chunks_exact(d).enumerate().map(|(i, im)| {
+                    labels
+                        .iter()
+                        .map(|l| l[i].to_string())
+                        .chain(im.iter().map(ToString::to_string))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                });
                 write_lines(&cmd.out, std::iter::once(header).chain(rows))?;
             } else if keep_frames {
                 let step = (frames.len() / 100).max(1);
@@ -536,6 +588,40 @@ pub(super) fn sample_cmd(cmd: &SampleCmd) -> Result<()> {
     );
     Ok(())
 }
+
+/// The class of each sample that `--class` and `--guidance` ask of a model of `classes`
+/// classes (`None`: sample its unconditional branch).
+fn class_labels(cmd: &SampleCmd, classes: usize) -> Result<Option<Vec<usize>>> {
+    if !(cmd.guidance.is_finite() && (0.0..=MAX_GUIDANCE).contains(&cmd.guidance)) {
+        bail!("--guidance must be in [0, {MAX_GUIDANCE}], got {}", cmd.guidance);
+    }
+    let Some(class) = &cmd.class else {
+        if cmd.guidance != 0.0 {
+            bail!("--guidance guides towards a class: give --class too (a number, or any)");
+        }
+        return Ok(None);
+    };
+    if classes == 0 {
+        bail!(
+            "{}: this model was trained without labels, so it cannot sample a class (train one with `diffscope train --conditional`)",
+            cmd.weights
+        );
+    }
+    if class == "any" {
+        return Ok(Some(classes::draw_labels(classes, cmd.n, cmd.seed)));
+    }
+    match class.parse::<usize>() {
+        Ok(c) if c < classes => Ok(Some(vec![c; cmd.n])),
+        _ => bail!(
+            "--class '{class}' is not a class of {} (0 to {}, or any)",
+            cmd.weights,
+            classes - 1
+        ),
+    }
+}
+
+/// The largest `--guidance` taken (the window's slider goes to 8).
+const MAX_GUIDANCE: f32 = 50.0;
 
 /// A square-ish grid of image samples (CHW values), each scaled up to at least 64 px, laid
 /// out by [`export::grid`] (its margins and gaps).

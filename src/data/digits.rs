@@ -13,6 +13,8 @@ pub const DIGIT_SIDE: usize = 8;
 pub const DIGIT_PIXELS: usize = DIGIT_SIDE * DIGIT_SIDE;
 /// Images in the embedded set.
 pub const DIGIT_COUNT: usize = 1797;
+/// Classes of the digits' labels, `0..=9`.
+pub const DIGIT_CLASSES: usize = 10;
 
 /// Name of the embedded file, used in messages.
 const DIGITS_FILE: &str = "digits.csv.gz";

@@ -16,7 +16,9 @@ mod image;
 mod points_csv;
 mod toy;
 
-pub use self::digits::{DIGIT_COUNT, DIGIT_PIXELS, DIGIT_SIDE, Digits, digits, parse_digits_csv};
+pub use self::digits::{
+    DIGIT_CLASSES, DIGIT_COUNT, DIGIT_PIXELS, DIGIT_SIDE, Digits, digits, parse_digits_csv,
+};
 pub use self::image::{
     BuiltinImage, DEFAULT_MAX_SIDE, ImageData, MAX_IMAGE_ALLOC_BYTES, MAX_IMAGE_DIMENSION, MIN_MAX_SIDE,
     decode_image, load_image, reduced_size,

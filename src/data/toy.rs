@@ -103,6 +103,44 @@ impl Dataset {
         }
     }
 
+    /// Labelled classes of the set (0: unlabelled): the two moons (upper 0, lower 1), the
+    /// eight Gaussians' modes (mode `k` at angle `k·45°`), the circles (outer 0, inner 1)
+    /// and the spiral's arms; the swiss roll and the checkerboard have no parts to name.
+    #[must_use]
+    pub const fn classes(self) -> usize {
+        match self {
+            Dataset::TwoMoons | Dataset::Circles | Dataset::Spiral => 2,
+            Dataset::EightGaussians => 8,
+            Dataset::SwissRoll | Dataset::Checkerboard => 0,
+        }
+    }
+
+    /// The class of point `i` of [`generate`] (the generators are stratified by index:
+    /// `i mod classes`); `None` for an unlabelled set.
+    #[must_use]
+    pub const fn class_of(self, i: usize) -> Option<usize> {
+        match self.classes() {
+            0 => None,
+            k => Some(i % k),
+        }
+    }
+
+    /// The name of class `k` (`"?"` beyond [`Dataset::classes`]).
+    #[must_use]
+    pub const fn class_name(self, k: usize) -> &'static str {
+        const MODES: [&str; 8] = ["0°", "45°", "90°", "135°", "180°", "225°", "270°", "315°"];
+        match (self, k) {
+            (Dataset::TwoMoons, 0) => "upper moon",
+            (Dataset::TwoMoons, 1) => "lower moon",
+            (Dataset::Circles, 0) => "outer circle",
+            (Dataset::Circles, 1) => "inner circle",
+            (Dataset::Spiral, 0) => "arm +",
+            (Dataset::Spiral, 1) => "arm −",
+            (Dataset::EightGaussians, k) if k < 8 => MODES[k],
+            _ => "?",
+        }
+    }
+
     /// The noise stream of this set.
     const fn stream(self) -> u64 {
         match self {

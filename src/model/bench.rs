@@ -20,7 +20,7 @@ pub fn train_its(batch: usize, iters: usize, repeats: usize) -> Result<Vec<f64>,
     for _ in 0..=repeats {
         let start = Instant::now();
         for _ in 0..iters {
-            let (_, grads) = model.loss_and_grads(&xt, &t, &eps)?;
+            let (_, grads) = model.loss_and_grads(&xt, &t, &eps, &[])?;
             opt.step(&mut model.params, &grads);
         }
         out.push(iters as f64 / start.elapsed().as_secs_f64());
@@ -39,7 +39,7 @@ pub fn sample_rate(points: usize, steps: usize, repeats: usize) -> Result<Vec<f6
     for _ in 0..=repeats {
         let start = Instant::now();
         for s in 0..steps {
-            let eps = inf.predict_eps(&xt, (1000 - s) as f32)?;
+            let eps = inf.predict_eps(&xt, (1000 - s) as f32, &[])?;
             for (x, e) in xt.iter_mut().zip(&eps) {
                 *x -= 0.01 * e;
             }

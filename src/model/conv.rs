@@ -6,7 +6,8 @@
 //! x_t  n × C × H × W,  t ∈ 1..T (float step number of MATH.md), F = features
 //! e    = emb(t)                                     n × 128  (as the 2D model's emb(t))
 //!   emb(v) = [sin(v·f_0..f_63), cos(v·f_0..f_63)],  f_k = exp(−ln(10000)·k/63)
-//! temb = GELU(e·W_tᵀ + b_t)                        n × F    time_mlp            [F, 128], [F]
+//! temb = GELU(e·W_tᵀ + E[c] + b_t)                 n × F    time_mlp            [F, 128], [F]
+//!   E: a class-conditional model's table, K + 1 rows (∅ = K last)     class_emb [K + 1, F]
 //! h    = conv3x3(x_t) + b                          n×F×H×W  conv_in             [F, C, 3, 3], [F]
 //! block i = 0..blocks, dilation d_i = 2^(i mod 3) (1, 2, 4, 1, 2, 4, …), padding d_i:
 //!   u  = GELU(conv_d(GELU(h)) + b_1 + temb·W_iᵀ + b_i)      blocks.i.conv1  [F, F, 3, 3], [F]
@@ -43,14 +44,20 @@
 //!         return h + self.conv2(u)
 //!
 //! class ConvDenoiser(nn.Module):
-//!     def __init__(self, channels=1, features=32, blocks=3):
+//!     def __init__(self, channels=1, features=32, blocks=3, classes=0):
 //!         super().__init__()
 //!         self.time_mlp = nn.Linear(128, features)
 //!         self.conv_in = nn.Conv2d(channels, features, 3, padding=1)
 //!         self.blocks = nn.ModuleList(Block(features, 2 ** (i % 3)) for i in range(blocks))
 //!         self.conv_out = nn.Conv2d(features, channels, 3, padding=1)
-//!     def forward(self, x, t):        # x: (n, C, H, W) in [-1, 1]-ish, t: (n,) float steps
-//!         temb = F.gelu(self.time_mlp(emb(t)))
+//!         if classes:                 # last in the state_dict, as in ConvConfig::layout
+//!             self.class_emb = nn.Embedding(classes + 1, features)
+//!     def forward(self, x, t, c=None):  # x: (n, C, H, W) in [-1, 1]-ish, t: (n,) float steps
+//!         pre = self.time_mlp(emb(t))   # c: (n,) labels, classes (= ∅) for none
+//!         if hasattr(self, "class_emb"):
+//!             c = torch.full_like(t, self.class_emb.num_embeddings - 1, dtype=torch.long) if c is None else c
+//!             pre = pre + self.class_emb(c)
+//!         temb = F.gelu(pre)
 //!         h = self.conv_in(x)
 //!         for block in self.blocks:
 //!             h = block(h, temb)
@@ -85,6 +92,9 @@ pub struct ConvConfig {
     pub features: usize,
     /// Residual blocks.
     pub blocks: usize,
+    /// Labelled classes `K` of a class-conditional model (0: unconditional); see
+    /// [`super::classes`].
+    pub classes: usize,
 }
 
 /// Tensors per residual block in [`ConvConfig::layout`].
@@ -102,6 +112,7 @@ impl ConvConfig {
             width: 8,
             features: 32,
             blocks: 3,
+            classes: 0,
         }
     }
 
@@ -117,6 +128,7 @@ impl ConvConfig {
             width,
             features: 32,
             blocks,
+            classes: 0,
         }
     }
 
@@ -162,6 +174,7 @@ impl ConvConfig {
         }
         out.push(("conv_out.weight".to_owned(), vec![c, f, 3, 3]));
         out.push(("conv_out.bias".to_owned(), vec![c]));
+        out.extend(super::classes::table_layout(self.classes, f));
         out
     }
 
@@ -223,6 +236,9 @@ impl ConvNet {
             .iter()
             .enumerate()
             .map(|(i, (name, shape))| {
+                if name == super::classes::CLASS_TABLE {
+                    return super::classes::init_table(shape.clone(), seed);
+                }
                 // Weights and biases alternate; a bias's fan-in is its weight's.
                 let weight = if shape.len() == 1 { &layout[i - 1].1 } else { shape };
                 let fan_in: usize = weight[1..].iter().product();
@@ -248,13 +264,15 @@ impl ConvNet {
     }
 
     /// `L_simple` on a batch and the gradient of every parameter, in order: `xt` and `eps`
-    /// are `n × C·H·W` (CHW per example), `t` the step of each example; the loss is the
-    /// mean of `(ε − ε̂)²` over all `n·C·H·W` values.
+    /// are `n × C·H·W` (CHW per example), `t` the step of each example, `labels` the class
+    /// of each (empty: none, see [`super::classes::check_labels`]); the loss is the mean of
+    /// `(ε − ε̂)²` over all `n·C·H·W` values.
     pub fn loss_and_grads(
         &self,
         xt: &[f32],
         t: &[f32],
         eps: &[f32],
+        labels: &[usize],
     ) -> Result<(f32, Vec<Vec<f32>>), ModelError> {
         let cfg = self.config;
         let n = t.len();
@@ -279,11 +297,10 @@ impl ConvNet {
             (n * px, cfg.channels),
             &dev,
         )?;
+        super::classes::check_labels(labels, cfg.classes, n)?;
         let t = Tensor::from_slice(t, (n, 1), &dev)?;
         let emb = t.apply_op1_no_bwd(&Embed::new(vec![1.0], TIME_EMBEDDING))?;
-        let temb = emb
-            .apply_op2(tensors[0], Linear { input_grad: false })?
-            .apply_op2(tensors[1], BiasGelu)?;
+        let temb = time_embedding(&cfg, &tensors, &emb, labels, n)?;
         let biases = block_biases(&tensors, &temb, cfg.blocks)?;
         let out = forward(&cfg, &tensors, &x, &biases, false)?;
         let target = Tensor::from_vec(
@@ -318,6 +335,25 @@ impl ConvNet {
             freqs: kernels::frequencies(TIME_EMBEDDING),
         })
     }
+}
+
+/// `temb = GELU(emb(t)·W_tᵀ + class_emb[c] + b_t)` for `n` examples (`emb` has one row
+/// per example, or one row for all: then an unconditional model's `temb` is one row too).
+fn time_embedding(
+    cfg: &ConvConfig,
+    w: &[&Tensor],
+    emb: &Tensor,
+    labels: &[usize],
+    n: usize,
+) -> candle_core::Result<Tensor> {
+    let pre = emb.apply_op2(w[0], Linear { input_grad: false })?;
+    let pre = if cfg.classes > 0 {
+        let table = w[FIRST_BLOCK + PER_BLOCK * cfg.blocks + 2];
+        pre.broadcast_add(&super::classes::rows(table, labels, n)?)?
+    } else {
+        pre
+    };
+    pre.apply_op2(w[1], BiasGelu)
 }
 
 /// The per-image bias of every block's first activation, `temb·W_iᵀ + b_i` (`rows × F`,
@@ -387,9 +423,15 @@ pub struct ConvInference {
 }
 
 impl ConvInference {
-    /// `ε̂(x_t, t)` for `n × C·H·W` values `xt` (CHW per example), all at step `t` (a
-    /// float, 1..T).
-    pub fn predict_eps(&self, xt: &[f32], t: f32) -> Result<Vec<f32>, ModelError> {
+    /// Labelled classes of a class-conditional model; 0 for an unconditional one.
+    #[must_use]
+    pub const fn classes(&self) -> usize {
+        self.config.classes
+    }
+
+    /// `ε̂(x_t, t, c)` for `n × C·H·W` values `xt` (CHW per example), all at step `t` (a
+    /// float, 1..T), with a class per example (`labels`; empty: none).
+    pub fn predict_eps(&self, xt: &[f32], t: f32, labels: &[usize]) -> Result<Vec<f32>, ModelError> {
         let cfg = self.config;
         let d = cfg.dim();
         if d == 0 || !xt.len().is_multiple_of(d) {
@@ -409,10 +451,9 @@ impl ConvInference {
         let w: Vec<&Tensor> = self.tensors.iter().collect();
         let mut e = vec![0f32; TIME_EMBEDDING];
         kernels::embed_into(t, 1.0, &self.freqs, &mut e);
+        super::classes::check_labels(labels, cfg.classes, n)?;
         let emb = Tensor::from_vec(e, (1, TIME_EMBEDDING), &dev)?;
-        let temb = emb
-            .apply_op2_no_bwd(w[0], &Linear { input_grad: false })?
-            .apply_op2_no_bwd(w[1], &BiasGelu)?;
+        let temb = time_embedding(&cfg, &w, &emb, labels, n)?;
         let biases = block_biases(&w, &temb, cfg.blocks)?;
         let px = cfg.height * cfg.width;
         let x = Tensor::from_vec(

@@ -347,6 +347,11 @@ pub fn estimate_under(
         Denoiser::Learned(super::Inference::Mlp(_)) => Some(2),
         Denoiser::Learned(super::Inference::Conv(_)) => None,
         Denoiser::Ideal(ideal) => Some(ideal.dim()),
+        Denoiser::Guided(..) => {
+            return Err(ModelError::Data(
+                "guidance is a rule for sampling, not a model: the ELBO is of the network itself".into(),
+            ));
+        }
     };
     if let Some(m) = model_dim.filter(|&m| m != dim) {
         return Err(ModelError::Data(format!(
@@ -365,11 +370,12 @@ pub fn estimate_under(
             Denoiser::Learned(super::Inference::Conv(net)) => {
                 let parts = xt
                     .par_chunks(CONV_CHUNK * dim)
-                    .map(|c| net.predict_eps(c, model_t(t)))
+                    .map(|c| net.predict_eps(c, model_t(t), &[]))
                     .collect::<Result<Vec<_>, _>>()?;
                 Ok(parts.concat())
             }
-            Denoiser::Learned(net) => net.predict_eps_at(xt, model_t(t)),
+            // A guided denoiser was refused above.
+            Denoiser::Learned(net) | Denoiser::Guided(net, _) => net.predict_eps_at(xt, model_t(t)),
             Denoiser::Ideal(ideal) => {
                 let d = ideal.dim();
                 let mut out = vec![0f32; xt.len()];

@@ -30,6 +30,8 @@ use crate::diffusion::{ScheduleKind, ScheduleSpec};
 
 /// The value of the `format` key.
 pub const FORMAT: &str = "diffscope-1";
+/// The most labelled classes a model may declare (a guard against hostile headers).
+pub const MAX_CLASSES: usize = 1000;
 /// Files larger than this are refused before reading (the 2D model is 0.4 MB).
 pub const MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
 
@@ -54,6 +56,11 @@ fn metadata(model: &Checkpoint) -> HashMap<String, String> {
             put("features", c.features.to_string());
             put("blocks", c.blocks.to_string());
         }
+    }
+    let classes = model.network.architecture().classes();
+    if classes > 0 {
+        put("classes", classes.to_string());
+        put("null_label", classes.to_string());
     }
     let s = &model.info.schedule;
     put("schedule", s.kind.name().to_owned());
@@ -208,11 +215,22 @@ impl Meta {
                 "metadata `blocks` = '{blocks}' is more than the {tensors} tensors the file holds"
             )));
         }
+        // Absent in an unconditional model's file (and in every file before classes).
+        let classes = match self.0.get("classes") {
+            None => 0,
+            Some(_) => self.num("classes")?,
+        };
+        if classes > MAX_CLASSES {
+            return Err(bytes_err(format!(
+                "metadata `classes` = '{classes}' is more than the {MAX_CLASSES} classes a diffscope model may have"
+            )));
+        }
         Ok(match self.get("architecture")? {
             "mlp2d" => Architecture::Mlp2d(MlpConfig {
                 hidden: self.num("hidden")?,
                 blocks: self.num("blocks")?,
                 embedding: self.num("embedding")?,
+                classes,
             }),
             "conv" => Architecture::Conv(ConvConfig {
                 channels: self.num("channels")?,
@@ -220,6 +238,7 @@ impl Meta {
                 width: self.num("width")?,
                 features: self.num("features")?,
                 blocks: self.num("blocks")?,
+                classes,
             }),
             other => {
                 return Err(bytes_err(format!(

@@ -5,12 +5,15 @@
 //! x_t = (x, y), t ∈ 1..T (float step number of MATH.md)
 //! e = [emb(25·x) | emb(25·y) | emb(t)]             rows × 384   (emb: 128 values each)
 //!   emb(v) = [sin(v·f_0..f_63), cos(v·f_0..f_63)],  f_k = exp(−ln(10000)·k/63)
-//! h = GELU(e·W_0ᵀ + b_0)                             joint_mlp.0   [128, 384], [128]
+//! h = GELU(e·W_0ᵀ + E[c] + b_0)                      joint_mlp.0   [128, 384], [128]
+//!   E: a class-conditional model's table, K + 1 rows (∅ = K last)  class_emb [K + 1, 128]
 //! h = h + GELU(h·W_iᵀ + b_i), i = 2, 3, 4            joint_mlp.i.ff [128, 128], [128]
 //! ε̂ = h·W_5ᵀ + b_5                                   joint_mlp.5   [2, 128],   [2]
 //! ```
 //! 99,074 parameters at the defaults; GELU is the exact (erf) one. Width, depth and the
-//! embedding size are configurable; the names follow `nn.Sequential`'s numbering.
+//! embedding size are configurable; the names follow `nn.Sequential`'s numbering. A
+//! class-conditional model ([`super::classes`]) adds `nn.Embedding(K + 1, 128)` as
+//! `class_emb` (last in the `state_dict`), its row added to the first layer's output.
 
 use candle_core::{Device, Tensor, Var};
 
@@ -28,6 +31,9 @@ pub struct MlpConfig {
     pub blocks: usize,
     /// Values per sinusoidal embedding (128; even).
     pub embedding: usize,
+    /// Labelled classes `K` of a class-conditional model (0: unconditional); see
+    /// [`super::classes`].
+    pub classes: usize,
 }
 
 impl Default for MlpConfig {
@@ -36,6 +42,7 @@ impl Default for MlpConfig {
             hidden: 128,
             blocks: 3,
             embedding: 128,
+            classes: 0,
         }
     }
 }
@@ -59,6 +66,7 @@ impl MlpConfig {
         let last = self.blocks + 2;
         out.push((format!("joint_mlp.{last}.weight"), vec![2, h]));
         out.push((format!("joint_mlp.{last}.bias"), vec![2]));
+        out.extend(super::classes::table_layout(self.classes, h));
         out
     }
 
@@ -87,6 +95,9 @@ impl Mlp2d {
             .into_iter()
             .enumerate()
             .map(|(i, (name, shape))| {
+                if name == super::classes::CLASS_TABLE {
+                    return super::classes::init_table(shape, seed);
+                }
                 // A bias's fan-in is its weight's (the previous entry's second dimension).
                 let fan_in = if shape.len() == 2 {
                     shape[1]
@@ -119,24 +130,27 @@ impl Mlp2d {
     }
 
     /// `L_simple` on a batch and the gradient of every parameter: `xt` is `n × 2`, `t` the
-    /// step of each row, `eps` the noise that made `xt`.
+    /// step of each row, `eps` the noise that made `xt`, `labels` the class of each row
+    /// (empty: none, see [`super::classes::check_labels`]).
     pub fn loss_and_grads(
         &self,
         xt: &[f32],
         t: &[f32],
         eps: &[f32],
+        labels: &[usize],
     ) -> Result<(f32, Vec<Vec<f32>>), ModelError> {
         let n = t.len();
+        super::classes::check_labels(labels, self.config.classes, n)?;
         let dev = Device::Cpu;
         let vars = super::ops::vars(&self.params)?;
         let emb = self.embed(xt, t)?;
         let tensors: Vec<&Tensor> = vars.iter().map(Var::as_tensor).collect();
-        let out = self.forward(&tensors, &emb)?;
+        let out = self.forward(&tensors, &emb, labels)?;
         let target = Tensor::from_slice(eps, (n, 2), &dev)?;
         Ok(super::ops::mse_and_grads(&out, &target, &vars)?)
     }
 
-    /// `ε̂` for `n × 2` points with a step per row (no gradients).
+    /// `ε̂` for `n × 2` points with a step per row (no gradients, no class).
     pub fn predict_eps_rows(&self, xt: &[f32], t: &[f32]) -> Result<Vec<f32>, ModelError> {
         let n = t.len();
         if xt.len() != 2 * n {
@@ -145,14 +159,20 @@ impl Mlp2d {
         let tensors = super::ops::tensors(&self.params)?;
         let emb = self.embed(xt, t)?;
         let refs: Vec<&Tensor> = tensors.iter().collect();
-        Ok(tensor_vec(&self.forward(&refs, &emb)?)?)
+        Ok(tensor_vec(&self.forward(&refs, &emb, &[])?)?)
     }
 
-    /// The network after the embedding (`emb` is `rows × 3·embedding`).
-    fn forward(&self, w: &[&Tensor], emb: &Tensor) -> candle_core::Result<Tensor> {
+    /// The network after the embedding (`emb` is `rows × 3·embedding`), with the class
+    /// rows of `labels` added before the first GELU in a conditional model.
+    fn forward(&self, w: &[&Tensor], emb: &Tensor, labels: &[usize]) -> candle_core::Result<Tensor> {
         let data = Linear { input_grad: false };
         let hidden = Linear { input_grad: true };
-        let mut h = emb.apply_op2(w[0], data)?.apply_op2(w[1], BiasGelu)?;
+        let mut pre = emb.apply_op2(w[0], data)?;
+        if self.config.classes > 0 {
+            let table = w[4 + 2 * self.config.blocks];
+            pre = (pre + super::classes::rows(table, labels, emb.dims2()?.0)?)?;
+        }
+        let mut h = pre.apply_op2(w[1], BiasGelu)?;
         for b in 0..self.config.blocks {
             let z = h.apply_op2(w[2 + 2 * b], hidden)?;
             h = h.apply_op3(&z, w[3 + 2 * b], ResidualBiasGelu)?;
@@ -193,10 +213,17 @@ pub struct MlpInference {
 }
 
 impl MlpInference {
-    /// `ε̂(x_t, t)` for `n × 2` points `xt`, all at step `t` (given as a float, 1..T).
-    /// Large batches are split across the threads of the current rayon pool (the rows
-    /// are independent; gemm alone does not parallelise matrices this thin).
-    pub fn predict_eps(&self, xt: &[f32], t: f32) -> Result<Vec<f32>, ModelError> {
+    /// Labelled classes of a class-conditional model; 0 for an unconditional one.
+    #[must_use]
+    pub const fn classes(&self) -> usize {
+        self.config.classes
+    }
+
+    /// `ε̂(x_t, t, c)` for `n × 2` points `xt`, all at step `t` (given as a float, 1..T),
+    /// with a class per point (`labels`; empty: none). Large batches are split across the
+    /// threads of the current rayon pool (the rows are independent; gemm alone does not
+    /// parallelise matrices this thin).
+    pub fn predict_eps(&self, xt: &[f32], t: f32, labels: &[usize]) -> Result<Vec<f32>, ModelError> {
         use rayon::prelude::*;
         if !xt.len().is_multiple_of(2) {
             return Err(ModelError::Data(format!(
@@ -206,18 +233,27 @@ impl MlpInference {
         }
         let threads = rayon::current_num_threads();
         let n = xt.len() / 2;
+        super::classes::check_labels(labels, self.config.classes, n)?;
         if threads < 2 || n < 2 * PARALLEL_MIN_ROWS {
-            return self.predict_chunk(xt, t);
+            return self.predict_chunk(xt, t, labels);
         }
         let rows = n.div_ceil(threads).max(PARALLEL_MIN_ROWS);
         let parts = xt
             .par_chunks(2 * rows)
-            .map(|chunk| self.predict_chunk(chunk, t))
+            .enumerate()
+            .map(|(i, chunk)| {
+                let labels = if labels.is_empty() {
+                    labels
+                } else {
+                    &labels[i * rows..i * rows + chunk.len() / 2]
+                };
+                self.predict_chunk(chunk, t, labels)
+            })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(parts.concat())
     }
 
-    fn predict_chunk(&self, xt: &[f32], t: f32) -> Result<Vec<f32>, ModelError> {
+    fn predict_chunk(&self, xt: &[f32], t: f32, labels: &[usize]) -> Result<Vec<f32>, ModelError> {
         let n = xt.len() / 2;
         let e = self.config.embedding;
         let h = self.config.hidden;
@@ -237,7 +273,12 @@ impl MlpInference {
         let input = Tensor::from_slice(xt, (n, 2), &dev)?;
         let op = Embed::new(vec![INPUT_SCALE, INPUT_SCALE], e);
         let emb = input.apply_op1_no_bwd(&op)?;
-        let mut hid = emb.matmul(&self.w0_xy)?.apply_op2_no_bwd(&bias, &BiasGelu)?;
+        let mut pre = emb.matmul(&self.w0_xy)?;
+        if self.config.classes > 0 {
+            let table = &self.tensors[4 + 2 * self.config.blocks];
+            pre = (pre + super::classes::rows(table, labels, n)?)?;
+        }
+        let mut hid = pre.apply_op2_no_bwd(&bias, &BiasGelu)?;
         for b in 0..self.config.blocks {
             let z = hid.matmul(&self.tensors[2 + 2 * b].t()?)?;
             hid = hid.apply_op3_no_bwd(&z, &self.tensors[3 + 2 * b], &ResidualBiasGelu)?;

@@ -4,6 +4,7 @@
 //! files ([`io`]), training ([`train`]) and the reverse chain ([`sample`]).
 
 pub mod bench;
+pub mod classes;
 pub mod conv;
 pub mod conv_ops;
 pub mod dense;
@@ -171,6 +172,24 @@ impl Architecture {
     pub fn parameter_count(&self) -> usize {
         layout_size(&self.layout())
     }
+
+    /// Labelled classes of a class-conditional model; 0 for an unconditional one.
+    #[must_use]
+    pub const fn classes(&self) -> usize {
+        match self {
+            Self::Mlp2d(c) => c.classes,
+            Self::Conv(c) => c.classes,
+        }
+    }
+
+    /// The same architecture with `classes` labelled classes (0: unconditional).
+    #[must_use]
+    pub const fn with_classes(self, classes: usize) -> Self {
+        match self {
+            Self::Mlp2d(c) => Self::Mlp2d(MlpConfig { classes, ..c }),
+            Self::Conv(c) => Self::Conv(ConvConfig { classes, ..c }),
+        }
+    }
 }
 
 impl fmt::Display for Architecture {
@@ -183,7 +202,7 @@ impl fmt::Display for Architecture {
                 c.blocks,
                 c.embedding,
                 c.parameter_count()
-            ),
+            )?,
             Self::Conv(c) => write!(
                 f,
                 "conv net {}ch×{} blocks for {}, {} parameters",
@@ -191,7 +210,11 @@ impl fmt::Display for Architecture {
                 c.blocks,
                 self.data_shape(),
                 c.parameter_count()
-            ),
+            )?,
+        }
+        match self.classes() {
+            0 => Ok(()),
+            k => write!(f, ", conditional on {k} classes"),
         }
     }
 }
@@ -250,6 +273,12 @@ impl Network {
         }
     }
 
+    /// Labelled classes of a class-conditional model; 0 for an unconditional one.
+    #[must_use]
+    pub fn classes(&self) -> usize {
+        self.architecture().classes()
+    }
+
     /// Its parameters.
     #[must_use]
     pub fn params(&self) -> &[Param] {
@@ -268,16 +297,18 @@ impl Network {
     }
 
     /// `L_simple` on a batch (`xt` is `n × d`, `t` the float step of each row, `eps` the
-    /// noise that made `xt`) and the gradient of every parameter, in order.
+    /// noise that made `xt`, `labels` the class of each row or empty, see
+    /// [`classes::check_labels`]) and the gradient of every parameter, in order.
     pub fn loss_and_grads(
         &self,
         xt: &[f32],
         t: &[f32],
         eps: &[f32],
+        labels: &[usize],
     ) -> Result<(f32, Vec<Vec<f32>>), ModelError> {
         match self {
-            Self::Mlp(m) => m.loss_and_grads(xt, t, eps),
-            Self::Conv(m) => m.loss_and_grads(xt, t, eps),
+            Self::Mlp(m) => m.loss_and_grads(xt, t, eps, labels),
+            Self::Conv(m) => m.loss_and_grads(xt, t, eps, labels),
         }
     }
 
@@ -306,11 +337,26 @@ impl Inference {
     }
 
     /// `ε̂(x_t, t)` at a fractional step `t` of the model's own schedule (both networks
-    /// embed `t` as a float; see [`elbo::equivalent_steps`]).
+    /// embed `t` as a float; see [`elbo::equivalent_steps`]); a conditional model's
+    /// unconditional branch `ε̂(x_t, ∅)`.
     pub fn predict_eps_at(&self, xt: &[f32], t: f32) -> Result<Vec<f32>, ModelError> {
+        self.predict_eps_labelled(xt, t, &[])
+    }
+
+    /// `ε̂(x_t, t, c)` with a class per example (`labels`, see [`classes::check_labels`]).
+    pub fn predict_eps_labelled(&self, xt: &[f32], t: f32, labels: &[usize]) -> Result<Vec<f32>, ModelError> {
         match self {
-            Self::Mlp(m) => m.predict_eps(xt, t),
-            Self::Conv(m) => m.predict_eps(xt, t),
+            Self::Mlp(m) => m.predict_eps(xt, t, labels),
+            Self::Conv(m) => m.predict_eps(xt, t, labels),
+        }
+    }
+
+    /// Labelled classes of a class-conditional model; 0 for an unconditional one.
+    #[must_use]
+    pub fn classes(&self) -> usize {
+        match self {
+            Self::Mlp(m) => m.classes(),
+            Self::Conv(m) => m.classes(),
         }
     }
 }

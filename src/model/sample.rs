@@ -8,6 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::classes::Guidance;
 use super::{Inference, ModelError};
 use crate::diffusion::forward::q_sample;
 use crate::diffusion::noise::fill_normal_f32;
@@ -146,6 +147,9 @@ pub enum DenoiserKind {
 pub enum Denoiser {
     /// A learned network (its own schedule is the chain's).
     Learned(Inference),
+    /// A class-conditional network guided to a class per example (classifier-free
+    /// guidance, [`Guidance`]).
+    Guided(Inference, Guidance),
     /// The ideal denoiser `E[x_0 | x_t]` of a finite data set (MATH.md §3).
     Ideal(IdealDenoiser),
 }
@@ -155,7 +159,7 @@ impl Denoiser {
     #[must_use]
     pub const fn kind(&self) -> DenoiserKind {
         match self {
-            Self::Learned(_) => DenoiserKind::Learned,
+            Self::Learned(_) | Self::Guided(..) => DenoiserKind::Learned,
             Self::Ideal(_) => DenoiserKind::Ideal,
         }
     }
@@ -164,6 +168,14 @@ impl Denoiser {
     pub fn predict_eps(&self, schedule: &Schedule, xt: &[f32], t: usize) -> Result<Vec<f32>, ModelError> {
         match self {
             Self::Learned(net) => net.predict_eps(xt, t),
+            Self::Guided(net, guidance) => {
+                let mut eps = net.predict_eps_labelled(xt, t as f32, &guidance.labels)?;
+                if guidance.weight != 0.0 {
+                    let unconditional = net.predict_eps_labelled(xt, t as f32, &[])?;
+                    guidance.combine(&mut eps, &unconditional);
+                }
+                Ok(eps)
+            }
             Self::Ideal(ideal) => {
                 let x: Vec<f64> = xt.iter().map(|&v| f64::from(v)).collect();
                 let mut eps = vec![0.0; x.len()];

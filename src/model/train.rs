@@ -34,6 +34,9 @@ pub const HELD_OUT_POINTS: usize = 1000;
 /// training falls back to if the loss turns non-finite).
 const SNAPSHOT_EVERY: u64 = 50;
 
+/// The default [`TrainSettings::label_dropout`]: 15 %, the middle of Ho & Salimans's range.
+pub const LABEL_DROPOUT: f32 = 0.15;
+
 /// Hyper-parameters of a training run.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TrainSettings {
@@ -52,6 +55,11 @@ pub struct TrainSettings {
     /// `d = min(ema, (1 + i)/(10 + i))` (the warm-up keeps short runs from averaging in
     /// their initialisation). `0` turns it off: the model is the last step's weights.
     pub ema: f32,
+    /// The share of a class-conditional model's batch whose labels are dropped (replaced
+    /// by the null label `∅`), so that one network learns `ε̂(x_t, c)` and `ε̂(x_t, ∅)`
+    /// (classifier-free guidance; Ho & Salimans 2022 use 0.1–0.2). Unused by an
+    /// unconditional model.
+    pub label_dropout: f32,
     /// Fault injection for tests: [`Trainer::step`] panics after this many iterations,
     /// so tests can check that the `model` worker survives a panic in training. `None` everywhere else: neither the window
     /// nor the command line sets it.
@@ -72,6 +80,7 @@ impl Default for TrainSettings {
             iterations: 12_000,
             seed: 1,
             ema: 0.0,
+            label_dropout: LABEL_DROPOUT,
             panic_at_iteration: None,
             nan_loss_at_iteration: None,
         }
@@ -118,6 +127,12 @@ pub struct TrainSet {
     /// For 2D data: a second draw (as many as `held_out`), i.i.d. like a model's
     /// samples ([`iid_draw`]), for the noise floor of the quality metric.
     pub reference: Option<Vec<f32>>,
+    /// The labelled classes `K` (0: unlabelled data).
+    pub classes: usize,
+    /// The class (`0..K`) of each training example; empty for unlabelled data.
+    pub train_labels: Vec<usize>,
+    /// The class of each held-out example; empty for unlabelled data.
+    pub held_out_labels: Vec<usize>,
 }
 
 fn flatten(points: &[[f64; 2]]) -> Vec<f32> {
@@ -128,12 +143,16 @@ impl TrainSet {
     /// A built-in 2D set: independent draws for training, held-out and reference.
     #[must_use]
     pub fn dataset(dataset: Dataset, seed: u64) -> Self {
+        let labels = |n: usize| -> Vec<usize> { (0..n).filter_map(|i| dataset.class_of(i)).collect() };
         Self {
             name: dataset.name().to_owned(),
             shape: DataShape::Points,
             train: flatten(&data::generate(dataset, TRAIN_POINTS, seed)),
             held_out: flatten(&data::generate(dataset, HELD_OUT_POINTS, seed.wrapping_add(1))),
             reference: Some(iid_draw(dataset, HELD_OUT_POINTS, seed.wrapping_add(2))),
+            classes: dataset.classes(),
+            train_labels: labels(TRAIN_POINTS),
+            held_out_labels: labels(HELD_OUT_POINTS),
         }
     }
 
@@ -162,6 +181,9 @@ impl TrainSet {
             train,
             held_out,
             reference: Some(reference),
+            classes: 0,
+            train_labels: Vec::new(),
+            held_out_labels: Vec::new(),
         })
     }
 
@@ -191,14 +213,54 @@ impl TrainSet {
             train,
             held_out,
             reference: None,
+            classes: 0,
+            train_labels: Vec::new(),
+            held_out_labels: Vec::new(),
         })
+    }
+
+    /// [`TrainSet::images`] with a class (`0..classes`) per image, split as the images.
+    pub fn labelled_images(
+        name: &str,
+        shape: DataShape,
+        images: &[Vec<f32>],
+        labels: &[usize],
+        classes: usize,
+        seed: u64,
+    ) -> Result<Self, ModelError> {
+        if labels.len() != images.len() {
+            return Err(ModelError::Data(format!(
+                "{name}: {} labels for {} images",
+                labels.len(),
+                images.len()
+            )));
+        }
+        if let Some(bad) = labels.iter().position(|&c| c >= classes) {
+            return Err(ModelError::Data(format!(
+                "{name}: image {bad} has label {}, not one of the {classes} classes",
+                labels[bad]
+            )));
+        }
+        let mut set = Self::images(name, shape, images, seed)?;
+        let order = shuffled(images.len(), seed);
+        let m = if images.len() >= 10 { images.len() / 10 } else { 0 };
+        let pick = |idx: &[usize]| -> Vec<usize> { idx.iter().map(|&i| labels[i]).collect() };
+        set.classes = classes;
+        set.train_labels = pick(&order[m..]);
+        set.held_out_labels = if m == 0 {
+            set.train_labels.clone()
+        } else {
+            pick(&order[..m])
+        };
+        Ok(set)
     }
 
     /// The embedded 8×8 digits.
     pub fn digits(seed: u64) -> Result<Self, ModelError> {
         let digits = data::digits().map_err(|e| ModelError::Data(e.to_string()))?;
         let images: Vec<Vec<f32>> = digits.images.iter().map(|im| im.to_vec()).collect();
-        Self::images(
+        let labels: Vec<usize> = digits.labels.iter().map(|&c| usize::from(c)).collect();
+        Self::labelled_images(
             "digits",
             DataShape::Image {
                 channels: 1,
@@ -206,6 +268,8 @@ impl TrainSet {
                 width: 8,
             },
             &images,
+            &labels,
+            data::DIGIT_CLASSES,
             seed,
         )
     }
@@ -301,6 +365,26 @@ impl Trainer {
         if set.is_empty() {
             return Err(ModelError::Data(format!("{}: nothing to train on", set.name)));
         }
+        let classes = network.classes();
+        if classes > 0 && classes != set.classes {
+            return Err(ModelError::Data(if set.classes == 0 {
+                format!(
+                    "a class-conditional model needs labelled data; {} has no labels",
+                    set.name
+                )
+            } else {
+                format!(
+                    "the model is conditional on {classes} classes, {} has {}",
+                    set.name, set.classes
+                )
+            }));
+        }
+        if !(0.0..=1.0).contains(&settings.label_dropout) {
+            return Err(ModelError::Data(format!(
+                "label dropout {} must be in [0, 1]",
+                settings.label_dropout
+            )));
+        }
         if settings.batch == 0 || settings.iterations == 0 {
             return Err(ModelError::Data("batch and iterations must be at least 1".into()));
         }
@@ -372,19 +456,28 @@ impl Trainer {
         self.iteration >= self.settings.iterations
     }
 
-    /// A batch: `x_t`, float `t`, `ε` for batch number `i` over `examples` (`n × d`).
-    fn batch(&self, examples: &[f32], stream: u64, size: usize) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    /// A batch: `x_t`, float `t`, `ε` and the labels (for a conditional model, each dropped
+    /// to `∅` with probability `dropout`; else empty) for batch number `i` over `examples`
+    /// (`n × d`) and their `labels`.
+    fn batch(&self, examples: &[f32], labels: &[usize], dropout: f32, stream: u64, size: usize) -> Batch {
         let d = self.set.shape.dim();
         let n = examples.len() / d;
         let steps = self.schedule.steps();
         let pick = StreamKey::new(self.settings.seed, stream);
         let time = StreamKey::new(self.settings.seed, stream + 1);
         let noise = StreamKey::new(self.settings.seed, stream + 2);
+        let drop = StreamKey::new(self.settings.seed, stream + 3);
+        let classes = self.network.classes();
         let mut xt = vec![0f32; size * d];
         let mut ts = vec![0f32; size];
         let mut eps = vec![0f32; size * d];
+        let mut ys = Vec::with_capacity(if classes > 0 { size } else { 0 });
         for r in 0..size {
             let i = ((pick.uniform(r as u64) * n as f64) as usize).min(n - 1);
+            if classes > 0 {
+                let dropped = drop.uniform(r as u64) < f64::from(dropout);
+                ys.push(if dropped { classes } else { labels[i] });
+            }
             let t = 1 + ((time.uniform(r as u64) * steps as f64) as usize).min(steps - 1);
             let (a, b) = (
                 self.schedule.sqrt_alpha_bar(t) as f32,
@@ -397,7 +490,7 @@ impl Trainer {
                 xt[r * d + k] = a * examples[i * d + k] + b * e;
             }
         }
-        (xt, ts, eps)
+        (xt, ts, eps, ys)
     }
 
     /// One iteration; returns its batch loss. A non-finite loss or weight stops the run:
@@ -409,8 +502,14 @@ impl Trainer {
             self.iteration
         );
         let stream = TRAIN_STREAM + 4 * self.iteration;
-        let (xt, t, eps) = self.batch(&self.set.train, stream, self.settings.batch);
-        let (mut loss, grads) = self.network.loss_and_grads(&xt, &t, &eps)?;
+        let (xt, t, eps, labels) = self.batch(
+            &self.set.train,
+            &self.set.train_labels,
+            self.settings.label_dropout,
+            stream,
+            self.settings.batch,
+        );
+        let (mut loss, grads) = self.network.loss_and_grads(&xt, &t, &eps, &labels)?;
         if self.settings.nan_loss_at_iteration == Some(self.iteration) {
             loss = f32::NAN;
         }
@@ -463,9 +562,11 @@ impl Trainer {
     pub fn evaluate(&self, with_metric: bool) -> Result<Evaluation, ModelError> {
         let d = self.set.shape.dim();
         let m = (self.set.held_out.len() / d).min(1024);
-        let (xt, t, eps) = self.batch(&self.set.held_out[..m * d], VALIDATION_STREAM, m);
+        // A conditional model is validated on its conditional branch (no label dropped).
+        let labels = &self.set.held_out_labels[..if self.network.classes() > 0 { m } else { 0 }];
+        let (xt, t, eps, labels) = self.batch(&self.set.held_out[..m * d], labels, 0.0, VALIDATION_STREAM, m);
         let network = self.sampling_network();
-        let (validation_loss, _) = network.loss_and_grads(&xt, &t, &eps)?;
+        let (validation_loss, _) = network.loss_and_grads(&xt, &t, &eps, &labels)?;
         let mut shown = Vec::new();
         let metric = if with_metric && self.set.reference.is_some() {
             let n = self.set.held_out.len() / d;
@@ -534,6 +635,9 @@ impl Trainer {
         }
     }
 }
+
+/// `x_t`, float `t`, `ε` and labels of a batch.
+type Batch = (Vec<f32>, Vec<f32>, Vec<f32>, Vec<usize>);
 
 fn to_f64(v: &[f32]) -> Vec<f64> {
     v.iter().map(|&x| f64::from(x)).collect()

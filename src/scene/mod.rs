@@ -8,6 +8,7 @@
 
 pub mod chain_gif;
 pub mod forward_gif;
+pub mod guidance;
 pub mod prepare;
 pub mod render;
 pub mod tile;

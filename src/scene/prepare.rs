@@ -100,16 +100,27 @@ pub fn train_set(scene: &Scene, seed: u64) -> Result<(TrainSet, Architecture), S
     match (&scene.source, &scene.data) {
         (SourceChoice::Dataset(name), SceneData::Points(_)) => {
             let dataset: Dataset = name.parse()?;
+            // A labelled set trains a class-conditional model (its unconditional branch
+            // samples as an unconditional model does; guidance needs the classes).
             Ok((
                 TrainSet::dataset(dataset, seed),
-                Architecture::Mlp2d(MlpConfig::default()),
+                Architecture::Mlp2d(MlpConfig {
+                    classes: dataset.classes(),
+                    ..MlpConfig::default()
+                }),
             ))
         }
         (_, SceneData::Points(points)) => Ok((
             TrainSet::points(&scene.name, points, seed)?,
             Architecture::Mlp2d(MlpConfig::default()),
         )),
-        (SourceChoice::Digits, _) => Ok((TrainSet::digits(seed)?, Architecture::Conv(ConvConfig::digits()))),
+        (SourceChoice::Digits, _) => Ok((
+            TrainSet::digits(seed)?,
+            Architecture::Conv(ConvConfig {
+                classes: data::DIGIT_CLASSES,
+                ..ConvConfig::digits()
+            }),
+        )),
         (_, SceneData::Image(img)) => {
             let (height, width) = train_size(img);
             let channels = usize::from(img.channels);

@@ -7,11 +7,14 @@ use egui::RichText;
 use super::forward_tab::decimate;
 use super::{theme, training_view};
 use crate::app::reverse::{ChainView, EPS_GRID, NEAR_RADIUS, RATE_SHORTFALL, TrainingView};
-use crate::app::settings::{DenoiserKind, SamplerKind, Settings};
+use crate::app::settings::{DenoiserKind, MAX_GUIDANCE, SamplerKind, Settings};
 use crate::app::{Command, Model};
 use crate::export::VIEW_EXTENT as EXTENT;
+use crate::format::format_sig;
 use crate::model::DataShape;
+use crate::model::classes::ClassChoice;
 use crate::scene::SceneData;
+use crate::scene::guidance::{GuidanceReadout, class_name};
 use crate::scene::prepare::ideal_shape;
 
 /// Lays out the Reverse tab: the chain's buttons, progress and description (at the end of
@@ -240,6 +243,7 @@ fn options_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, command
             ui.add(egui::Slider::new(&mut r.ddim_eta, 0.0..=1.0).text("η"))
                 .on_hover_text("0: deterministic; 1 with every step: DDPM with σ² = β̃_t");
         }
+        guidance_ui(ui, settings, model);
         ui.separator();
         chain_options_ui(ui, settings, model);
         ui.separator();
@@ -263,6 +267,49 @@ fn options_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, command
         super::controls::gif_side_ui(ui, &mut settings.reverse.gif_side);
         sdedit_ui(ui, settings, model);
     });
+}
+
+/// A class-conditional model's class picker and guidance weight (in the options' row):
+/// the class restarts a live chain, `w` acts on it at once.
+fn guidance_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model) {
+    let Some(m) = model.learning.learned.as_ref().filter(|m| m.summary.classes > 0) else {
+        return;
+    };
+    if settings.reverse.denoiser != DenoiserKind::Learned {
+        return;
+    }
+    let (classes, dataset) = (m.summary.classes, &m.summary.dataset);
+    let r = &mut settings.reverse;
+    let name = |c: ClassChoice| match c {
+        ClassChoice::Any => "any".to_owned(),
+        ClassChoice::Class(k) => class_name(dataset, k),
+    };
+    ui.separator();
+    let label = ui.label("class").on_hover_text(
+        "The class the chain samples (the model is class-conditional): any draws a class per \
+         sample. Changing it restarts a running chain",
+    );
+    egui::ComboBox::from_id_salt("class")
+        .selected_text(name(r.class))
+        .show_ui(ui, |ui| {
+            ui.selectable_value(&mut r.class, ClassChoice::Any, "any");
+            for k in 0..classes {
+                ui.selectable_value(&mut r.class, ClassChoice::Class(k), class_name(dataset, k));
+            }
+        })
+        .response
+        .labelled_by(label.id);
+    ui.spacing_mut().slider_width = 110.0;
+    ui.add(
+        egui::Slider::new(&mut r.guidance, 0.0..=MAX_GUIDANCE)
+            .step_by(0.25)
+            .text("w"),
+    )
+    .on_hover_text(
+        "Classifier-free guidance: ε̃ = (1 + w)·ε̂(x, c) − w·ε̂(x, ∅). 0 samples the model as \
+             trained; larger w makes samples surer of their class and less varied. Acts on a \
+             running chain at once",
+    );
 }
 
 /// Samples, seed and speed (in the options' row).
@@ -375,7 +422,7 @@ fn status_ui(ui: &mut egui::Ui, settings: &Settings, model: &Model, chain: &Chai
             model.schedule.steps()
         ));
     }
-    match result(chain) {
+    match result(chain, model) {
         // The result takes the description's place (which moves to its hover), so it
         // neither pushes the views down when it appears nor takes a line of its own.
         Some(result) => {
@@ -388,9 +435,13 @@ fn status_ui(ui: &mut egui::Ui, settings: &Settings, model: &Model, chain: &Chai
     }
 }
 
-/// At the end of a 2D chain, how many samples are copies of points on screen, and what
-/// that says of the denoiser.
-fn result(chain: &ChainView) -> Option<String> {
+/// At the end of a guided chain, what guidance traded (against the last chain of the same
+/// class at another `w`); at the end of a 2D chain, how many samples are copies of points
+/// on screen, and what that says of the denoiser.
+fn result(chain: &ChainView, model: &Model) -> Option<String> {
+    if let Some(now) = &chain.readout {
+        return Some(guidance_result(now, &model.learning.guidance_history));
+    }
     let fraction = chain.near_fraction?;
     let who = if chain.ideal {
         "the ideal denoiser reproduces the data"
@@ -401,6 +452,41 @@ fn result(chain: &ChainView) -> Option<String> {
         "{:.1} % of samples within {NEAR_RADIUS} of a point on screen: {who}",
         100.0 * fraction
     ))
+}
+
+/// `w 0 → 3 (class 7): confidence 0.90 → 0.98 · as asked 85 → 100 % · diversity 1.00 →
+/// 0.71× the data's`, or the newest chain's numbers alone when no earlier chain of its
+/// class ran at another `w`.
+fn guidance_result(now: &GuidanceReadout, history: &[GuidanceReadout]) -> String {
+    let class = match now.class {
+        ClassChoice::Any => "any class".to_owned(),
+        ClassChoice::Class(k) => format!("class {k}"),
+    };
+    let w = |r: &GuidanceReadout| format_sig(f64::from(r.weight), 3);
+    let before = history
+        .iter()
+        .rev()
+        .find(|r| r.class == now.class && r.weight.to_bits() != now.weight.to_bits());
+    match before {
+        Some(b) => format!(
+            "w {} → {} ({class}): confidence {:.2} → {:.2} · as asked {:.0} → {:.0} % · diversity {:.2} → {:.2}× the data's",
+            w(b),
+            w(now),
+            b.confidence,
+            now.confidence,
+            100.0 * b.as_asked,
+            100.0 * now.as_asked,
+            b.diversity,
+            now.diversity
+        ),
+        None => format!(
+            "w {} ({class}): confidence {:.2} · as asked {:.0} % · diversity {:.2}× the data's (change w and sample again to compare)",
+            w(now),
+            now.confidence,
+            100.0 * now.as_asked,
+            now.diversity
+        ),
+    }
 }
 
 /// When the chain starts from `x_T ~ N(0, I)` under a schedule whose `x_T` still carries

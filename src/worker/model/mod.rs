@@ -18,6 +18,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::frames::panic_message;
+use crate::model::classes::Guidance;
+use crate::model::sample::Denoiser;
 use crate::model::{Checkpoint, ModelError, io, shipped};
 
 mod elbo_job;
@@ -26,8 +28,8 @@ mod sample_job;
 mod train_job;
 
 pub use self::protocol::{
-    ChainStart, DenoiserChoice, ElboJob, ElboPart, ModelCommand, ModelEvent, ModelSummary, SampleJob,
-    TrainEnd, TrainJob,
+    ChainStart, ClassGuidance, DenoiserChoice, ElboJob, ElboPart, ModelCommand, ModelEvent, ModelSummary,
+    SampleJob, TrainEnd, TrainJob,
 };
 use self::sample_job::Sampling;
 use self::train_job::Training;
@@ -221,6 +223,13 @@ impl Worker {
                     s.next_step_at = Instant::now();
                 }
             }
+            ModelCommand::SetGuidance(weight) => {
+                if let Some(Job::Sample(s)) = &mut self.job
+                    && let Denoiser::Guided(_, guidance) = &mut s.denoiser
+                {
+                    guidance.weight = weight;
+                }
+            }
             ModelCommand::Cancel => self.cancel(),
             ModelCommand::Elbo(job) => {
                 self.cancel();
@@ -231,8 +240,11 @@ impl Worker {
                 denoiser,
                 t,
                 points,
+                guidance,
             } => {
+                let n = points.len() / 2;
                 let result = self.denoiser(&denoiser).and_then(|(schedule, d)| {
+                    let d = guided(d, guidance.as_ref(), n, 0)?;
                     let t = t.clamp(1, schedule.steps());
                     d.predict_eps(&schedule, &points, t).map(|eps| (t, eps))
                 });
@@ -340,5 +352,33 @@ fn job_generation(command: &ModelCommand) -> Option<u64> {
         | ModelCommand::SetRate(_)
         | ModelCommand::Cancel => None,
         _ => Some(0),
+    }
+}
+
+/// `denoiser` guided as `guidance` asks for `n` examples (class draws seeded by `seed`);
+/// unchanged without guidance. Guidance of anything but a conditional network is refused.
+fn guided(
+    denoiser: Denoiser,
+    guidance: Option<&ClassGuidance>,
+    n: usize,
+    seed: u64,
+) -> Result<Denoiser, ModelError> {
+    let Some(g) = guidance else {
+        return Ok(denoiser);
+    };
+    match denoiser {
+        Denoiser::Learned(net) if net.classes() > 0 => {
+            let labels = g.class.labels(net.classes(), n, seed)?;
+            Ok(Denoiser::Guided(
+                net,
+                Guidance {
+                    labels,
+                    weight: g.weight,
+                },
+            ))
+        }
+        _ => Err(ModelError::Data(
+            "this model was trained without labels: it cannot be guided to a class".into(),
+        )),
     }
 }

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use crate::diffusion::{ReverseVariance, ScheduleSpec};
+use crate::model::classes::ClassChoice;
 use crate::model::elbo::{ElboForm, ElboReport};
 use crate::model::sample::{DenoiserKind, Frame, Sampler};
 use crate::model::train::{Evaluation, TrainSet, TrainSettings};
@@ -24,6 +25,8 @@ pub struct ModelSummary {
     pub dataset: String,
     /// Training iterations.
     pub iterations: u64,
+    /// Labelled classes of a class-conditional model (0: unconditional).
+    pub classes: usize,
 }
 
 impl ModelSummary {
@@ -36,6 +39,7 @@ impl ModelSummary {
             schedule: model.info.schedule.clone(),
             dataset: model.info.dataset.clone(),
             iterations: model.info.iterations,
+            classes: arch.classes(),
         }
     }
 }
@@ -102,9 +106,21 @@ pub struct SampleJob {
     pub rate: Option<f64>,
     /// Start paused (then only [`ModelCommand::Step`] advances it).
     pub paused: bool,
+    /// Classifier-free guidance of a conditional learned model (`None`: its unconditional
+    /// branch, or an unconditional model).
+    pub guidance: Option<ClassGuidance>,
     /// Fault injection for tests (see [`ReverseChain::panic_at_step`]); `None` but there.
     #[doc(hidden)]
     pub panic_at_step: Option<usize>,
+}
+
+/// Which class a conditional model is guided to, and how hard.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ClassGuidance {
+    /// One class for all samples, or a class per sample.
+    pub class: ClassChoice,
+    /// The guidance weight `w`.
+    pub weight: f32,
 }
 
 /// One estimate of an ELBO job: which denoiser, which form.
@@ -191,7 +207,11 @@ pub enum ModelCommand {
         t: usize,
         /// Where to evaluate.
         points: Vec<f32>,
+        /// The guided field of a conditional model (its class must be one class).
+        guidance: Option<ClassGuidance>,
     },
+    /// A new guidance weight for the running chain (a guided one; else ignored).
+    SetGuidance(f32),
 }
 
 /// Why a training job ended.

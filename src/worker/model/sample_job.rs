@@ -98,6 +98,8 @@ impl Worker {
         };
         let chain = if image { chain.clip_x0(-1.0, 1.0) } else { chain };
         let chain = chain.panic_at_step(job.panic_at_step);
+        let n = chain.x().len() / dim;
+        let denoiser = super::guided(denoiser, job.guidance.as_ref(), n, job.seed)?;
         Ok(Sampling {
             generation: job.generation,
             chain,
