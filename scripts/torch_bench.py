@@ -16,7 +16,8 @@ Each figure is the median of five timed runs after a warm-up run, as diffscope's
     /tmp/tv/bin/python scripts/torch_bench.py --check assets/weights/two-moons.safetensors
 
 `--check` loads diffscope's shipped weights into this class and prints eps-hat for a few
-points, to compare with diffscope's (the same numbers to ~1e-6).
+points, to compare with diffscope's (the same numbers to ~1e-6); for a class-conditional
+file (metadata `classes`), both the unconditional branch (the null label) and labels.
 """
 
 import argparse
@@ -56,7 +57,7 @@ class MLP(nn.Module):
     """tiny-diffusion's MLP(hidden_size=128, hidden_layers=3, emb_size=128): the
     state_dict names are diffscope's tensor names (joint_mlp.0.weight, ...)."""
 
-    def __init__(self, hidden: int = 128, blocks: int = 3, emb: int = 128):
+    def __init__(self, hidden: int = 128, blocks: int = 3, emb: int = 128, classes: int = 0):
         super().__init__()
         self.time_mlp = SinusoidalEmbedding(emb)
         self.input_mlp1 = SinusoidalEmbedding(emb, scale=25.0)
@@ -65,10 +66,17 @@ class MLP(nn.Module):
         layers += [Block(hidden) for _ in range(blocks)]
         layers.append(nn.Linear(hidden, 2))
         self.joint_mlp = nn.Sequential(*layers)
+        if classes:  # diffscope's class-conditional models: row `classes` is the null label
+            self.class_emb = nn.Embedding(classes + 1, hidden)
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, t: torch.Tensor, c=None) -> torch.Tensor:
         e = torch.cat((self.input_mlp1(x[:, 0]), self.input_mlp2(x[:, 1]), self.time_mlp(t)), dim=-1)
-        return self.joint_mlp(e)
+        if not hasattr(self, "class_emb"):
+            return self.joint_mlp(e)
+        if c is None:
+            c = torch.full((len(x),), self.class_emb.num_embeddings - 1, dtype=torch.long)
+        h = self.joint_mlp[0](e) + self.class_emb(c)
+        return self.joint_mlp[1:](h)
 
 
 def median_rate(run, repeats: int = 5) -> float:
@@ -88,13 +96,21 @@ def main() -> None:
     torch.manual_seed(1)
     model = MLP()
     if args.check:
+        from safetensors import safe_open
         from safetensors.torch import load_file
 
+        with safe_open(args.check, "pt") as f:
+            classes = int((f.metadata() or {}).get("classes", 0))
+        model = MLP(classes=classes)
         model.load_state_dict(load_file(args.check))
         x = torch.tensor([[0.5, -0.25], [1.0, 1.0], [-1.5, 0.3]])
         with torch.no_grad():
             for t in (1.0, 250.0, 1000.0):
                 print(t, model(x, torch.full((3,), t)).tolist())
+            if classes:
+                c = torch.tensor([0, 1, classes - 1])
+                for t in (1.0, 250.0, 1000.0):
+                    print(t, "labels", c.tolist(), model(x, torch.full((3,), t), c).tolist())
         return
     n_params = sum(p.numel() for p in model.parameters())
     assert n_params == 99_074, n_params

@@ -6,7 +6,12 @@ cd "$(dirname "$0")/.."
 cargo build --release --quiet
 bin=target/release/diffscope
 mkdir -p assets/weights
-for set in two-moons swiss-roll 8gaussians checkerboard circles spiral; do
+# The labelled sets train class-conditional models (classifier-free guidance); the
+# swiss roll and the checkerboard have no labels.
+for set in two-moons 8gaussians circles spiral; do
+    "$bin" train --dataset "$set" --conditional --seed 1 --out "assets/weights/$set.safetensors"
+done
+for set in swiss-roll checkerboard; do
     "$bin" train --dataset "$set" --seed 1 --out "assets/weights/$set.safetensors"
 done
 "$bin" train --digits --seed 1 --threads 1 --iters 28000 --ema 0.9995 --out assets/weights/digits.safetensors

@@ -1177,3 +1177,85 @@ fn vae_bad_weights_are_one_error_line() {
     ]));
     assert!(line.contains("--model mhvae"), "{line}");
 }
+
+/// Issue 16: `sample --class C --guidance W` on the shipped (class-conditional) 8
+/// gaussians puts the samples on mode C and says so in a label column; `--class` on a
+/// model trained without labels, a class the model lacks, or `--guidance` without a class
+/// are one-line errors that write nothing.
+#[test]
+fn sample_class_and_guidance_guide_a_conditional_model_and_refuse_others() {
+    let dir = scratch("guided");
+    let out = dir.join("mode3.csv");
+    let o = diffscope(&[
+        "sample",
+        "--weights",
+        "8gaussians",
+        "--n",
+        "200",
+        "--class",
+        "3",
+        "--guidance",
+        "2",
+        "--sampler",
+        "ddim",
+        "--ddim-steps",
+        "50",
+        "--eta",
+        "1",
+        "--out",
+        path_str(&out),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(&out).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("label,x,y"));
+    let mut on_mode = 0;
+    for line in lines.clone() {
+        let v: Vec<f64> = line.split(',').map(|v| v.parse().unwrap()).collect();
+        assert_eq!(v[0], 3.0);
+        let angle = v[2].atan2(v[1]).to_degrees().rem_euclid(360.0);
+        on_mode += usize::from((angle - 135.0).abs() < 20.0);
+    }
+    assert_eq!(lines.count(), 200);
+    assert!(on_mode >= 190, "{on_mode} of 200 samples on the 135° mode");
+    let refused = dir.join("refused.csv");
+    for (args, want) in [
+        (
+            vec!["--weights", "swiss-roll", "--class", "0"],
+            "trained without labels",
+        ),
+        (
+            vec!["--weights", "8gaussians", "--class", "8"],
+            "not a class of 8gaussians (0 to 7, or any)",
+        ),
+        (vec!["--weights", "8gaussians", "--class", "three"], "not a class"),
+        (
+            vec!["--weights", "8gaussians", "--guidance", "3"],
+            "give --class too",
+        ),
+        (
+            vec!["--weights", "8gaussians", "--class", "1", "--guidance=-1"],
+            "--guidance must be in",
+        ),
+    ] {
+        let mut all = vec!["sample", "--n", "4"];
+        all.extend(args);
+        all.extend(["--out", path_str(&refused)]);
+        let o = diffscope(&all);
+        assert!(!o.status.success());
+        let line = one_error_line(&o);
+        assert!(line.contains(want), "{all:?}: {line}");
+        assert!(!refused.exists());
+    }
+    let o = diffscope(&[
+        "train",
+        "--dataset",
+        "checkerboard",
+        "--conditional",
+        "--iters",
+        "2",
+        "--out",
+        path_str(&dir.join("c.safetensors")),
+    ]);
+    assert!(one_error_line(&o).contains("--conditional needs labelled data"));
+}

@@ -382,7 +382,7 @@ fn mutated_weights(write: &dyn Fn(&str, &[u8]) -> PathBuf) -> Vec<Case> {
         weights(
             "lying-blocks.safetensors",
             shipped.with_meta("blocks", "1000000"),
-            "metadata `blocks` = '1000000' is more than the 10 tensors the file holds",
+            "metadata `blocks` = '1000000' is more than the 11 tensors the file holds",
         ),
     ]
 }

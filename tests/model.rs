@@ -768,44 +768,79 @@ fn every_shipped_model_loads_and_matches_its_data() {
 #[test]
 fn shipped_two_moons_model_matches_pytorch() {
     // Golden values from PyTorch itself: tiny-diffusion's MLP class, as in
-    // scripts/torch_bench.py, with the shipped weights loaded by safetensors.torch:
+    // scripts/torch_bench.py (with the class table diffscope's conditional models add,
+    // `nn.Embedding(3, 128)` added to the first layer's output), the shipped weights loaded
+    // by safetensors.torch:
     //   /tmp/tv/bin/python scripts/torch_bench.py --check assets/weights/two-moons.safetensors
-    // (torch 2.15.0, CPU, float32).
-    let golden: [(f32, [[f32; 2]; 3]); 3] = [
+    // (torch 2.15.0, CPU, float32). First without labels (the null label 2), then with the
+    // labels 0, 1, 1.
+    let unconditional: [(f32, [[f32; 2]; 3]); 3] = [
         (
             1.0,
             [
-                [-0.239_163, -0.036_778_38],
-                [1.848_842_4, 0.844_301_6],
-                [0.446_954_1, -0.151_896_43],
+                [-0.140_668_57, -0.099_163_845],
+                [1.870_142_1, 0.842_238_66],
+                [0.587_183_65, -0.049_824_45],
             ],
         ),
         (
             250.0,
             [
-                [0.198_837_52, 0.084_703_64],
-                [0.907_370_4, 0.854_657_2],
-                [-0.848_627_6, -0.115_693_07],
+                [0.141_104_85, 0.104_366_3],
+                [0.921_173_87, 0.866_523_2],
+                [-0.888_478_9, -0.078_064_11],
             ],
         ),
         (
             1000.0,
             [
-                [0.490_043_37, -0.268_247_63],
-                [1.007_636, 0.957_838_5],
-                [-1.443_480_6, 0.289_748_34],
+                [0.484_319_42, -0.248_028_67],
+                [0.981_895_15, 0.983_148_87],
+                [-1.469_897_3, 0.311_391_09],
+            ],
+        ),
+    ];
+    let labelled: [(f32, [[f32; 2]; 3]); 3] = [
+        (
+            1.0,
+            [
+                [-0.287_624_12, -0.034_479_36],
+                [-0.564_693_9, 1.158_291_5],
+                [-1.286_523_7, 0.229_839_76],
+            ],
+        ),
+        (
+            250.0,
+            [
+                [0.466_007_92, -0.703_554_99],
+                [0.094_731_353, 1.560_623_8],
+                [-1.747_655_2, 0.674_006_6],
+            ],
+        ),
+        (
+            1000.0,
+            [
+                [0.496_699_66, -0.274_557_62],
+                [0.978_668_63, 0.996_429_56],
+                [-1.486_251_7, 0.307_791_74],
             ],
         ),
     ];
     let model = diffscope::model::shipped::load("two-moons").unwrap().unwrap();
+    assert_eq!(model.network.classes(), 2);
     let net = model.network.inference().unwrap();
     let x = [0.5f32, -0.25, 1.0, 1.0, -1.5, 0.3];
-    for (t, expected) in golden {
-        let eps = net.predict_eps_at(&x, t).unwrap();
-        // One ε̂ per input value: zip alone would pass an empty or short output.
-        assert_eq!(eps.len(), x.len(), "t = {t}: {eps:?}");
-        for (got, want) in eps.iter().zip(expected.iter().flatten()) {
-            assert!((got - want).abs() < 2e-5, "t = {t}: {got} vs {want}");
+    for (labels, golden) in [(&[][..], unconditional), (&[0, 1, 1][..], labelled)] {
+        for (t, expected) in golden {
+            let eps = net.predict_eps_labelled(&x, t, labels).unwrap();
+            // One ε̂ per input value: zip alone would pass an empty or short output.
+            assert_eq!(eps.len(), x.len(), "t = {t}: {eps:?}");
+            for (got, want) in eps.iter().zip(expected.iter().flatten()) {
+                assert!(
+                    (got - want).abs() < 2e-5,
+                    "t = {t}, labels {labels:?}: {got} vs {want}"
+                );
+            }
         }
     }
 }

@@ -704,3 +704,90 @@ fn a_chain_running_behind_another_tab_leaves_its_t_alone() {
     assert!(chain.frames.len() > before + 3);
     assert_ne!(app.settings.t, 10);
 }
+
+/// Issue 16: the shipped two moons model is class-conditional; picking a moon in the
+/// class picker and sampling guides the chain to it, the arrows become that class's
+/// guided field, and a second chain at another `w` shows what guidance traded.
+#[test]
+fn a_class_picked_guides_the_chain_and_the_tab_says_what_guidance_traded() {
+    let mut harness = harness_with(Settings {
+        source: SourceChoice::Dataset("two-moons".into()),
+        reverse: ReverseSettings {
+            denoiser: DenoiserKind::Learned,
+            sampler: SamplerKind::Ddim,
+            ddim_steps: 50,
+            ddim_eta: 1.0,
+            n_points: 200,
+            max_speed: true,
+            ..ReverseSettings::default()
+        },
+        ..settings(&ReverseSettings::default())
+    });
+    harness.state_mut().settings.reverse.denoiser = DenoiserKind::Learned;
+    step_until(&mut harness, "the shipped model", |app| {
+        app.model
+            .learning
+            .learned
+            .as_ref()
+            .is_some_and(|m| m.summary.classes == 2)
+    });
+    harness.run_steps(2);
+    harness.get_by_role_and_label(Role::ComboBox, "class").click();
+    harness.run_steps(2);
+    harness.get_by_label("lower moon").click();
+    harness.run_steps(2);
+    assert_eq!(
+        harness.state().settings.reverse.class,
+        diffscope::model::classes::ClassChoice::Class(1)
+    );
+    let readout = |harness: &mut Harness<'_, DiffscopeApp>| {
+        let before = harness
+            .state()
+            .model
+            .learning
+            .chain
+            .as_ref()
+            .map(|c| c.generation);
+        harness.state_mut().push(Command::Sample);
+        step_until(harness, "the guided chain to finish", |app| {
+            app.model
+                .learning
+                .chain
+                .as_ref()
+                .is_some_and(|c| Some(c.generation) != before && c.done && c.readout.is_some())
+        });
+        harness
+            .state()
+            .model
+            .learning
+            .chain
+            .as_ref()
+            .unwrap()
+            .readout
+            .unwrap()
+    };
+    let plain = readout(&mut harness);
+    let description = harness
+        .state()
+        .model
+        .learning
+        .chain
+        .as_ref()
+        .unwrap()
+        .description
+        .clone();
+    assert!(description.contains("class 1, w = 0"), "{description}");
+    // The lower moon is a class the model knows: most samples land on it already at w = 0.
+    assert!(plain.as_asked > 0.8, "{plain:?}");
+    harness.state_mut().settings.reverse.guidance = 3.0;
+    harness.run_steps(1);
+    let guided = readout(&mut harness);
+    eprintln!("{plain:?} → {guided:?}");
+    assert!(guided.as_asked >= plain.as_asked, "{plain:?} → {guided:?}");
+    assert!(guided.diversity < plain.diversity, "{plain:?} → {guided:?}");
+    label_starting(&harness, "w 0 → 3 (class 1): confidence");
+    // The arrows are the guided field of class 2 at w = 3.
+    worker_round_trip(&mut harness);
+    let key = harness.state().model.learning.eps.as_ref().unwrap().key;
+    assert_eq!(key.guidance, Some((1, 3.0f32.to_bits())));
+}

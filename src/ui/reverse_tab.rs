@@ -10,7 +10,6 @@ use crate::app::reverse::{ChainView, EPS_GRID, NEAR_RADIUS, RATE_SHORTFALL, Trai
 use crate::app::settings::{DenoiserKind, MAX_GUIDANCE, SamplerKind, Settings};
 use crate::app::{Command, Model};
 use crate::export::VIEW_EXTENT as EXTENT;
-use crate::format::format_sig;
 use crate::model::DataShape;
 use crate::model::classes::ClassChoice;
 use crate::scene::SceneData;
@@ -462,7 +461,7 @@ fn guidance_result(now: &GuidanceReadout, history: &[GuidanceReadout]) -> String
         ClassChoice::Any => "any class".to_owned(),
         ClassChoice::Class(k) => format!("class {k}"),
     };
-    let w = |r: &GuidanceReadout| format_sig(f64::from(r.weight), 3);
+    let w = |r: &GuidanceReadout| r.weight.to_string();
     let before = history
         .iter()
         .rev()

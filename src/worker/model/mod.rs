@@ -18,7 +18,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::frames::panic_message;
-use crate::model::classes::Guidance;
+use crate::model::classes::{ClassChoice, Guidance};
 use crate::model::sample::Denoiser;
 use crate::model::{Checkpoint, ModelError, io, shipped};
 
@@ -356,19 +356,22 @@ fn job_generation(command: &ModelCommand) -> Option<u64> {
 }
 
 /// `denoiser` guided as `guidance` asks for `n` examples (class draws seeded by `seed`);
-/// unchanged without guidance. Guidance of anything but a conditional network is refused.
+/// unchanged without guidance, or when the network the worker holds has no classes (the
+/// window asked for the model it knew while a load or a training run replaced it here:
+/// the chain runs with the model that is, as an unguided chain of a new model does).
 fn guided(
     denoiser: Denoiser,
     guidance: Option<&ClassGuidance>,
     n: usize,
     seed: u64,
 ) -> Result<Denoiser, ModelError> {
-    let Some(g) = guidance else {
-        return Ok(denoiser);
-    };
-    match denoiser {
-        Denoiser::Learned(net) if net.classes() > 0 => {
-            let labels = g.class.labels(net.classes(), n, seed)?;
+    match (denoiser, guidance) {
+        (Denoiser::Learned(net), Some(g)) if net.classes() > 0 => {
+            let class = match g.class {
+                ClassChoice::Class(c) if c >= net.classes() => ClassChoice::Any,
+                other => other,
+            };
+            let labels = class.labels(net.classes(), n, seed)?;
             Ok(Denoiser::Guided(
                 net,
                 Guidance {
@@ -377,8 +380,6 @@ fn guided(
                 },
             ))
         }
-        _ => Err(ModelError::Data(
-            "this model was trained without labels: it cannot be guided to a class".into(),
-        )),
+        (denoiser, _) => Ok(denoiser),
     }
 }
