@@ -295,6 +295,8 @@ fn unusual_view(points_csv: &Path) -> ChapterView {
         sampler: SamplerKind::Ddim,
         ddim_steps: 20,
         ddim_eta: 0.25,
+        class: diffscope::model::classes::ClassChoice::Class(7),
+        guidance: 2.5,
         sample: false,
         elbo_axis: ElboAxis::LogSnr,
         elbo_cumulative: true,
@@ -377,6 +379,8 @@ fn saving_the_view_as_a_chapter_and_opening_it_gives_the_same_view() {
         s.reverse.sampler = want.sampler;
         s.reverse.ddim_steps = want.ddim_steps;
         s.reverse.ddim_eta = want.ddim_eta;
+        s.reverse.class = want.class;
+        s.reverse.guidance = want.guidance;
         s.elbo.axis = want.elbo_axis;
         s.elbo.cumulative = want.elbo_cumulative;
         s.elbo.posterior_variance = want.posterior_variance;

@@ -776,7 +776,10 @@ fn a_class_picked_guides_the_chain_and_the_tab_says_what_guidance_traded() {
         .unwrap()
         .description
         .clone();
-    assert!(description.contains("class 1, w = 0"), "{description}");
+    assert!(
+        description.contains("guided to lower moon, w = 0"),
+        "{description}"
+    );
     // The lower moon is a class the model knows: most samples land on it already at w = 0.
     assert!(plain.as_asked > 0.8, "{plain:?}");
     harness.state_mut().settings.reverse.guidance = 3.0;
@@ -785,7 +788,7 @@ fn a_class_picked_guides_the_chain_and_the_tab_says_what_guidance_traded() {
     eprintln!("{plain:?} → {guided:?}");
     assert!(guided.as_asked >= plain.as_asked, "{plain:?} → {guided:?}");
     assert!(guided.diversity < plain.diversity, "{plain:?} → {guided:?}");
-    label_starting(&harness, "w 0 → 3 (class 1): confidence");
+    label_starting(&harness, "w 0 → 3 (lower moon): confidence");
     // The arrows are the guided field of class 2 at w = 3.
     worker_round_trip(&mut harness);
     let key = harness.state().model.learning.eps.as_ref().unwrap().key;

@@ -18,6 +18,7 @@ mod faults;
 mod finite;
 mod first_minutes;
 mod forward_gif;
+mod glyphs;
 mod guidance;
 mod hostile;
 mod hostile_corpus;

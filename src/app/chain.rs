@@ -13,32 +13,26 @@ use crate::model::DataShape;
 use crate::model::classes::ClassChoice;
 use crate::model::sample::Sampler;
 use crate::scene::SceneData;
-use crate::scene::guidance::{LabelledData, measure};
+use crate::scene::guidance::{LabelledData, class_name, measure};
 use crate::scene::prepare::{ideal_data, ideal_shape, sdedit_start};
 use crate::worker::model::{ChainStart, ClassGuidance, DenoiserChoice, ModelCommand, SampleJob};
 
-/// How a chain's header names its guidance: `class 3, w = 2`.
-fn describe_guidance(g: ClassGuidance) -> String {
+/// How a chain's header names its guidance: `guided to 7, w = 2` (the class by its name
+/// for the model's data: a digit, a moon, a mode's angle).
+fn describe_guidance(g: ClassGuidance, dataset: &str) -> String {
     let class = match g.class {
         ClassChoice::Any => "any class".to_owned(),
-        ClassChoice::Class(c) => format!("class {c}"),
+        ClassChoice::Class(c) => class_name(dataset, c),
     };
-    format!(
-        "{class}, w = {}",
-        crate::format::format_sig(f64::from(g.weight), 3)
-    )
+    format!("guided to {class}, w = {}", g.weight)
 }
 
 /// A chain's description with its guidance part replaced by `g` (the weight changed live).
-fn guided_description(description: &str, g: ClassGuidance) -> String {
+fn guided_description(description: &str, g: ClassGuidance, dataset: &str) -> String {
     let base = description
-        .rsplit_once(" · any class")
-        .or_else(|| description.rsplit_once(" · class "));
-    format!(
-        "{} · {}",
-        base.map_or(description, |(b, _)| b),
-        describe_guidance(g)
-    )
+        .rsplit_once(" · guided to ")
+        .map_or(description, |(b, _)| b);
+    format!("{base} · {}", describe_guidance(g, dataset))
 }
 
 impl DiffscopeApp {
@@ -171,7 +165,10 @@ impl DiffscopeApp {
             "{}{} · {label}{}",
             sampler.describe(),
             if sdedit { " · SDEdit" } else { "" },
-            guidance.map_or_else(String::new, |g| format!(" · {}", describe_guidance(g)))
+            guidance.map_or_else(String::new, |g| format!(
+                " · {}",
+                describe_guidance(g, &self.learned_dataset())
+            ))
         );
         let learning = &mut self.model.learning;
         let mut chain = ChainView::new(generation, shape, description, ideal, steps);
@@ -300,6 +297,16 @@ impl DiffscopeApp {
         }
     }
 
+    /// The data set the learned model was trained on (its file's `dataset`).
+    fn learned_dataset(&self) -> String {
+        self.model
+            .learning
+            .learned
+            .as_ref()
+            .map(|m| m.summary.dataset.clone())
+            .unwrap_or_default()
+    }
+
     /// The guidance of the ε field: one class's guided field; with "any" class, the
     /// model's unconditional field (there is no one class to guide towards).
     fn eps_guidance(&self) -> Option<ClassGuidance> {
@@ -312,11 +319,12 @@ impl DiffscopeApp {
     /// that what runs is what the controls and the header name.
     pub(super) fn reverse_settings_changed(&mut self, before: &super::Settings) {
         let (now, was) = (&self.settings.reverse, &before.reverse);
+        let dataset = self.learned_dataset();
         if now.guidance.to_bits() != was.guidance.to_bits()
             && let Some(g) = self.class_guidance()
             && let Some(chain) = self.model.learning.chain.as_mut().filter(|c| !c.done)
         {
-            chain.description = guided_description(&chain.description, g);
+            chain.description = guided_description(&chain.description, g, &dataset);
             self.ml.send(ModelCommand::SetGuidance(g.weight));
         }
         let (now, was) = (&self.settings.reverse, &before.reverse);

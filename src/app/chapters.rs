@@ -125,6 +125,8 @@ impl DiffscopeApp {
         s.reverse.sampler = view.sampler;
         s.reverse.ddim_steps = view.ddim_steps;
         s.reverse.ddim_eta = view.ddim_eta;
+        s.reverse.class = view.class;
+        s.reverse.guidance = view.guidance;
         s.elbo.axis = view.elbo_axis;
         s.elbo.cumulative = view.elbo_cumulative;
         s.elbo.posterior_variance = view.posterior_variance;
@@ -222,6 +224,8 @@ impl DiffscopeApp {
             sampler: s.reverse.sampler,
             ddim_steps: s.reverse.ddim_steps,
             ddim_eta: s.reverse.ddim_eta,
+            class: s.reverse.class,
+            guidance: s.reverse.guidance,
             sample: s.tab == Tab::Reverse && learning.chain.is_some(),
             elbo_axis: s.elbo.axis,
             elbo_cumulative: s.elbo.cumulative,

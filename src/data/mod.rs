@@ -12,6 +12,7 @@
 //! errors carry no separate `source()` chain that would print the cause twice.
 
 mod digits;
+pub mod glyphs;
 mod image;
 mod points_csv;
 mod toy;

@@ -425,8 +425,13 @@ fn status_ui(ui: &mut egui::Ui, settings: &Settings, model: &Model, chain: &Chai
         // The result takes the description's place (which moves to its hover), so it
         // neither pushes the views down when it appears nor takes a line of its own.
         Some(result) => {
+            let hover = if chain.readout.is_some() {
+                format!("{}\n\n{GUIDANCE_HOVER}", chain.description)
+            } else {
+                chain.description.clone()
+            };
             ui.add(egui::Label::new(RichText::new(result).size(17.0).strong()).truncate())
-                .on_hover_text(&chain.description);
+                .on_hover_text(hover);
         }
         None => {
             ui.add(egui::Label::new(RichText::new(&chain.description).size(17.0).strong()).truncate());
@@ -439,7 +444,12 @@ fn status_ui(ui: &mut egui::Ui, settings: &Settings, model: &Model, chain: &Chai
 /// on screen, and what that says of the denoiser.
 fn result(chain: &ChainView, model: &Model) -> Option<String> {
     if let Some(now) = &chain.readout {
-        return Some(guidance_result(now, &model.learning.guidance_history));
+        let dataset = model
+            .learning
+            .learned
+            .as_ref()
+            .map_or("", |m| m.summary.dataset.as_str());
+        return Some(guidance_result(now, &model.learning.guidance_history, dataset));
     }
     let fraction = chain.near_fraction?;
     let who = if chain.ideal {
@@ -453,24 +463,23 @@ fn result(chain: &ChainView, model: &Model) -> Option<String> {
     ))
 }
 
-/// `w 0 → 3 (class 7): confidence 0.90 → 0.98 · as asked 85 → 100 % · diversity 1.00 →
-/// 0.71× the data's`, or the newest chain's numbers alone when no earlier chain of its
-/// class ran at another `w`.
-fn guidance_result(now: &GuidanceReadout, history: &[GuidanceReadout]) -> String {
+/// `w 0 → 3 (7): confidence 0.90 → 0.98, as asked 85 → 100 %, diversity 1.00 → 0.71×`,
+/// or the newest chain's numbers alone when no earlier chain of its class ran at another
+/// `w`; the hover says what each number is.
+fn guidance_result(now: &GuidanceReadout, history: &[GuidanceReadout], dataset: &str) -> String {
     let class = match now.class {
         ClassChoice::Any => "any class".to_owned(),
-        ClassChoice::Class(k) => format!("class {k}"),
+        ClassChoice::Class(k) => class_name(dataset, k),
     };
-    let w = |r: &GuidanceReadout| r.weight.to_string();
     let before = history
         .iter()
         .rev()
         .find(|r| r.class == now.class && r.weight.to_bits() != now.weight.to_bits());
     match before {
         Some(b) => format!(
-            "w {} → {} ({class}): confidence {:.2} → {:.2} · as asked {:.0} → {:.0} % · diversity {:.2} → {:.2}× the data's",
-            w(b),
-            w(now),
+            "w {} → {} ({class}): confidence {:.2} → {:.2}, as asked {:.0} → {:.0} %, diversity {:.2} → {:.2}×",
+            b.weight,
+            now.weight,
             b.confidence,
             now.confidence,
             100.0 * b.as_asked,
@@ -479,14 +488,21 @@ fn guidance_result(now: &GuidanceReadout, history: &[GuidanceReadout]) -> String
             now.diversity
         ),
         None => format!(
-            "w {} ({class}): confidence {:.2} · as asked {:.0} % · diversity {:.2}× the data's (change w and sample again to compare)",
-            w(now),
+            "w {} ({class}): confidence {:.2}, as asked {:.0} %, diversity {:.2}×",
+            now.weight,
             now.confidence,
             100.0 * now.as_asked,
             now.diversity
         ),
     }
 }
+
+/// What the guidance readout's numbers are (its hover).
+pub const GUIDANCE_HOVER: &str = "What guidance traded, on the samples on screen: confidence is \
+    the mean top-class probability a 10-nearest-neighbour classifier on the model's labelled \
+    training data gives them, as asked the share it puts in the class asked for, diversity \
+    their mean pairwise distance over the data's (of the same classes). Change w and sample \
+    again to compare.";
 
 /// When the chain starts from `x_T ~ N(0, I)` under a schedule whose `x_T` still carries
 /// `x_0`: the start is not the distribution the chain reverses.

@@ -257,15 +257,11 @@ pub fn install_fonts(ctx: &egui::Context) {
     let mut fonts = FontDefinitions::default();
     fonts.font_data.insert(
         "DejaVuSans".into(),
-        std::sync::Arc::new(FontData::from_static(include_bytes!(
-            "../../assets/fonts/DejaVuSans.ttf"
-        ))),
+        std::sync::Arc::new(FontData::from_static(crate::data::glyphs::sans_bytes())),
     );
     fonts.font_data.insert(
         "DejaVuSansMono".into(),
-        std::sync::Arc::new(FontData::from_static(include_bytes!(
-            "../../assets/fonts/DejaVuSansMono.ttf"
-        ))),
+        std::sync::Arc::new(FontData::from_static(crate::data::glyphs::mono_bytes())),
     );
     if let Some(family) = fonts.families.get_mut(&FontFamily::Proportional) {
         family.insert(0, "DejaVuSans".into());

@@ -7,11 +7,12 @@ use std::path::Path;
 use super::{ChapterView, ModelChoice, RawChapter};
 use crate::app::latent::{BETAS, LEVELS, LatentMode};
 use crate::app::markov::MAX_N;
-use crate::app::settings::{ElboAxis, SamplerKind, SourceChoice, Tab};
+use crate::app::settings::{ElboAxis, MAX_GUIDANCE, SamplerKind, SourceChoice, Tab};
 use crate::diffusion::discrete::DiscreteKind;
 use crate::diffusion::finite::{MAX_WINDOW_STATES, Preset};
 use crate::diffusion::schedule::{MAX_STEPS, MIN_STEPS};
 use crate::diffusion::{Schedule, ScheduleKind};
+use crate::model::classes::ClassChoice;
 
 /// A field's span and what is wrong with it.
 pub(super) type Bad = (Range<usize>, String);
@@ -148,6 +149,27 @@ fn check_reverse_and_elbo(raw: &RawChapter, view: &mut ChapterView) -> Result<()
             return Err((eta.span(), format!("ddim_eta must be in [0, 1], got {v}")));
         }
         view.ddim_eta = v;
+    }
+    if let Some(class) = &raw.class {
+        view.class = match class.get_ref().as_str() {
+            "any" => ClassChoice::Any,
+            other => ClassChoice::Class(other.parse().map_err(|_| {
+                (
+                    class.span(),
+                    format!("class '{other}' is not a class number or any"),
+                )
+            })?),
+        };
+    }
+    if let Some(w) = &raw.guidance {
+        let v = *w.get_ref();
+        if !(v.is_finite() && (0.0..=MAX_GUIDANCE).contains(&v)) {
+            return Err((
+                w.span(),
+                format!("guidance must be in [0, {MAX_GUIDANCE}], got {v}"),
+            ));
+        }
+        view.guidance = v;
     }
     view.sample = raw.sample.unwrap_or(false);
     if let Some(axis) = &raw.elbo_axis {

@@ -136,6 +136,10 @@ pub struct ChapterView {
     pub ddim_steps: usize,
     /// DDIM's `η`.
     pub ddim_eta: f64,
+    /// The class a class-conditional model samples.
+    pub class: crate::model::classes::ClassChoice,
+    /// Its guidance weight `w`.
+    pub guidance: f32,
     /// Start the reverse chain when the chapter opens.
     pub sample: bool,
     /// The ELBO plots' axis.
@@ -189,6 +193,8 @@ impl Default for ChapterView {
             sampler: s.reverse.sampler,
             ddim_steps: s.reverse.ddim_steps,
             ddim_eta: s.reverse.ddim_eta,
+            class: s.reverse.class,
+            guidance: s.reverse.guidance,
             sample: false,
             elbo_axis: s.elbo.axis,
             elbo_cumulative: s.elbo.cumulative,
@@ -265,6 +271,8 @@ struct RawChapter {
     sampler: Option<Spanned<String>>,
     ddim_steps: Option<Spanned<usize>>,
     ddim_eta: Option<Spanned<f64>>,
+    class: Option<Spanned<String>>,
+    guidance: Option<Spanned<f32>>,
     sample: Option<bool>,
     elbo_axis: Option<Spanned<String>>,
     elbo_cumulative: Option<bool>,

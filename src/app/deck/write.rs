@@ -85,6 +85,14 @@ pub fn chapter_toml(chapter: &Chapter, folder: &Path) -> String {
     line("sampler", toml_string(&sampler));
     line("ddim_steps", v.ddim_steps.to_string());
     line("ddim_eta", format!("{:?}", v.ddim_eta));
+    line(
+        "class",
+        toml_string(&match v.class {
+            crate::model::classes::ClassChoice::Any => "any".to_owned(),
+            crate::model::classes::ClassChoice::Class(c) => c.to_string(),
+        }),
+    );
+    line("guidance", format!("{:?}", v.guidance));
     line("sample", v.sample.to_string());
     let axis = match v.elbo_axis {
         ElboAxis::Step => "step",
