@@ -51,6 +51,11 @@ shots=(
     "projector-1280x720|--t 250 --size 1280x720"
     "projector-1920x1080-150|--t 250 --size 1920x1080 --zoom 1.5"
     "present-1280x720|--t 250 --size 1280x720 --present"
+    # Classifier-free guidance (assets/decks/guidance.toml): the digits model guided to a
+    # seven at w = 0 and w = 3, and the guided score field of the 8 gaussians, presenting.
+    "guided-digits-w0|--deck $repo/assets/decks/guidance.toml --chapter 2 --size 1280x720"
+    "guided-digits-w3|--deck $repo/assets/decks/guidance.toml --chapter 3 --size 1280x720"
+    "guided-field-present-1280x720|--deck $repo/assets/decks/guidance.toml --chapter 4 --size 1280x720 --present"
 )
 for shot in "${shots[@]}"; do
     name=${shot%%|*}

@@ -692,3 +692,37 @@ fn a_bad_deck_on_the_command_line_opens_the_window_with_the_error() {
     assert_eq!(app.settings.t, Settings::default().t);
     assert_eq!(app.model.scene.source, Settings::default().source);
 }
+
+/// The guidance deck (assets/decks/guidance.toml) opens, and its chapters ask for the
+/// classes and weights they name; a bad class or weight is a one-line error at its line.
+#[test]
+fn the_guidance_deck_opens_and_bad_guidance_keys_are_refused() {
+    use diffscope::model::classes::ClassChoice;
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/decks/guidance.toml");
+    let deck = deck::open(&DeckSource::File(path)).unwrap();
+    let asked: Vec<(ClassChoice, f32)> = deck
+        .chapters
+        .iter()
+        .map(|c| (c.view.class, c.view.guidance))
+        .collect();
+    assert_eq!(
+        asked,
+        [
+            (ClassChoice::Any, 0.0),
+            (ClassChoice::Class(7), 0.0),
+            (ClassChoice::Class(7), 3.0),
+            (ClassChoice::Class(2), 3.0),
+            (ClassChoice::Class(1), 3.0)
+        ]
+    );
+    for (key, want) in [
+        ("class = \"seven\"", "class 'seven' is not a class number or any"),
+        ("guidance = 9.5", "guidance must be in [0, 8], got 9.5"),
+    ] {
+        let text = format!("[[chapter]]\ntitle = \"x\"\n{key}\n");
+        let err = deck::parse(&text, &DeckSource::File("g.toml".into()))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 3") && err.contains(want), "{err}");
+    }
+}

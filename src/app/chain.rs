@@ -272,7 +272,10 @@ impl DiffscopeApp {
         let Some(chain) = learning.chain.as_mut().filter(|c| c.done) else {
             return;
         };
-        let Some((g, labels)) = chain.guided.take() else {
+        if chain.readout.is_some() {
+            return;
+        }
+        let Some((g, labels)) = chain.guided.clone() else {
             return;
         };
         let Some(last) = chain.newest() else {
@@ -325,6 +328,9 @@ impl DiffscopeApp {
             && let Some(chain) = self.model.learning.chain.as_mut().filter(|c| !c.done)
         {
             chain.description = guided_description(&chain.description, g, &dataset);
+            if let Some((guided, _)) = &mut chain.guided {
+                guided.weight = g.weight;
+            }
             self.ml.send(ModelCommand::SetGuidance(g.weight));
         }
         let (now, was) = (&self.settings.reverse, &before.reverse);

@@ -391,30 +391,7 @@ pub(super) fn train_cmd(cmd: &TrainCmd, command_line: String) -> Result<()> {
         );
     }
     let classes = if cmd.conditional { set.classes } else { 0 };
-    let arch = match set.shape {
-        DataShape::Points => {
-            let d = MlpConfig::default();
-            Architecture::Mlp2d(MlpConfig {
-                hidden: cmd.width.unwrap_or(d.hidden),
-                blocks: cmd.blocks.unwrap_or(d.blocks),
-                classes,
-                ..d
-            })
-        }
-        DataShape::Image {
-            channels,
-            height,
-            width,
-        } => {
-            let d = ConvConfig::for_image(channels, height, width);
-            Architecture::Conv(ConvConfig {
-                features: cmd.width.unwrap_or(d.features),
-                blocks: cmd.blocks.unwrap_or(d.blocks),
-                classes,
-                ..d
-            })
-        }
-    };
+    let arch = architecture(cmd, set.shape, classes);
     if arch.parameter_count() == 0 || arch.parameter_count() > 50_000_000 {
         bail!(
             "--width and --blocks give {} parameters (1..50M allowed)",
@@ -466,6 +443,35 @@ pub(super) fn train_cmd(cmd: &TrainCmd, command_line: String) -> Result<()> {
     io::save(&model, &cmd.out)?;
     eprintln!("wrote {}", cmd.out.display());
     Ok(())
+}
+
+/// The network `train` builds for data of `shape`: the defaults, `--width` and `--blocks`,
+/// conditional on `classes` (0: unconditional).
+fn architecture(cmd: &TrainCmd, shape: DataShape, classes: usize) -> Architecture {
+    match shape {
+        DataShape::Points => {
+            let d = MlpConfig::default();
+            Architecture::Mlp2d(MlpConfig {
+                hidden: cmd.width.unwrap_or(d.hidden),
+                blocks: cmd.blocks.unwrap_or(d.blocks),
+                classes,
+                ..d
+            })
+        }
+        DataShape::Image {
+            channels,
+            height,
+            width,
+        } => {
+            let d = ConvConfig::for_image(channels, height, width);
+            Architecture::Conv(ConvConfig {
+                features: cmd.width.unwrap_or(d.features),
+                blocks: cmd.blocks.unwrap_or(d.blocks),
+                classes,
+                ..d
+            })
+        }
+    }
 }
 
 pub(super) fn sample_cmd(cmd: &SampleCmd) -> Result<()> {
@@ -537,16 +543,7 @@ pub(super) fn sample_cmd(cmd: &SampleCmd) -> Result<()> {
     eprintln!();
     let x = chain.x();
     match shape {
-        DataShape::Points => {
-            let label = |i: usize| labels.as_ref().map_or(String::new(), |l| format!("{},", l[i]));
-            let header = if labels.is_some() { "label,x,y" } else { "x,y" };
-            let lines = std::iter::once(header.to_owned()).chain(
-                x.chunks_exact(2)
-                    .enumerate()
-                    .map(|(i, p)| format!("{}{},{}", label(i), p[0], p[1])),
-            );
-            write_lines(&cmd.out, lines)?;
-        }
+        DataShape::Points => write_csv(&cmd.out, x, &["x".into(), "y".into()], labels.as_deref())?,
         DataShape::Image {
             channels,
             height,
@@ -554,22 +551,8 @@ pub(super) fn sample_cmd(cmd: &SampleCmd) -> Result<()> {
         } => {
             let tile = |values: &[f32]| sample_grid(values, channels, height, width);
             if ext == "csv" {
-                let d = shape.dim();
-                let header = labels
-                    .iter()
-                    .map(|_| "label".to_owned())
-                    .chain((0..d).map(|i| format!("p{i}")))
-                    .collect::<Vec<_>>()
-                    .join(",");
-                let rows = x.chunks_exact(d).enumerate().map(|(i, im)| {
-                    labels
-                        .iter()
-                        .map(|l| l[i].to_string())
-                        .chain(im.iter().map(ToString::to_string))
-                        .collect::<Vec<_>>()
-                        .join(",")
-                });
-                write_lines(&cmd.out, std::iter::once(header).chain(rows))?;
+                let names: Vec<String> = (0..shape.dim()).map(|i| format!("p{i}")).collect();
+                write_csv(&cmd.out, x, &names, labels.as_deref())?;
             } else if keep_frames {
                 let step = (frames.len() / 100).max(1);
                 let mut picked: Vec<RgbImage> = frames.iter().step_by(step).map(|f| tile(f)).collect();
@@ -587,6 +570,26 @@ pub(super) fn sample_cmd(cmd: &SampleCmd) -> Result<()> {
         sampler.describe()
     );
     Ok(())
+}
+
+/// Samples as CSV: a header of `names` (one per value of a sample), one sample per row;
+/// with `labels`, a `label` column first.
+fn write_csv(out: &std::path::Path, x: &[f32], names: &[String], labels: Option<&[usize]>) -> Result<()> {
+    let header = labels
+        .iter()
+        .map(|_| "label".to_owned())
+        .chain(names.iter().cloned())
+        .collect::<Vec<_>>()
+        .join(",");
+    let rows = x.chunks_exact(names.len()).enumerate().map(|(i, sample)| {
+        labels
+            .iter()
+            .map(|l| l[i].to_string())
+            .chain(sample.iter().map(ToString::to_string))
+            .collect::<Vec<_>>()
+            .join(",")
+    });
+    write_lines(out, std::iter::once(header).chain(rows))
 }
 
 /// The class of each sample that `--class` and `--guidance` ask of a model of `classes`

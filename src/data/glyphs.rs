@@ -151,7 +151,7 @@ pub fn render(digit: usize, style: &GlyphStyle) -> Vec<f32> {
     let m12 = cos * a12 + sin * a22;
     let m21 = -sin * a11 + cos * a21;
     let m22 = -sin * a12 + cos * a22;
-    let (cx, cy) = ((b.min.x + b.max.x) / 2.0, (b.min.y + b.max.y) / 2.0);
+    let (cx, cy) = (f32::midpoint(b.min.x, b.max.x), f32::midpoint(b.min.y, b.max.y));
     let centre = GLYPH_SIDE as f32 / 2.0;
     let tx = centre + style.shift[0] - (m11 * cx + m12 * cy);
     let ty = centre + style.shift[1] - (m21 * cx + m22 * cy);

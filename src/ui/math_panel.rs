@@ -149,6 +149,16 @@ pub const REVERSE: MathSection = MathSection {
     note: "x̂_0 is what the model thinks x_0 is; σ_t² is β_t or β̃_t.",
 };
 
+/// Classifier-free guidance (Ho & Salimans 2022), for class-conditional models.
+pub const GUIDANCE: MathSection = MathSection {
+    title: "Classifier-free guidance",
+    formulas: &[
+        r"\tilde\epsilon = (1+w)\,\epsilon_\theta(x_t, t, c) - w\,\epsilon_\theta(x_t, t, \varnothing)",
+        r"\nabla \log p_w(x_t \mid c) = \nabla \log p(x_t) + (1+w)\,\nabla \log p(c \mid x_t)",
+    ],
+    note: "One network learns both: training drops the label to ∅ 15 % of the time. w = 0 is the conditional model; larger w, surer and less varied samples.",
+};
+
 /// The ELBO in its denoising-matching form, term by term (the lecture's "ELBO for VDMs").
 pub const ELBO: MathSection = MathSection {
     title: "The ELBO (denoising-matching form)",
@@ -211,7 +221,7 @@ pub fn sections(tab: Tab) -> Vec<MathSection> {
         Tab::Vae => vec![VAE_ELBO, MHVAE, MHVAE_ELBO, VDM_RESTRICTIONS],
         Tab::Markov => vec![MARKOV_CHAIN, STATIONARY, DISCRETE_CHAIN, GAUSSIAN_CHAIN],
         Tab::Forward => vec![FORWARD, CLOSED_FORM, SNR, PRIOR, POSTERIOR],
-        Tab::Reverse => vec![CLOSED_FORM, POSTERIOR, REVERSE, SNR],
+        Tab::Reverse => vec![CLOSED_FORM, POSTERIOR, REVERSE, GUIDANCE, SNR],
         Tab::Compare => vec![CLOSED_FORM, COMPARE, SNR, PRIOR],
         Tab::Elbo => vec![ELBO, PRIOR, POSTERIOR, SNR],
     }

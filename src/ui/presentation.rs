@@ -140,13 +140,29 @@ fn equation_ui(ui: &mut egui::Ui, settings: &Settings, model: &Model, size: f32)
                 .map_or(settings.t, |f| f.t)
                 .min(s.steps());
             let c = s.q_sample_coefs(t);
-            tex_live_ui(
-                ui,
-                &mut cache,
-                r"\hat x_0 = \frac{x_t - \sqrt{1-\bar\alpha_t}\,\epsilon_\theta(x_t, t)}{\sqrt{\bar\alpha_t}} = \frac{x_t - \slot{0.0000}\,\epsilon_\theta(x_t, t)}{\slot{0.0000}}",
-                &[&fixed(c.noise), &fixed(c.signal)],
-                size,
-            );
+            let guided = model.learning.chain.as_ref().and_then(|c| c.guided.as_ref());
+            match guided {
+                // A guided chain: the prediction it steps with is ε̃.
+                Some((g, _)) => tex_live_ui(
+                    ui,
+                    &mut cache,
+                    r"\hat x_0 = \frac{x_t - \slot{0.0000}\,\tilde\epsilon}{\slot{0.0000}},\quad \tilde\epsilon = \slot{0.00}\,\epsilon_\theta(x_t, t, c) - \slot{0.00}\,\epsilon_\theta(x_t, t, \varnothing)",
+                    &[
+                        &fixed(c.noise),
+                        &fixed(c.signal),
+                        &format!("{:.2}", 1.0 + g.weight),
+                        &format!("{:.2}", g.weight),
+                    ],
+                    size,
+                ),
+                None => tex_live_ui(
+                    ui,
+                    &mut cache,
+                    r"\hat x_0 = \frac{x_t - \sqrt{1-\bar\alpha_t}\,\epsilon_\theta(x_t, t)}{\sqrt{\bar\alpha_t}} = \frac{x_t - \slot{0.0000}\,\epsilon_\theta(x_t, t)}{\slot{0.0000}}",
+                    &[&fixed(c.noise), &fixed(c.signal)],
+                    size,
+                ),
+            };
         }
         Tab::Elbo => {
             tex_ui(ui, &mut cache, ELBO_TEX, size * 0.8);

@@ -144,8 +144,15 @@ fn x_t_subtitle(model: &Model, shape: Option<DataShape>) -> String {
     match (&learning.eps, &learning.eps_error) {
         (_, Some(e)) => format!("ε field unavailable: {e}"),
         (Some(e), None) => format!(
-            "arrows: the score at t = {} on a {EPS_GRID}×{EPS_GRID} grid, the longest one grid spacing long · \
+            "arrows: the {}score at t = {} on a {EPS_GRID}×{EPS_GRID} grid, the longest one grid spacing long · \
              lines: {} samples' paths",
+            e.key.guidance.map_or_else(String::new, |(c, w)| {
+                let dataset = learning
+                    .learned
+                    .as_ref()
+                    .map_or("", |m| m.summary.dataset.as_str());
+                format!("guided ({}, w = {}) ", class_name(dataset, c), f32::from_bits(w))
+            }),
             e.key.t,
             crate::app::reverse::HIGHLIGHTED_PATHS
         ),
