@@ -184,6 +184,7 @@ pub fn example_count(scene: &Scene, settings: &ElboSettings) -> usize {
     match (&scene.source, &scene.data) {
         (_, SceneData::Points(points)) => settings.n_points.min(points.len()),
         (SourceChoice::Digits, _) => settings.n_digits.min(crate::data::DIGIT_COUNT),
+        (SourceChoice::Glyphs, _) => settings.n_digits.min(crate::scene::GLYPH_COUNT),
         (_, SceneData::Image(_)) => settings.image_copies.max(1),
     }
 }

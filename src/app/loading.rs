@@ -88,6 +88,7 @@ impl DiffscopeApp {
             SourceChoice::File(p) => p.display().to_string(),
             SourceChoice::Image(n) | SourceChoice::Dataset(n) => n.clone(),
             SourceChoice::Digits => "digits".into(),
+            SourceChoice::Glyphs => "glyphs".into(),
         };
         let spawned = std::thread::Builder::new()
             .name("load-data".into())

@@ -63,6 +63,9 @@ pub enum SourceChoice {
     File(PathBuf),
     /// The 1797 8×8 handwritten digits (shown as a grid; training uses them all).
     Digits,
+    /// The 28×28 glyph digits rendered from the embedded fonts ([`data::glyphs`]; shown
+    /// as a grid, [`GLYPH_COUNT`] of them for training and the ideal denoiser).
+    Glyphs,
 }
 
 impl Default for SourceChoice {
@@ -90,6 +93,8 @@ impl SourceChoice {
     pub fn from_name(name: &str) -> Option<Self> {
         if name.eq_ignore_ascii_case("digits") {
             Some(Self::Digits)
+        } else if name.eq_ignore_ascii_case("glyphs") {
+            Some(Self::Glyphs)
         } else if let Ok(image) = name.parse::<BuiltinImage>() {
             Some(Self::image(image))
         } else {
@@ -104,13 +109,13 @@ impl SourceChoice {
             Self::Image(name) | Self::Dataset(name) => name.clone(),
             Self::File(path) => path.display().to_string(),
             Self::Digits => "digits".into(),
+            Self::Glyphs => "glyphs".into(),
         }
     }
 }
 
 /// The names of the built-in data, for messages.
-pub const BUILTIN_NAMES: &str =
-    "astronaut, camera, cat, digits, two-moons, swiss-roll, 8gaussians, checkerboard, circles, spiral";
+pub const BUILTIN_NAMES: &str = "astronaut, camera, cat, digits, glyphs, two-moons, swiss-roll, 8gaussians, checkerboard, circles, spiral";
 
 /// What loading a source needs besides the source itself (the window keeps these in its
 /// settings, the command line takes them as flags).
@@ -229,11 +234,42 @@ pub fn load(source: &SourceChoice, options: &SceneOptions) -> Result<Scene, Scen
                 )),
             })
         }
+        SourceChoice::Glyphs => {
+            let (images, _) = cached_glyphs();
+            let side = data::glyphs::GLYPH_SIDE;
+            let values: Vec<f32> = images
+                .iter()
+                .take(GLYPH_GRID * GLYPH_GRID)
+                .flatten()
+                .copied()
+                .collect();
+            Ok(Scene {
+                source: source.clone(),
+                name: "glyphs".into(),
+                data: SceneData::Image(Arc::new(tile::tile_images(&values, 1, side, side, GLYPH_GRID))),
+                note: Some(format!(
+                    "the first {} of {GLYPH_COUNT} 28×28 glyph digits (the embedded fonts, jittered); training and the ideal denoiser use all of them",
+                    GLYPH_GRID * GLYPH_GRID
+                )),
+            })
+        }
     }
 }
 
 /// Digits per side of the grid the Forward tab shows.
 pub const DIGIT_GRID: usize = 8;
+/// Glyphs per side of the grid the Forward tab shows.
+pub const GLYPH_GRID: usize = 4;
+/// Glyph digits drawn (seed [`GLYPH_SEED`]) for training and the ideal denoiser.
+pub const GLYPH_COUNT: usize = 2000;
+/// The seed of the glyph digits on screen.
+pub const GLYPH_SEED: u64 = 1;
+
+/// The glyph digits of the window and the command line, drawn once: images and labels.
+pub fn cached_glyphs() -> &'static (Vec<Vec<f32>>, Vec<usize>) {
+    static GLYPHS: std::sync::OnceLock<(Vec<Vec<f32>>, Vec<usize>)> = std::sync::OnceLock::new();
+    GLYPHS.get_or_init(|| data::glyphs::glyphs(GLYPH_COUNT, GLYPH_SEED))
+}
 
 /// The embedded digits, parsed once.
 ///

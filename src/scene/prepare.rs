@@ -2,7 +2,8 @@
 //! line: the training set and architecture, the ideal denoiser's data, SDEdit's start,
 //! and the shape of one example as the models see it.
 
-use super::{Scene, SceneData, SceneError, SourceChoice, cached_digits};
+use super::{Scene, SceneData, SceneError, SourceChoice, cached_digits, cached_glyphs};
+use crate::data::glyphs::{GLYPH_CLASSES, GLYPH_SIDE};
 use crate::data::{self, Dataset, ImageData};
 use crate::model::train::TrainSet;
 use crate::model::{Architecture, DataShape, conv::ConvConfig, mlp::MlpConfig};
@@ -17,6 +18,13 @@ fn train_size(img: &ImageData) -> (usize, usize) {
     (h as usize, w as usize)
 }
 
+/// One glyph digit, 1 × 28 × 28.
+const GLYPH_SHAPE: DataShape = DataShape::Image {
+    channels: 1,
+    height: GLYPH_SIDE,
+    width: GLYPH_SIDE,
+};
+
 /// The shape of one example of the scene as the models see it: a point, an 8×8 digit, or
 /// the image reduced to ≤ [`TRAIN_MAX_SIDE`].
 #[must_use]
@@ -28,6 +36,7 @@ pub fn ideal_shape(scene: &Scene) -> Option<DataShape> {
             height: data::DIGIT_SIDE,
             width: data::DIGIT_SIDE,
         }),
+        (SceneData::Image(_), SourceChoice::Glyphs) => Some(GLYPH_SHAPE),
         (SceneData::Image(img), _) => {
             let (height, width) = train_size(img);
             Some(DataShape::Image {
@@ -114,6 +123,16 @@ pub fn train_set(scene: &Scene, seed: u64) -> Result<(TrainSet, Architecture), S
             TrainSet::points(&scene.name, points, seed)?,
             Architecture::Mlp2d(MlpConfig::default()),
         )),
+        (SourceChoice::Glyphs, _) => {
+            let (images, labels) = cached_glyphs();
+            Ok((
+                TrainSet::labelled_images("glyphs", GLYPH_SHAPE, images, labels, GLYPH_CLASSES, seed)?,
+                Architecture::Conv(ConvConfig {
+                    classes: GLYPH_CLASSES,
+                    ..ConvConfig::for_image(1, GLYPH_SIDE, GLYPH_SIDE)
+                }),
+            ))
+        }
         (SourceChoice::Digits, _) => Ok((
             TrainSet::digits(seed)?,
             Architecture::Conv(ConvConfig {
@@ -148,6 +167,12 @@ pub fn ideal_data(scene: &Scene) -> Result<(Vec<f64>, DataShape), SceneError> {
         (_, SceneData::Points(points)) => points.iter().flatten().copied().collect(),
         (SourceChoice::Digits, _) => cached_digits()?
             .images
+            .iter()
+            .flatten()
+            .map(|&v| f64::from(v))
+            .collect(),
+        (SourceChoice::Glyphs, _) => cached_glyphs()
+            .0
             .iter()
             .flatten()
             .map(|&v| f64::from(v))
@@ -194,6 +219,16 @@ pub fn sdedit_start(scene: &Scene, shape: DataShape, n: usize) -> Result<Vec<f32
     {
         let digits = cached_digits()?;
         return Ok(digits.images.iter().take(n).flatten().copied().collect());
+    }
+    if scene.source == SourceChoice::Glyphs && shape == GLYPH_SHAPE {
+        return Ok(cached_glyphs()
+            .0
+            .iter()
+            .cycle()
+            .take(n)
+            .flatten()
+            .copied()
+            .collect());
     }
     let one = resample_chw(img, channels, height, width);
     Ok(std::iter::repeat_n(one, n).flatten().collect())

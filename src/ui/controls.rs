@@ -42,7 +42,7 @@ fn data_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model) {
                     .labelled_by(label.id);
             });
         }
-        (SceneData::Image(_), source) if *source != SourceChoice::Digits => {
+        (SceneData::Image(_), source) if !matches!(source, SourceChoice::Digits | SourceChoice::Glyphs) => {
             ui.horizontal(|ui| {
                 let label = ui.label("working size ≤");
                 ui.add(

@@ -151,10 +151,18 @@ fn controls_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model) {
                     .labelled_by(l.id);
             }
             crate::scene::SceneData::Image(_)
-                if model.scene.source == crate::app::settings::SourceChoice::Digits =>
+                if matches!(
+                    model.scene.source,
+                    crate::app::settings::SourceChoice::Digits | crate::app::settings::SourceChoice::Glyphs
+                ) =>
             {
                 let l = ui.label("digits");
-                ui.add(egui::DragValue::new(&mut e.n_digits).range(1..=1797).speed(5))
+                let most = if model.scene.source == crate::app::settings::SourceChoice::Digits {
+                    crate::data::DIGIT_COUNT
+                } else {
+                    crate::scene::GLYPH_COUNT
+                };
+                ui.add(egui::DragValue::new(&mut e.n_digits).range(1..=most).speed(5))
                     .labelled_by(l.id);
             }
             crate::scene::SceneData::Image(_) => {

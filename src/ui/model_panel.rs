@@ -169,6 +169,10 @@ pub fn training_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, co
         }
         (SceneData::Points(p), _) => format!("{}: your {} points (10 % held out)", model.scene.name, p.len()),
         (_, SourceChoice::Digits) => "the 1797 digits, 8×8 grey".to_owned(),
+        (_, SourceChoice::Glyphs) => format!(
+            "{} glyph digits, 28×28 grey (a model conditional on the digit)",
+            crate::scene::GLYPH_COUNT
+        ),
         (SceneData::Image(_), _) => {
             let shape = ideal_shape(&model.scene).map_or_else(String::new, |s| s.to_string());
             format!("{} reduced to {shape}: one image", model.scene.name)
@@ -212,13 +216,14 @@ pub fn training_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, co
     let training = model.learning.training.as_ref();
     let running = training.is_some_and(TrainingView::running);
     ui.horizontal_wrapped(|ui| {
-        let tooltip =
-            if matches!(model.scene.data, SceneData::Image(_)) && settings.source != SourceChoice::Digits {
-                "Train a fresh image denoiser on this one image, reduced to ≤ 32×32: with one example it \
+        let tooltip = if matches!(model.scene.data, SceneData::Image(_))
+            && !matches!(settings.source, SourceChoice::Digits | SourceChoice::Glyphs)
+        {
+            "Train a fresh image denoiser on this one image, reduced to ≤ 32×32: with one example it \
              memorises it (every sample becomes that image)"
-            } else {
-                "Train a fresh denoiser on the data on screen with the schedule above"
-            };
+        } else {
+            "Train a fresh denoiser on the data on screen with the schedule above"
+        };
         ui.add_enabled_ui(!running, |ui| {
             if ui.button("Train").on_hover_text(tooltip).clicked() {
                 commands.push(Command::Train);

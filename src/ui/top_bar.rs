@@ -19,6 +19,7 @@ fn source_label(source: &SourceChoice) -> String {
             |n| n.to_string_lossy().into_owned(),
         ),
         SourceChoice::Digits => "digits (8×8)".into(),
+        SourceChoice::Glyphs => "glyph digits (28×28)".into(),
     }
 }
 
@@ -75,6 +76,16 @@ pub fn top_bar_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, com
                     .clicked()
                 {
                     commands.push(Command::Load(SourceChoice::Digits));
+                }
+                if ui
+                    .selectable_label(settings.source == SourceChoice::Glyphs, "glyph digits (28×28)")
+                    .on_hover_text(
+                        "2000 digits drawn from the app's fonts with random rotation, shear, size, \
+                         stroke and blur; the view shows the first 16",
+                    )
+                    .clicked()
+                {
+                    commands.push(Command::Load(SourceChoice::Glyphs));
                 }
                 group_heading(ui, "2D sets");
                 for dataset in Dataset::ALL {
