@@ -142,3 +142,38 @@ fn jittered_glyphs_match_their_own_digits_template() {
         "{right} of {total} glyphs closest to their template"
     );
 }
+
+/// The window's glyph source: a 4×4 grid of the first glyphs on screen, all 2000 for the
+/// ideal denoiser, a labelled training set for a conditional conv net of 28×28.
+#[test]
+fn the_glyph_source_shows_a_grid_and_trains_a_conditional_model() {
+    use diffscope::model::{Architecture, DataShape};
+    use diffscope::scene::prepare::{ideal_data, train_set};
+    use diffscope::scene::{GLYPH_COUNT, SceneData, SceneOptions, SourceChoice, load};
+    let options = SceneOptions {
+        max_side: 512,
+        n_points: 1000,
+        data_seed: 0,
+    };
+    let scene = load(&SourceChoice::from_name("glyphs").unwrap(), &options).unwrap();
+    let SceneData::Image(img) = &scene.data else { panic!("an image") };
+    // 4 glyphs of 28 and 3 one-pixel gaps per side.
+    assert_eq!((img.width, img.height, img.channels), (115, 115, 1));
+    let (data, shape) = ideal_data(&scene).unwrap();
+    let glyph = DataShape::Image {
+        channels: 1,
+        height: GLYPH_SIDE,
+        width: GLYPH_SIDE,
+    };
+    assert_eq!((data.len(), shape), (GLYPH_COUNT * GLYPH_PIXELS, glyph));
+    // The second glyph of the data is the one drawn at seed 1, index 1.
+    let second: Vec<f32> = data[GLYPH_PIXELS..2 * GLYPH_PIXELS].iter().map(|&v| v as f32).collect();
+    assert_eq!(second, glyph_at(1));
+    let (set, arch) = train_set(&scene, 3).unwrap();
+    assert_eq!((set.classes, set.len() + set.held_out.len() / GLYPH_PIXELS), (10, GLYPH_COUNT));
+    assert!(matches!(arch, Architecture::Conv(c) if c.classes == 10 && c.height == 28));
+}
+
+fn glyph_at(i: usize) -> Vec<f32> {
+    glyph(1, i).0
+}
