@@ -14,7 +14,7 @@ done
 for set in swiss-roll checkerboard; do
     "$bin" train --dataset "$set" --seed 1 --out "assets/weights/$set.safetensors"
 done
-"$bin" train --digits --seed 1 --threads 1 --iters 28000 --ema 0.9995 --out assets/weights/digits.safetensors
+"$bin" train --digits --conditional --seed 1 --threads 1 --iters 40000 --ema 0.9995 --out assets/weights/digits.safetensors
 # The latent-variable models of the VAE → VDM tab (README, "Shipped weights"), each on
 # one thread (bit for bit reproducible).
 "$bin" vae train --model vae --iterations 20000 --threads 1 --out assets/weights/vae-two-moons.safetensors

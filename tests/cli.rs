@@ -800,8 +800,9 @@ fn sample_writes_image_values_as_csv() {
     let text = std::fs::read_to_string(&csv).unwrap();
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
-    assert_eq!(header.len(), 64);
-    assert_eq!((header[0], header[63]), ("p0", "p63"));
+    // The shipped digits model is class-conditional: each sample's class first.
+    assert_eq!(header.len(), 65);
+    assert_eq!((header[0], header[1], header[64]), ("label", "p0", "p63"));
     let rows: Vec<Vec<f32>> = lines
         .map(|l| l.split(',').map(|v| v.parse().unwrap()).collect())
         .collect();
@@ -809,7 +810,13 @@ fn sample_writes_image_values_as_csv() {
     let img = image::open(&png).unwrap().to_rgb8();
     // 2 × 2 cells of 64 px, 8 px apart, in a margin of 8 (as sample_writes_a_grid_…).
     for (k, row) in rows.iter().enumerate() {
-        assert_eq!(row.len(), 64);
+        assert_eq!(row.len(), 65);
+        assert!(
+            row[0] >= 0.0 && row[0] <= 9.0 && row[0].fract() == 0.0,
+            "label {}",
+            row[0]
+        );
+        let row = &row[1..];
         let (left, top) = (8 + (k as u32 % 2) * 72, 8 + (k as u32 / 2) * 72);
         for (p, &v) in row.iter().enumerate() {
             // The last step lands on the clipped x̂_0 (to rounding).
@@ -1225,13 +1232,17 @@ fn sample_class_and_guidance_guide_a_conditional_model_and_refuse_others() {
             "trained without labels",
         ),
         (
+            vec!["--weights", "swiss-roll", "--guidance", "1"],
+            "cannot sample a class or be guided",
+        ),
+        (
             vec!["--weights", "8gaussians", "--class", "8"],
-            "not a class of 8gaussians (0 to 7, or any)",
+            "not a class of 8gaussians (0 to 7, any, or none)",
         ),
         (vec!["--weights", "8gaussians", "--class", "three"], "not a class"),
         (
-            vec!["--weights", "8gaussians", "--guidance", "3"],
-            "give --class too",
+            vec!["--weights", "8gaussians", "--class", "none", "--guidance", "3"],
+            "unconditional branch unguided",
         ),
         (
             vec!["--weights", "8gaussians", "--class", "1", "--guidance=-1"],

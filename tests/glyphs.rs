@@ -156,7 +156,9 @@ fn the_glyph_source_shows_a_grid_and_trains_a_conditional_model() {
         data_seed: 0,
     };
     let scene = load(&SourceChoice::from_name("glyphs").unwrap(), &options).unwrap();
-    let SceneData::Image(img) = &scene.data else { panic!("an image") };
+    let SceneData::Image(img) = &scene.data else {
+        panic!("an image")
+    };
     // 4 glyphs of 28 and 3 one-pixel gaps per side.
     assert_eq!((img.width, img.height, img.channels), (115, 115, 1));
     let (data, shape) = ideal_data(&scene).unwrap();
@@ -167,10 +169,16 @@ fn the_glyph_source_shows_a_grid_and_trains_a_conditional_model() {
     };
     assert_eq!((data.len(), shape), (GLYPH_COUNT * GLYPH_PIXELS, glyph));
     // The second glyph of the data is the one drawn at seed 1, index 1.
-    let second: Vec<f32> = data[GLYPH_PIXELS..2 * GLYPH_PIXELS].iter().map(|&v| v as f32).collect();
+    let second: Vec<f32> = data[GLYPH_PIXELS..2 * GLYPH_PIXELS]
+        .iter()
+        .map(|&v| v as f32)
+        .collect();
     assert_eq!(second, glyph_at(1));
     let (set, arch) = train_set(&scene, 3).unwrap();
-    assert_eq!((set.classes, set.len() + set.held_out.len() / GLYPH_PIXELS), (10, GLYPH_COUNT));
+    assert_eq!(
+        (set.classes, set.len() + set.held_out.len() / GLYPH_PIXELS),
+        (10, GLYPH_COUNT)
+    );
     assert!(matches!(arch, Architecture::Conv(c) if c.classes == 10 && c.height == 28));
 }
 

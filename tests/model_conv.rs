@@ -620,3 +620,140 @@ fn null_label_branch_is_the_unconditional_network_in_form() {
     assert_eq!(with(zeroed).predict_eps(&xt, 400.0, &[3, 3, 3]).unwrap(), want);
     assert_ne!(with(table).predict_eps(&xt, 400.0, &[]).unwrap(), want);
 }
+
+/// The shipped digits model against PyTorch itself: `scripts/torch_conv_check.py` loads the
+/// shipped file into the module doc's `ConvDenoiser` (with its class table) and prints ε̂
+/// of two fixed 8×8 inputs, `x[i, p] = sin(0.37·p + 1.3·i)`, every ninth value, at
+/// `t = 20` and `700`, without a class and with the labels 3 and 8:
+///   /tmp/tv/bin/python scripts/torch_conv_check.py assets/weights/digits.safetensors
+/// (torch 2.15.0, CPU, float32).
+#[test]
+fn shipped_digits_model_matches_pytorch() {
+    let golden: [(f32, bool, [[f32; 8]; 2]); 4] = [
+        (
+            20.0,
+            false,
+            [
+                [
+                    2.176_377_8,
+                    -0.144_788_85,
+                    -0.315_466_28,
+                    -0.588_206_05,
+                    -0.699_504_5,
+                    -0.150_131_73,
+                    -0.034_767_896,
+                    -0.251_494_53,
+                ],
+                [
+                    3.934_281_3,
+                    -0.683_074_4,
+                    0.400_288_16,
+                    -0.053_092_36,
+                    -0.287_650_61,
+                    -0.181_917_07,
+                    -0.474_344_02,
+                    1.311_882_7,
+                ],
+            ],
+        ),
+        (
+            20.0,
+            true,
+            [
+                [
+                    2.313_74,
+                    -0.123_741_284,
+                    -0.286_764_86,
+                    -0.479_534_6,
+                    -0.949_897_2,
+                    -0.119_698_9,
+                    0.002_667_755,
+                    -0.263_910_35,
+                ],
+                [
+                    3.809_268_7,
+                    -0.714_619_04,
+                    0.265_263_44,
+                    -0.446_902_84,
+                    0.094_373_95,
+                    -0.425_361_37,
+                    -0.143_102_53,
+                    1.531_245_1,
+                ],
+            ],
+        ),
+        (
+            700.0,
+            false,
+            [
+                [
+                    0.086_504_25,
+                    -0.126_620_28,
+                    0.343_620_54,
+                    -0.549_168_35,
+                    0.648_967_74,
+                    -0.827_994_35,
+                    0.948_072_3,
+                    -0.889_561_24,
+                ],
+                [
+                    1.043_265_8,
+                    -0.941_558_84,
+                    0.972_293,
+                    -0.968_88,
+                    0.854_781_03,
+                    -0.808_830_1,
+                    0.686_800_7,
+                    -0.430_283_87,
+                ],
+            ],
+        ),
+        (
+            700.0,
+            true,
+            [
+                [
+                    0.071_448_21,
+                    -0.146_911_13,
+                    0.399_569_87,
+                    -0.540_596_54,
+                    0.630_891_5,
+                    -0.863_003_4,
+                    0.929_073_4,
+                    -0.881_724,
+                ],
+                [
+                    1.042_126_4,
+                    -0.936_607_84,
+                    0.953_301_67,
+                    -1.011_564_9,
+                    0.833_107_8,
+                    -0.809_761_46,
+                    0.692_117_7,
+                    -0.422_344_03,
+                ],
+            ],
+        ),
+    ];
+    let model = diffscope::model::shipped::load("digits").unwrap().unwrap();
+    assert_eq!(model.network.classes(), 10);
+    let net = model.network.inference().unwrap();
+    let x: Vec<f32> = (0..2)
+        .flat_map(|i| (0..64).map(move |p| (0.37 * p as f32 + 1.3 * i as f32).sin()))
+        .collect();
+    for (t, labelled, want) in golden {
+        let labels: &[usize] = if labelled { &[3, 8] } else { &[] };
+        let eps = net.predict_eps_labelled(&x, t, labels).unwrap();
+        assert_eq!(eps.len(), 128);
+        for (i, row) in want.iter().enumerate() {
+            for (k, &w) in row.iter().enumerate() {
+                let got = eps[64 * i + 9 * k];
+                assert!(
+                    (got - w).abs() < 2e-5,
+                    "t = {t}, labels {labels:?}, image {i}, value {}: {got} vs {w}",
+                    9 * k
+                );
+            }
+        }
+    }
+}

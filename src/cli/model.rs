@@ -109,15 +109,17 @@ pub struct SampleCmd {
     /// Seed of x_T and of every step's noise.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// The class to sample, for a class-conditional model: a number from 0, or `any` (a
-    /// class per sample, drawn uniformly). Without it, the model's unconditional branch.
+    /// The class to sample, for a class-conditional model: a number from 0, `any` (a class
+    /// per sample, drawn uniformly: the default) or `none` (the unconditional branch).
     #[arg(long, value_name = "C")]
     class: Option<String>,
-    /// Classifier-free guidance weight w ≥ 0 with --class: ε̃ = (1 + w)·ε̂(x, c) − w·ε̂(x, ∅).
+    /// Classifier-free guidance weight w ≥ 0 of a conditional model: ε̃ = (1 + w)·ε̂(x, c) −
+    /// w·ε̂(x, ∅).
     #[arg(long, default_value_t = 0.0, value_name = "W")]
     guidance: f32,
     /// Output: .csv for points; .png (grid of samples), .gif (the chain) or .csv (one image
-    /// per row, its values channel-major in [-1, 1]; with --class, a `label` column first)
+    /// per row, its values channel-major in [-1, 1]; a conditional model's class in a `label`
+    /// column first)
     /// for images.
     #[arg(long, value_name = "FILE")]
     out: PathBuf,
@@ -593,33 +595,36 @@ fn write_csv(out: &std::path::Path, x: &[f32], names: &[String], labels: Option<
 }
 
 /// The class of each sample that `--class` and `--guidance` ask of a model of `classes`
-/// classes (`None`: sample its unconditional branch).
+/// classes (`None`: no labels — an unconditional model, or `--class none`: a conditional
+/// model's unconditional branch). Without `--class` a conditional model samples any class,
+/// as the window does: its best model of the data, `Σ_c p(c) p(x | c)`.
 fn class_labels(cmd: &SampleCmd, classes: usize) -> Result<Option<Vec<usize>>> {
     if !(cmd.guidance.is_finite() && (0.0..=MAX_GUIDANCE).contains(&cmd.guidance)) {
         bail!("--guidance must be in [0, {MAX_GUIDANCE}], got {}", cmd.guidance);
     }
-    let Some(class) = &cmd.class else {
-        if cmd.guidance != 0.0 {
-            bail!("--guidance guides towards a class: give --class too (a number, or any)");
+    if classes == 0 {
+        if cmd.class.is_some() || cmd.guidance != 0.0 {
+            bail!(
+                "{}: this model was trained without labels, so it cannot sample a class or be guided (train one with `diffscope train --conditional`)",
+                cmd.weights
+            );
         }
         return Ok(None);
-    };
-    if classes == 0 {
-        bail!(
-            "{}: this model was trained without labels, so it cannot sample a class (train one with `diffscope train --conditional`)",
-            cmd.weights
-        );
     }
-    if class == "any" {
-        return Ok(Some(classes::draw_labels(classes, cmd.n, cmd.seed)));
-    }
-    match class.parse::<usize>() {
-        Ok(c) if c < classes => Ok(Some(vec![c; cmd.n])),
-        _ => bail!(
-            "--class '{class}' is not a class of {} (0 to {}, or any)",
-            cmd.weights,
-            classes - 1
-        ),
+    match cmd.class.as_deref().unwrap_or("any") {
+        "any" => Ok(Some(classes::draw_labels(classes, cmd.n, cmd.seed))),
+        "none" if cmd.guidance != 0.0 => {
+            bail!("--guidance guides towards a class: --class none samples the unconditional branch unguided")
+        }
+        "none" => Ok(None),
+        class => match class.parse::<usize>() {
+            Ok(c) if c < classes => Ok(Some(vec![c; cmd.n])),
+            _ => bail!(
+                "--class '{class}' is not a class of {} (0 to {}, any, or none)",
+                cmd.weights,
+                classes - 1
+            ),
+        },
     }
 }
 
