@@ -306,6 +306,8 @@ fn any_class_draws_classes_uniformly() {
     }
     assert_eq!(ClassChoice::Class(3).labels(10, 4, 0).unwrap(), vec![3; 4]);
     assert!(ClassChoice::Class(10).labels(10, 4, 0).is_err());
+    assert_eq!(ClassChoice::Class(10).within(10), ClassChoice::Any);
+    assert_eq!(ClassChoice::Class(9).within(10), ClassChoice::Class(9));
 }
 
 /// The window's readout: the data themselves are classified surely and as labelled, and
@@ -323,6 +325,8 @@ fn guidance_readout_of_the_data_themselves() {
     let r = measure(&reference, &same, &[0; 50], ClassChoice::Class(0), 3.0).unwrap();
     assert_eq!(r.diversity, 0.0);
     assert!(LabelledData::of("swiss-roll").is_none());
+    let glyphs = LabelledData::of("glyphs").unwrap();
+    assert_eq!((glyphs.labels.len(), glyphs.dim, glyphs.classes), (2000, 784, 10));
     let digits = LabelledData::of("digits").unwrap();
     let r = measure(
         &digits,

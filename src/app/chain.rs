@@ -257,10 +257,7 @@ impl DiffscopeApp {
             .as_ref()
             .map_or(0, |m| m.summary.classes);
         (r.denoiser == DenoiserKind::Learned && classes > 0).then_some(ClassGuidance {
-            class: match r.class {
-                ClassChoice::Class(c) if c >= classes => ClassChoice::Any,
-                other => other,
-            },
+            class: r.class.within(classes),
             weight: r.guidance,
         })
     }

@@ -115,6 +115,16 @@ pub enum ClassChoice {
 }
 
 impl ClassChoice {
+    /// This choice for a model of `classes` classes: a class it does not have becomes
+    /// any class (the window's picker outlived a model with more classes).
+    #[must_use]
+    pub const fn within(self, classes: usize) -> Self {
+        match self {
+            Self::Class(c) if c >= classes => Self::Any,
+            other => other,
+        }
+    }
+
     /// The labels of `n` samples of a model of `classes` classes (a class beyond the
     /// model's is refused).
     pub fn labels(self, classes: usize, n: usize, seed: u64) -> Result<Vec<usize>, ModelError> {

@@ -35,17 +35,26 @@ pub struct LabelledData {
 
 impl LabelledData {
     /// The labelled data of a model trained on `dataset` (its file's `dataset` key): the
-    /// digits or a labelled built-in 2D set (seed 1, as the shipped models); `None` for
-    /// anything else.
+    /// digits, the window's glyph digits, or a labelled built-in 2D set (seed 1, as the
+    /// shipped models); `None` for anything else.
     #[must_use]
     pub fn of(dataset: &str) -> Option<Self> {
         if dataset == "digits" {
-            let digits = data::digits().ok()?;
+            let digits = super::cached_digits().ok()?;
             return Some(Self {
                 data: digits.images.iter().flatten().copied().collect(),
                 labels: digits.labels.iter().map(|&c| usize::from(c)).collect(),
                 dim: data::DIGIT_PIXELS,
                 classes: data::DIGIT_CLASSES,
+            });
+        }
+        if dataset == "glyphs" {
+            let (images, labels) = super::cached_glyphs();
+            return Some(Self {
+                data: images.iter().flatten().copied().collect(),
+                labels: labels.clone(),
+                dim: data::glyphs::GLYPH_PIXELS,
+                classes: data::glyphs::GLYPH_CLASSES,
             });
         }
         let set: Dataset = dataset.parse().ok()?;
@@ -105,7 +114,7 @@ fn mean_pairwise(xs: &[&[f32]]) -> f64 {
 /// 2D set ([`Dataset::class_name`]), else `class k`.
 #[must_use]
 pub fn class_name(dataset: &str, k: usize) -> String {
-    if dataset == "digits" {
+    if dataset == "digits" || dataset == "glyphs" {
         return k.to_string();
     }
     dataset

@@ -18,7 +18,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::frames::panic_message;
-use crate::model::classes::{ClassChoice, Guidance};
+use crate::model::classes::Guidance;
 use crate::model::sample::Denoiser;
 use crate::model::{Checkpoint, ModelError, io, shipped};
 
@@ -367,11 +367,7 @@ fn guided(
 ) -> Result<Denoiser, ModelError> {
     match (denoiser, guidance) {
         (Denoiser::Learned(net), Some(g)) if net.classes() > 0 => {
-            let class = match g.class {
-                ClassChoice::Class(c) if c >= net.classes() => ClassChoice::Any,
-                other => other,
-            };
-            let labels = class.labels(net.classes(), n, seed)?;
+            let labels = g.class.within(net.classes()).labels(net.classes(), n, seed)?;
             Ok(Denoiser::Guided(
                 net,
                 Guidance {
