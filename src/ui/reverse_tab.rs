@@ -249,7 +249,6 @@ fn options_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, command
             ui.add(egui::Slider::new(&mut r.ddim_eta, 0.0..=1.0).text("η"))
                 .on_hover_text("0: deterministic; 1 with every step: DDPM with σ² = β̃_t");
         }
-        guidance_ui(ui, settings, model);
         ui.separator();
         chain_options_ui(ui, settings, model);
         ui.separator();
@@ -273,10 +272,13 @@ fn options_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, command
         super::controls::gif_side_ui(ui, &mut settings.reverse.gif_side);
         sdedit_ui(ui, settings, model);
     });
+    // A row of its own: in the options' row the class and w pushed the speed slider past
+    // the window's edge at 1280×720 (a slider with its label does not wrap as one).
+    guidance_ui(ui, settings, model);
 }
 
-/// A class-conditional model's class picker and guidance weight (in the options' row):
-/// the class restarts a live chain, `w` acts on it at once.
+/// A class-conditional model's class picker and guidance weight (a row of their own;
+/// nothing for other models): the class restarts a live chain, `w` acts on it at once.
 fn guidance_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model) {
     let Some(m) = model.learning.learned.as_ref().filter(|m| m.summary.classes > 0) else {
         return;
@@ -286,36 +288,37 @@ fn guidance_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model) {
     }
     let (classes, dataset) = (m.summary.classes, &m.summary.dataset);
     let r = &mut settings.reverse;
-    let name = |c: ClassChoice| match c {
-        ClassChoice::Any => "any".to_owned(),
-        ClassChoice::Class(k) => class_name(dataset, k),
-    };
-    ui.separator();
-    let label = ui.label("class").on_hover_text(
-        "The class the chain samples (the model is class-conditional): any draws a class per \
-         sample. Changing it restarts a running chain",
-    );
-    egui::ComboBox::from_id_salt("class")
-        .selected_text(name(r.class))
-        .show_ui(ui, |ui| {
-            ui.selectable_value(&mut r.class, ClassChoice::Any, "any");
-            for k in 0..classes {
-                ui.selectable_value(&mut r.class, ClassChoice::Class(k), class_name(dataset, k));
-            }
-        })
-        .response
-        .labelled_by(label.id);
-    ui.spacing_mut().slider_width = 110.0;
-    ui.add(
-        egui::Slider::new(&mut r.guidance, 0.0..=MAX_GUIDANCE)
-            .step_by(0.25)
-            .text("w"),
-    )
-    .on_hover_text(
-        "Classifier-free guidance: ε̃ = (1 + w)·ε̂(x, c) − w·ε̂(x, ∅). 0 samples the model as \
-             trained; larger w makes samples surer of their class and less varied. Acts on a \
-             running chain at once",
-    );
+    ui.horizontal(|ui| {
+        let name = |c: ClassChoice| match c {
+            ClassChoice::Any => "any".to_owned(),
+            ClassChoice::Class(k) => class_name(dataset, k),
+        };
+        let label = ui.label("class").on_hover_text(
+            "The class the chain samples (the model is class-conditional): any draws a class per \
+             sample. Changing it restarts a running chain",
+        );
+        egui::ComboBox::from_id_salt("class")
+            .selected_text(name(r.class))
+            .show_ui(ui, |ui| {
+                ui.selectable_value(&mut r.class, ClassChoice::Any, "any");
+                for k in 0..classes {
+                    ui.selectable_value(&mut r.class, ClassChoice::Class(k), class_name(dataset, k));
+                }
+            })
+            .response
+            .labelled_by(label.id);
+        ui.spacing_mut().slider_width = 110.0;
+        ui.add(
+            egui::Slider::new(&mut r.guidance, 0.0..=MAX_GUIDANCE)
+                .step_by(0.25)
+                .text("w"),
+        )
+        .on_hover_text(
+            "Classifier-free guidance: ε̃ = (1 + w)·ε̂(x, c) − w·ε̂(x, ∅). 0 samples the model as \
+                 trained; larger w makes samples surer of their class and less varied. Acts on a \
+                 running chain at once",
+        );
+    });
 }
 
 /// Samples, seed and speed (in the options' row).
@@ -337,14 +340,15 @@ fn chain_options_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model) {
     ui.add(egui::DragValue::new(&mut r.seed).range(0..=99_999))
         .labelled_by(label.id);
     ui.separator();
-    ui.add_enabled_ui(!r.max_speed, |ui| {
-        ui.spacing_mut().slider_width = 90.0;
-        ui.add(
-            egui::Slider::new(&mut r.steps_per_s, 1.0..=2000.0)
-                .logarithmic(true)
-                .text("steps/s"),
-        );
-    });
+    // `add_enabled`, not a scope: a scope in a wrapped row cannot move to the next row,
+    // and with a conditional model's class and w in the row the slider ran off its end.
+    ui.spacing_mut().slider_width = 90.0;
+    ui.add_enabled(
+        !r.max_speed,
+        egui::Slider::new(&mut r.steps_per_s, 1.0..=2000.0)
+            .logarithmic(true)
+            .text("steps/s"),
+    );
     ui.checkbox(&mut r.max_speed, "max")
         .on_hover_text("As fast as the model goes");
 }
