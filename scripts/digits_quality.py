@@ -4,6 +4,13 @@
     diffscope sample --weights digits --n 1000 --seed 1 --out samples.csv
     python3 scripts/digits_quality.py samples.csv [more.csv …]
 
+    diffscope sample --weights glyphs --n 1000 --seed 1 --out samples.csv
+    python3 scripts/digits_quality.py --glyphs target/release/diffscope samples.csv
+
+With `--glyphs BIN` the same yardsticks are of the 28×28 glyph digits (784 values per
+row): the real data are 4000 glyphs that BIN renders (`diffscope data --glyphs`) with a
+seed no model was trained on, split as below into a reference and a held-out half.
+
 Each CSV holds one image per row: 64 pixel values in [-1, 1] (row-major, the app's
 `x = v/8 − 1` of the 0..16 digits), after an optional header line; the first column may
 be a `label` (the class a conditional model was asked for).
@@ -27,16 +34,22 @@ The first row of the table is the held-out real digits themselves: the ceiling.
 """
 
 import argparse
+import io
+import subprocess
 import sys
 
 import numpy as np
 from sklearn.datasets import load_digits
+from sklearn.metrics import pairwise_distances
 from sklearn.model_selection import train_test_split
 from sklearn.neighbors import NearestNeighbors
 from sklearn.neural_network import MLPClassifier
 
 K = 3
 SEED = 0
+# The glyph digits' real data: 4000 of a seed no model trains on (train uses seed 1).
+GLYPHS = 4000
+GLYPH_SEED = 7
 
 
 def knn_radii(x):
@@ -48,7 +61,7 @@ def knn_radii(x):
 
 def coverage(points, centres, radii):
     """Share of `points` inside at least one ball (centres[j], radii[j])."""
-    d = np.sqrt(((points[:, None, :] - centres[None, :, :]) ** 2).sum(-1))
+    d = pairwise_distances(points, centres)  # chunked inside: 784-value rows stay small
     return float((d <= radii[None, :]).any(axis=1).mean())
 
 
@@ -78,7 +91,7 @@ def frechet(a, b):
     return float(((mu_a - mu_b) ** 2).sum() + np.trace(ca) + np.trace(cb) - 2.0 * cross)
 
 
-def read_samples(path):
+def read_samples(path, dim):
     rows = []
     with open(path) as f:
         for line_no, line in enumerate(f, 1):
@@ -92,11 +105,11 @@ def read_samples(path):
                 if line_no == 1:
                     continue  # header
                 sys.exit(f"{path}:{line_no}: not a number in '{line[:40]}'")
-            if len(values) not in (64, 65):
-                sys.exit(f"{path}:{line_no}: {len(values)} values, expected 64 (or a label and 64)")
+            if len(values) not in (dim, dim + 1):
+                sys.exit(f"{path}:{line_no}: {len(values)} values, expected {dim} (or a label and {dim})")
             rows.append(values)
     a = np.array(rows, dtype=np.float64)
-    if a.shape[1] == 65:
+    if a.shape[1] == dim + 1:
         return a[:, 1:], a[:, 0].astype(int)
     return a, None
 
@@ -104,12 +117,21 @@ def read_samples(path):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("samples", nargs="+", help="CSV files of samples")
+    parser.add_argument("--glyphs", metavar="BIN", help="the 28×28 glyph digits, rendered by this diffscope binary")
     args = parser.parse_args()
 
-    digits = load_digits()
-    x = digits.data / 8.0 - 1.0
+    if args.glyphs:
+        out = subprocess.run(
+            [args.glyphs, "data", "--glyphs", "--n", str(GLYPHS), "--seed", str(GLYPH_SEED), "--csv", "-"],
+            check=True, capture_output=True, text=True,
+        ).stdout
+        table = np.loadtxt(io.StringIO(out), delimiter=",", skiprows=1)
+        x, y, dim, what = table[:, 1:], table[:, 0].astype(int), 784, "glyph digits"
+    else:
+        digits = load_digits()
+        x, y, dim, what = digits.data / 8.0 - 1.0, digits.target, 64, "digits"
     x_ref, x_held, y_ref, y_held = train_test_split(
-        x, digits.target, test_size=0.5, random_state=SEED, stratify=digits.target
+        x, y, test_size=0.5, random_state=SEED, stratify=y
     )
     clf = MLPClassifier(hidden_layer_sizes=(128,), max_iter=2000, random_state=SEED)
     clf.fit(x_ref, y_ref)
@@ -128,14 +150,14 @@ def main():
             asked = f"{(proba.argmax(1) == labels[:n]).mean():.3f}"
         print(f"| {name} | {len(s)} | {p:.3f} | {r:.3f} | {conf:.3f} | {fd:.2f} | {asked} |")
 
-    print(f"classifier accuracy on the held-out digits: {clf.score(x_held, y_held):.3f}")
+    print(f"classifier accuracy on the held-out {what}: {clf.score(x_held, y_held):.3f}")
     print("| samples | n | precision | recall | top-class prob. | FD ratio | as asked |")
     print("|---|---|---|---|---|---|---|")
-    row("real held-out digits", x_held, y_held)
+    row(f"real held-out {what}", x_held, y_held)
     for path in args.samples:
-        s, labels = read_samples(path)
+        s, labels = read_samples(path, dim)
         if len(s) < n:
-            print(f"warning: {path} has {len(s)} samples, fewer than the {n} held-out digits", file=sys.stderr)
+            print(f"warning: {path} has {len(s)} samples, fewer than the {n} held-out {what}", file=sys.stderr)
         row(path, s, labels)
 
 

@@ -15,6 +15,9 @@ for set in swiss-roll checkerboard; do
     "$bin" train --dataset "$set" --seed 1 --out "assets/weights/$set.safetensors"
 done
 "$bin" train --digits --conditional --seed 1 --threads 1 --iters 40000 --ema 0.9995 --out assets/weights/digits.safetensors
+# The 28×28 glyph digits U-Net: 60,000 rendered glyphs (seed 1), 16,000 batches of 64.
+"$bin" train --glyphs --conditional --seed 1 --threads 1 --batch 64 --iters 16000 --ema 0.9995 \
+    --out assets/weights/glyphs.safetensors
 # The latent-variable models of the VAE → VDM tab (README, "Shipped weights"), each on
 # one thread (bit for bit reproducible).
 "$bin" vae train --model vae --iterations 20000 --threads 1 --out assets/weights/vae-two-moons.safetensors

@@ -29,12 +29,20 @@ const TINY_GREY: ConvConfig = ConvConfig {
     classes: 0,
 };
 
-fn gelu(v: f64) -> f64 {
+pub(crate) fn gelu(v: f64) -> f64 {
     0.5 * v * (1.0 + libm::erf(v / std::f64::consts::SQRT_2))
 }
 
 /// PyTorch's `nn.Conv2d(cin, cout, 3, padding=d, dilation=d)` on one `cin × h × w` image.
-fn conv(x: &[f64], cin: usize, h: usize, w: usize, weight: &[f64], bias: &[f64], d: usize) -> Vec<f64> {
+pub(crate) fn conv(
+    x: &[f64],
+    cin: usize,
+    h: usize,
+    w: usize,
+    weight: &[f64],
+    bias: &[f64],
+    d: usize,
+) -> Vec<f64> {
     let cout = bias.len();
     let mut out = vec![0.0; cout * h * w];
     for o in 0..cout {
@@ -61,7 +69,7 @@ fn conv(x: &[f64], cin: usize, h: usize, w: usize, weight: &[f64], bias: &[f64],
 }
 
 /// `W·v + b` for PyTorch's `[out, in]` `W`.
-fn linear(weight: &[f64], bias: &[f64], v: &[f64]) -> Vec<f64> {
+pub(crate) fn linear(weight: &[f64], bias: &[f64], v: &[f64]) -> Vec<f64> {
     let k = v.len();
     bias.iter()
         .enumerate()
@@ -128,7 +136,7 @@ fn reference_eps_labelled(
     out
 }
 
-fn mse(a: &[f64], b: &[f64]) -> f64 {
+pub(crate) fn mse(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum::<f64>() / a.len() as f64
 }
 
@@ -149,7 +157,7 @@ fn batch(cfg: &ConvConfig, n: usize, seed: u64) -> (Vec<f32>, Vec<f32>, Vec<f32>
     (xt, t, eps)
 }
 
-fn widen(v: &[f32]) -> Vec<f64> {
+pub(crate) fn widen(v: &[f32]) -> Vec<f64> {
     v.iter().map(|&x| f64::from(x)).collect()
 }
 

@@ -104,26 +104,36 @@ fn load_data(cmd: &ElboCmd) -> Result<(Vec<f32>, DataShape, String)> {
             let m = cmd.data_n.map_or(n, |m| m.min(points.len()));
             return Ok((flat(&points[..m]), DataShape::Points, path.display().to_string()));
         }
-        DataSource::Image(_) => bail!("elbo takes --dataset, --points or --digits, not --image"),
-        DataSource::Digits => {}
+        DataSource::Image(_) => bail!("elbo takes --dataset, --points, --digits or --glyphs, not --image"),
+        DataSource::Digits | DataSource::Glyphs => {}
     }
-    let digits = data::digits()?;
-    if digits.len() < n {
-        bail!("--n {n} but there are only {} digits", digits.len());
+    let glyphs = matches!(cmd.data.source()?, DataSource::Glyphs);
+    let (images, side, name) = if glyphs {
+        let (images, _) = crate::scene::cached_glyphs();
+        let images: Vec<&[f32]> = images.iter().map(Vec::as_slice).collect();
+        (images, data::glyphs::GLYPH_SIDE, "glyph digits")
+    } else {
+        let digits = crate::scene::cached_digits()?;
+        let images: Vec<&[f32]> = digits.images.iter().map(<[f32; 64]>::as_slice).collect();
+        (images, data::DIGIT_SIDE, "digits")
+    };
+    if images.len() < n {
+        bail!("--n {n} but there are only {} {name}", images.len());
     }
     // As 8-bit images (what the discretised decoder models), so that the ideal denoiser
     // memorises exactly the values the bound is of.
-    let values = digits.images[..m.min(digits.len())]
+    let values = images[..m.min(images.len())]
         .iter()
+        .copied()
         .flatten()
         .map(|&v| nearest_8bit_level(f64::from(v)) as f32)
         .collect();
     let shape = DataShape::Image {
         channels: 1,
-        height: data::DIGIT_SIDE,
-        width: data::DIGIT_SIDE,
+        height: side,
+        width: side,
     };
-    Ok((values, shape, "digits".to_owned()))
+    Ok((values, shape, name.to_owned()))
 }
 
 /// A progress bar on a terminal's stderr (nothing elsewhere), redrawn at most ten times a

@@ -254,6 +254,10 @@ pub struct DataArgs {
     /// forward`, where --discrete runs D3PM's chain on their intensity levels).
     #[arg(long)]
     digits: bool,
+    /// The 28×28 glyph digits rendered from the embedded fonts (`train`, `elbo`, `render
+    /// forward`; train draws --glyph-count of them, the window and elbo use its 2000).
+    #[arg(long)]
+    glyphs: bool,
 }
 
 /// The one data source [`DataArgs`] names.
@@ -267,6 +271,8 @@ pub enum DataSource<'a> {
     Points(&'a Path),
     /// `--digits`.
     Digits,
+    /// `--glyphs`.
+    Glyphs,
 }
 
 impl DataArgs {
@@ -280,8 +286,10 @@ impl DataArgs {
             Ok(DataSource::Points(points))
         } else if self.digits {
             Ok(DataSource::Digits)
+        } else if self.glyphs {
+            Ok(DataSource::Glyphs)
         } else {
-            bail!("one of --image, --dataset, --points, --digits is required")
+            bail!("one of --image, --dataset, --points, --digits, --glyphs is required")
         }
     }
 }
@@ -292,11 +300,16 @@ fn parse_dataset(s: &str) -> Result<Dataset, data::DataError> {
 
 /// `diffscope data`.
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["dataset", "glyphs"])))]
 pub struct DataCmd {
     /// The built-in 2D data set: two-moons, swiss-roll, 8gaussians, checkerboard, circles, spiral.
     #[arg(long, value_name = "NAME", value_parser = parse_dataset)]
-    dataset: Dataset,
-    /// Number of points.
+    dataset: Option<Dataset>,
+    /// The 28×28 glyph digits instead: one per row, its label then 784 values in [-1, 1]
+    /// (the window's and `train --glyphs`' are those of seed 1).
+    #[arg(long)]
+    glyphs: bool,
+    /// Number of points (glyphs).
     #[arg(long, default_value_t = 1000, value_name = "N")]
     n: usize,
     /// Seed of the points.
@@ -413,7 +426,25 @@ fn schedule_cmd(cmd: &ScheduleCmd) -> Result<()> {
 }
 
 fn data_cmd(cmd: &DataCmd) -> Result<()> {
-    let points = data::generate(cmd.dataset, cmd.n, cmd.seed);
+    let Some(dataset) = cmd.dataset else {
+        if cmd.n > 200_000 {
+            bail!("--n must be at most 200000 glyphs, got {}", cmd.n);
+        }
+        let (images, labels) = data::glyphs::glyphs(cmd.n, cmd.seed);
+        let side = data::glyphs::GLYPH_SIDE;
+        let header = std::iter::once("label".to_owned())
+            .chain((0..side * side).map(|p| format!("p{p}")))
+            .collect::<Vec<_>>()
+            .join(",");
+        let rows = images.iter().zip(&labels).map(|(image, label)| {
+            std::iter::once(label.to_string())
+                .chain(image.iter().map(|v| format!("{v}")))
+                .collect::<Vec<_>>()
+                .join(",")
+        });
+        return write_lines(&cmd.csv, std::iter::once(header).chain(rows));
+    };
+    let points = data::generate(dataset, cmd.n, cmd.seed);
     let lines = std::iter::once("x,y".to_owned()).chain(points.iter().map(|[x, y]| format!("{x},{y}")));
     write_lines(&cmd.csv, lines)
 }

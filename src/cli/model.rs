@@ -10,6 +10,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use image::RgbImage;
 
 use super::{DataArgs, DataSource, ScheduleArgs, write_lines};
+use crate::data::glyphs::{GLYPH_CLASSES, GLYPH_SIDE};
 use crate::diffusion::ReverseVariance;
 use crate::export;
 use crate::format::format_sig;
@@ -18,6 +19,7 @@ use crate::model::conv::ConvConfig;
 use crate::model::mlp::MlpConfig;
 use crate::model::sample::{Denoiser, ReverseChain, Sampler, SamplerKind};
 use crate::model::train::{TrainSet, TrainSettings, Trainer};
+use crate::model::unet::UNetConfig;
 use crate::model::{Architecture, Checkpoint, DataShape, Network, bench, io};
 use crate::scene::load_weights;
 use crate::scene::tile::square_columns;
@@ -62,10 +64,17 @@ pub struct TrainCmd {
     /// Share of a conditional model's batch trained without its label.
     #[arg(long, value_name = "P", default_value_t = crate::model::train::LABEL_DROPOUT)]
     label_dropout: f32,
+    /// Glyph digits to train on with --glyphs (the first N of the window's seed; a tenth
+    /// held out).
+    #[arg(long, value_name = "N", default_value_t = 60_000)]
+    glyph_count: usize,
     /// Where to write the weights.
     #[arg(long, value_name = "W.safetensors")]
     out: PathBuf,
 }
+
+/// The most glyph digits `train --glyphs` draws (3.1 KB each).
+const MAX_GLYPHS: usize = 200_000;
 
 /// The reverse variances on the command line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -373,7 +382,22 @@ pub(super) fn train_cmd(cmd: &TrainCmd, command_line: String) -> Result<()> {
             TrainSet::points(&name, &points, cmd.seed)?
         }
         DataSource::Digits => TrainSet::digits(cmd.seed)?,
-        DataSource::Image(_) => bail!("train takes --dataset, --points or --digits, not --image"),
+        DataSource::Glyphs => {
+            if !(100..=MAX_GLYPHS).contains(&cmd.glyph_count) {
+                bail!(
+                    "--glyph-count must be in 100..={MAX_GLYPHS}, got {}",
+                    cmd.glyph_count
+                );
+            }
+            let (images, labels) = crate::data::glyphs::glyphs(cmd.glyph_count, crate::scene::GLYPH_SEED);
+            let shape = DataShape::Image {
+                channels: 1,
+                height: GLYPH_SIDE,
+                width: GLYPH_SIDE,
+            };
+            TrainSet::labelled_images("glyphs", shape, &images, &labels, GLYPH_CLASSES, cmd.seed)?
+        }
+        DataSource::Image(_) => bail!("train takes --dataset, --points, --digits or --glyphs, not --image"),
     };
     let defaults = TrainSettings::for_shape(set.shape);
     let settings = TrainSettings {
@@ -448,7 +472,9 @@ pub(super) fn train_cmd(cmd: &TrainCmd, command_line: String) -> Result<()> {
 }
 
 /// The network `train` builds for data of `shape`: the defaults, `--width` and `--blocks`,
-/// conditional on `classes` (0: unconditional).
+/// conditional on `classes` (0: unconditional). Images of 28×28 and up whose sides are
+/// multiples of 4 (the glyph digits) get the U-Net (`--width` its `F`, `--blocks` its
+/// middle blocks), smaller ones (the 8×8 digits) the conv net.
 fn architecture(cmd: &TrainCmd, shape: DataShape, classes: usize) -> Architecture {
     match shape {
         DataShape::Points => {
@@ -458,6 +484,21 @@ fn architecture(cmd: &TrainCmd, shape: DataShape, classes: usize) -> Architectur
                 blocks: cmd.blocks.unwrap_or(d.blocks),
                 classes,
                 ..d
+            })
+        }
+        DataShape::Image {
+            channels,
+            height,
+            width,
+        } if height >= 28 && height.is_multiple_of(4) && width.is_multiple_of(4) => {
+            let d = UNetConfig::glyphs();
+            Architecture::UNet(UNetConfig {
+                channels,
+                height,
+                width,
+                features: cmd.width.unwrap_or(d.features),
+                mid_blocks: cmd.blocks.unwrap_or(d.mid_blocks),
+                classes,
             })
         }
         DataShape::Image {

@@ -115,6 +115,7 @@ fn load_source(cmd: &ForwardCmd) -> Result<Scene> {
             })
         }
         DataSource::Digits => Ok(scene::load(&SourceChoice::Digits, &options)?),
+        DataSource::Glyphs => Ok(scene::load(&SourceChoice::Glyphs, &options)?),
     }
 }
 

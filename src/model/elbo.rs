@@ -345,7 +345,7 @@ pub fn estimate_under(
     let (schedule, dim) = (request.schedule, request.dim);
     let model_dim = match denoiser {
         Denoiser::Learned(super::Inference::Mlp(_)) => Some(2),
-        Denoiser::Learned(super::Inference::Conv(_)) => None,
+        Denoiser::Learned(super::Inference::Conv(_) | super::Inference::UNet(_)) => None,
         Denoiser::Ideal(ideal) => Some(ideal.dim()),
         Denoiser::Guided(..) => {
             return Err(ModelError::Data(
@@ -367,10 +367,10 @@ pub fn estimate_under(
             // The image model runs its matrix products on one thread each: small chunks
             // of images in parallel keep both cores busy and every buffer small (for 500
             // digits 1.7× faster than one call; chunks of 64 fault in fresh pages).
-            Denoiser::Learned(super::Inference::Conv(net)) => {
+            Denoiser::Learned(net @ (super::Inference::Conv(_) | super::Inference::UNet(_))) => {
                 let parts = xt
                     .par_chunks(CONV_CHUNK * dim)
-                    .map(|c| net.predict_eps(c, model_t(t), &[]))
+                    .map(|c| net.predict_eps_at(c, model_t(t)))
                     .collect::<Result<Vec<_>, _>>()?;
                 Ok(parts.concat())
             }

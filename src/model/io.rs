@@ -4,9 +4,10 @@
 //! | key | value |
 //! |---|---|
 //! | `format` | `diffscope-1` |
-//! | `architecture` | `mlp2d` or `conv` |
+//! | `architecture` | `mlp2d`, `conv` or `unet` |
 //! | `hidden`, `blocks`, `embedding` | the MLP's shape |
 //! | `channels`, `height`, `width`, `features`, `blocks` | the conv net's shape |
+//! | `channels`, `height`, `width`, `features`, `mid_blocks` | the U-Net's shape (`unet`) |
 //! | `schedule`, `T` | schedule family and number of steps |
 //! | `beta_start`, `beta_end`, `beta` | schedule parameters (absent: the defaults) |
 //! | `zero_terminal_snr` | `true` or `false` |
@@ -25,6 +26,7 @@ use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use super::conv::ConvConfig;
 use super::mlp::MlpConfig;
 use super::params::Param;
+use super::unet::UNetConfig;
 use super::{Architecture, Checkpoint, ModelError, ModelInfo, Network};
 use crate::diffusion::{ScheduleKind, ScheduleSpec};
 
@@ -55,6 +57,14 @@ fn metadata(model: &Checkpoint) -> HashMap<String, String> {
             put("width", c.width.to_string());
             put("features", c.features.to_string());
             put("blocks", c.blocks.to_string());
+        }
+        Architecture::UNet(c) => {
+            put("architecture", "unet".into());
+            put("channels", c.channels.to_string());
+            put("height", c.height.to_string());
+            put("width", c.width.to_string());
+            put("features", c.features.to_string());
+            put("mid_blocks", c.mid_blocks.to_string());
         }
     }
     let classes = model.network.architecture().classes();
@@ -208,7 +218,7 @@ impl Meta {
         // Every block has tensors of its own, so a file cannot hold more blocks than
         // tensors. Checked before the layout (a name and shape per tensor) is built, so
         // that a header declaring a million blocks costs nothing.
-        if let Ok(blocks) = self.num("blocks")
+        if let Ok(blocks) = self.num("blocks").or_else(|_| self.num("mid_blocks"))
             && blocks > tensors
         {
             return Err(bytes_err(format!(
@@ -240,9 +250,17 @@ impl Meta {
                 blocks: self.num("blocks")?,
                 classes,
             }),
+            "unet" => Architecture::UNet(UNetConfig {
+                channels: self.num("channels")?,
+                height: self.num("height")?,
+                width: self.num("width")?,
+                features: self.num("features")?,
+                mid_blocks: self.num("mid_blocks")?,
+                classes,
+            }),
             other => {
                 return Err(bytes_err(format!(
-                    "architecture '{other}' is unknown (expected mlp2d or conv)"
+                    "architecture '{other}' is unknown (expected mlp2d, conv or unet)"
                 )));
             }
         })

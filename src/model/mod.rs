@@ -18,6 +18,7 @@ pub mod params;
 pub mod sample;
 pub mod shipped;
 pub mod train;
+pub mod unet;
 pub mod vae;
 pub mod vae_io;
 
@@ -26,6 +27,7 @@ use std::fmt;
 use conv::{ConvConfig, ConvInference, ConvNet};
 use mlp::{Mlp2d, MlpConfig, MlpInference};
 use params::Param;
+use unet::{UNet, UNetConfig, UNetInference};
 
 use crate::diffusion::ScheduleSpec;
 
@@ -142,6 +144,8 @@ pub enum Architecture {
     Mlp2d(MlpConfig),
     /// The image denoiser.
     Conv(ConvConfig),
+    /// The U-Net of the 28×28 glyph digits.
+    UNet(UNetConfig),
 }
 
 impl Architecture {
@@ -155,6 +159,11 @@ impl Architecture {
                 height: c.height,
                 width: c.width,
             },
+            Self::UNet(c) => DataShape::Image {
+                channels: c.channels,
+                height: c.height,
+                width: c.width,
+            },
         }
     }
 
@@ -164,6 +173,7 @@ impl Architecture {
         match self {
             Self::Mlp2d(c) => c.layout(),
             Self::Conv(c) => c.layout(),
+            Self::UNet(c) => c.layout(),
         }
     }
 
@@ -179,6 +189,7 @@ impl Architecture {
         match self {
             Self::Mlp2d(c) => c.classes,
             Self::Conv(c) => c.classes,
+            Self::UNet(c) => c.classes,
         }
     }
 
@@ -188,6 +199,7 @@ impl Architecture {
         match self {
             Self::Mlp2d(c) => Self::Mlp2d(MlpConfig { classes, ..c }),
             Self::Conv(c) => Self::Conv(ConvConfig { classes, ..c }),
+            Self::UNet(c) => Self::UNet(UNetConfig { classes, ..c }),
         }
     }
 }
@@ -208,6 +220,15 @@ impl fmt::Display for Architecture {
                 "conv net {}ch×{} blocks for {}, {} parameters",
                 c.features,
                 c.blocks,
+                self.data_shape(),
+                c.parameter_count()
+            )?,
+            Self::UNet(c) => write!(
+                f,
+                "U-Net {}ch/{}ch×{} blocks for {}, {} parameters",
+                c.features,
+                c.embedding(),
+                c.mid_blocks + 2,
                 self.data_shape(),
                 c.parameter_count()
             )?,
@@ -244,6 +265,8 @@ pub enum Network {
     Mlp(Mlp2d),
     /// The image denoiser.
     Conv(ConvNet),
+    /// The U-Net of the 28×28 glyph digits.
+    UNet(UNet),
 }
 
 impl Network {
@@ -253,6 +276,7 @@ impl Network {
         match arch {
             Architecture::Mlp2d(c) => Self::Mlp(Mlp2d::new(c, seed)),
             Architecture::Conv(c) => Self::Conv(ConvNet::new(c, seed)),
+            Architecture::UNet(c) => Self::UNet(UNet::new(c, seed)),
         }
     }
 
@@ -261,6 +285,7 @@ impl Network {
         Ok(match arch {
             Architecture::Mlp2d(c) => Self::Mlp(Mlp2d::from_params(c, params)?),
             Architecture::Conv(c) => Self::Conv(ConvNet::from_params(c, params)?),
+            Architecture::UNet(c) => Self::UNet(UNet::from_params(c, params)?),
         })
     }
 
@@ -270,6 +295,7 @@ impl Network {
         match self {
             Self::Mlp(m) => Architecture::Mlp2d(m.config),
             Self::Conv(m) => Architecture::Conv(m.config),
+            Self::UNet(m) => Architecture::UNet(m.config),
         }
     }
 
@@ -285,6 +311,7 @@ impl Network {
         match self {
             Self::Mlp(m) => &m.params,
             Self::Conv(m) => &m.params,
+            Self::UNet(m) => &m.params,
         }
     }
 
@@ -293,6 +320,7 @@ impl Network {
         match self {
             Self::Mlp(m) => &mut m.params,
             Self::Conv(m) => &mut m.params,
+            Self::UNet(m) => &mut m.params,
         }
     }
 
@@ -309,6 +337,7 @@ impl Network {
         match self {
             Self::Mlp(m) => m.loss_and_grads(xt, t, eps, labels),
             Self::Conv(m) => m.loss_and_grads(xt, t, eps, labels),
+            Self::UNet(m) => m.loss_and_grads(xt, t, eps, labels),
         }
     }
 
@@ -317,6 +346,7 @@ impl Network {
         Ok(match self {
             Self::Mlp(m) => Inference::Mlp(m.inference()?),
             Self::Conv(m) => Inference::Conv(m.inference()?),
+            Self::UNet(m) => Inference::UNet(m.inference()?),
         })
     }
 }
@@ -328,6 +358,8 @@ pub enum Inference {
     Mlp(MlpInference),
     /// The image denoiser.
     Conv(ConvInference),
+    /// The U-Net.
+    UNet(UNetInference),
 }
 
 impl Inference {
@@ -348,6 +380,7 @@ impl Inference {
         match self {
             Self::Mlp(m) => m.predict_eps(xt, t, labels),
             Self::Conv(m) => m.predict_eps(xt, t, labels),
+            Self::UNet(m) => m.predict_eps(xt, t, labels),
         }
     }
 
@@ -357,6 +390,7 @@ impl Inference {
         match self {
             Self::Mlp(m) => m.classes(),
             Self::Conv(m) => m.classes(),
+            Self::UNet(m) => m.classes(),
         }
     }
 }

@@ -6,7 +6,7 @@ use super::{Scene, SceneData, SceneError, SourceChoice, cached_digits, cached_gl
 use crate::data::glyphs::{GLYPH_CLASSES, GLYPH_SIDE};
 use crate::data::{self, Dataset, ImageData};
 use crate::model::train::TrainSet;
-use crate::model::{Architecture, DataShape, conv::ConvConfig, mlp::MlpConfig};
+use crate::model::{Architecture, DataShape, conv::ConvConfig, mlp::MlpConfig, unet::UNetConfig};
 
 /// Images are reduced so their long side is at most this to train on (and for the ideal
 /// denoiser of an image).
@@ -127,9 +127,9 @@ pub fn train_set(scene: &Scene, seed: u64) -> Result<(TrainSet, Architecture), S
             let (images, labels) = cached_glyphs();
             Ok((
                 TrainSet::labelled_images("glyphs", GLYPH_SHAPE, images, labels, GLYPH_CLASSES, seed)?,
-                Architecture::Conv(ConvConfig {
+                Architecture::UNet(UNetConfig {
                     classes: GLYPH_CLASSES,
-                    ..ConvConfig::for_image(1, GLYPH_SIDE, GLYPH_SIDE)
+                    ..UNetConfig::glyphs()
                 }),
             ))
         }
