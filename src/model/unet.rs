@@ -352,14 +352,21 @@ fn check_shape(cfg: &UNetConfig) -> Result<(), ModelError> {
 /// `n` examples of `C × H × W` values (CHW) as the `(n·H·W) × C` matrix (NHWC).
 fn to_nhwc(data: &[f32], cfg: &UNetConfig, n: usize) -> candle_core::Result<Tensor> {
     let (c, px) = (cfg.channels, cfg.height * cfg.width);
+    if c == 1 {
+        return Tensor::from_slice(data, (n * px, 1), &Device::Cpu);
+    }
     let t = Tensor::from_slice(data, (n, c, px), &Device::Cpu)?;
     t.transpose(1, 2)?.contiguous()?.reshape((n * px, c))
 }
 
 /// PyTorch's `pixel_unshuffle(2)` on an NHWC matrix: `(n·H·W) × c` → `(n·H/2·W/2) × 4c`,
-/// channel `4c + 2dy + dx`.
-fn unshuffle(x: &Tensor, n: usize, grid: Grid) -> candle_core::Result<Tensor> {
+/// channel `4c + 2dy + dx`. In inference (`fast`) a plain loop: candle's copy of a
+/// six-dimensional permutation walks its strides value by value.
+fn unshuffle(x: &Tensor, n: usize, grid: Grid, fast: bool) -> candle_core::Result<Tensor> {
     let (_, c) = x.dims2()?;
+    if fast {
+        return rearranged(x, n, grid, c, true);
+    }
     let (h, w) = (grid.height / 2, grid.width / 2);
     x.reshape(vec![n, h, 2, w, 2, c])?
         .permute([0, 1, 3, 5, 2, 4])?
@@ -367,15 +374,50 @@ fn unshuffle(x: &Tensor, n: usize, grid: Grid) -> candle_core::Result<Tensor> {
         .reshape((n * h * w, 4 * c))
 }
 
-/// PyTorch's `pixel_shuffle(2)` on an NHWC matrix: `(n·h·w) × 4c` → `(n·2h·2w) × c`.
-fn shuffle(x: &Tensor, n: usize, grid: Grid) -> candle_core::Result<Tensor> {
+/// PyTorch's `pixel_shuffle(2)` on an NHWC matrix: `(n·h·w) × 4c` → `(n·2h·2w) × c`
+/// (`grid` is `h × w`).
+fn shuffle(x: &Tensor, n: usize, grid: Grid, fast: bool) -> candle_core::Result<Tensor> {
     let (_, c4) = x.dims2()?;
     let c = c4 / 4;
+    if fast {
+        let full = Grid {
+            height: 2 * grid.height,
+            width: 2 * grid.width,
+        };
+        return rearranged(x, n, full, c, false);
+    }
     let (h, w) = (grid.height, grid.width);
     x.reshape(vec![n, h, w, c, 2, 2])?
         .permute([0, 1, 4, 2, 5, 3])?
         .contiguous()?
         .reshape((n * 4 * h * w, c))
+}
+
+/// [`unshuffle`] (`to_blocks`) or [`shuffle`] of `n` images whose full-resolution grid
+/// is `full` with `c` channels there, by index: value `(y, x, ch)` of the full grid is
+/// channel `4ch + 2(y mod 2) + x mod 2` of pixel `(y/2, x/2)` of the half grid.
+fn rearranged(x: &Tensor, n: usize, full: Grid, c: usize, to_blocks: bool) -> candle_core::Result<Tensor> {
+    let src = x.flatten_all()?.to_vec1::<f32>()?;
+    let mut out = vec![0f32; src.len()];
+    let (h, w) = (full.height, full.width);
+    let (w2, c4) = (w / 2, 4 * c);
+    for img in 0..n {
+        for y in 0..h {
+            for xx in 0..w {
+                let full_at = ((img * h + y) * w + xx) * c;
+                let half_at = ((img * (h / 2) + y / 2) * w2 + xx / 2) * c4 + 2 * (y % 2) + xx % 2;
+                for ch in 0..c {
+                    if to_blocks {
+                        out[half_at + 4 * ch] = src[full_at + ch];
+                    } else {
+                        out[full_at + ch] = src[half_at + 4 * ch];
+                    }
+                }
+            }
+        }
+    }
+    let rows = if to_blocks { n * h * w / 4 } else { n * h * w };
+    Tensor::from_vec(out, (rows, src.len() / rows), &Device::Cpu)
 }
 
 /// `x·Wᵀ + b` for the 1×1 maps.
@@ -451,18 +493,18 @@ fn forward(
         input_grad,
         prepared,
     };
-    let h = unshuffle(x, n, full)?.apply_op3(w[2], w[3], conv(false))?;
+    let h = unshuffle(x, n, full, prepared)?.apply_op3(w[2], w[3], conv(false))?;
     let skip = block(&h, w, DOWN, &biases[0], half, prepared)?;
-    let mut m = linear(&unshuffle(&skip, n, half)?, w[DOWN_PROJ], w[DOWN_PROJ + 1])?;
+    let mut m = linear(&unshuffle(&skip, n, half, prepared)?, w[DOWN_PROJ], w[DOWN_PROJ + 1])?;
     for i in 0..cfg.mid_blocks {
         m = block(&m, w, MID + PER_BLOCK * i, &biases[1 + i], quarter, prepared)?;
     }
     let (up_proj, merge, up, out) = (cfg.up_proj(), cfg.merge(), cfg.up(), cfg.conv_out());
-    let u = shuffle(&linear(&m, w[up_proj], w[up_proj + 1])?, n, quarter)?;
+    let u = shuffle(&linear(&m, w[up_proj], w[up_proj + 1])?, n, quarter, prepared)?;
     let u = linear(&Tensor::cat(&[&u, &skip], 1)?, w[merge], w[merge + 1])?;
     let u = block(&u, w, up, &biases[1 + cfg.mid_blocks], half, prepared)?;
     let e = u.apply_op1(Gelu)?.apply_op3(w[out], w[out + 1], conv(true))?;
-    shuffle(&e, n, half)
+    shuffle(&e, n, half, prepared)
 }
 
 /// The U-Net prepared for sampling: one `t` for the whole batch.
@@ -508,6 +550,9 @@ impl UNetInference {
         let x = to_nhwc(xt, &cfg, n)?;
         let out = forward(&cfg, &w, &x, &biases, n, true)?;
         let (c, px) = (cfg.channels, cfg.height * cfg.width);
+        if c == 1 {
+            return Ok(tensor_vec(&out.flatten_all()?)?);
+        }
         let chw = out.reshape((n, px, c))?.transpose(1, 2)?.contiguous()?;
         Ok(tensor_vec(&chw.flatten_all()?)?)
     }
