@@ -179,7 +179,7 @@ fn the_glyph_source_shows_a_grid_and_trains_a_conditional_model() {
         (set.classes, set.len() + set.held_out.len() / GLYPH_PIXELS),
         (10, GLYPH_COUNT)
     );
-    assert!(matches!(arch, Architecture::Conv(c) if c.classes == 10 && c.height == 28));
+    assert!(matches!(arch, Architecture::UNet(c) if c.classes == 10 && c.height == 28 && c.features == 24));
 }
 
 fn glyph_at(i: usize) -> Vec<f32> {

@@ -321,3 +321,162 @@ fn weights_round_trip_and_say_their_architecture() {
     let err = io::from_bytes(&renamed).unwrap_err().to_string();
     assert!(err.contains("`blocks`"), "{err}");
 }
+
+/// ε̂ of the shipped glyph-digits U-Net by PyTorch (`scripts/torch_unet_check.py`, the
+/// module doc's network loading the file with `load_state_dict`): `(t, labelled, every
+/// 97th value of each image)`, the inputs `x[i, p] = sin(0.37 p + 1.3 i)`, labels 3 and 8.
+const GLYPHS_GOLDEN: [(f32, bool, [[f32; 9]; 2]); 4] = [
+    (
+        20.0,
+        false,
+        [
+            [
+                1.153_623,
+                -0.840_781_45,
+                0.988_796_3,
+                0.220_336_23,
+                -1.298_478,
+                -0.139_109_76,
+                1.233_588_1,
+                -0.269_149_93,
+                -0.255_300_46,
+            ],
+            [
+                2.952_176_3,
+                -0.455_350_65,
+                -0.175_961_45,
+                0.321_607_68,
+                0.656_702_3,
+                -0.631_853_64,
+                0.503_838_7,
+                1.833_673_6,
+                -0.659_524_8,
+            ],
+        ],
+    ),
+    (
+        20.0,
+        true,
+        [
+            [
+                1.168_194_3,
+                -0.941_500_1,
+                1.009_499_8,
+                0.209_900_56,
+                -1.281_332_7,
+                -0.197_250_29,
+                1.308_783_9,
+                -0.278_517_13,
+                -0.248_781_59,
+            ],
+            [
+                3.070_452_7,
+                -0.490_633_7,
+                -0.061_245_557,
+                0.336_974_65,
+                0.679_996_9,
+                -0.687_428_8,
+                0.475_873_77,
+                1.949_685_8,
+                -0.652_233_24,
+            ],
+        ],
+    ),
+    (
+        700.0,
+        false,
+        [
+            [
+                0.112_124_935,
+                -0.908_640_5,
+                0.558_060_6,
+                0.797_322_99,
+                -0.728_756_96,
+                -0.325_228_75,
+                1.047_861_7,
+                -0.012_749_448,
+                -0.881_778_7,
+            ],
+            [
+                1.069_210_3,
+                -0.438_044_87,
+                -0.637_905_06,
+                0.862_357_2,
+                0.423_072_67,
+                -0.975_295_8,
+                0.204_443,
+                1.032_927_3,
+                -0.471_431_25,
+            ],
+        ],
+    ),
+    (
+        700.0,
+        true,
+        [
+            [
+                0.117_174_09,
+                -0.921_892_17,
+                0.554_575_5,
+                0.815_731_8,
+                -0.734_829_4,
+                -0.293_227_34,
+                1.048_628_2,
+                -0.016_740_68,
+                -0.892_300_4,
+            ],
+            [
+                1.065_213_1,
+                -0.435_446_68,
+                -0.634_610_7,
+                0.840_808_8,
+                0.419_812,
+                -1.006_324_2,
+                0.199_358_13,
+                1.044_213_1,
+                -0.472_421,
+            ],
+        ],
+    ),
+];
+
+/// The shipped glyph-digits weights load as the conditional U-Net, and their ε̂ is
+/// PyTorch's on fixed inputs, with and without a class.
+#[test]
+fn shipped_glyphs_model_matches_pytorch() {
+    let model = diffscope::model::shipped::load("glyphs").unwrap().unwrap();
+    let Architecture::UNet(cfg) = model.network.architecture() else {
+        panic!("the shipped glyph model is {}", model.network.architecture());
+    };
+    assert_eq!(
+        cfg,
+        UNetConfig {
+            classes: 10,
+            ..UNetConfig::glyphs()
+        }
+    );
+    assert!(
+        model.info.command.contains("train --glyphs --conditional"),
+        "{}",
+        model.info.command
+    );
+    let net = model.network.inference().unwrap();
+    let x: Vec<f32> = (0..2)
+        .flat_map(|i| (0..784).map(move |p| (0.37 * p as f32 + 1.3 * i as f32).sin()))
+        .collect();
+    for (t, labelled, want) in GLYPHS_GOLDEN {
+        let labels: &[usize] = if labelled { &[3, 8] } else { &[] };
+        let eps = net.predict_eps_labelled(&x, t, labels).unwrap();
+        assert_eq!(eps.len(), 2 * 784);
+        for (i, row) in want.iter().enumerate() {
+            for (k, &w) in row.iter().enumerate() {
+                let got = eps[784 * i + 97 * k];
+                assert!(
+                    (got - w).abs() < 2e-5,
+                    "t = {t}, labels {labels:?}, image {i}, value {}: {got} vs {w}",
+                    97 * k
+                );
+            }
+        }
+    }
+}

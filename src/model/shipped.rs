@@ -1,5 +1,6 @@
 //! The weights that ship with diffscope, embedded in the binary: one 2D model per
-//! built-in data set and one image model for the digits, each produced by the
+//! built-in data set, the conv net of the 8×8 digits and the U-Net of the 28×28 glyph
+//! digits, each produced by the
 //! `diffscope train` command recorded in its metadata (README, "Shipped weights").
 
 use super::{Checkpoint, ModelError, io};
@@ -11,7 +12,7 @@ macro_rules! shipped {
 }
 
 /// `(name, safetensors bytes)` of every shipped model: the 2D sets under their
-/// command-line names, and `digits`.
+/// command-line names, `digits` and `glyphs`.
 const SHIPPED: &[(&str, &[u8])] = shipped![
     "two-moons",
     "swiss-roll",
@@ -19,7 +20,8 @@ const SHIPPED: &[(&str, &[u8])] = shipped![
     "checkerboard",
     "circles",
     "spiral",
-    "digits"
+    "digits",
+    "glyphs"
 ];
 
 /// Names of the shipped models.

@@ -495,7 +495,11 @@ fn forward(
     };
     let h = unshuffle(x, n, full, prepared)?.apply_op3(w[2], w[3], conv(false))?;
     let skip = block(&h, w, DOWN, &biases[0], half, prepared)?;
-    let mut m = linear(&unshuffle(&skip, n, half, prepared)?, w[DOWN_PROJ], w[DOWN_PROJ + 1])?;
+    let mut m = linear(
+        &unshuffle(&skip, n, half, prepared)?,
+        w[DOWN_PROJ],
+        w[DOWN_PROJ + 1],
+    )?;
     for i in 0..cfg.mid_blocks {
         m = block(&m, w, MID + PER_BLOCK * i, &biases[1 + i], quarter, prepared)?;
     }

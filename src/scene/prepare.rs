@@ -53,6 +53,7 @@ pub fn ideal_shape(scene: &Scene) -> Option<DataShape> {
 pub fn shipped_name(scene: &Scene) -> Option<String> {
     let name = match (&scene.source, &scene.data) {
         (SourceChoice::Digits, _) => "digits".to_owned(),
+        (SourceChoice::Glyphs, _) => "glyphs".to_owned(),
         (SourceChoice::Dataset(name), _) => name.parse::<Dataset>().ok()?.name().to_owned(),
         _ => return None,
     };

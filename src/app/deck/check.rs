@@ -321,6 +321,7 @@ fn model_of(name: &str, source: &SourceChoice, folder: &Path) -> Result<ModelCho
         "shipped" => {
             let shipped = match source {
                 SourceChoice::Digits => Some("digits"),
+                SourceChoice::Glyphs => Some("glyphs"),
                 SourceChoice::Dataset(name) => crate::model::shipped::names().find(|n| n == name),
                 _ => None,
             };
