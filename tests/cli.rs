@@ -582,6 +582,66 @@ fn assert_samples_are_circles(values: &[f64]) {
     );
 }
 
+/// `train --init W` continues a run: the file written sums the iterations and joins the
+/// commands; weights of another schedule, data or architecture are refused by name.
+#[test]
+fn train_init_continues_a_run_and_refuses_another_kind() {
+    let dir = scratch("train-init");
+    let first = dir.join("a.safetensors");
+    let second = dir.join("b.safetensors");
+    let train = |width: &str, extra: &[&str], out: &Path| {
+        let mut args = vec![
+            "train",
+            "--dataset",
+            "moons",
+            "--steps",
+            "50",
+            "--iters",
+            "200",
+            "--batch",
+            "32",
+            "--width",
+            width,
+            "--blocks",
+            "1",
+        ];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--out", path_str(out)]);
+        diffscope(&args)
+    };
+    let o = train("16", &["--seed", "1"], &first);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = train("16", &["--seed", "2", "--init", path_str(&first)], &second);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let a = diffscope::model::io::load(&first).unwrap();
+    let b = diffscope::model::io::load(&second).unwrap();
+    assert_eq!(b.info.iterations, 400);
+    assert!(
+        b.info.command.starts_with(&a.info.command)
+            && b.info.command.contains(" && diffscope train --dataset moons")
+            && b.info.command.ends_with(path_str(&second)),
+        "{}",
+        b.info.command
+    );
+    assert_ne!(a.network.params(), b.network.params());
+
+    let refused = |width: &str, extra: &[&str], what: &str| {
+        let mut args = vec!["--init", path_str(&first)];
+        args.extend_from_slice(extra);
+        let out = dir.join("refused.safetensors");
+        let o = train(width, &args, &out);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success() && err.contains(what), "{extra:?}: {err}");
+        assert!(!out.exists(), "{extra:?} wrote weights");
+    };
+    refused(
+        "16",
+        &["--schedule", "cosine"],
+        "was trained on two-moons with linear",
+    );
+    refused("32", &[], "but this data and these options train");
+}
+
 #[test]
 fn train_then_sample_writes_points_from_the_learned_chain() {
     let dir = scratch("train-sample");

@@ -68,6 +68,12 @@ pub struct TrainCmd {
     /// held out).
     #[arg(long, value_name = "N", default_value_t = 60_000)]
     glyph_count: usize,
+    /// Continue from these weights (a file, or shipped weights' name) instead of a fresh
+    /// network: same architecture, data and schedule; the learning rate's cosine starts
+    /// again. The file written records both runs: the iterations summed, the commands
+    /// joined by `&&`.
+    #[arg(long, value_name = "W")]
+    init: Option<String>,
     /// Where to write the weights.
     #[arg(long, value_name = "W.safetensors")]
     out: PathBuf,
@@ -424,8 +430,33 @@ pub(super) fn train_cmd(cmd: &TrainCmd, command_line: String) -> Result<()> {
             arch.parameter_count()
         );
     }
-    let mut trainer = Trainer::new(Network::new(arch, cmd.seed), set, settings)?;
-    trainer.set_command(command_line);
+    let (network, before) = match &cmd.init {
+        None => (Network::new(arch, cmd.seed), None),
+        Some(name) => {
+            let init = load_weights(name).with_context(|| format!("--init {name}"))?;
+            if init.network.architecture() != arch {
+                bail!(
+                    "--init {name} is a {}, but this data and these options train a {arch}",
+                    init.network.architecture()
+                );
+            }
+            if init.info.schedule != settings.schedule || init.info.dataset != set.name {
+                bail!(
+                    "--init {name} was trained on {} with {}, not on {} with {}",
+                    init.info.dataset,
+                    init.info.schedule.describe(),
+                    set.name,
+                    settings.schedule.describe()
+                );
+            }
+            (init.network, Some(init.info))
+        }
+    };
+    let mut trainer = Trainer::new(network, set, settings)?;
+    trainer.set_command(match &before {
+        Some(info) if !info.command.is_empty() => format!("{} && {command_line}", info.command),
+        _ => command_line,
+    });
     eprintln!(
         "training {arch} on {} ({} examples), {}, {} iterations of batch {}",
         trainer.set().name,
@@ -465,7 +496,10 @@ pub(super) fn train_cmd(cmd: &TrainCmd, command_line: String) -> Result<()> {
         eprintln!(" in {:.1} s", progress.start.elapsed().as_secs_f64());
         Ok(trainer.model())
     })?;
-    let model = result?;
+    let mut model = result?;
+    if let Some(info) = before {
+        model.info.iterations += info.iterations;
+    }
     io::save(&model, &cmd.out)?;
     eprintln!("wrote {}", cmd.out.display());
     Ok(())
