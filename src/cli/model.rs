@@ -20,7 +20,7 @@ use crate::model::mlp::MlpConfig;
 use crate::model::sample::{Denoiser, ReverseChain, Sampler, SamplerKind};
 use crate::model::train::{TrainSet, TrainSettings, Trainer};
 use crate::model::unet::UNetConfig;
-use crate::model::{Architecture, Checkpoint, DataShape, Network, bench, io};
+use crate::model::{Architecture, Checkpoint, DataShape, ModelInfo, Network, bench, io};
 use crate::scene::load_weights;
 use crate::scene::tile::square_columns;
 
@@ -375,9 +375,9 @@ impl Progress {
     }
 }
 
-pub(super) fn train_cmd(cmd: &TrainCmd, command_line: String) -> Result<()> {
-    cmd.schedule.build()?;
-    let set = match cmd.source.source()? {
+/// The training set `train`'s data options name (`--glyph-count` bounds checked).
+fn train_set(cmd: &TrainCmd) -> Result<TrainSet> {
+    Ok(match cmd.source.source()? {
         DataSource::Dataset(ds) => TrainSet::dataset(ds, cmd.seed),
         DataSource::Points(path) => {
             let points = crate::scene::load_points(path)?;
@@ -404,7 +404,45 @@ pub(super) fn train_cmd(cmd: &TrainCmd, command_line: String) -> Result<()> {
             TrainSet::labelled_images("glyphs", shape, &images, &labels, GLYPH_CLASSES, cmd.seed)?
         }
         DataSource::Image(_) => bail!("train takes --dataset, --points, --digits or --glyphs, not --image"),
-    };
+    })
+}
+
+/// A fresh network of `arch`, or the weights `--init` names, checked to be the same
+/// architecture trained on the same data (`dataset`) with the same schedule; with the
+/// continued run's metadata.
+fn initial_network(
+    cmd: &TrainCmd,
+    arch: Architecture,
+    dataset: &str,
+    settings: &TrainSettings,
+) -> Result<(Network, Option<ModelInfo>)> {
+    Ok(match &cmd.init {
+        None => (Network::new(arch, cmd.seed), None),
+        Some(name) => {
+            let init = load_weights(name).with_context(|| format!("--init {name}"))?;
+            if init.network.architecture() != arch {
+                bail!(
+                    "--init {name} is a {}, but this data and these options train a {arch}",
+                    init.network.architecture()
+                );
+            }
+            if init.info.schedule != settings.schedule || init.info.dataset != dataset {
+                bail!(
+                    "--init {name} was trained on {} with {}, not on {} with {}",
+                    init.info.dataset,
+                    init.info.schedule.describe(),
+                    dataset,
+                    settings.schedule.describe()
+                );
+            }
+            (init.network, Some(init.info))
+        }
+    })
+}
+
+pub(super) fn train_cmd(cmd: &TrainCmd, command_line: String) -> Result<()> {
+    cmd.schedule.build()?;
+    let set = train_set(cmd)?;
     let defaults = TrainSettings::for_shape(set.shape);
     let settings = TrainSettings {
         schedule: cmd.schedule.spec(),
@@ -430,28 +468,7 @@ pub(super) fn train_cmd(cmd: &TrainCmd, command_line: String) -> Result<()> {
             arch.parameter_count()
         );
     }
-    let (network, before) = match &cmd.init {
-        None => (Network::new(arch, cmd.seed), None),
-        Some(name) => {
-            let init = load_weights(name).with_context(|| format!("--init {name}"))?;
-            if init.network.architecture() != arch {
-                bail!(
-                    "--init {name} is a {}, but this data and these options train a {arch}",
-                    init.network.architecture()
-                );
-            }
-            if init.info.schedule != settings.schedule || init.info.dataset != set.name {
-                bail!(
-                    "--init {name} was trained on {} with {}, not on {} with {}",
-                    init.info.dataset,
-                    init.info.schedule.describe(),
-                    set.name,
-                    settings.schedule.describe()
-                );
-            }
-            (init.network, Some(init.info))
-        }
-    };
+    let (network, before) = initial_network(cmd, arch, &set.name, &settings)?;
     let mut trainer = Trainer::new(network, set, settings)?;
     trainer.set_command(match &before {
         Some(info) if !info.command.is_empty() => format!("{} && {command_line}", info.command),
