@@ -30,6 +30,9 @@ shots=(
     "forward-camera|--data camera --t 350"
     "reverse-two-moons|--data two-moons --tab reverse --sample"
     "reverse-digits|--data digits --tab reverse --sample"
+    # The 28×28 glyph digits' chain paused mid-way, at both projector sizes.
+    "reverse-glyphs-1280x720|--data glyphs --tab reverse --sample --pause-at 400 --size 1280x720"
+    "reverse-glyphs-1920x1080-150|--data glyphs --tab reverse --sample --pause-at 400 --size 1920x1080 --zoom 1.5"
     "elbo-two-moons|--data two-moons --tab elbo --t 300"
     # The VAE → VDM tab: the lecture's first chapter (the VAE, shipped weights), the
     # hierarchical VAE (chapter 5) and all three switches on (chapter 9), at 1280x720.

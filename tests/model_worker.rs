@@ -138,6 +138,7 @@ pub(crate) fn sample_job(generation: u64, denoiser: DenoiserChoice, paused: bool
         seed: 1,
         rate: None,
         paused,
+        pause_at: None,
         panic_at_step: None,
     })
 }
@@ -237,6 +238,45 @@ fn sampling_steps_pauses_and_streams_every_frame() {
     for p in last.x.chunks_exact(2) {
         assert!((p[0].abs() - 1.0).abs() < 1e-3 && p[1].abs() < 1e-3, "{p:?}");
     }
+}
+
+/// `--pause-at`: a running chain stops by itself after the first step at `t ≤ pause_at`,
+/// sends that frame and then says it is paused, and moves no further until resumed.
+#[test]
+fn a_chain_pauses_itself_at_the_step_asked() {
+    let worker = ModelWorker::spawn(Box::new(|| {}));
+    let mut job = sample_job(6, ideal(30), false);
+    job.pause_at = Some(12);
+    worker.send(ModelCommand::Sample(job));
+    let mut ts = Vec::new();
+    wait_for(&worker, "the chain pauses", |e| match e {
+        ModelEvent::SampleFrame {
+            generation: 6, frame, ..
+        } => {
+            ts.push(frame.t);
+            None
+        }
+        ModelEvent::SamplePaused {
+            generation: 6,
+            paused: true,
+        } => Some(()),
+        _ => None,
+    });
+    assert_eq!(
+        ts,
+        (12..=30).rev().collect::<Vec<_>>(),
+        "every step down to t = 12"
+    );
+    barrier(&worker, |e| {
+        assert!(
+            !matches!(e, ModelEvent::SampleFrame { .. }),
+            "a chain paused at t = 12 moved: {e:?}"
+        );
+    });
+    worker.send(ModelCommand::Resume);
+    wait_for(&worker, "the chain ends", |e| {
+        matches!(e, ModelEvent::SampleFrame { generation: 6, frame, .. } if frame.t == 0).then_some(())
+    });
 }
 
 #[test]

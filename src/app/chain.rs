@@ -150,6 +150,8 @@ impl DiffscopeApp {
         let generation = self.job_id();
         let ideal = matches!(denoiser, DenoiserChoice::Ideal { .. });
         let guidance = self.class_guidance();
+        // `--pause-at` stops the window's first chain only.
+        let pause_at = self.pause_at.take();
         self.ml.send(ModelCommand::Sample(Box::new(SampleJob {
             generation,
             denoiser,
@@ -158,6 +160,7 @@ impl DiffscopeApp {
             seed,
             rate,
             paused,
+            pause_at,
             guidance,
             panic_at_step: self.model.learning.faults.sample_panic_at_step,
         })));
@@ -173,6 +176,7 @@ impl DiffscopeApp {
         let learning = &mut self.model.learning;
         let mut chain = ChainView::new(generation, shape, description, ideal, steps);
         chain.paused = paused;
+        chain.pauses_itself = pause_at.is_some();
         chain.guided = guidance.and_then(|g| {
             let classes = learning.learned.as_ref()?.summary.classes;
             Some((g, g.class.labels(classes, n, seed).ok()?))
@@ -497,7 +501,12 @@ impl DiffscopeApp {
             return true;
         }
         let learning = &self.model.learning;
-        let Some(chain) = learning.chain.as_ref().filter(|c| c.done) else {
+        // A chain that pauses itself (`--pause-at`) is settled once it has.
+        let Some(chain) = learning
+            .chain
+            .as_ref()
+            .filter(|c| c.done || (c.pauses_itself && c.paused))
+        else {
             return false;
         };
         chain.shape != DataShape::Points

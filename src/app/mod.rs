@@ -66,6 +66,8 @@ pub struct DiffscopeApp {
     next_job: u64,
     auto_start: Option<AutoStart>,
     wait_for_chain: bool,
+    /// `--pause-at`: the step the first chain pauses at by itself.
+    pause_at: Option<usize>,
     loader: Option<Receiver<Result<Scene, AppError>>>,
     dialog: Option<Receiver<DialogResult>>,
     play_accumulator: f64,
@@ -159,6 +161,7 @@ impl DiffscopeApp {
                 None
             },
             wait_for_chain: options.sample,
+            pause_at: options.pause_at,
             loader: None,
             dialog: None,
             play_accumulator: 0.0,

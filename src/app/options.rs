@@ -40,6 +40,9 @@ pub struct RunOptions {
     /// Start the reverse chain once the window is up (with the ideal denoiser if no
     /// learned model is loaded); a screenshot then waits for the chain to finish.
     pub sample: bool,
+    /// With `sample`: the chain pauses by itself at the first step with `t ≤` this (a
+    /// screenshot then shows it there).
+    pub pause_at: Option<usize>,
     /// Start training a model on the data on screen once the window is up.
     pub train: bool,
     /// Start in presentation mode.

@@ -94,6 +94,8 @@ pub struct ChainView {
     pub paused: bool,
     /// Whether it reached `t = 0` (or failed).
     pub done: bool,
+    /// Whether it was started to pause by itself at a step (`--pause-at`).
+    pub pauses_itself: bool,
     /// The next frame moves `t` even though the chain is paused (a single step).
     pub follow_next: bool,
     /// Fraction of the final samples within [`NEAR_RADIUS`] of a point on screen (2D).
@@ -121,6 +123,7 @@ impl ChainView {
             progress: (0, 0),
             paused: false,
             done: false,
+            pauses_itself: false,
             follow_next: false,
             near_fraction: None,
             guided: None,

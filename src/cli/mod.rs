@@ -55,6 +55,10 @@ struct WindowArgs {
     /// model fits the data); with --screenshot, the picture waits for the chain to finish.
     #[arg(long)]
     sample: bool,
+    /// With --sample: the chain pauses by itself at the first step that reaches t ≤ T (as
+    /// if Space were pressed there); with --screenshot, the picture is of that step.
+    #[arg(long, value_name = "T", requires = "sample")]
+    pause_at: Option<usize>,
     /// Start training a model on the data on screen once the window is up.
     #[arg(long, conflicts_with = "sample")]
     train: bool,
@@ -134,6 +138,7 @@ impl WindowArgs {
             screenshot: self.screenshot.clone(),
             frame_times: self.frame_stats,
             sample: self.sample,
+            pause_at: self.pause_at,
             train: self.train,
             present: self.present,
             presenter: self.presenter,

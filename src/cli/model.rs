@@ -302,6 +302,7 @@ fn pace(b: &BenchPace) -> Result<Vec<f64>> {
             seed: generation,
             rate: Some(b.rate),
             paused: false,
+            pause_at: None,
             guidance: None,
             panic_at_step: None,
         })));

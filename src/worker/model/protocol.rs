@@ -106,6 +106,9 @@ pub struct SampleJob {
     pub rate: Option<f64>,
     /// Start paused (then only [`ModelCommand::Step`] advances it).
     pub paused: bool,
+    /// Pause by itself after the first step that reaches `t ≤ pause_at` (`--pause-at`):
+    /// the chain stops at the same step whatever its pace.
+    pub pause_at: Option<usize>,
     /// Classifier-free guidance of a conditional learned model (`None`: its unconditional
     /// branch, or an unconditional model).
     pub guidance: Option<ClassGuidance>,

@@ -14,6 +14,7 @@ pub(super) struct Sampling {
     pub(super) chain: ReverseChain,
     pub(super) denoiser: Denoiser,
     pub(super) paused: bool,
+    pub(super) pause_at: Option<usize>,
     pub(super) rate: Option<f64>,
     pub(super) next_step_at: Instant,
 }
@@ -105,6 +106,7 @@ impl Worker {
             chain,
             denoiser,
             paused: job.paused,
+            pause_at: job.pause_at,
             rate: job.rate,
             next_step_at: Instant::now(),
         })
@@ -119,6 +121,10 @@ impl Worker {
         let frame = s.chain.step(&s.denoiser)?;
         let progress = s.chain.progress();
         let done = s.chain.is_done();
+        let pause = !done && s.pause_at.is_some_and(|p| s.chain.t() <= p);
+        if pause {
+            s.pause_at = None;
+        }
         if let Some(frame) = frame {
             self.emit(ModelEvent::SampleFrame {
                 generation,
@@ -128,6 +134,8 @@ impl Worker {
         }
         if done {
             self.job = None;
+        } else if pause {
+            self.set_paused(true);
         }
         Ok(())
     }
