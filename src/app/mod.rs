@@ -90,18 +90,7 @@ impl DiffscopeApp {
     #[must_use]
     pub fn new(ctx: &egui::Context, settings: Settings, options: RunOptions, styles: ScatterStyles) -> Self {
         let mut settings = settings.sanitised();
-        if let Some(source) = options.source.clone() {
-            settings.source = source;
-        }
-        if let Some(tab) = options.tab {
-            settings.tab = tab;
-        }
-        settings.show_frame_times |= options.frame_times;
-        settings.lecture.presenting = options.present;
-        settings.lecture.audience = options.presenter;
-        if let Some(zoom) = options.zoom {
-            settings.zoom = zoom;
-        }
+        options.apply_to(&mut settings);
         let wake_ctx = ctx.clone();
         let frames = FrameWorker::spawn(Box::new(move || wake_ctx.request_repaint()));
         let wake_ctx = ctx.clone();

@@ -57,6 +57,25 @@ pub struct RunOptions {
     pub chapter: usize,
 }
 
+impl RunOptions {
+    /// What the command line sets over the remembered settings: the data, the tab, the
+    /// frame-time overlay, presentation mode, the audience window and the UI scale.
+    pub(super) fn apply_to(&self, settings: &mut super::Settings) {
+        if let Some(source) = self.source.clone() {
+            settings.source = source;
+        }
+        if let Some(tab) = self.tab {
+            settings.tab = tab;
+        }
+        settings.show_frame_times |= self.frame_times;
+        settings.lecture.presenting = self.present;
+        settings.lecture.audience = self.presenter;
+        if let Some(zoom) = self.zoom {
+            settings.zoom = zoom;
+        }
+    }
+}
+
 /// A job started once the window is up (`--sample`, `--train`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum AutoStart {
