@@ -139,6 +139,7 @@ pub(crate) fn sample_job(generation: u64, denoiser: DenoiserChoice, paused: bool
         rate: None,
         paused,
         pause_at: None,
+        canvas: None,
         panic_at_step: None,
     })
 }

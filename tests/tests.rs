@@ -30,6 +30,7 @@ mod markov_tab;
 mod math;
 mod model;
 mod model_conv;
+mod model_patch;
 mod model_unet;
 mod model_worker;
 mod path_prompt;

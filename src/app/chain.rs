@@ -7,14 +7,14 @@ use super::DiffscopeApp;
 use super::error::AppError;
 use super::events::upload;
 use super::reverse::{ChainView, EpsKey, GUIDANCE_HISTORY, eps_grid, image_grid};
-use super::settings::{DenoiserKind, Tab};
+use super::settings::{Canvas, DenoiserKind, Tab};
 use crate::export::VIEW_EXTENT;
 use crate::model::DataShape;
 use crate::model::classes::ClassChoice;
 use crate::model::sample::Sampler;
 use crate::scene::SceneData;
 use crate::scene::guidance::{LabelledData, class_name, measure};
-use crate::scene::prepare::{ideal_data, ideal_shape, sdedit_start};
+use crate::scene::prepare::{ideal_data, sdedit_start};
 use crate::worker::model::{ChainStart, ClassGuidance, DenoiserChoice, ModelCommand, SampleJob};
 
 /// How a chain's header names its guidance: `guided to 7, w = 2` (the class by its name
@@ -71,9 +71,26 @@ impl DiffscopeApp {
                 .learned
                 .as_ref()
                 .ok_or(AppError::NoLearnedModel)?;
+            // A single-image model samples the canvas of the settings (SDEdit: the photo).
+            let shape = match (m.summary.photo, m.summary.shape) {
+                (Some(photo), DataShape::Image { channels, .. }) => {
+                    let canvas = if self.settings.reverse.sdedit {
+                        Canvas::Photo
+                    } else {
+                        self.settings.reverse.canvas
+                    };
+                    let (height, width) = canvas.size(photo);
+                    DataShape::Image {
+                        channels,
+                        height,
+                        width,
+                    }
+                }
+                (_, shape) => shape,
+            };
             Ok((
                 DenoiserChoice::Learned,
-                m.summary.shape,
+                shape,
                 m.summary.schedule.steps,
                 format!("model: {}", m.summary.origin),
             ))
@@ -111,8 +128,17 @@ impl DiffscopeApp {
         };
         let sampler = self.sampler(steps);
         let r = &self.settings.reverse;
+        let photo_model = matches!(denoiser, DenoiserChoice::Learned)
+            && self
+                .model
+                .learning
+                .learned
+                .as_ref()
+                .is_some_and(|m| m.summary.photo.is_some());
         let n = if shape == DataShape::Points {
             r.n_points
+        } else if photo_model {
+            r.n_photos
         } else {
             r.n_images
         };
@@ -162,6 +188,10 @@ impl DiffscopeApp {
             paused,
             pause_at,
             guidance,
+            canvas: match shape {
+                DataShape::Image { height, width, .. } if photo_model => Some((height, width)),
+                _ => None,
+            },
             panic_at_step: self.model.learning.faults.sample_panic_at_step,
         })));
         let description = format!(
@@ -376,6 +406,14 @@ impl DiffscopeApp {
         }
         self.request_eps_field();
         let learning = &mut self.model.learning;
+        if let Some(tr) = &learning.training
+            && let Some((iteration, grid)) = &tr.images
+            && learning.training_texture.as_ref().map(|(k, _)| *k) != Some((tr.generation, *iteration))
+        {
+            let mut slot = None;
+            upload(ctx, &mut slot, "training-samples", grid, TextureOptions::NEAREST);
+            learning.training_texture = slot.map(|t| ((tr.generation, *iteration), t));
+        }
         let Some(chain) = &learning.chain else {
             return;
         };
@@ -487,9 +525,7 @@ impl DiffscopeApp {
             });
             return;
         }
-        let fits =
-            self.model.learning.learned.as_ref().map(|m| m.summary.shape) == ideal_shape(&self.model.scene);
-        if !fits {
+        if !self.model.learning.learned_fits(&self.model.scene) {
             self.settings.reverse.denoiser = DenoiserKind::Ideal;
         }
         self.commands.push(super::Command::Sample);

@@ -73,7 +73,11 @@ impl DiffscopeApp {
     }
 
     pub(super) fn load_model(&mut self, path: PathBuf) {
-        self.ml.send(ModelCommand::Load(path.clone()));
+        let points = matches!(self.model.scene.data, crate::scene::SceneData::Points(_));
+        self.ml.send(ModelCommand::LoadFor {
+            path: path.clone(),
+            points,
+        });
         self.model.learning.pending = Some(LearnedOrigin::File(path));
         self.model.learning.pending_user = true;
     }

@@ -71,6 +71,11 @@ impl DiffscopeApp {
                     if !evaluation.samples.is_empty() {
                         tr.samples = Some((evaluation.iteration, evaluation.samples));
                     }
+                    if let Some((shape, values)) = &evaluation.images
+                        && let Some(grid) = super::reverse::image_grid(values, *shape)
+                    {
+                        tr.images = Some((evaluation.iteration, grid));
+                    }
                 }
             }
             ModelEvent::TrainFinished { generation, end } => self.training_finished(generation, end),

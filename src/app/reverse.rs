@@ -304,6 +304,8 @@ pub struct TrainingView {
     /// The samples of the latest evaluation (2D) and its iteration: the model's draws
     /// as it learns.
     pub samples: Option<(u64, Vec<[f64; 2]>)>,
+    /// A single-image model's samples of the latest evaluation: its iteration, the grid.
+    pub images: Option<(u64, Rgba)>,
     /// The model held before this run, restored if the run diverges.
     pub previous: Option<LearnedModel>,
 }
@@ -326,6 +328,7 @@ impl TrainingView {
             metric: Vec::new(),
             noise_floor: None,
             samples: None,
+            images: None,
             previous,
         }
     }
@@ -439,6 +442,9 @@ pub struct Learning {
     pub textures: (Option<TextureHandle>, Option<TextureHandle>),
     /// What the textures show: (chain generation, `t`).
     pub texture_key: Option<(u64, usize)>,
+    /// A training single-image model's latest samples on the GPU: (generation, iteration),
+    /// the texture.
+    pub training_texture: Option<((u64, u64), TextureHandle)>,
     /// Models received so far.
     pub serial: u64,
     /// The labelled data the guidance readout classifies against, by the model's
@@ -477,6 +483,15 @@ impl Learning {
             return Some(frame);
         }
         chain.shown(t)
+    }
+
+    /// Whether the learned model denoises the data on screen: the same shape as the ideal
+    /// denoiser's, or a single-image model on a photo with its channels.
+    #[must_use]
+    pub fn learned_fits(&self, scene: &Scene) -> bool {
+        self.learned
+            .as_ref()
+            .is_some_and(|m| crate::scene::prepare::model_fits(scene, m.summary.shape, m.summary.photo))
     }
 
     /// The shape the sampler would produce: the learned model's, or the data's for the

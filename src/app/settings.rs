@@ -331,7 +331,78 @@ pub struct ReverseSettings {
     pub class: ClassChoice,
     /// Classifier-free guidance weight `w` (0 to [`MAX_GUIDANCE`]).
     pub guidance: f32,
+    /// The canvas a single-image model samples.
+    pub canvas: Canvas,
+    /// Samples a single-image model draws (each a whole canvas).
+    pub n_photos: usize,
+    /// Training a single-image model ("learn this photo"): its own learning rate, batch
+    /// (of crops) and iterations, shown in place of the others when the data is a photo.
+    pub photo_train: PhotoTraining,
 }
+
+/// The canvas a single-image model samples, from its photo's size.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Canvas {
+    /// The photo's size as learned.
+    #[default]
+    Photo,
+    /// Twice as wide.
+    Wide,
+    /// Twice as wide and twice as tall.
+    Large,
+}
+
+impl Canvas {
+    /// Every canvas, in the menu's order.
+    pub const ALL: [Self; 3] = [Self::Photo, Self::Wide, Self::Large];
+
+    /// `(height, width)` of the canvas for a photo of `photo`.
+    #[must_use]
+    pub const fn size(self, photo: (usize, usize)) -> (usize, usize) {
+        let (h, w) = photo;
+        match self {
+            Self::Photo => (h, w),
+            Self::Wide => (h, 2 * w),
+            Self::Large => (2 * h, 2 * w),
+        }
+    }
+
+    /// The menu's label.
+    #[must_use]
+    pub const fn label(self) -> &'static str {
+        match self {
+            Self::Photo => "photo size",
+            Self::Wide => "2× wide",
+            Self::Large => "2× wide and tall",
+        }
+    }
+}
+
+/// The training settings of a single-image model.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PhotoTraining {
+    /// Peak learning rate.
+    pub lr: f32,
+    /// Crops per batch.
+    pub batch: usize,
+    /// Iterations.
+    pub iterations: u64,
+}
+
+impl Default for PhotoTraining {
+    fn default() -> Self {
+        let d = crate::model::train::TrainSettings::for_photo();
+        Self {
+            lr: d.lr,
+            batch: d.batch,
+            iterations: d.iterations,
+        }
+    }
+}
+
+/// The most samples a single-image model draws at once.
+pub const MAX_PHOTO_SAMPLES: usize = 16;
 
 /// The largest guidance weight the Reverse tab offers.
 pub const MAX_GUIDANCE: f32 = 8.0;
@@ -357,6 +428,9 @@ impl Default for ReverseSettings {
             train_seed: 1,
             class: ClassChoice::Any,
             guidance: 0.0,
+            canvas: Canvas::Photo,
+            n_photos: 3,
+            photo_train: PhotoTraining::default(),
         }
     }
 }
@@ -385,6 +459,13 @@ impl ReverseSettings {
         if !(self.guidance.is_finite() && (0.0..=MAX_GUIDANCE).contains(&self.guidance)) {
             self.guidance = 0.0;
         }
+        self.n_photos = self.n_photos.clamp(1, MAX_PHOTO_SAMPLES);
+        let p = &mut self.photo_train;
+        if !(p.lr.is_finite() && (1e-6..=1.0).contains(&p.lr)) {
+            p.lr = defaults.photo_train.lr;
+        }
+        p.batch = p.batch.clamp(1, 256);
+        p.iterations = p.iterations.clamp(1, 1_000_000);
         self
     }
 }

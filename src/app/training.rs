@@ -2,6 +2,7 @@
 
 use super::DiffscopeApp;
 use super::reverse::TrainingView;
+use crate::model::Architecture;
 use crate::model::train::{LABEL_DROPOUT, TrainSettings};
 use crate::scene::prepare::train_set;
 use crate::worker::model::{ModelCommand, TrainJob};
@@ -20,14 +21,40 @@ impl DiffscopeApp {
                 return;
             }
         };
-        let what = format!("{} ({} examples, {})", set.name, set.len(), set.shape);
+        let what = match architecture {
+            Architecture::Patch(c) => format!(
+                "{} at {}×{} ({} crops of {}×{})",
+                set.name,
+                c.photo.1,
+                c.photo.0,
+                set.len(),
+                c.crop,
+                c.crop
+            ),
+            _ => format!("{} ({} examples, {})", set.name, set.len(), set.shape),
+        };
+        // A photo trains with its own fields (batches of crops, its learning rate).
+        let (lr, batch, iterations, ema) = match architecture {
+            Architecture::Patch(_) => (
+                r.photo_train.lr,
+                r.photo_train.batch,
+                r.photo_train.iterations,
+                TrainSettings::for_photo().ema,
+            ),
+            _ => (
+                r.lr,
+                r.batch,
+                r.iterations,
+                TrainSettings::for_shape(set.shape).ema,
+            ),
+        };
         let settings = TrainSettings {
             schedule: self.model.schedule.spec().clone(),
-            lr: r.lr,
-            batch: r.batch,
-            iterations: r.iterations,
+            lr,
+            batch,
+            iterations,
             seed: r.train_seed,
-            ema: TrainSettings::for_shape(set.shape).ema,
+            ema,
             label_dropout: LABEL_DROPOUT,
             panic_at_iteration: self.model.learning.faults.train_panic_at_iteration,
             nan_loss_at_iteration: self.model.learning.faults.train_nan_loss_at_iteration,

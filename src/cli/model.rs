@@ -74,6 +74,14 @@ pub struct TrainCmd {
     /// joined by `&&`.
     #[arg(long, value_name = "W")]
     init: Option<String>,
+    /// With --image: the long side, in pixels, of the photo the single-image model learns
+    /// (the window's is 64).
+    #[arg(long, value_name = "PX", default_value_t = crate::model::patch::PHOTO_SIDE)]
+    side: usize,
+    /// With --image: the side of the square training crops [default: 48, or the photo's
+    /// short side if shorter].
+    #[arg(long, value_name = "PX")]
+    crop: Option<usize>,
     /// Where to write the weights.
     #[arg(long, value_name = "W.safetensors")]
     out: PathBuf,
@@ -132,6 +140,10 @@ pub struct SampleCmd {
     /// w·ε̂(x, ∅).
     #[arg(long, default_value_t = 0.0, value_name = "W")]
     guidance: f32,
+    /// The canvas of a single-image model (`train --image`), width×height in pixels, e.g.
+    /// `128x43` [default: the photo's size as it learned it].
+    #[arg(long, value_name = "WxH", value_parser = parse_size)]
+    size: Option<(usize, usize)>,
     /// Output: .csv for points; .png (grid of samples), .gif (the chain) or .csv (one image
     /// per row, its values channel-major in [-1, 1]; a conditional model's class in a `label`
     /// column first)
@@ -304,6 +316,7 @@ fn pace(b: &BenchPace) -> Result<Vec<f64>> {
             paused: false,
             pause_at: None,
             guidance: None,
+            canvas: None,
             panic_at_step: None,
         })));
         let mut first: Option<(Instant, usize)> = None;
@@ -404,8 +417,39 @@ fn train_set(cmd: &TrainCmd) -> Result<TrainSet> {
             };
             TrainSet::labelled_images("glyphs", shape, &images, &labels, GLYPH_CLASSES, cmd.seed)?
         }
-        DataSource::Image(_) => bail!("train takes --dataset, --points, --digits or --glyphs, not --image"),
+        DataSource::Image(image) => photo_set(image, cmd.side, cmd.crop, cmd.seed)?.0,
     })
+}
+
+/// The single-image model's training set and network for `--image` (a file, or a
+/// built-in photo's name unless a file of that name exists), its long side `side`.
+fn photo_set(image: &str, side: usize, crop: Option<usize>, seed: u64) -> Result<(TrainSet, Architecture)> {
+    let max = crate::model::patch::MAX_PHOTO_SIDE;
+    if !(8..=max).contains(&side) {
+        bail!("--side must be in 8..={max}, got {side}");
+    }
+    let path = std::path::Path::new(image);
+    let scene = match image.parse::<crate::data::BuiltinImage>() {
+        Ok(builtin) if !path.exists() => crate::scene::load(
+            &crate::scene::SourceChoice::image(builtin),
+            &crate::scene::SceneOptions {
+                max_side: crate::data::DEFAULT_MAX_SIDE,
+                n_points: 0,
+                data_seed: 0,
+            },
+        ),
+        _ => crate::scene::load_file(path, crate::data::DEFAULT_MAX_SIDE),
+    }?;
+    let crate::scene::SceneData::Image(img) = &scene.data else {
+        bail!("--image {image}: not an image");
+    };
+    Ok(crate::scene::prepare::photo_train_set(
+        &scene.name,
+        img,
+        side,
+        crop,
+        seed,
+    )?)
 }
 
 /// A fresh network of `arch`, or the weights `--init` names, checked to be the same
@@ -462,7 +506,19 @@ pub(super) fn train_cmd(cmd: &TrainCmd, command_line: String) -> Result<()> {
         );
     }
     let classes = if cmd.conditional { set.classes } else { 0 };
-    let arch = architecture(cmd, set.shape, classes);
+    let arch = match cmd.source.source()? {
+        DataSource::Image(image) => {
+            let Architecture::Patch(d) = photo_set(image, cmd.side, cmd.crop, cmd.seed)?.1 else {
+                unreachable!("a photo trains the single-image model")
+            };
+            Architecture::Patch(crate::model::patch::PatchConfig {
+                features: cmd.width.unwrap_or(d.features),
+                blocks: cmd.blocks.unwrap_or(d.blocks),
+                ..d
+            })
+        }
+        _ => architecture(cmd, set.shape, classes),
+    };
     if arch.parameter_count() == 0 || arch.parameter_count() > 50_000_000 {
         bail!(
             "--width and --blocks give {} parameters (1..50M allowed)",
@@ -584,7 +640,13 @@ pub(super) fn sample_cmd(cmd: &SampleCmd) -> Result<()> {
     if kind.strided() && cmd.ddim_steps == 0 {
         bail!("--ddim-steps must be at least 1");
     }
-    let model = load_weights(&cmd.weights)?;
+    let mut model = load_weights(&cmd.weights)?;
+    if let Some((width, height)) = cmd.size {
+        model.network = model
+            .network
+            .with_canvas(height, width)
+            .with_context(|| format!("--size {width}x{height}"))?;
+    }
     let schedule = crate::diffusion::Schedule::new(&model.info.schedule)?;
     let sampler = kind.sampler(cmd.ddim_steps, cmd.eta);
     let shape = model.network.architecture().data_shape();
@@ -665,6 +727,20 @@ pub(super) fn sample_cmd(cmd: &SampleCmd) -> Result<()> {
         sampler.describe()
     );
     Ok(())
+}
+
+/// `WxH` (or `W×H`) as `(width, height)`, both at least 1.
+fn parse_size(s: &str) -> Result<(usize, usize), String> {
+    let (w, h) = s
+        .split_once(['x', 'X', '×'])
+        .ok_or_else(|| format!("'{s}' is not WIDTHxHEIGHT (e.g. 128x43)"))?;
+    let side = |v: &str| -> Result<usize, String> {
+        match v.trim().parse::<usize>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(format!("'{s}': '{v}' is not a positive whole number of pixels")),
+        }
+    };
+    Ok((side(w)?, side(h)?))
 }
 
 /// Samples as CSV: a header of `names` (one per value of a sample), one sample per row;

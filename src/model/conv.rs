@@ -313,6 +313,19 @@ impl ConvNet {
 
     /// Ready-to-run tensors for inference.
     pub fn inference(&self) -> Result<ConvInference, ModelError> {
+        self.inference_on(self.config)
+    }
+
+    /// [`ConvNet::inference`] on images of `config`'s size: the same weights (no tensor
+    /// depends on the image size), a grid of another height and width — the single-image
+    /// model's canvas ([`super::patch`]). `config` must have this network's layout.
+    pub fn inference_on(&self, config: ConvConfig) -> Result<ConvInference, ModelError> {
+        if config.layout() != self.config.layout() {
+            return Err(ModelError::Layout(format!(
+                "conv net: {config:?} does not have the layout of {:?}",
+                self.config
+            )));
+        }
         let mut tensors = super::ops::tensors(&self.params)?;
         // The convolution weights as the [out, 9·in] matrices the products use, once.
         for i in conv_weights(self.config.blocks) {
@@ -330,7 +343,7 @@ impl ConvNet {
             )?;
         }
         Ok(ConvInference {
-            config: self.config,
+            config,
             tensors,
             freqs: kernels::frequencies(TIME_EMBEDDING),
         })

@@ -26,6 +26,7 @@ use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use super::conv::ConvConfig;
 use super::mlp::MlpConfig;
 use super::params::Param;
+use super::patch::PatchConfig;
 use super::unet::UNetConfig;
 use super::{Architecture, Checkpoint, ModelError, ModelInfo, Network};
 use crate::diffusion::{ScheduleKind, ScheduleSpec};
@@ -57,6 +58,16 @@ fn metadata(model: &Checkpoint) -> HashMap<String, String> {
             put("width", c.width.to_string());
             put("features", c.features.to_string());
             put("blocks", c.blocks.to_string());
+        }
+        Architecture::Patch(c) => {
+            put("architecture", "patch".into());
+            put("channels", c.channels.to_string());
+            put("height", c.photo.0.to_string());
+            put("width", c.photo.1.to_string());
+            put("crop", c.crop.to_string());
+            put("features", c.features.to_string());
+            put("blocks", c.blocks.to_string());
+            put("receptive_field", c.receptive_field().to_string());
         }
         Architecture::UNet(c) => {
             put("architecture", "unet".into());
@@ -258,9 +269,22 @@ impl Meta {
                 mid_blocks: self.num("mid_blocks")?,
                 classes,
             }),
+            "patch" => {
+                let photo = (self.num("height")?, self.num("width")?);
+                let config = PatchConfig {
+                    channels: self.num("channels")?,
+                    photo,
+                    crop: self.num("crop")?,
+                    features: self.num("features")?,
+                    blocks: self.num("blocks")?,
+                    canvas: photo,
+                };
+                config.check().map_err(|e| bytes_err(e.to_string()))?;
+                Architecture::Patch(config)
+            }
             other => {
                 return Err(bytes_err(format!(
-                    "architecture '{other}' is unknown (expected mlp2d, conv or unet)"
+                    "architecture '{other}' is unknown (expected mlp2d, conv, unet or patch)"
                 )));
             }
         })

@@ -15,6 +15,7 @@ pub mod mhvae;
 pub mod mlp;
 pub mod ops;
 pub mod params;
+pub mod patch;
 pub mod sample;
 pub mod shipped;
 pub mod train;
@@ -27,6 +28,7 @@ use std::fmt;
 use conv::{ConvConfig, ConvInference, ConvNet};
 use mlp::{Mlp2d, MlpConfig, MlpInference};
 use params::Param;
+use patch::{PatchConfig, PatchNet};
 use unet::{UNet, UNetConfig, UNetInference};
 
 use crate::diffusion::ScheduleSpec;
@@ -146,6 +148,8 @@ pub enum Architecture {
     Conv(ConvConfig),
     /// The U-Net of the 28×28 glyph digits.
     UNet(UNetConfig),
+    /// The single-image model: the conv net trained on crops of one photo.
+    Patch(PatchConfig),
 }
 
 impl Architecture {
@@ -164,6 +168,17 @@ impl Architecture {
                 height: c.height,
                 width: c.width,
             },
+            Self::Patch(c) => c.canvas_shape(),
+        }
+    }
+
+    /// The shape of one training example: [`Architecture::data_shape`], except for the
+    /// single-image model, which trains on crops and samples a canvas.
+    #[must_use]
+    pub fn train_shape(&self) -> DataShape {
+        match self {
+            Self::Patch(c) => c.crop_shape(),
+            _ => self.data_shape(),
         }
     }
 
@@ -174,6 +189,7 @@ impl Architecture {
             Self::Mlp2d(c) => c.layout(),
             Self::Conv(c) => c.layout(),
             Self::UNet(c) => c.layout(),
+            Self::Patch(c) => c.layout(),
         }
     }
 
@@ -190,6 +206,7 @@ impl Architecture {
             Self::Mlp2d(c) => c.classes,
             Self::Conv(c) => c.classes,
             Self::UNet(c) => c.classes,
+            Self::Patch(_) => 0,
         }
     }
 
@@ -200,6 +217,8 @@ impl Architecture {
             Self::Mlp2d(c) => Self::Mlp2d(MlpConfig { classes, ..c }),
             Self::Conv(c) => Self::Conv(ConvConfig { classes, ..c }),
             Self::UNet(c) => Self::UNet(UNetConfig { classes, ..c }),
+            // Learns one photo: it has no classes.
+            Self::Patch(c) => Self::Patch(c),
         }
     }
 }
@@ -231,6 +250,16 @@ impl fmt::Display for Architecture {
                 c.mid_blocks + 2,
                 self.data_shape(),
                 c.parameter_count()
+            )?,
+            Self::Patch(c) => write!(
+                f,
+                "single-image conv net {}ch×{} blocks, receptive field {} px, of a {}×{} photo, {} parameters",
+                c.features,
+                c.blocks,
+                c.receptive_field(),
+                c.photo.1,
+                c.photo.0,
+                self.parameter_count()
             )?,
         }
         match self.classes() {
@@ -267,6 +296,8 @@ pub enum Network {
     Conv(ConvNet),
     /// The U-Net of the 28×28 glyph digits.
     UNet(UNet),
+    /// The single-image model.
+    Patch(PatchNet),
 }
 
 impl Network {
@@ -277,6 +308,7 @@ impl Network {
             Architecture::Mlp2d(c) => Self::Mlp(Mlp2d::new(c, seed)),
             Architecture::Conv(c) => Self::Conv(ConvNet::new(c, seed)),
             Architecture::UNet(c) => Self::UNet(UNet::new(c, seed)),
+            Architecture::Patch(c) => Self::Patch(PatchNet::new(c, seed)),
         }
     }
 
@@ -286,6 +318,7 @@ impl Network {
             Architecture::Mlp2d(c) => Self::Mlp(Mlp2d::from_params(c, params)?),
             Architecture::Conv(c) => Self::Conv(ConvNet::from_params(c, params)?),
             Architecture::UNet(c) => Self::UNet(UNet::from_params(c, params)?),
+            Architecture::Patch(c) => Self::Patch(PatchNet::from_params(c, params)?),
         })
     }
 
@@ -296,6 +329,7 @@ impl Network {
             Self::Mlp(m) => Architecture::Mlp2d(m.config),
             Self::Conv(m) => Architecture::Conv(m.config),
             Self::UNet(m) => Architecture::UNet(m.config),
+            Self::Patch(m) => Architecture::Patch(m.config),
         }
     }
 
@@ -312,6 +346,7 @@ impl Network {
             Self::Mlp(m) => &m.params,
             Self::Conv(m) => &m.params,
             Self::UNet(m) => &m.params,
+            Self::Patch(m) => &m.net.params,
         }
     }
 
@@ -321,6 +356,7 @@ impl Network {
             Self::Mlp(m) => &mut m.params,
             Self::Conv(m) => &mut m.params,
             Self::UNet(m) => &mut m.params,
+            Self::Patch(m) => &mut m.net.params,
         }
     }
 
@@ -338,6 +374,7 @@ impl Network {
             Self::Mlp(m) => m.loss_and_grads(xt, t, eps, labels),
             Self::Conv(m) => m.loss_and_grads(xt, t, eps, labels),
             Self::UNet(m) => m.loss_and_grads(xt, t, eps, labels),
+            Self::Patch(m) => m.loss_and_grads(xt, t, eps, labels),
         }
     }
 
@@ -347,7 +384,31 @@ impl Network {
             Self::Mlp(m) => Inference::Mlp(m.inference()?),
             Self::Conv(m) => Inference::Conv(m.inference()?),
             Self::UNet(m) => Inference::UNet(m.inference()?),
+            // The same conv net on the canvas.
+            Self::Patch(m) => Inference::Conv(m.inference()?),
         })
+    }
+
+    /// The single-image model set to sample a `height × width` canvas (checked: at most
+    /// [`patch::MAX_CANVAS_SIDE`] a side); any other network cannot change its size.
+    pub fn with_canvas(&self, height: usize, width: usize) -> Result<Self, ModelError> {
+        match self {
+            Self::Patch(m) => {
+                let config = PatchConfig {
+                    canvas: (height, width),
+                    ..m.config
+                };
+                config.check()?;
+                Ok(Self::Patch(PatchNet {
+                    config,
+                    net: m.net.clone(),
+                }))
+            }
+            other => Err(ModelError::Data(format!(
+                "only a single-image model samples a canvas of another size; this is a {}",
+                other.architecture()
+            ))),
+        }
     }
 }
 

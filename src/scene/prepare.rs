@@ -5,6 +5,7 @@
 use super::{Scene, SceneData, SceneError, SourceChoice, cached_digits, cached_glyphs};
 use crate::data::glyphs::{GLYPH_CLASSES, GLYPH_SIDE};
 use crate::data::{self, Dataset, ImageData};
+use crate::model::patch::{self, PHOTO_SIDE, PatchConfig};
 use crate::model::train::TrainSet;
 use crate::model::{Architecture, DataShape, conv::ConvConfig, mlp::MlpConfig, unet::UNetConfig};
 
@@ -45,6 +46,22 @@ pub fn ideal_shape(scene: &Scene) -> Option<DataShape> {
                 width,
             })
         }
+    }
+}
+
+/// Whether a model of samples `shape` (a single-image model: of a photo of `photo`) denoises
+/// the data of `scene`: the ideal denoiser's shape, or — a single-image model — any photo
+/// with as many channels (it learns the photo on screen when trained here; another photo
+/// still makes a valid SDEdit start).
+#[must_use]
+pub fn model_fits(scene: &Scene, shape: DataShape, photo: Option<(usize, usize)>) -> bool {
+    match (photo, &scene.data, &scene.source, shape) {
+        (None, ..) => ideal_shape(scene) == Some(shape),
+        (Some(_), SceneData::Image(img), source, DataShape::Image { channels, .. }) => {
+            !matches!(source, SourceChoice::Digits | SourceChoice::Glyphs)
+                && usize::from(img.channels) == channels
+        }
+        (Some(_), ..) => false,
     }
 }
 
@@ -141,21 +158,45 @@ pub fn train_set(scene: &Scene, seed: u64) -> Result<(TrainSet, Architecture), S
                 ..ConvConfig::digits()
             }),
         )),
-        (_, SceneData::Image(img)) => {
-            let (height, width) = train_size(img);
-            let channels = usize::from(img.channels);
-            let chw = resample_chw(img, channels, height, width);
-            let shape = DataShape::Image {
-                channels,
-                height,
-                width,
-            };
-            Ok((
-                TrainSet::images(&scene.name, shape, &[chw], seed)?,
-                Architecture::Conv(ConvConfig::for_image(channels, height, width)),
-            ))
-        }
+        (_, SceneData::Image(img)) => photo_train_set(&scene.name, img, PHOTO_SIDE, None, seed),
     }
+}
+
+/// `img` reduced so its long side is `side` (≤ [`patch::MAX_PHOTO_SIDE`]; never enlarged),
+/// `(height, width)`.
+#[must_use]
+pub fn photo_size(img: &ImageData, side: usize) -> (usize, usize) {
+    let (w, h) = data::reduced_size((img.width.max(1), img.height.max(1)), side as u32);
+    (h as usize, w as usize)
+}
+
+/// The single-image model of a photo ("learn this photo", [`patch`]): the photo reduced so
+/// its long side is `side`, every crop of it (stride 1, a seeded tenth held out) and the
+/// network of [`PatchConfig::photo`] (with crops of `crop`, if given).
+///
+/// # Errors
+/// A photo too small for a crop, or a side out of range.
+pub fn photo_train_set(
+    name: &str,
+    img: &ImageData,
+    side: usize,
+    crop: Option<usize>,
+    seed: u64,
+) -> Result<(TrainSet, Architecture), SceneError> {
+    let (height, width) = photo_size(img, side.clamp(1, patch::MAX_PHOTO_SIDE));
+    let channels = usize::from(img.channels);
+    let default = PatchConfig::photo(channels, height, width);
+    let config = PatchConfig {
+        crop: crop.unwrap_or(default.crop),
+        ..default
+    };
+    config.check()?;
+    let chw = resample_chw(img, channels, height, width);
+    let crops = patch::crops(&chw, channels, height, width, config.crop, 1);
+    Ok((
+        TrainSet::images(name, config.crop_shape(), &crops, seed)?,
+        Architecture::Patch(config),
+    ))
 }
 
 /// The data of the ideal denoiser for the scene (`n × dim`, CHW for images) and its shape.

@@ -8,8 +8,9 @@ use crate::app::reverse::{LearnedOrigin, TrainingView};
 use crate::app::settings::{DenoiserKind, Settings, SourceChoice};
 use crate::app::{Command, Model};
 use crate::format::format_sig;
+use crate::model::patch::{PHOTO_SIDE, PatchConfig};
 use crate::scene::SceneData;
-use crate::scene::prepare::{ideal_shape, shipped_name};
+use crate::scene::prepare::{ideal_shape, photo_size, shipped_name};
 
 /// Which model the radio buttons show as chosen.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -140,7 +141,7 @@ fn summary_ui(ui: &mut egui::Ui, model: &Model, ideal: bool) {
                 ui.end_row();
             }
         });
-        if ideal_shape(&model.scene) != Some(s.shape) {
+        if !learning.learned_fits(&model.scene) {
             ui.label(
                 small(format!(
                     "⚠ this model denoises {}, not the data on screen: it still samples, but SDEdit is off",
@@ -173,11 +174,20 @@ pub fn training_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, co
             "{} glyph digits, 28×28 grey (a model conditional on the digit)",
             crate::scene::GLYPH_COUNT
         ),
-        (SceneData::Image(_), _) => {
-            let shape = ideal_shape(&model.scene).map_or_else(String::new, |s| s.to_string());
-            format!("{} reduced to {shape}: one image", model.scene.name)
+        (SceneData::Image(img), _) => {
+            let (h, w) = photo_size(img, PHOTO_SIDE);
+            let c = PatchConfig::photo(usize::from(img.channels), h, w);
+            format!(
+                "learn this photo: {} at {w}×{h}, random {}×{} crops; each pixel sees {} px around it",
+                model.scene.name,
+                c.crop,
+                c.crop,
+                c.receptive_field()
+            )
         }
     };
+    let photo = matches!(model.scene.data, SceneData::Image(_))
+        && !matches!(settings.source, SourceChoice::Digits | SourceChoice::Glyphs);
     ui.label(RichText::new(format!("on {what}")).small());
     ui.label(
         RichText::new(format!(
@@ -188,26 +198,29 @@ pub fn training_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, co
         .weak(),
     );
     let r = &mut settings.reverse;
+    // A photo trains with its own fields: batches of crops cost thousands of pixels each.
+    let (lr, batch, iterations, most) = if photo {
+        let p = &mut r.photo_train;
+        (&mut p.lr, &mut p.batch, &mut p.iterations, 256)
+    } else {
+        (&mut r.lr, &mut r.batch, &mut r.iterations, 4096)
+    };
     egui::Grid::new("train_params").num_columns(4).show(ui, |ui| {
         let label = ui.label("lr");
         ui.add(
-            egui::DragValue::new(&mut r.lr)
+            egui::DragValue::new(lr)
                 .range(1e-5..=0.1)
                 .speed(1e-4)
                 .max_decimals(5),
         )
         .labelled_by(label.id);
-        let label = ui.label("batch");
-        ui.add(egui::DragValue::new(&mut r.batch).range(1..=4096).speed(4.0))
+        let label = ui.label(if photo { "crops" } else { "batch" });
+        ui.add(egui::DragValue::new(batch).range(1..=most).speed(4.0))
             .labelled_by(label.id);
         ui.end_row();
         let label = ui.label("iterations");
-        ui.add(
-            egui::DragValue::new(&mut r.iterations)
-                .range(1..=1_000_000)
-                .speed(50.0),
-        )
-        .labelled_by(label.id);
+        ui.add(egui::DragValue::new(iterations).range(1..=1_000_000).speed(50.0))
+            .labelled_by(label.id);
         let label = ui.label("seed");
         ui.add(egui::DragValue::new(&mut r.train_seed).range(0..=99_999))
             .labelled_by(label.id);
@@ -219,8 +232,9 @@ pub fn training_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, co
         let tooltip = if matches!(model.scene.data, SceneData::Image(_))
             && !matches!(settings.source, SourceChoice::Digits | SourceChoice::Glyphs)
         {
-            "Train a fresh image denoiser on this one image, reduced to ≤ 32×32: with one example it \
-             memorises it (every sample becomes that image)"
+            "Learn this photo: a fully convolutional denoiser trained on random crops of it, whose \
+             receptive field is a fraction of the photo, so that it samples new images of the photo's \
+             patches rearranged (SinDiffusion, Wang et al. 2022)"
         } else {
             "Train a fresh denoiser on the data on screen with the schedule above"
         };

@@ -7,14 +7,13 @@ use egui::RichText;
 use super::forward_tab::decimate;
 use super::{theme, training_view};
 use crate::app::reverse::{ChainView, EPS_GRID, NEAR_RADIUS, RATE_SHORTFALL, TrainingView};
-use crate::app::settings::{DenoiserKind, MAX_GUIDANCE, SamplerKind, Settings};
+use crate::app::settings::{Canvas, DenoiserKind, MAX_GUIDANCE, MAX_PHOTO_SAMPLES, SamplerKind, Settings};
 use crate::app::{Command, Model};
 use crate::export::VIEW_EXTENT as EXTENT;
 use crate::model::DataShape;
 use crate::model::classes::ClassChoice;
 use crate::scene::SceneData;
 use crate::scene::guidance::{GuidanceReadout, class_name};
-use crate::scene::prepare::ideal_shape;
 
 /// Lays out the Reverse tab: the chain's buttons, progress and description (at the end of
 /// a 2D chain: its result) on one line, its options on the next, then the training run's
@@ -325,7 +324,30 @@ fn guidance_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model) {
 fn chain_options_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model) {
     let r = &mut settings.reverse;
     let label = ui.label("samples");
-    if matches!(sample_shape_of(r, model), Some(DataShape::Points) | None) {
+    let photo_model = r.denoiser == DenoiserKind::Learned
+        && model
+            .learning
+            .learned
+            .as_ref()
+            .is_some_and(|m| m.summary.photo.is_some());
+    if photo_model {
+        ui.add(egui::DragValue::new(&mut r.n_photos).range(1..=MAX_PHOTO_SAMPLES))
+            .labelled_by(label.id);
+        let label = ui.label("canvas");
+        egui::ComboBox::from_id_salt("canvas")
+            .selected_text(r.canvas.label())
+            .show_ui(ui, |ui| {
+                for canvas in Canvas::ALL {
+                    ui.selectable_value(&mut r.canvas, canvas, canvas.label());
+                }
+            })
+            .response
+            .labelled_by(label.id)
+            .on_hover_text(
+                "The single-image model is fully convolutional: it samples a canvas of any size \
+                 (SDEdit starts from the photo, at its size)",
+            );
+    } else if matches!(sample_shape_of(r, model), Some(DataShape::Points) | None) {
         ui.add(
             egui::DragValue::new(&mut r.n_points)
                 .range(1..=10_000)
@@ -369,9 +391,7 @@ fn sdedit_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model) {
     let shape = sample_shape_of(r, model);
     let image_data = matches!(model.scene.data, SceneData::Image(_));
     let image_model = matches!(shape, Some(DataShape::Image { .. }))
-        && (r.denoiser == DenoiserKind::Ideal
-            || model.learning.learned.as_ref().map(|m| m.summary.shape) == ideal_shape(&model.scene)
-            || image_data);
+        && (r.denoiser == DenoiserKind::Ideal || model.learning.learned_fits(&model.scene) || image_data);
     if image_data && image_model {
         ui.end_row();
         ui.checkbox(&mut r.sdedit, "SDEdit: start from the data noised to")

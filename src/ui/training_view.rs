@@ -7,10 +7,49 @@ use super::reverse_tab::{scatter_frame, scatter_points};
 use super::{theme, training_plots};
 use crate::app::Model;
 use crate::app::reverse::TrainingView;
+use crate::model::train::PHOTO_PREVIEW_STEPS;
 use crate::scene::SceneData;
+use crate::worker::frames::Rgba;
 
 /// The plots' text (ticks, legends, axis names) in the centre, in points.
 const PLOT_TEXT: f32 = 18.0;
+
+/// A single-image model's training: its latest samples, as large as the room above the
+/// loss plot.
+fn photo_samples_ui(
+    ui: &mut egui::Ui,
+    t: &TrainingView,
+    (iteration, grid): (u64, &Rgba),
+    texture: Option<&egui::TextureHandle>,
+    height: f32,
+) {
+    let plot_height = (height * 0.3).clamp(100.0, 260.0);
+    let heading = 30.0;
+    ui.add(
+        egui::Label::new(
+            RichText::new(format!(
+                "samples at iteration {iteration} ({PHOTO_PREVIEW_STEPS} DDIM steps)"
+            ))
+            .heading(),
+        )
+        .truncate(),
+    );
+    let room = egui::vec2(ui.available_width(), (height - plot_height - heading).max(60.0));
+    let (w, h) = (grid.width as f32, grid.height as f32);
+    let scale = (room.x / w).min(room.y / h).max(0.1);
+    let size = egui::vec2(w * scale, h * scale);
+    ui.allocate_ui(egui::vec2(room.x, size.y), |ui| {
+        ui.centered_and_justified(|ui| match texture {
+            Some(texture) => {
+                ui.add(egui::Image::new((texture.id(), size)).alt_text("training samples"));
+            }
+            None => {
+                ui.spinner();
+            }
+        });
+    });
+    training_plots::loss_plot(ui, t, "train_loss_centre", plot_height);
+}
 
 /// Lays out a training run: what it trains, progress, the verdict, then the samples
 /// (2D data) beside the loss and SW2 plots.
@@ -41,8 +80,18 @@ pub fn training_ui(ui: &mut egui::Ui, model: &Model, t: &TrainingView) {
     }
     let points = matches!(model.scene.data, SceneData::Points(_));
     let height = (ui.available_height() - 8.0).max(120.0);
-    if !points {
+    if !points && t.images.is_none() {
         training_plots::loss_plot(ui, t, "train_loss_centre", height);
+        return;
+    }
+    if let Some((iteration, grid)) = &t.images {
+        let texture = model
+            .learning
+            .training_texture
+            .as_ref()
+            .filter(|((g, _), _)| *g == t.generation)
+            .map(|(_, texture)| texture);
+        photo_samples_ui(ui, t, (*iteration, grid), texture, height);
         return;
     }
     let heading = 30.0;

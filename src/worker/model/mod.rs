@@ -174,6 +174,31 @@ impl Worker {
         }
     }
 
+    /// Loads weights from `path`; with `points` (2D data on screen), refuses a
+    /// single-image model. A failure keeps the current model and says why.
+    fn load(&mut self, path: &std::path::Path, points: bool) {
+        let name = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        match io::load(path) {
+            Ok(model) => match model.network.architecture() {
+                crate::model::Architecture::Patch(c) if points => self.fail(
+                    0,
+                    format!(
+                        "{}: a single-image model of the {}×{} photo '{}' denoises photos, not the 2D points on screen; open a photo to use it (the current model is kept)",
+                        path.display(),
+                        c.photo.1,
+                        c.photo.0,
+                        model.info.dataset
+                    ),
+                ),
+                _ => self.set_model(model, name),
+            },
+            Err(e) => self.fail(0, format!("{e} (the current model is kept)")),
+        }
+    }
+
     pub(super) fn set_model(&mut self, model: Checkpoint, origin: String) {
         self.emit(ModelEvent::ModelReady(ModelSummary::of(&model, origin)));
         self.model = Some(model);
@@ -186,16 +211,8 @@ impl Worker {
                 Some(Err(e)) => self.fail(0, e.to_string()),
                 None => self.fail(0, format!("no shipped weights called '{name}'")),
             },
-            ModelCommand::Load(path) => match io::load(&path) {
-                Ok(model) => {
-                    let name = path.file_name().map_or_else(
-                        || path.display().to_string(),
-                        |n| n.to_string_lossy().into_owned(),
-                    );
-                    self.set_model(model, name);
-                }
-                Err(e) => self.fail(0, format!("{e} (the current model is kept)")),
-            },
+            ModelCommand::Load(path) => self.load(&path, false),
+            ModelCommand::LoadFor { path, points } => self.load(&path, points),
             ModelCommand::Save(path) => match &self.model {
                 Some(model) => match io::save(model, &path) {
                     Ok(()) => self.emit(ModelEvent::Saved(path)),
@@ -243,7 +260,7 @@ impl Worker {
                 guidance,
             } => {
                 let n = points.len() / 2;
-                let result = self.denoiser(&denoiser).and_then(|(schedule, d)| {
+                let result = self.denoiser(&denoiser, None).and_then(|(schedule, d)| {
                     let d = guided(d, guidance.as_ref(), n, 0)?;
                     let t = t.clamp(1, schedule.steps());
                     d.predict_eps(&schedule, &points, t).map(|eps| (t, eps))

@@ -27,6 +27,9 @@ pub struct ModelSummary {
     pub iterations: u64,
     /// Labelled classes of a class-conditional model (0: unconditional).
     pub classes: usize,
+    /// A single-image model's photo size, `(height, width)`: it samples a canvas of any
+    /// size ([`SampleJob::canvas`]); `None` for every other model.
+    pub photo: Option<(usize, usize)>,
 }
 
 impl ModelSummary {
@@ -40,6 +43,10 @@ impl ModelSummary {
             dataset: model.info.dataset.clone(),
             iterations: model.info.iterations,
             classes: arch.classes(),
+            photo: match arch {
+                Architecture::Patch(c) => Some(c.photo),
+                _ => None,
+            },
         }
     }
 }
@@ -112,6 +119,9 @@ pub struct SampleJob {
     /// Classifier-free guidance of a conditional learned model (`None`: its unconditional
     /// branch, or an unconditional model).
     pub guidance: Option<ClassGuidance>,
+    /// The canvas `(height, width)` a single-image learned model samples (`None`: its
+    /// photo's size; every other model has one size).
+    pub canvas: Option<(usize, usize)>,
     /// Fault injection for tests (see [`ReverseChain::panic_at_step`]); `None` but there.
     #[doc(hidden)]
     pub panic_at_step: Option<usize>,
@@ -181,6 +191,14 @@ pub enum ModelCommand {
     UseShipped(String),
     /// Load weights from a file (the current model stays if it fails).
     Load(PathBuf),
+    /// [`ModelCommand::Load`] for the data on screen: with `points`, a single-image model
+    /// (which denoises photos) is refused and the current model kept.
+    LoadFor {
+        /// The file.
+        path: PathBuf,
+        /// Whether the data on screen are 2D points.
+        points: bool,
+    },
     /// Write the current model to a file.
     Save(PathBuf),
     /// Train a fresh model; it becomes the current model when the job ends (completed or

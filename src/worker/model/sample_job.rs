@@ -43,7 +43,11 @@ impl Worker {
         }
     }
 
-    pub(super) fn denoiser(&self, choice: &DenoiserChoice) -> Result<(Schedule, Denoiser), ModelError> {
+    pub(super) fn denoiser(
+        &self,
+        choice: &DenoiserChoice,
+        canvas: Option<(usize, usize)>,
+    ) -> Result<(Schedule, Denoiser), ModelError> {
         match choice {
             DenoiserChoice::Learned => {
                 let model = self.model.as_ref().ok_or_else(|| {
@@ -51,7 +55,11 @@ impl Worker {
                 })?;
                 let schedule = Schedule::new(&model.info.schedule)
                     .map_err(|e| ModelError::Data(format!("the model's schedule: {e}")))?;
-                Ok((schedule, Denoiser::Learned(model.network.inference()?)))
+                let inference = match canvas {
+                    Some((h, w)) => model.network.with_canvas(h, w)?.inference()?,
+                    None => model.network.inference()?,
+                };
+                Ok((schedule, Denoiser::Learned(inference)))
             }
             DenoiserChoice::Ideal { data, dim, schedule } => {
                 if *dim == 0 || data.is_empty() || data.len() % dim != 0 {
@@ -67,10 +75,13 @@ impl Worker {
     }
 
     pub(super) fn start_sampling(&self, job: SampleJob) -> Result<Sampling, ModelError> {
-        let (schedule, denoiser) = self.denoiser(&job.denoiser)?;
+        let (schedule, denoiser) = self.denoiser(&job.denoiser, job.canvas)?;
         let dim = match (&job.denoiser, &self.model) {
             (DenoiserChoice::Ideal { dim, .. }, _) => *dim,
-            (DenoiserChoice::Learned, Some(m)) => m.network.architecture().data_shape().dim(),
+            (DenoiserChoice::Learned, Some(m)) => match job.canvas {
+                Some((h, w)) => m.network.with_canvas(h, w)?.architecture().data_shape().dim(),
+                None => m.network.architecture().data_shape().dim(),
+            },
             (DenoiserChoice::Learned, None) => unreachable!("denoiser() checked the model"),
         };
         let chain = match job.start {
