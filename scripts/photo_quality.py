@@ -21,10 +21,16 @@ Yardsticks (all distances are root-mean-square over values, in the [-1, 1] scale
   of 1 means the sample's patches are as close to the photo's as unseen parts of the
   photo are to the rest of it; a copy scores 0.
 - copy distance: each sample against the photo (same size only), minimised over shifts of
-  up to ±4 px in both directions (the overlap only): a copy shifted by a few pixels scores
-  like the photo against itself shifted. The floor printed beside it is the photo against
-  itself shifted by 2 and by 4 px (the smallest over the directions).
+  up to ±4 px in both directions (the overlap only): a copy, shifted or not, scores 0.
+  Printed beside it: the photo against itself shifted by 1, 2 and 4 px (the smallest over
+  the directions), and by 16 px — two different parts of the same photo.
+- copy correlation: the largest normalised cross-correlation (zero-mean, over the
+  overlap) of a sample with the photo over the same shifts: 1 for a copy, whatever its
+  contrast; the photo against itself shifted as above for scale.
 - diversity: the mean distance between two samples of the same CSV.
+
+The first row of the table is the photo itself: what the ideal denoiser's chain ends on
+(it copies), 0 on realism and copying by construction.
 """
 
 import argparse
@@ -117,6 +123,24 @@ def shifted_distance(a, b, dy, dx):
     return float(np.sqrt(((pa - pb) ** 2).mean()))
 
 
+def shifted_correlation(a, b, dy, dx):
+    h, w = a.shape[:2]
+    ya, yb = max(dy, 0), max(-dy, 0)
+    xa, xb = max(dx, 0), max(-dx, 0)
+    pa = a[ya : h - yb, xa : w - xb].ravel()
+    pb = b[yb : h - ya, xb : w - xa].ravel()
+    pa, pb = pa - pa.mean(), pb - pb.mean()
+    return float(pa @ pb / max(np.sqrt((pa @ pa) * (pb @ pb)), 1e-12))
+
+
+def copy_correlation(sample, photo):
+    return max(
+        shifted_correlation(sample, photo, dy, dx)
+        for dy in range(-MAX_SHIFT, MAX_SHIFT + 1)
+        for dx in range(-MAX_SHIFT, MAX_SHIFT + 1)
+    )
+
+
 def copy_distance(sample, photo):
     return min(
         shifted_distance(sample, photo, dy, dx)
@@ -125,16 +149,36 @@ def copy_distance(sample, photo):
     )
 
 
+SHIFTS = lambda s: [(s, 0), (0, s), (s, s), (s, -s)]
+
+
 def self_shift_floor(photo, s):
-    return min(shifted_distance(photo, photo, dy, dx) for dy, dx in [(s, 0), (0, s), (s, s), (s, -s)])
+    return min(shifted_distance(photo, photo, dy, dx) for dy, dx in SHIFTS(s))
+
+
+def self_shift_correlation(photo, s):
+    return max(shifted_correlation(photo, photo, dy, dx) for dy, dx in SHIFTS(s))
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--weights", required=True, help="the single-image model's .safetensors")
     ap.add_argument("--photo", help="the photo file (default: the built-in photo the weights name)")
-    ap.add_argument("items", nargs="+", help="CSVs of samples, each optionally after --size WxH")
-    args, rest = ap.parse_known_args()
+    ap.add_argument("items", nargs="*", help="CSVs of samples, each optionally after --size WxH")
+    ap.add_argument("--size", action="append", help="WxH of the CSVs after it (default: the photo's)")
+    args, _ = ap.parse_known_args()
+    # The CSVs and the --size options in the order given (a size applies to what follows).
+    items, argv = [], sys.argv[1:]
+    while argv:
+        a = argv.pop(0)
+        if a in ("--weights", "--photo"):
+            argv.pop(0)
+        elif a.startswith(("--weights=", "--photo=")):
+            continue
+        elif a == "--size":
+            items += [a, argv.pop(0)]
+        else:
+            items.append(a)
     meta = metadata(args.weights)
     if meta.get("architecture") != "patch":
         sys.exit(f"{args.weights}: not a single-image model (architecture {meta.get('architecture')})")
@@ -144,10 +188,17 @@ def main():
     held = held_out_realism(photo)
     print(f"photo {meta['dataset']} {w}×{h}, {c} channel(s); {len(ref)} patches of 7×7")
     print(f"held-out crops' patch distance {held:.4f}")
-    print(f"photo vs itself shifted 2 px {self_shift_floor(photo, 2):.4f}, 4 px {self_shift_floor(photo, 4):.4f}")
-    print("| samples | size | n | patch distance | ÷ held-out | copy distance (min) | copy distance (mean) | diversity |")
-    print("|---|---|---|---|---|---|---|---|")
-    items = args.items + rest
+    for s in (1, 2, 4, 16):
+        print(
+            f"photo vs itself shifted {s} px: distance {self_shift_floor(photo, s):.4f}, "
+            f"correlation {self_shift_correlation(photo, s):.3f}"
+        )
+    print(
+        "| samples | size | n | patch distance | ÷ held-out | copy distance (min) | copy distance (mean) "
+        "| copy correlation (max) | diversity |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    print(f"| the photo itself (the ideal denoiser's end) | {w}×{h} | 1 | 0 | 0 | 0 | 0 | 1 | — |")
     size = (w, h)
     i = 0
     while i < len(items):
@@ -161,6 +212,7 @@ def main():
         real = [nearest(patches(s), ref).mean() for s in samples]
         same = size == (w, h)
         copies = [copy_distance(s, photo) for s in samples] if same else []
+        corr = [copy_correlation(s, photo) for s in samples] if same else []
         pairs = [
             float(np.sqrt(((a - b) ** 2).mean())) for j, a in enumerate(samples) for b in samples[j + 1 :]
         ]
@@ -168,7 +220,8 @@ def main():
         print(
             f"| {Path(path).name} | {size[0]}×{size[1]} | {len(samples)} | {np.mean(real):.4f} "
             f"| {np.mean(real) / held:.2f} | {fmt(min(copies) if copies else None)} "
-            f"| {fmt(float(np.mean(copies)) if copies else None)} | {fmt(float(np.mean(pairs)) if pairs else None)} |"
+            f"| {fmt(float(np.mean(copies)) if copies else None)} | {fmt(max(corr) if corr else None)} "
+            f"| {fmt(float(np.mean(pairs)) if pairs else None)} |"
         )
 
 

@@ -33,6 +33,9 @@ shots=(
     # The 28×28 glyph digits' chain paused mid-way, at both projector sizes.
     "reverse-glyphs-1280x720|--data glyphs --tab reverse --sample --pause-at 400 --size 1280x720"
     "reverse-glyphs-1920x1080-150|--data glyphs --tab reverse --sample --pause-at 400 --size 1920x1080 --zoom 1.5"
+    "reverse-photo-cat-1280x720|--data cat --tab reverse --canvas wide --sample --pause-at 400 --size 1280x720"
+    "reverse-photo-cat-1920x1080-150|--data cat --tab reverse --canvas wide --sample --pause-at 400 --size 1920x1080 --zoom 1.5"
+    "reverse-photo-cat-wide|--data cat --tab reverse --canvas wide --sample --size 1280x720"
     "elbo-two-moons|--data two-moons --tab elbo --t 300"
     # The VAE → VDM tab: the lecture's first chapter (the VAE, shipped weights), the
     # hierarchical VAE (chapter 5) and all three switches on (chapter 9), at 1280x720.

@@ -28,6 +28,12 @@ g=$(mktemp -d)
 "$bin" train --glyphs --conditional --seed 5 --glyph-count 120000 --threads 1 --batch 64 --iters 16000 \
     --ema 0.9995 --lr 2e-4 --init "$g/3.safetensors" --out assets/weights/glyphs.safetensors
 rm -r "$g"
+# The single-image models of the built-in photos ("learn this photo"): 8000 batches of 8
+# crops each (≈ 20–25 min on one core; BENCHMARKS.md has their sample quality).
+for photo in astronaut camera cat; do
+    "$bin" train --image "$photo" --seed 1 --threads 1 --iters 8000 --batch 8 --lr 1e-3 --width 32 \
+        --out "assets/weights/photo-$photo.safetensors"
+done
 # The latent-variable models of the VAE → VDM tab (README, "Shipped weights"), each on
 # one thread (bit for bit reproducible).
 "$bin" vae train --model vae --iterations 20000 --threads 1 --out assets/weights/vae-two-moons.safetensors

@@ -6,6 +6,7 @@
 //! model), sampled on a canvas of another size; in the window: trained and sampled wide.
 
 use diffscope::app::Command;
+use diffscope::app::reverse::LearnedOrigin;
 use diffscope::app::settings::{
     Canvas, DenoiserKind, PhotoTraining, ReverseSettings, SamplerKind, Settings, SourceChoice, Tab,
 };
@@ -426,11 +427,11 @@ fn the_window_learns_the_cat_and_samples_it_on_a_wider_canvas() {
     harness.state_mut().push(Command::Train);
     harness.run_steps(1);
     step_until(&mut harness, "the trained model", |app| {
-        app.model
-            .learning
-            .learned
-            .as_ref()
-            .is_some_and(|m| m.summary.photo == Some((43, 64)))
+        app.model.learning.learned.as_ref().is_some_and(|m| {
+            m.origin == LearnedOrigin::Trained
+                && m.summary.photo == Some((43, 64))
+                && m.summary.iterations == 3
+        })
     });
     let training = harness.state().model.learning.training.clone().unwrap();
     assert_eq!(training.what, "cat at 64×43 (20 crops of 43×43)");

@@ -184,7 +184,8 @@ impl Files {
 
 /// The app's refusals of an action it cannot do now (the action was the user's
 /// mistake, not a fault): expected in a random walk.
-const REFUSALS: [&str; 7] = [
+const REFUSALS: [&str; 8] = [
+    "a model is loading: sample once it is in",
     "training is running: cancel it to sample",
     "zero terminal SNR: ᾱ_T = 0",
     "a training run is going: cancel it first",

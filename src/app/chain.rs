@@ -97,6 +97,39 @@ impl DiffscopeApp {
         }
     }
 
+    /// Why a chain cannot start now, if it cannot: the worker is training, or a model is on
+    /// its way to the worker (not the one the window would describe to it — its shape, its
+    /// canvas, SDEdit's start).
+    fn chain_blocked(&self) -> Option<&'static str> {
+        if self.model.learning.training_running() {
+            Some("training is running: cancel it to sample (the worker does one job at a time)")
+        } else if self.settings.reverse.denoiser == DenoiserKind::Learned
+            && self.model.learning.pending.is_some()
+        {
+            Some("a model is loading: sample once it is in")
+        } else {
+            None
+        }
+    }
+
+    /// How many samples a chain of `shape` draws with `denoiser`, and the canvas a
+    /// single-image model is asked for.
+    fn chain_size(&self, denoiser: &DenoiserChoice, shape: DataShape) -> (usize, Option<(usize, usize)>) {
+        let r = &self.settings.reverse;
+        let photo_model = matches!(denoiser, DenoiserChoice::Learned)
+            && self
+                .model
+                .learning
+                .learned
+                .as_ref()
+                .is_some_and(|m| m.summary.photo.is_some());
+        match shape {
+            DataShape::Points => (r.n_points, None),
+            DataShape::Image { height, width, .. } if photo_model => (r.n_photos, Some((height, width))),
+            DataShape::Image { .. } => (r.n_images, None),
+        }
+    }
+
     /// Starts a chain from the settings (running).
     pub(super) fn sample(&mut self) {
         self.start_chain(false);
@@ -105,9 +138,8 @@ impl DiffscopeApp {
     /// Starts a chain from the settings, running or paused at its first frame; returns
     /// whether it started (else the status says why).
     pub(super) fn start_chain(&mut self, paused: bool) -> bool {
-        if self.model.learning.training_running() {
-            self.model.status.error =
-                Some("training is running: cancel it to sample (the worker does one job at a time)".into());
+        if let Some(why) = self.chain_blocked() {
+            self.model.status.error = Some(why.into());
             return false;
         }
         let (denoiser, shape, steps, label) = match self.denoiser_choice() {
@@ -127,21 +159,8 @@ impl DiffscopeApp {
                 .is_some_and(|m| m.summary.schedule.zero_terminal_snr),
         };
         let sampler = self.sampler(steps);
+        let (n, canvas) = self.chain_size(&denoiser, shape);
         let r = &self.settings.reverse;
-        let photo_model = matches!(denoiser, DenoiserChoice::Learned)
-            && self
-                .model
-                .learning
-                .learned
-                .as_ref()
-                .is_some_and(|m| m.summary.photo.is_some());
-        let n = if shape == DataShape::Points {
-            r.n_points
-        } else if photo_model {
-            r.n_photos
-        } else {
-            r.n_images
-        };
         let sdedit =
             r.sdedit && shape != DataShape::Points && matches!(self.model.scene.data, SceneData::Image(_));
         let start = if sdedit {
@@ -188,10 +207,7 @@ impl DiffscopeApp {
             paused,
             pause_at,
             guidance,
-            canvas: match shape {
-                DataShape::Image { height, width, .. } if photo_model => Some((height, width)),
-                _ => None,
-            },
+            canvas,
             panic_at_step: self.model.learning.faults.sample_panic_at_step,
         })));
         let description = format!(

@@ -13,6 +13,7 @@ use super::settings::{DenoiserKind, Tab};
 use crate::export::VIEW_EXTENT;
 use crate::model::DataShape;
 use crate::model::sample::Frame;
+use crate::model::train::Evaluation;
 use crate::scene::SceneData;
 use crate::worker::model::{ModelCommand, ModelEvent, ModelSummary, TrainEnd};
 
@@ -58,26 +59,7 @@ impl DiffscopeApp {
             ModelEvent::Evaluated {
                 generation,
                 evaluation,
-            } => {
-                if let Some(tr) = self.training_of(generation) {
-                    let x = evaluation.iteration as f64;
-                    if evaluation.validation_loss.is_finite() {
-                        tr.validation.push([x, evaluation.validation_loss]);
-                    }
-                    if let Some(m) = evaluation.metric.filter(|m| m.is_finite()) {
-                        tr.metric.push([x, m]);
-                    }
-                    tr.noise_floor = evaluation.noise_floor.or(tr.noise_floor);
-                    if !evaluation.samples.is_empty() {
-                        tr.samples = Some((evaluation.iteration, evaluation.samples));
-                    }
-                    if let Some((shape, values)) = &evaluation.images
-                        && let Some(grid) = super::reverse::image_grid(values, *shape)
-                    {
-                        tr.images = Some((evaluation.iteration, grid));
-                    }
-                }
-            }
+            } => self.evaluated(generation, evaluation),
             ModelEvent::TrainFinished { generation, end } => self.training_finished(generation, end),
             ModelEvent::SampleFrame {
                 generation,
@@ -130,6 +112,29 @@ impl DiffscopeApp {
                     self.model_failed(generation, message);
                 }
             }
+        }
+    }
+
+    /// An evaluation of training run `generation`: its curves, its samples.
+    fn evaluated(&mut self, generation: u64, evaluation: Evaluation) {
+        let Some(tr) = self.training_of(generation) else {
+            return;
+        };
+        let x = evaluation.iteration as f64;
+        if evaluation.validation_loss.is_finite() {
+            tr.validation.push([x, evaluation.validation_loss]);
+        }
+        if let Some(m) = evaluation.metric.filter(|m| m.is_finite()) {
+            tr.metric.push([x, m]);
+        }
+        tr.noise_floor = evaluation.noise_floor.or(tr.noise_floor);
+        if !evaluation.samples.is_empty() {
+            tr.samples = Some((evaluation.iteration, evaluation.samples));
+        }
+        if let Some((shape, values)) = &evaluation.images
+            && let Some(grid) = super::reverse::image_row(values, *shape)
+        {
+            tr.images = Some((evaluation.iteration, grid));
         }
     }
 

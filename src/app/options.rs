@@ -43,6 +43,8 @@ pub struct RunOptions {
     /// With `sample`: the chain pauses by itself at the first step with `t ≤` this (a
     /// screenshot then shows it there).
     pub pause_at: Option<usize>,
+    /// The canvas a single-image model samples (`--canvas`).
+    pub canvas: Option<super::settings::Canvas>,
     /// Start training a model on the data on screen once the window is up.
     pub train: bool,
     /// Start in presentation mode.
@@ -59,7 +61,8 @@ pub struct RunOptions {
 
 impl RunOptions {
     /// What the command line sets over the remembered settings: the data, the tab, the
-    /// frame-time overlay, presentation mode, the audience window and the UI scale.
+    /// frame-time overlay, presentation mode, the audience window, the UI scale and a
+    /// single-image model's canvas.
     pub(super) fn apply_to(&self, settings: &mut super::Settings) {
         if let Some(source) = self.source.clone() {
             settings.source = source;
@@ -72,6 +75,9 @@ impl RunOptions {
         settings.lecture.audience = self.presenter;
         if let Some(zoom) = self.zoom {
             settings.zoom = zoom;
+        }
+        if let Some(canvas) = self.canvas {
+            settings.reverse.canvas = canvas;
         }
     }
 }

@@ -18,7 +18,7 @@ use crate::model::sample::Frame;
 use crate::scene::Scene;
 use crate::scene::guidance::{GuidanceReadout, LabelledData};
 use crate::scene::prepare::ideal_shape;
-use crate::scene::tile::{square_columns, tile};
+use crate::scene::tile::{grid_columns, tile};
 use crate::worker::frames::Rgba;
 use crate::worker::model::{ClassGuidance, ModelSummary, TrainEnd};
 
@@ -541,6 +541,16 @@ pub fn eps_grid(extent: f64) -> Vec<f32> {
 /// `n` images of `shape` (CHW each) tiled in a square-ish grid with 1-pixel mid-grey gaps.
 #[must_use]
 pub fn image_grid(values: &[f32], shape: DataShape) -> Option<Rgba> {
+    image_tiles(values, shape, None)
+}
+
+/// [`image_grid`] in one row (a wide view: the training samples of a single-image model).
+#[must_use]
+pub fn image_row(values: &[f32], shape: DataShape) -> Option<Rgba> {
+    image_tiles(values, shape, Some(values.len() / shape.dim().max(1)))
+}
+
+fn image_tiles(values: &[f32], shape: DataShape, columns: Option<usize>) -> Option<Rgba> {
     let DataShape::Image {
         channels,
         height,
@@ -558,7 +568,8 @@ pub fn image_grid(values: &[f32], shape: DataShape) -> Option<Rgba> {
         crate::export::image_to_rgba(&hwc, width as u32, height as u32, channels as u8)
     });
     // The gaps are half-transparent mid-grey: the panel shows through them.
-    let (gw, gh, pixels) = tile(rgba, height, width, square_columns(values.len() / dim), &[128; 4]);
+    let columns = columns.unwrap_or_else(|| grid_columns(values.len() / dim, height, width));
+    let (gw, gh, pixels) = tile(rgba, height, width, columns.max(1), &[128; 4]);
     Some(Rgba {
         width: gw as u32,
         height: gh as u32,

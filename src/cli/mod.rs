@@ -59,6 +59,10 @@ struct WindowArgs {
     /// if Space were pressed there); with --screenshot, the picture is of that step.
     #[arg(long, value_name = "T", requires = "sample")]
     pause_at: Option<usize>,
+    /// The canvas a photo's single-image model samples: photo (its size), wide (2× wide)
+    /// or large (2× wide and tall).
+    #[arg(long, value_parser = ["photo", "wide", "large"])]
+    canvas: Option<String>,
     /// Start training a model on the data on screen once the window is up.
     #[arg(long, conflicts_with = "sample")]
     train: bool,
@@ -139,6 +143,11 @@ impl WindowArgs {
             frame_times: self.frame_stats,
             sample: self.sample,
             pause_at: self.pause_at,
+            canvas: self.canvas.as_deref().map(|c| match c {
+                "wide" => crate::app::settings::Canvas::Wide,
+                "large" => crate::app::settings::Canvas::Large,
+                _ => crate::app::settings::Canvas::Photo,
+            }),
             train: self.train,
             present: self.present,
             presenter: self.presenter,
@@ -159,7 +168,8 @@ pub enum Command {
     Render(RenderCmd),
     /// Write the normalised points of a built-in 2D data set as CSV.
     Data(DataCmd),
-    /// Train a denoiser (the 2D MLP, or the conv net for the digits) and save its weights.
+    /// Train a denoiser (the 2D MLP; the conv net for the digits; the U-Net for the glyph
+    /// digits; for a photo, the single-image model of its patches) and save its weights.
     Train(model::TrainCmd),
     /// Run the learned reverse chain from noise and write the samples.
     Sample(model::SampleCmd),
@@ -246,7 +256,7 @@ pub enum RenderCmd {
 #[group(required = true, multiple = false)]
 pub struct DataArgs {
     /// An image file (PNG, JPEG, GIF, BMP, WebP), or a built-in one: astronaut, camera, cat
-    /// (`render forward` only).
+    /// (`render forward`; `train`: the single-image model of the photo).
     #[arg(long, value_name = "FILE")]
     image: Option<String>,
     /// A built-in 2D data set: two-moons, swiss-roll, 8gaussians, checkerboard, circles, spiral.

@@ -22,7 +22,7 @@ use crate::model::train::{TrainSet, TrainSettings, Trainer};
 use crate::model::unet::UNetConfig;
 use crate::model::{Architecture, Checkpoint, DataShape, ModelInfo, Network, bench, io};
 use crate::scene::load_weights;
-use crate::scene::tile::square_columns;
+use crate::scene::tile::grid_columns;
 
 /// `diffscope train`.
 #[derive(Debug, Args)]
@@ -31,10 +31,10 @@ pub struct TrainCmd {
     source: DataArgs,
     #[command(flatten)]
     schedule: ScheduleArgs,
-    /// Training iterations [default: 12000 for points, 4000 for images].
+    /// Training iterations [default: 12000 for points, 4000 for images, 3000 for a photo].
     #[arg(long, value_name = "N")]
     iters: Option<u64>,
-    /// Examples per batch [default: 256 for points, 128 for images].
+    /// Examples per batch [default: 256 for points, 128 for images, 8 crops of a photo].
     #[arg(long, value_name = "B")]
     batch: Option<usize>,
     /// Peak AdamW learning rate, cosine-decayed to a tenth [default: 2e-3 for points, 1e-3
@@ -488,7 +488,10 @@ fn initial_network(
 pub(super) fn train_cmd(cmd: &TrainCmd, command_line: String) -> Result<()> {
     cmd.schedule.build()?;
     let set = train_set(cmd)?;
-    let defaults = TrainSettings::for_shape(set.shape);
+    let defaults = match cmd.source.source()? {
+        DataSource::Image(_) => TrainSettings::for_photo(),
+        _ => TrainSettings::for_shape(set.shape),
+    };
     let settings = TrainSettings {
         schedule: cmd.schedule.spec(),
         lr: cmd.lr.unwrap_or(defaults.lr),
@@ -805,7 +808,7 @@ const MAX_GUIDANCE: f32 = 50.0;
 #[must_use]
 pub fn sample_grid(values: &[f32], channels: usize, height: usize, width: usize) -> RgbImage {
     let d = channels * height * width;
-    let cols = square_columns(values.len() / d.max(1));
+    let cols = grid_columns(values.len() / d.max(1), height, width);
     let scale = (64 / height.max(width)).max(1) as u32;
     let cells: Vec<Vec<RgbImage>> = values
         .chunks_exact(d.max(1))

@@ -8,15 +8,14 @@
 //! embedding enters as a per-channel bias, every layer is a 3×3 convolution with zero
 //! padding. What it learns is the distribution of its receptive field's windows, so the
 //! receptive field against the photo's size decides between copying (a window as large
-//! as the photo) and texture soup (a window of a few pixels). SinDiffusion's ablation puts
-//! the sweet spot near a quarter of the image; SinDDM's per-scale network sees 35×35 of a
-//! coarsest scale ~ 42 px. Here the photo is reduced to [`PHOTO_SIDE`] = 64 px on its long
-//! side and [`PatchConfig::photo`]'s network has 3 blocks of dilations 1, 2, 1: each
-//! output pixel sees a 21×21 window (`5 + 4·Σ d`, [`PatchConfig::receptive_field`]), a
-//! third of the long side — large enough for an eye or a window pane, small enough that
-//! the photo's layout is not one of its windows. Training crops are [`CROP`] = 32 px:
-//! larger than the window (so most outputs see no padding) and small enough that a batch
-//! of 32 costs 32k pixels.
+//! as the photo) and texture soup (a window of a few pixels). SinDDM (Kulikov et al.
+//! 2023) sets its coarsest scale so that the receptive field covers about 40 % of the
+//! image's area (35² of 3110 px); SinDiffusion's U-Net sees about 100 px of a 250 px
+//! image. Here the photo is reduced to [`PHOTO_SIDE`] = 64 px on its long side and the
+//! network has 3 blocks of dilations 1, 2, 4: each output pixel sees a 33×33 window
+//! (`5 + 4·Σ d`, [`PatchConfig::receptive_field`]) — 40 % of the 64×43 cat's area, 27 %
+//! of a 64×64 photo's. Training crops are [`CROP`] = 48 px (or the photo's short side):
+//! larger than the window, so that most outputs see no padding, as on a canvas's inside.
 
 use super::conv::{ConvConfig, ConvInference, ConvNet};
 use super::params::Param;
@@ -44,7 +43,7 @@ pub struct PatchConfig {
     pub crop: usize,
     /// Feature channels `F`.
     pub features: usize,
-    /// Residual blocks; block `i` has dilation [`PatchConfig::dilation`]`(i)`.
+    /// Residual blocks; block `i` has dilation [`ConvConfig::dilation`]`(i)`.
     pub blocks: usize,
     /// The size it samples, `(height, width)`: the photo's unless set
     /// ([`super::Network::with_canvas`]); not saved.

@@ -1,6 +1,6 @@
 //! The weights that ship with diffscope, embedded in the binary: one 2D model per
-//! built-in data set, the conv net of the 8×8 digits and the U-Net of the 28×28 glyph
-//! digits, each produced by the
+//! built-in data set, the conv net of the 8×8 digits, the U-Net of the 28×28 glyph
+//! digits and the single-image model of each built-in photo, each produced by the
 //! `diffscope train` command recorded in its metadata (README, "Shipped weights").
 
 use super::{Checkpoint, ModelError, io};
@@ -12,7 +12,8 @@ macro_rules! shipped {
 }
 
 /// `(name, safetensors bytes)` of every shipped model: the 2D sets under their
-/// command-line names, `digits` and `glyphs`.
+/// command-line names, `digits`, `glyphs`, and `photo-NAME`, the single-image model of
+/// each built-in photo.
 const SHIPPED: &[(&str, &[u8])] = shipped![
     "two-moons",
     "swiss-roll",
@@ -21,7 +22,10 @@ const SHIPPED: &[(&str, &[u8])] = shipped![
     "circles",
     "spiral",
     "digits",
-    "glyphs"
+    "glyphs",
+    "photo-astronaut",
+    "photo-camera",
+    "photo-cat"
 ];
 
 /// Names of the shipped models.

@@ -8,7 +8,7 @@ use image::{Rgb, RgbImage};
 use crate::export::{self, ScatterStyle};
 use crate::model::DataShape;
 use crate::model::sample::Frame;
-use crate::scene::tile::{square_columns, tile_images};
+use crate::scene::tile::{grid_columns, tile_images};
 
 /// Space around and between the two panels, in pixels.
 const PAD_PX: u32 = 8;
@@ -152,7 +152,7 @@ impl ChainPictures {
     /// The grid of image samples, scaled (nearest pixel) to fit the panel, centred.
     fn image_panel(&self, values: &[f32], channels: usize, height: usize, width: usize) -> RgbImage {
         let n = values.len() / (channels * height * width).max(1);
-        let grid = tile_images(values, channels, height, width, square_columns(n));
+        let grid = tile_images(values, channels, height, width, grid_columns(n, height, width));
         let small = export::image_to_rgb(&grid.pixels, grid.width, grid.height, grid.channels);
         fit_panel(&small, self.side, self.look.style.canvas_rgb)
     }

@@ -72,6 +72,9 @@ pub fn shipped_name(scene: &Scene) -> Option<String> {
         (SourceChoice::Digits, _) => "digits".to_owned(),
         (SourceChoice::Glyphs, _) => "glyphs".to_owned(),
         (SourceChoice::Dataset(name), _) => name.parse::<Dataset>().ok()?.name().to_owned(),
+        (SourceChoice::Image(name), _) => {
+            format!("photo-{}", name.parse::<crate::data::BuiltinImage>().ok()?.name())
+        }
         _ => return None,
     };
     crate::model::shipped::names().any(|n| n == name).then_some(name)

@@ -60,9 +60,40 @@ pub fn square_columns(n: usize) -> usize {
     (n as f64).sqrt().ceil() as usize
 }
 
+/// Columns of a grid of `n` tiles of `height × width` that is as near square as can be
+/// (the views it fills are square): the count whose grid's aspect ratio is closest to 1
+/// on a log scale, the fewer columns on a tie. Square tiles get [`square_columns`]; wide
+/// ones (a single-image model's 2× wide canvas) stack.
+#[must_use]
+pub fn grid_columns(n: usize, height: usize, width: usize) -> usize {
+    if n == 0 || height == 0 || width == 0 {
+        return 1;
+    }
+    let misfit = |c: usize| {
+        let rows = n.div_ceil(c);
+        ((c * width) as f64 / (rows * height) as f64).ln().abs()
+    };
+    (1..=n).fold(
+        1,
+        |best, c| if misfit(c) < misfit(best) - 1e-9 { c } else { best },
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn grids_are_as_square_as_their_tiles_allow() {
+        for n in [1, 3, 4, 9, 36, 64, 100] {
+            assert_eq!(grid_columns(n, 8, 8), square_columns(n), "{n} square tiles");
+        }
+        // Three 2× wide canvases of 43×128 stack; three 43×64 photos go two to a row.
+        assert_eq!(grid_columns(3, 43, 128), 1);
+        assert_eq!(grid_columns(3, 43, 64), 2);
+        // Tall tiles sit side by side.
+        assert_eq!(grid_columns(3, 64, 20), 3);
+    }
 
     #[test]
     fn tiles_sit_in_rows_with_grey_gaps() {

@@ -127,20 +127,26 @@ fn summary_ui(ui: &mut egui::Ui, model: &Model, ideal: bool) {
         )));
     } else if let Some(m) = &learning.learned {
         let s = &m.summary;
-        egui::Grid::new("model_summary").num_columns(2).show(ui, |ui| {
-            for (k, v) in [
-                ("model", s.origin.clone()),
-                ("network", s.architecture.clone()),
-                ("data", format!("{} ({})", s.dataset, s.shape)),
-                ("schedule", s.schedule.describe()),
-                ("T", s.schedule.steps.to_string()),
-                ("iterations", s.iterations.to_string()),
-            ] {
-                ui.label(small(k.to_owned()).weak());
-                ui.add(egui::Label::new(small(v)).wrap());
-                ui.end_row();
-            }
-        });
+        // Bounded columns: on the grid's first (sizing) frame a wrapping value would
+        // otherwise take its whole length and widen the panel for good.
+        let width = ui.available_width();
+        egui::Grid::new("model_summary")
+            .num_columns(2)
+            .max_col_width((width - 70.0).max(80.0))
+            .show(ui, |ui| {
+                for (k, v) in [
+                    ("model", s.origin.clone()),
+                    ("network", s.architecture.clone()),
+                    ("data", format!("{} ({})", s.dataset, s.shape)),
+                    ("schedule", s.schedule.describe()),
+                    ("T", s.schedule.steps.to_string()),
+                    ("iterations", s.iterations.to_string()),
+                ] {
+                    ui.label(small(k.to_owned()).weak());
+                    ui.add(egui::Label::new(small(v)).wrap());
+                    ui.end_row();
+                }
+            });
         if !learning.learned_fits(&model.scene) {
             ui.label(
                 small(format!(
@@ -157,10 +163,9 @@ fn summary_ui(ui: &mut egui::Ui, model: &Model, ideal: bool) {
     }
 }
 
-/// Lays out the Training section.
-pub fn training_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, commands: &mut Vec<Command>) {
-    section(ui, "Training");
-    let what = match (&model.scene.data, &settings.source) {
+/// What the Training section trains on, for its first line.
+fn training_data(settings: &Settings, model: &Model) -> String {
+    match (&model.scene.data, &settings.source) {
         (SceneData::Points(p), SourceChoice::Dataset(_)) => {
             format!(
                 "{}: fresh draws of 8000 points ({} on screen)",
@@ -185,7 +190,13 @@ pub fn training_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, co
                 c.receptive_field()
             )
         }
-    };
+    }
+}
+
+/// Lays out the Training section.
+pub fn training_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, commands: &mut Vec<Command>) {
+    section(ui, "Training");
+    let what = training_data(settings, model);
     let photo = matches!(model.scene.data, SceneData::Image(_))
         && !matches!(settings.source, SourceChoice::Digits | SourceChoice::Glyphs);
     ui.label(RichText::new(format!("on {what}")).small());

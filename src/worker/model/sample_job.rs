@@ -7,7 +7,7 @@ use super::protocol::{ChainStart, DenoiserChoice, ModelEvent, SampleJob};
 use super::{Job, Worker};
 use crate::diffusion::{IdealDenoiser, Schedule};
 use crate::model::sample::{Denoiser, Frame, ReverseChain};
-use crate::model::{DataShape, ModelError};
+use crate::model::{Checkpoint, DataShape, ModelError, Network};
 
 pub(super) struct Sampling {
     pub(super) generation: u64,
@@ -17,6 +17,13 @@ pub(super) struct Sampling {
     pub(super) pause_at: Option<usize>,
     pub(super) rate: Option<f64>,
     pub(super) next_step_at: Instant,
+}
+
+/// The canvas a job asks of `model`: only a single-image model has one (the window asks
+/// from its summary of the model, which lags a load by an event: another model held by
+/// then samples its own size).
+fn canvas_of(model: &Checkpoint, canvas: Option<(usize, usize)>) -> Option<(usize, usize)> {
+    canvas.filter(|_| matches!(model.network, Network::Patch(_)))
 }
 
 impl Worker {
@@ -55,7 +62,7 @@ impl Worker {
                 })?;
                 let schedule = Schedule::new(&model.info.schedule)
                     .map_err(|e| ModelError::Data(format!("the model's schedule: {e}")))?;
-                let inference = match canvas {
+                let inference = match canvas_of(model, canvas) {
                     Some((h, w)) => model.network.with_canvas(h, w)?.inference()?,
                     None => model.network.inference()?,
                 };
@@ -78,7 +85,7 @@ impl Worker {
         let (schedule, denoiser) = self.denoiser(&job.denoiser, job.canvas)?;
         let dim = match (&job.denoiser, &self.model) {
             (DenoiserChoice::Ideal { dim, .. }, _) => *dim,
-            (DenoiserChoice::Learned, Some(m)) => match job.canvas {
+            (DenoiserChoice::Learned, Some(m)) => match canvas_of(m, job.canvas) {
                 Some((h, w)) => m.network.with_canvas(h, w)?.architecture().data_shape().dim(),
                 None => m.network.architecture().data_shape().dim(),
             },
