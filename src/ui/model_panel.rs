@@ -132,7 +132,7 @@ fn summary_ui(ui: &mut egui::Ui, model: &Model, ideal: bool) {
         let width = ui.available_width();
         egui::Grid::new("model_summary")
             .num_columns(2)
-            .max_col_width((width - 70.0).max(80.0))
+            .max_col_width((width - 110.0).max(80.0))
             .show(ui, |ui| {
                 for (k, v) in [
                     ("model", s.origin.clone()),
