@@ -374,7 +374,8 @@ impl Network {
             Self::Mlp(m) => m.loss_and_grads(xt, t, eps, labels),
             Self::Conv(m) => m.loss_and_grads(xt, t, eps, labels),
             Self::UNet(m) => m.loss_and_grads(xt, t, eps, labels),
-            Self::Patch(m) => m.loss_and_grads(xt, t, eps, labels),
+            // The conv net at the crops' size.
+            Self::Patch(m) => m.net.loss_and_grads(xt, t, eps, labels),
         }
     }
 

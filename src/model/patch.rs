@@ -170,17 +170,6 @@ impl PatchNet {
         })
     }
 
-    /// `L_simple` on a batch of crops and its gradients ([`ConvNet::loss_and_grads`]).
-    pub fn loss_and_grads(
-        &self,
-        xt: &[f32],
-        t: &[f32],
-        eps: &[f32],
-        labels: &[usize],
-    ) -> Result<(f32, Vec<Vec<f32>>), ModelError> {
-        self.net.loss_and_grads(xt, t, eps, labels)
-    }
-
     /// The network prepared for inference on its canvas.
     pub fn inference(&self) -> Result<ConvInference, ModelError> {
         self.config.check()?;
