@@ -1,5 +1,5 @@
 //! The image denoiser: a small residual convolutional network predicting ε for images of
-//! `C × H × W` values (grey digits 8×8, user images up to 32×32), conditioned on the step
+//! `C × H × W` values (grey digits 8×8; a photo's patches on any canvas, [`super::patch`]), conditioned on the step
 //! `t` through a sinusoidal embedding added as a per-channel bias in every block.
 //!
 //! ```text

@@ -9,8 +9,8 @@ use crate::model::patch::{self, PHOTO_SIDE, PatchConfig};
 use crate::model::train::TrainSet;
 use crate::model::{Architecture, DataShape, conv::ConvConfig, mlp::MlpConfig, unet::UNetConfig};
 
-/// Images are reduced so their long side is at most this to train on (and for the ideal
-/// denoiser of an image).
+/// Images are reduced so their long side is at most this for the ideal denoiser of an
+/// image (a photo's learned model is the single-image model, [`photo_train_set`]).
 pub const TRAIN_MAX_SIDE: usize = 32;
 
 /// `(height, width)` of `img` reduced so its long side is at most [`TRAIN_MAX_SIDE`].
@@ -122,7 +122,7 @@ pub fn resample_chw(img: &ImageData, channels: usize, height: usize, width: usiz
 }
 
 /// The training set and architecture for the data on screen: a built-in 2D set, the
-/// user's points, the digits, or the image reduced to ≤ 32×32 (one image: it memorises it).
+/// user's points, the digits, the glyphs, or a photo's single-image model ([`photo_train_set`]).
 ///
 /// # Errors
 /// A training set the model layer refuses (too few points, …).
