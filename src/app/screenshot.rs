@@ -23,6 +23,9 @@ impl DiffscopeApp {
         let chain_settled = self.chain_settled_for_screenshot();
         let settled = self.frames_drawn > 30
             && self.loader.is_none()
+            // A model on its way (the shipped one of a built-in photo) changes the left
+            // panel when it lands: the picture waits for it (or its error).
+            && self.model.learning.pending.is_none()
             && chain_settled
             && self.elbo_settled_for_screenshot()
             && (self.settings.tab != Tab::Vae
