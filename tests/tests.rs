@@ -35,6 +35,7 @@ mod model_unet;
 mod model_worker;
 mod path_prompt;
 mod presenter;
+mod prob_flow;
 mod reverse_gif;
 mod reverse_ui;
 mod soak;

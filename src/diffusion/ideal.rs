@@ -82,9 +82,14 @@ impl IdealDenoiser {
 
     /// [`Self::logits`] into `out` (cleared first).
     fn logits_into(&self, schedule: &Schedule, t: usize, xt: &[f64], out: &mut Vec<f64>) {
-        assert!(xt.len() == self.dim, "x_t has the wrong dimension");
         assert!(t >= 1, "the ideal denoiser is defined for t ≥ 1");
         let (s, var) = (schedule.sqrt_alpha_bar(t), schedule.one_minus_alpha_bar(t));
+        self.logits_at(s, var, xt, out);
+    }
+
+    /// The logits at the noise level `x_t = s·x_0 + √var·ε`.
+    fn logits_at(&self, s: f64, var: f64, xt: &[f64], out: &mut Vec<f64>) {
+        assert!(xt.len() == self.dim, "x_t has the wrong dimension");
         let scale = -1.0 / (2.0 * var);
         out.clear();
         out.extend(self.data.chunks_exact(self.dim).map(|x0| {
@@ -117,7 +122,19 @@ impl IdealDenoiser {
         (logits, w): (&mut Vec<f64>, &mut Vec<f32>),
         out: &mut [f64],
     ) {
-        self.logits_into(schedule, t, xt, logits);
+        let (s, var) = (schedule.sqrt_alpha_bar(t), schedule.one_minus_alpha_bar(t));
+        self.predict_x0_fast_at((s, var), xt, (logits, w), out);
+    }
+
+    /// [`Self::predict_x0_fast`] at the noise level `x_t = s·x_0 + √var·ε`.
+    fn predict_x0_fast_at(
+        &self,
+        (s, var): (f64, f64),
+        xt: &[f64],
+        (logits, w): (&mut Vec<f64>, &mut Vec<f32>),
+        out: &mut [f64],
+    ) {
+        self.logits_at(s, var, xt, logits);
         let max = logits.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         w.clear();
         w.extend(logits.iter().map(|&l| (l - max) as f32));
@@ -161,6 +178,18 @@ impl IdealDenoiser {
         let (s, n) = (schedule.sqrt_alpha_bar(t), schedule.sqrt_one_minus_alpha_bar(t));
         for (o, x) in out.iter_mut().zip(xt) {
             *o = (x - s * *o) / n;
+        }
+    }
+
+    /// The implied `ε` of a batch at any noise level `x_t = α x_0 + σ ε` (`σ > 0`; the
+    /// probability-flow ODE asks between the steps), with the fast weights.
+    pub fn predict_eps_batch_at(&self, alpha: f64, sigma: f64, xt: &[f64], out: &mut [f64]) {
+        let (mut logits, mut w) = (Vec::with_capacity(self.len()), Vec::with_capacity(self.len()));
+        for (x, o) in xt.chunks_exact(self.dim).zip(out.chunks_exact_mut(self.dim)) {
+            self.predict_x0_fast_at((alpha, sigma * sigma), x, (&mut logits, &mut w), o);
+            for (o, x) in o.iter_mut().zip(x) {
+                *o = (x - alpha * *o) / sigma;
+            }
         }
     }
 }

@@ -12,6 +12,8 @@ pub mod ideal;
 mod linalg;
 pub mod metrics;
 pub mod noise;
+pub mod ode;
+pub mod prob_flow;
 pub mod reverse;
 pub mod schedule;
 

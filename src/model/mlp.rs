@@ -259,17 +259,7 @@ impl MlpInference {
         let h = self.config.hidden;
         let dev = Device::Cpu;
         // bias_t = b_0 + W_0[:, 2e..3e]·emb(t), in f32 like the reference.
-        let mut t_emb = vec![0f32; e];
-        kernels::embed_into(t, 1.0, &self.freqs, &mut t_emb);
-        let b0 = &self.tensors[1];
-        let b0 = tensor_vec(b0)?;
-        let bias: Vec<f32> = (0..h)
-            .map(|j| {
-                let row = &self.w0_t[j * 3 * e + 2 * e..(j + 1) * 3 * e];
-                b0[j] + row.iter().zip(&t_emb).map(|(w, v)| w * v).sum::<f32>()
-            })
-            .collect();
-        let bias = Tensor::from_vec(bias, h, &dev)?;
+        let bias = Tensor::from_vec(self.time_bias(t)?, h, &dev)?;
         let input = Tensor::from_slice(xt, (n, 2), &dev)?;
         let op = Embed::new(vec![INPUT_SCALE, INPUT_SCALE], e);
         let emb = input.apply_op1_no_bwd(&op)?;
@@ -288,5 +278,135 @@ impl MlpInference {
             .matmul(&self.tensors[last].t()?)?
             .broadcast_add(&self.tensors[last + 1])?;
         Ok(tensor_vec(&out)?)
+    }
+}
+
+impl MlpInference {
+    /// `ε̂(x_t, t)` and the trace of each point's Jacobian `∂ε̂/∂x_t` — the exact divergence
+    /// the probability-flow likelihood needs — for `n × 2` points at the step `t` (a
+    /// conditional model's unconditional branch). Forward mode: the two tangents `∂/∂x`
+    /// and `∂/∂y` ride through the network beside the values (two Jacobian–vector
+    /// products, each a matrix product per layer), and the trace is `∂ε̂_x/∂x + ∂ε̂_y/∂y`.
+    pub fn eps_and_trace(&self, xt: &[f32], t: f32) -> Result<(Vec<f32>, Vec<f32>), ModelError> {
+        if !xt.len().is_multiple_of(2) {
+            return Err(ModelError::Data(format!(
+                "{} values are not a list of 2D points",
+                xt.len()
+            )));
+        }
+        use rayon::prelude::*;
+        let n = xt.len() / 2;
+        let threads = rayon::current_num_threads();
+        if threads < 2 || n < 2 * PARALLEL_MIN_ROWS {
+            return self.predict_chunk_with_tangents(xt, t, n);
+        }
+        let rows = n.div_ceil(threads).max(PARALLEL_MIN_ROWS);
+        let parts = xt
+            .par_chunks(2 * rows)
+            .map(|chunk| self.predict_chunk_with_tangents(chunk, t, chunk.len() / 2))
+            .collect::<Result<Vec<_>, _>>()?;
+        let (eps, trace): (Vec<_>, Vec<_>) = parts.into_iter().unzip();
+        Ok((eps.concat(), trace.concat()))
+    }
+
+    /// The forward pass of [`Self::eps_and_trace`].
+    fn predict_chunk_with_tangents(
+        &self,
+        xt: &[f32],
+        t: f32,
+        n: usize,
+    ) -> Result<(Vec<f32>, Vec<f32>), ModelError> {
+        let (e, h) = (self.config.embedding, self.config.hidden);
+        let half = e / 2;
+        let dev = Device::Cpu;
+        // The embedding of x and y and its derivative: d sin(25·v·f)/dv = 25·f·cos(…).
+        let mut emb = vec![0f32; n * 2 * e];
+        let mut tangent = vec![0f32; 2 * n * e];
+        for (i, p) in xt.chunks_exact(2).enumerate() {
+            for (c, &v) in p.iter().enumerate() {
+                let row = &mut emb[i * 2 * e + c * e..i * 2 * e + (c + 1) * e];
+                kernels::embed_into(v, INPUT_SCALE, &self.freqs, row);
+                let d = &mut tangent[(c * n + i) * e..(c * n + i + 1) * e];
+                for k in 0..half {
+                    let scale = INPUT_SCALE * self.freqs[k];
+                    d[k] = scale * row[half + k];
+                    d[half + k] = -scale * row[k];
+                }
+            }
+        }
+        let emb = Tensor::from_vec(emb, (n, 2 * e), &dev)?;
+        let pre = emb.matmul(&self.w0_xy)?;
+        let pre = if self.config.classes > 0 {
+            let table = &self.tensors[4 + 2 * self.config.blocks];
+            (pre + super::classes::rows(table, &[], n)?)?
+        } else {
+            pre
+        };
+        // Tangents of the first layer: x's rows use W_0's x block, y's its y block.
+        let tangent = Tensor::from_vec(tangent, (2, n, e), &dev)?;
+        let dx = tangent.get(0)?.matmul(&self.w0_xy.narrow(0, 0, e)?)?;
+        let dy = tangent.get(1)?.matmul(&self.w0_xy.narrow(0, e, e)?)?;
+        let mut dh = tensor_vec(&Tensor::cat(&[&dx, &dy], 0)?)?;
+        let bias = self.time_bias(t)?;
+        let mut u = tensor_vec(&pre)?;
+        for row in u.chunks_exact_mut(h) {
+            for (v, b) in row.iter_mut().zip(&bias) {
+                *v += b;
+            }
+        }
+        let mut hid: Vec<f32> = u.iter().map(|&v| kernels::gelu(v)).collect();
+        scale_tangents(&mut dh, &u, n * h);
+        for b in 0..self.config.blocks {
+            let w = self.tensors[2 + 2 * b].t()?;
+            let bias = tensor_vec(&self.tensors[3 + 2 * b])?;
+            let mut v = tensor_vec(&Tensor::from_slice(&hid, (n, h), &dev)?.matmul(&w)?)?;
+            for row in v.chunks_exact_mut(h) {
+                for (x, b) in row.iter_mut().zip(&bias) {
+                    *x += b;
+                }
+            }
+            let mut dz = tensor_vec(&Tensor::from_slice(&dh, (2 * n, h), &dev)?.matmul(&w)?)?;
+            scale_tangents(&mut dz, &v, n * h);
+            for (d, z) in dh.iter_mut().zip(&dz) {
+                *d += z;
+            }
+            for (x, v) in hid.iter_mut().zip(&v) {
+                *x += kernels::gelu(*v);
+            }
+        }
+        let last = 2 + 2 * self.config.blocks;
+        let w = self.tensors[last].t()?;
+        let out = Tensor::from_slice(&hid, (n, h), &dev)?
+            .matmul(&w)?
+            .broadcast_add(&self.tensors[last + 1])?;
+        let d_out = tensor_vec(&Tensor::from_slice(&dh, (2 * n, h), &dev)?.matmul(&w)?)?;
+        // tr = ∂ε̂_x/∂x (x's tangent, output 0) + ∂ε̂_y/∂y (y's tangent, output 1).
+        let trace = (0..n).map(|i| d_out[2 * i] + d_out[2 * (n + i) + 1]).collect();
+        Ok((tensor_vec(&out)?, trace))
+    }
+
+    /// `b_0 + W_0[:, 2e..3e]·emb(t)`: the first layer's bias at step `t`, in `f32` like
+    /// the reference.
+    fn time_bias(&self, t: f32) -> Result<Vec<f32>, ModelError> {
+        let (e, h) = (self.config.embedding, self.config.hidden);
+        let mut t_emb = vec![0f32; e];
+        kernels::embed_into(t, 1.0, &self.freqs, &mut t_emb);
+        let b0 = tensor_vec(&self.tensors[1])?;
+        Ok((0..h)
+            .map(|j| {
+                let row = &self.w0_t[j * 3 * e + 2 * e..(j + 1) * 3 * e];
+                b0[j] + row.iter().zip(&t_emb).map(|(w, v)| w * v).sum::<f32>()
+            })
+            .collect())
+    }
+}
+
+/// Multiplies both tangent halves of `d` (`2 × len` values) by `GELU'(u)` elementwise.
+fn scale_tangents(d: &mut [f32], u: &[f32], len: usize) {
+    let grad: Vec<f32> = u.iter().map(|&v| kernels::gelu_grad(v)).collect();
+    for half in d.chunks_exact_mut(len) {
+        for (x, g) in half.iter_mut().zip(&grad) {
+            *x *= g;
+        }
     }
 }

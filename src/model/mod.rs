@@ -9,6 +9,7 @@ pub mod conv;
 pub mod conv_ops;
 pub mod dense;
 pub mod elbo;
+pub mod flow;
 pub mod io;
 pub mod kernels;
 pub mod mhvae;
@@ -56,6 +57,9 @@ pub enum ModelError {
     /// Training diverged.
     #[error("{0}")]
     Diverged(String),
+    /// The probability-flow ODE cannot be solved (its message says why).
+    #[error("{0}")]
+    Ode(#[from] crate::diffusion::ode::OdeError),
 }
 
 /// Number of values in a tensor layout.

@@ -9,9 +9,12 @@
 use serde::{Deserialize, Serialize};
 
 use super::classes::Guidance;
+use super::flow::DenoiserField;
 use super::{Inference, ModelError};
 use crate::diffusion::forward::q_sample;
 use crate::diffusion::noise::fill_normal_f32;
+use crate::diffusion::ode::Tolerance;
+use crate::diffusion::prob_flow::{FlowSampler, LogSnrTime, alpha_sigma};
 use crate::diffusion::reverse::{ddim_step, ddim_timesteps, ddpm_step, eps_from_x0, predict_x0_from_eps};
 use crate::diffusion::{IdealDenoiser, ReverseVariance, Schedule};
 
@@ -39,6 +42,9 @@ pub enum SamplerKind {
     /// DDIM over a sub-sequence of `K` steps with stochasticity `η` (Song et al. 2021).
     #[value(name = "ddim")]
     Ddim,
+    /// The probability-flow ODE (Song et al. 2021), solved by adaptive RK45.
+    #[value(name = "ode")]
+    ProbabilityFlow,
 }
 
 impl SamplerKind {
@@ -55,6 +61,7 @@ impl SamplerKind {
             Self::DdpmBeta => "DDPM, σ² = β_t",
             Self::DdpmPosterior => "DDPM, σ² = β̃_t",
             Self::Ddim => "DDIM",
+            Self::ProbabilityFlow => "probability-flow ODE",
         }
     }
 
@@ -63,7 +70,7 @@ impl SamplerKind {
     #[must_use]
     pub const fn strided(self) -> bool {
         match self {
-            Self::DdpmBeta | Self::DdpmPosterior => false,
+            Self::DdpmBeta | Self::DdpmPosterior | Self::ProbabilityFlow => false,
             Self::Ddim => true,
         }
     }
@@ -76,6 +83,7 @@ impl SamplerKind {
             Self::DdpmBeta => Sampler::Ddpm(ReverseVariance::Beta),
             Self::DdpmPosterior => Sampler::Ddpm(ReverseVariance::PosteriorVariance),
             Self::Ddim => Sampler::Ddim { steps, eta },
+            Self::ProbabilityFlow => Sampler::ProbabilityFlow,
         }
     }
 }
@@ -92,7 +100,14 @@ pub enum Sampler {
         /// `η ∈ [0, 1]`; 0 is deterministic.
         eta: f64,
     },
+    /// The probability-flow ODE from the chain's start to step 1 by Dormand–Prince at
+    /// rtol = atol = 1e−5 ([`FLOW_TOLERANCE`]), each accepted step a frame, then
+    /// `x_0 = x̂_0(x_1)` (Song et al. 2021).
+    ProbabilityFlow,
 }
+
+/// The probability-flow sampler's tolerance.
+pub const FLOW_TOLERANCE: Tolerance = Tolerance::LIKELIHOOD;
 
 impl Sampler {
     /// Which sampler this is.
@@ -102,15 +117,19 @@ impl Sampler {
             Self::Ddpm(ReverseVariance::Beta) => SamplerKind::DdpmBeta,
             Self::Ddpm(ReverseVariance::PosteriorVariance) => SamplerKind::DdpmPosterior,
             Self::Ddim { .. } => SamplerKind::Ddim,
+            Self::ProbabilityFlow => SamplerKind::ProbabilityFlow,
         }
     }
 
-    /// The decreasing steps the chain visits, from `from` (≤ T) down to and including 0.
+    /// The decreasing steps the chain visits, from `from` (≤ T) down to and including 0;
+    /// the probability flow's are where its adaptive steps land, known as it goes (only
+    /// `from` here).
     #[must_use]
     pub fn timesteps(&self, from: usize) -> Vec<usize> {
         match *self {
             Self::Ddpm(_) => (0..=from).rev().collect(),
             Self::Ddim { steps, .. } => ddim_timesteps(from, steps),
+            Self::ProbabilityFlow => vec![from],
         }
     }
 
@@ -121,6 +140,7 @@ impl Sampler {
             Self::Ddpm(ReverseVariance::Beta) => "DDPM, σ² = β_t".into(),
             Self::Ddpm(ReverseVariance::PosteriorVariance) => "DDPM, σ² = β̃_t".into(),
             Self::Ddim { steps, eta } => format!("DDIM, {steps} steps, η = {eta}"),
+            Self::ProbabilityFlow => "probability-flow ODE, RK45 at rtol = atol = 1e-5".into(),
         }
     }
 }
@@ -210,6 +230,8 @@ pub struct ReverseChain {
     x: Vec<f32>,
     clip: Option<(f32, f32)>,
     panic_at_step: Option<usize>,
+    /// The probability flow's solver, from the first step on.
+    flow: Option<FlowSampler>,
 }
 
 impl ReverseChain {
@@ -229,6 +251,7 @@ impl ReverseChain {
             x,
             clip: None,
             panic_at_step: None,
+            flow: None,
         }
     }
 
@@ -258,6 +281,7 @@ impl ReverseChain {
             x,
             clip: None,
             panic_at_step: None,
+            flow: None,
         }
     }
 
@@ -305,10 +329,23 @@ impl ReverseChain {
         self.t() == 0
     }
 
-    /// Steps taken and the total the chain will take.
+    /// Steps taken and the total the chain will take (for the probability flow, an
+    /// estimate from its current step size until it is done).
     #[must_use]
     pub fn progress(&self) -> (usize, usize) {
-        (self.position, self.timesteps.len() - 1)
+        match (&self.sampler, &self.flow) {
+            (Sampler::ProbabilityFlow, _) if self.is_done() => (self.position, self.position),
+            (Sampler::ProbabilityFlow, Some(flow)) => (self.position, self.position + flow.steps_left() + 1),
+            (Sampler::ProbabilityFlow, None) => (0, 1),
+            _ => (self.position, self.timesteps.len() - 1),
+        }
+    }
+
+    /// The probability flow's network evaluations so far (`None` for the other samplers;
+    /// the last step's `x̂_0(x_1)` is one more).
+    #[must_use]
+    pub fn nfe(&self) -> Option<usize> {
+        self.flow.as_ref().map(|f| f.stats().nfe)
     }
 
     /// The schedule.
@@ -334,7 +371,13 @@ impl ReverseChain {
             "injected fault: the reverse chain panicked after {} steps",
             self.position
         );
+        if self.sampler == Sampler::ProbabilityFlow && self.t() > 1 {
+            return self.flow_step(denoiser).map(Some);
+        }
         let t = self.t();
+        if self.sampler == Sampler::ProbabilityFlow {
+            self.timesteps.push(0);
+        }
         let t_next = self.timesteps[self.position + 1];
         let eps = denoiser.predict_eps(&self.schedule, &self.x, t)?;
         if eps.len() != self.x.len() {
@@ -357,6 +400,7 @@ impl ReverseChain {
         let stochastic = match self.sampler {
             Sampler::Ddpm(_) => t > 1,
             Sampler::Ddim { eta, .. } => eta > 0.0 && t_next > 0,
+            Sampler::ProbabilityFlow => false,
         };
         if stochastic {
             fill_normal_f32(self.seed, t as u64, &mut z);
@@ -368,6 +412,8 @@ impl ReverseChain {
             Sampler::Ddim { eta, .. } => {
                 ddim_step(&self.schedule, t, t_next, eta, &self.x, &eps, &z, &mut next);
             }
+            // From step 1 the flow's last step lands on x̂_0, as DDIM's does.
+            Sampler::ProbabilityFlow => next.copy_from_slice(&x0_hat),
         }
         if next.iter().any(|v| !v.is_finite()) {
             return Err(ModelError::Diverged(format!(
@@ -381,6 +427,48 @@ impl ReverseChain {
             x: self.x.clone(),
             x0_hat,
         }))
+    }
+
+    /// One frame of the probability flow: accepted solver steps until the step (rounded)
+    /// falls below the current one, or step 1 is reached. The frame's `x̂_0` is the one of
+    /// the state it leaves (`(x − σ ε̂)/α` from the solver's last velocity).
+    fn flow_step(&mut self, denoiser: &Denoiser) -> Result<Frame, ModelError> {
+        let t = self.t();
+        let mut field = DenoiserField::new(denoiser, self.dim);
+        if self.flow.is_none() {
+            let time = LogSnrTime::new(&self.schedule)?;
+            let x = self.x.iter().map(|&v| f64::from(v)).collect();
+            self.flow = Some(FlowSampler::new(&mut field, time, x, t as f64, FLOW_TOLERANCE)?);
+        }
+        let flow = self.flow.as_mut().expect("the flow was just started");
+        let lambda = flow.lambda_now();
+        let (alpha, sigma) = alpha_sigma(lambda);
+        let x0_hat: Vec<f32> = flow
+            .x()
+            .iter()
+            .zip(flow.eps_now())
+            .map(|(x, e)| ((x - sigma * e) / alpha) as f32)
+            .collect();
+        let t_next = loop {
+            flow.step(&mut field)?;
+            let next = (flow.step_now().round() as usize).clamp(1, t - 1);
+            if flow.is_done() || next < t {
+                break if flow.is_done() { 1 } else { next };
+            }
+        };
+        self.x = flow.x().iter().map(|&v| v as f32).collect();
+        if self.x.iter().any(|v| !v.is_finite()) {
+            return Err(ModelError::Diverged(format!(
+                "the probability-flow ODE produced a non-finite value at t = {t_next}"
+            )));
+        }
+        self.timesteps.push(t_next);
+        self.position += 1;
+        Ok(Frame {
+            t: t_next,
+            x: self.x.clone(),
+            x0_hat,
+        })
     }
 
     /// Runs the chain to `t = 0` and returns the final samples.

@@ -1,0 +1,200 @@
+//! The probability-flow ODE of a model ([`crate::diffusion::prob_flow`]): a
+//! [`Denoiser`] as the ODE's `ε̂` field, and the exact log-likelihood of 2D points under a
+//! learned network, in batches with progress.
+
+use super::classes::Guidance;
+use super::sample::Denoiser;
+use super::{Inference, ModelError};
+use crate::diffusion::IdealDenoiser;
+use crate::diffusion::ode::{OdeStats, Tolerance};
+use crate::diffusion::prob_flow::{EpsField, Level, LogSnrTime, alpha_sigma, log_likelihood};
+
+/// A denoiser asked at the flow's noise levels: a network at the fractional step of its
+/// own schedule, the ideal denoiser at `(α_λ, σ_λ)`.
+pub struct DenoiserField<'a> {
+    source: Source<'a>,
+    dim: usize,
+}
+
+/// What [`DenoiserField`] evaluates (borrowed).
+enum Source<'a> {
+    Network(&'a Inference),
+    Guided(&'a Inference, &'a Guidance),
+    Ideal(&'a IdealDenoiser),
+}
+
+impl<'a> DenoiserField<'a> {
+    /// `denoiser` on examples of `dim` values.
+    #[must_use]
+    pub fn new(denoiser: &'a Denoiser, dim: usize) -> Self {
+        let source = match denoiser {
+            Denoiser::Learned(net) => Source::Network(net),
+            Denoiser::Guided(net, guidance) => Source::Guided(net, guidance),
+            Denoiser::Ideal(ideal) => Source::Ideal(ideal),
+        };
+        Self { source, dim }
+    }
+
+    /// The network `net` on examples of `dim` values.
+    #[must_use]
+    pub fn network(net: &'a Inference, dim: usize) -> Self {
+        Self {
+            source: Source::Network(net),
+            dim,
+        }
+    }
+}
+
+fn to_f32(x: &[f64]) -> Vec<f32> {
+    x.iter().map(|&v| v as f32).collect()
+}
+
+fn check_len(got: usize, want: usize) -> Result<(), ModelError> {
+    if got == want {
+        Ok(())
+    } else {
+        Err(ModelError::Data(format!(
+            "the model returned {got} values for {want} inputs"
+        )))
+    }
+}
+
+impl EpsField for DenoiserField<'_> {
+    type Error = ModelError;
+
+    fn dim(&self) -> usize {
+        self.dim
+    }
+
+    fn eps(&mut self, x: &[f64], level: Level, eps: &mut [f64]) -> Result<(), ModelError> {
+        let step = level.step as f32;
+        let out = match self.source {
+            Source::Network(net) => net.predict_eps_at(&to_f32(x), step)?,
+            Source::Guided(net, guidance) => {
+                let xf = to_f32(x);
+                let mut out = net.predict_eps_labelled(&xf, step, &guidance.labels)?;
+                if guidance.weight != 0.0 {
+                    let unconditional = net.predict_eps_labelled(&xf, step, &[])?;
+                    guidance.combine(&mut out, &unconditional);
+                }
+                out
+            }
+            Source::Ideal(ideal) => {
+                let (alpha, sigma) = alpha_sigma(level.lambda);
+                ideal.predict_eps_batch_at(alpha, sigma, x, eps);
+                return Ok(());
+            }
+        };
+        check_len(out.len(), x.len())?;
+        for (e, v) in eps.iter_mut().zip(out) {
+            *e = f64::from(v);
+        }
+        Ok(())
+    }
+
+    fn eps_and_trace(
+        &mut self,
+        x: &[f64],
+        level: Level,
+        eps: &mut [f64],
+        trace: &mut [f64],
+    ) -> Result<(), ModelError> {
+        let Source::Network(Inference::Mlp(net)) = self.source else {
+            return Err(ModelError::Data(match self.source {
+                Source::Ideal(_) => "the ideal denoiser's flow has no density: its data are a mixture of \
+                                       points (deltas), whose log-likelihood is +∞ on them and −∞ elsewhere"
+                    .into(),
+                Source::Guided(..) => {
+                    "guidance is a rule for sampling, not a model: the likelihood is of the \
+                                         network itself"
+                        .into()
+                }
+                Source::Network(_) => "the exact likelihood is computed for 2D models (its divergence takes \
+                                         one Jacobian–vector product per dimension)"
+                    .into(),
+            }));
+        };
+        let (out, tr) = net.eps_and_trace(&to_f32(x), level.step as f32)?;
+        check_len(out.len(), x.len())?;
+        check_len(tr.len() * self.dim, x.len())?;
+        for (e, v) in eps.iter_mut().zip(out) {
+            *e = f64::from(v);
+        }
+        for (t, v) in trace.iter_mut().zip(tr) {
+            *t = f64::from(v);
+        }
+        Ok(())
+    }
+}
+
+/// Points per ODE solve of [`log_likelihoods`]: each batch moves at its hardest point's
+/// pace, so smaller batches adapt better; larger ones use the matrix products better.
+pub const LIKELIHOOD_BATCH: usize = 250;
+
+/// The flow's log-likelihoods of many points.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Likelihoods {
+    /// `log p(x)` per point, in nats.
+    pub log_p: Vec<f64>,
+    /// Network evaluations, summed over the batches (each with the Jacobian's trace).
+    pub nfe: usize,
+    /// Batches solved.
+    pub batches: usize,
+    /// Accepted and rejected steps, summed.
+    pub steps: OdeStats,
+}
+
+impl Likelihoods {
+    /// The mean negative log-likelihood in nats per point.
+    #[must_use]
+    pub fn nll(&self) -> f64 {
+        -self.log_p.iter().sum::<f64>() / self.log_p.len().max(1) as f64
+    }
+
+    /// Network evaluations per batch (the cost of one solve).
+    #[must_use]
+    pub fn nfe_per_batch(&self) -> f64 {
+        self.nfe as f64 / self.batches.max(1) as f64
+    }
+}
+
+/// `log p_θ(x)` of the 2D points `x` (`n × 2`) under the probability flow of the network
+/// `net` trained under `own`, at `tol`, in batches of [`LIKELIHOOD_BATCH`]. `progress` is
+/// told the fraction done after each batch and cancels by returning `false`.
+///
+/// # Errors
+/// A network that is not 2D, a schedule with zero terminal SNR, a solver failure or a
+/// cancel.
+pub fn log_likelihoods(
+    net: &Inference,
+    own: &crate::diffusion::Schedule,
+    x: &[f64],
+    tol: Tolerance,
+    progress: &mut dyn FnMut(f64) -> bool,
+) -> Result<Likelihoods, ModelError> {
+    if !x.len().is_multiple_of(2) {
+        return Err(ModelError::Data(format!("{} values are not 2D points", x.len())));
+    }
+    let time = LogSnrTime::new(own)?;
+    let mut field = DenoiserField::network(net, 2);
+    let mut out = Likelihoods {
+        log_p: Vec::with_capacity(x.len() / 2),
+        nfe: 0,
+        batches: 0,
+        steps: OdeStats::default(),
+    };
+    let batches = x.chunks(2 * LIKELIHOOD_BATCH);
+    let total = batches.len();
+    for (i, batch) in batches.enumerate() {
+        let flow = log_likelihood(&mut field, &time, batch, tol)?;
+        out.log_p.extend(flow.log_p);
+        out.nfe += flow.stats.nfe;
+        out.steps.accepted += flow.stats.accepted;
+        out.steps.rejected += flow.stats.rejected;
+        out.batches += 1;
+        if !progress((i + 1) as f64 / total as f64) {
+            return Err(ModelError::Data("the likelihood was cancelled".into()));
+        }
+    }
+    Ok(out)
+}
