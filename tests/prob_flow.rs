@@ -398,3 +398,30 @@ fn the_shipped_two_moons_flow_has_a_likelihood() {
     });
     assert!(cancelled.is_err() && calls == 1);
 }
+
+/// The highest-density contour of a standard Gaussian on the density view's grid: the
+/// 50 % region is the disc of radius √(2 ln 2), and marching squares draws its circle.
+#[test]
+fn contours_of_a_gaussian_are_its_highest_density_circles() {
+    use diffscope::scene::contour::{contour_segments, hdr_levels};
+    let (side, extent) = (100usize, 3.5f64);
+    let log_p: Vec<f64> = (0..side * side)
+        .map(|i| {
+            let [x, y] = diffscope::model::flow::DensityGrid::centre(side, extent, i / side, i % side);
+            -0.5 * (x * x + y * y) - (2.0 * std::f64::consts::PI).ln()
+        })
+        .collect();
+    let levels = hdr_levels(&log_p, &[0.5, 0.95]);
+    for (share, level) in [0.5f64, 0.95].into_iter().zip(levels) {
+        let radius = (-2.0 * (1.0 - share).ln()).sqrt();
+        let segments = contour_segments(&log_p, side, extent, level);
+        assert!(segments.len() > 50, "{} segments", segments.len());
+        let worst = segments
+            .iter()
+            .flatten()
+            .map(|p| (p[0].hypot(p[1]) - radius).abs())
+            .fold(0.0, f64::max);
+        // One cell is 0.07: the level is a cell's value and the edges are linear.
+        assert!(worst < 0.05, "{share}: radius off by {worst} (want {radius})");
+    }
+}

@@ -76,6 +76,10 @@ pub enum Command {
     ComputeElbo,
     /// Stop the running ELBO estimates.
     StopElbo,
+    /// Compute the probability flow's missing likelihoods (again, after a stop).
+    ComputeFlow,
+    /// Stop the running likelihood of the probability flow.
+    StopFlow,
     /// Open a deck at its first chapter (the current deck stays if it fails).
     OpenDeck(DeckSource),
     /// Pick a deck file with the native dialog.

@@ -16,6 +16,7 @@ pub mod d3pm;
 pub mod deck;
 pub mod dialogs;
 pub mod elbo;
+pub mod flow;
 pub mod error;
 mod events;
 pub mod exports;
@@ -129,6 +130,7 @@ impl DiffscopeApp {
             compare: CompareCache::default(),
             learning: Learning::default(),
             elbo: elbo::ElboState::default(),
+            flow: flow::FlowState::default(),
             path_prompt: None,
             deck: None,
             d3pm: d3pm::D3pmState::default(),
@@ -235,6 +237,7 @@ impl DiffscopeApp {
         self.request_frame();
         self.reverse_views(ctx);
         self.elbo_views();
+        self.flow_views();
         let wake = ctx.clone();
         self.model.d3pm.update(
             &self.settings.d3pm,
@@ -305,6 +308,8 @@ impl DiffscopeApp {
             Command::StepChain => self.step_chain(),
             Command::ComputeElbo => self.model.elbo.stopped = None,
             Command::StopElbo => self.stop_elbo(),
+            Command::ComputeFlow => self.model.flow.stopped = None,
+            Command::StopFlow => self.stop_flow(),
             Command::TogglePlay => {
                 let (from, to) = self.play_range.unwrap_or((0, steps));
                 if !self.model.playing && self.settings.t >= to.min(steps) {

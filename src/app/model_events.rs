@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::DiffscopeApp;
 use super::elbo::ElboEvent;
+use super::flow::FlowEvent;
 use super::reverse::{
     ChainView, EpsField, LearnedModel, LearnedOrigin, TrainingView, eps_grid, fraction_within,
 };
@@ -99,6 +100,11 @@ impl DiffscopeApp {
                 report,
             } => self.on_elbo_event(generation, ElboEvent::Done { part, report }),
             ModelEvent::ElboStopped { generation } => self.on_elbo_event(generation, ElboEvent::Stopped),
+            ModelEvent::FlowProgress { generation, fraction } => {
+                self.on_flow_event(generation, FlowEvent::Progress(fraction));
+            }
+            ModelEvent::FlowDone { generation, outcome } => self.on_flow_event(generation, FlowEvent::Done(outcome)),
+            ModelEvent::FlowStopped { generation } => self.on_flow_event(generation, FlowEvent::Stopped),
             ModelEvent::Failed { generation, message } => {
                 if self
                     .model
@@ -108,6 +114,14 @@ impl DiffscopeApp {
                     .is_some_and(|r| r.generation == generation)
                 {
                     self.on_elbo_event(generation, ElboEvent::Failed(message));
+                } else if self
+                    .model
+                    .flow
+                    .running
+                    .as_ref()
+                    .is_some_and(|r| r.generation == generation)
+                {
+                    self.on_flow_event(generation, FlowEvent::Failed(message));
                 } else {
                     self.model_failed(generation, message);
                 }

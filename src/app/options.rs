@@ -47,6 +47,8 @@ pub struct RunOptions {
     pub canvas: Option<super::settings::Canvas>,
     /// Start training a model on the data on screen once the window is up.
     pub train: bool,
+    /// The ELBO tab's density view on (`--density`).
+    pub density: bool,
     /// Start in presentation mode.
     pub present: bool,
     /// Start with the presenter view's audience window open.
@@ -79,6 +81,7 @@ impl RunOptions {
         if let Some(canvas) = self.canvas {
             settings.reverse.canvas = canvas;
         }
+        settings.elbo.density |= self.density;
     }
 }
 

@@ -28,6 +28,7 @@ impl DiffscopeApp {
             && self.model.learning.pending.is_none()
             && chain_settled
             && self.elbo_settled_for_screenshot()
+            && self.flow_settled_for_screenshot()
             && (self.settings.tab != Tab::Vae
                 || (self.model.latent.snapshot.is_some() && !self.model.latent.training)
                 || self.model.latent.error.is_some())

@@ -155,6 +155,9 @@ pub struct ElboSettings {
     pub seed: u64,
     /// Overlay the ideal denoiser.
     pub ideal: bool,
+    /// For a 2D model: the density view (the probability flow's `log p_θ` on a grid)
+    /// in place of the term plots.
+    pub density: bool,
 }
 
 impl Default for ElboSettings {
@@ -168,6 +171,7 @@ impl Default for ElboSettings {
             image_copies: 8,
             seed: 0,
             ideal: true,
+            density: false,
         }
     }
 }

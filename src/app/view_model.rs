@@ -125,6 +125,8 @@ pub struct Model {
     pub learning: Learning,
     /// The ELBO tab's estimates.
     pub elbo: ElboState,
+    /// The probability flow's likelihoods the ELBO tab shows (2D models).
+    pub flow: super::flow::FlowState,
     /// The path field standing in for a missing desktop file dialog, when open.
     pub path_prompt: Option<super::path_prompt::PathPrompt>,
     /// The open deck and its chapter on screen.

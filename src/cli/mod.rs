@@ -18,6 +18,7 @@ use crate::diffusion::{Schedule, ScheduleKind, ScheduleSpec};
 use crate::scene::SourceChoice;
 
 mod elbo;
+mod likelihood;
 mod markov;
 mod model;
 mod render;
@@ -66,6 +67,10 @@ struct WindowArgs {
     /// Start training a model on the data on screen once the window is up.
     #[arg(long, conflicts_with = "sample")]
     train: bool,
+    /// The ELBO tab shows a 2D model's density view (its probability-flow log p_θ on a
+    /// grid, beside its samples); with --screenshot, the picture waits for it.
+    #[arg(long)]
+    density: bool,
     /// Window size in points, WIDTHxHEIGHT.
     #[arg(long, default_value = "1440x900", value_parser = parse_size, value_name = "WxH")]
     size: [f32; 2],
@@ -149,6 +154,7 @@ impl WindowArgs {
                 _ => crate::app::settings::Canvas::Photo,
             }),
             train: self.train,
+            density: self.density,
             present: self.present,
             presenter: self.presenter,
             zoom: self.zoom,
@@ -178,6 +184,9 @@ pub enum Command {
     Bench(model::BenchCmd),
     /// Estimate the ELBO of a model on data, term by term (nats, bits/dim, standard errors).
     Elbo(elbo::ElboCmd),
+    /// The exact log-likelihood of 2D points under a model's probability-flow ODE, and its
+    /// density on a grid.
+    Likelihood(likelihood::LikelihoodCmd),
     /// A finite Markov chain: p_n = p_0 Pⁿ, its classes, stationary distributions and |λ₂|.
     Markov(markov::MarkovCmd),
     /// The VAE and the Markovian hierarchical VAE of the VAE → VDM tab: train, ELBO, sample.
@@ -375,6 +384,7 @@ where
         Some(Command::Sample(cmd)) => model::sample_cmd(&cmd),
         Some(Command::Bench(cmd)) => model::bench_cmd(&cmd),
         Some(Command::Vae(cmd)) => vae::vae_cmd(&cmd, command_line),
+        Some(Command::Likelihood(cmd)) => likelihood::likelihood_cmd(&cmd),
         Some(Command::Elbo(cmd)) => {
             let given = matches.subcommand_matches("elbo").is_some_and(|m| {
                 [

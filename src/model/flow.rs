@@ -198,3 +198,52 @@ pub fn log_likelihoods(
     }
     Ok(out)
 }
+
+/// The flow's log density on a square grid of cell centres.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DensityGrid {
+    /// Cells per side.
+    pub side: usize,
+    /// The grid covers `[−extent, extent]²`.
+    pub extent: f64,
+    /// `log p` per cell in nats, row-major from the top row (largest `y`).
+    pub log_p: Vec<f64>,
+    /// Network evaluations (each with the Jacobian's trace), summed over the batches.
+    pub nfe: usize,
+}
+
+impl DensityGrid {
+    /// The centre of cell `(row, col)`.
+    #[must_use]
+    pub fn centre(side: usize, extent: f64, row: usize, col: usize) -> [f64; 2] {
+        let cell = 2.0 * extent / side as f64;
+        [
+            -extent + (col as f64 + 0.5) * cell,
+            extent - (row as f64 + 0.5) * cell,
+        ]
+    }
+}
+
+/// `log p_θ` of the 2D network `net` (trained under `own`) on a `side × side` grid over
+/// `[−extent, extent]²`, with progress and cancel as [`log_likelihoods`].
+///
+/// # Errors
+/// As [`log_likelihoods`].
+pub fn density_grid(
+    net: &Inference,
+    own: &crate::diffusion::Schedule,
+    (side, extent): (usize, f64),
+    tol: Tolerance,
+    progress: &mut dyn FnMut(f64) -> bool,
+) -> Result<DensityGrid, ModelError> {
+    let points: Vec<f64> = (0..side * side)
+        .flat_map(|i| DensityGrid::centre(side, extent, i / side, i % side))
+        .collect();
+    let flow = log_likelihoods(net, own, &points, tol, progress)?;
+    Ok(DensityGrid {
+        side,
+        extent,
+        log_p: flow.log_p,
+        nfe: flow.nfe,
+    })
+}

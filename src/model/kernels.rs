@@ -223,3 +223,20 @@ simd_fn! {
         }
     }
 }
+
+simd_fn! {
+    /// GELU with its two tangents in place (the 2D model's exact divergence): each value
+    /// `v` becomes `GELU(v)` and the tangents at its index `GELU'(v)·d`, one `erf` and one
+    /// `exp` for both.
+    pub fn gelu_with_tangents<'a>(values: &'a mut [f32], dx: &'a mut [f32], dy: &'a mut [f32]) {
+        const INV_SQRT_2PI: f32 = 0.398_942_3;
+        for ((v, a), b) in values.iter_mut().zip(dx.iter_mut()).zip(dy.iter_mut()) {
+            let (erf, gauss) = half_erf_and_gauss(*v);
+            let phi = 0.5 * (1.0 + erf);
+            let grad = phi + *v * gauss * INV_SQRT_2PI;
+            *a *= grad;
+            *b *= grad;
+            *v *= phi;
+        }
+    }
+}

@@ -187,11 +187,15 @@ impl Mlp2d {
         let e = self.config.embedding;
         // The x–y part of the first layer; the t part becomes a bias per step.
         let w0_xy = tensors[0].narrow(1, 0, 2 * e)?.t()?;
+        let w0_x = tensors[0].narrow(1, 0, e)?.t()?.contiguous()?;
+        let w0_y = tensors[0].narrow(1, e, e)?.t()?.contiguous()?;
         let w0_t = self.params[0].data.clone();
         Ok(MlpInference {
             config: self.config,
             tensors,
             w0_xy,
+            w0_x,
+            w0_y,
             w0_t,
             freqs: kernels::frequencies(e),
         })
@@ -208,6 +212,9 @@ pub struct MlpInference {
     config: MlpConfig,
     tensors: Vec<Tensor>,
     w0_xy: Tensor,
+    /// The x and y blocks of `w0_xy` (contiguous): the tangents' first layer.
+    w0_x: Tensor,
+    w0_y: Tensor,
     w0_t: Vec<f32>,
     freqs: Vec<f32>,
 }
@@ -309,80 +316,69 @@ impl MlpInference {
         Ok((eps.concat(), trace.concat()))
     }
 
-    /// The forward pass of [`Self::eps_and_trace`].
-    fn predict_chunk_with_tangents(
-        &self,
-        xt: &[f32],
-        t: f32,
-        n: usize,
-    ) -> Result<(Vec<f32>, Vec<f32>), ModelError> {
+    /// The forward pass of [`Self::eps_and_trace`]: the values and the two tangents are
+    /// one `3n`-row matrix, so each layer is one matrix product.
+    fn predict_chunk_with_tangents(&self, xt: &[f32], t: f32, n: usize) -> Result<(Vec<f32>, Vec<f32>), ModelError> {
         let (e, h) = (self.config.embedding, self.config.hidden);
         let half = e / 2;
         let dev = Device::Cpu;
-        // The embedding of x and y and its derivative: d sin(25·v·f)/dv = 25·f·cos(…).
+        // The embedding of (x, y), `n × 2e`, and its derivatives, `2n × e`: rows 0..n in
+        // x (the x block's; the y block's is zero), rows n..2n in y.
+        // d sin(25·v·f)/dv = 25·f·cos(25·v·f).
         let mut emb = vec![0f32; n * 2 * e];
         let mut tangent = vec![0f32; 2 * n * e];
         for (i, p) in xt.chunks_exact(2).enumerate() {
             for (c, &v) in p.iter().enumerate() {
-                let row = &mut emb[i * 2 * e + c * e..i * 2 * e + (c + 1) * e];
-                kernels::embed_into(v, INPUT_SCALE, &self.freqs, row);
-                let d = &mut tangent[(c * n + i) * e..(c * n + i + 1) * e];
+                let at = i * 2 * e + c * e;
+                kernels::embed_into(v, INPUT_SCALE, &self.freqs, &mut emb[at..at + e]);
+                let d = (c * n + i) * e;
                 for k in 0..half {
                     let scale = INPUT_SCALE * self.freqs[k];
-                    d[k] = scale * row[half + k];
-                    d[half + k] = -scale * row[k];
+                    tangent[d + k] = scale * emb[at + half + k];
+                    tangent[d + half + k] = -scale * emb[at + k];
                 }
             }
         }
-        let emb = Tensor::from_vec(emb, (n, 2 * e), &dev)?;
-        let pre = emb.matmul(&self.w0_xy)?;
-        let pre = if self.config.classes > 0 {
-            let table = &self.tensors[4 + 2 * self.config.blocks];
-            (pre + super::classes::rows(table, &[], n)?)?
-        } else {
-            pre
-        };
-        // Tangents of the first layer: x's rows use W_0's x block, y's its y block.
         let tangent = Tensor::from_vec(tangent, (2, n, e), &dev)?;
-        let dx = tangent.get(0)?.matmul(&self.w0_xy.narrow(0, 0, e)?)?;
-        let dy = tangent.get(1)?.matmul(&self.w0_xy.narrow(0, e, e)?)?;
-        let mut dh = tensor_vec(&Tensor::cat(&[&dx, &dy], 0)?)?;
+        let du_x = tangent.get(0)?.matmul(&self.w0_x)?;
+        let du_y = tangent.get(1)?.matmul(&self.w0_y)?;
+        let u = Tensor::from_vec(emb, (n, 2 * e), &dev)?.matmul(&self.w0_xy)?;
+        let mut u = tensor_vec(&Tensor::cat(&[&u, &du_x, &du_y], 0)?)?;
         let bias = self.time_bias(t)?;
-        let mut u = tensor_vec(&pre)?;
-        for row in u.chunks_exact_mut(h) {
-            for (v, b) in row.iter_mut().zip(&bias) {
-                *v += b;
+        let class = if self.config.classes > 0 {
+            let table = &self.tensors[4 + 2 * self.config.blocks];
+            Some(tensor_vec(&super::classes::rows(table, &[], 1)?)?)
+        } else {
+            None
+        };
+        for row in u[..n * h].chunks_exact_mut(h) {
+            for (j, v) in row.iter_mut().enumerate() {
+                *v += bias[j] + class.as_ref().map_or(0.0, |c| c[j]);
             }
         }
-        let mut hid: Vec<f32> = u.iter().map(|&v| kernels::gelu(v)).collect();
-        scale_tangents(&mut dh, &u, n * h);
+        // hid = [GELU(u); GELU'(u) ⊙ du_x; GELU'(u) ⊙ du_y].
+        let mut hid = u;
+        activate(&mut hid, n * h, None);
         for b in 0..self.config.blocks {
             let w = self.tensors[2 + 2 * b].t()?;
             let bias = tensor_vec(&self.tensors[3 + 2 * b])?;
-            let mut v = tensor_vec(&Tensor::from_slice(&hid, (n, h), &dev)?.matmul(&w)?)?;
-            for row in v.chunks_exact_mut(h) {
-                for (x, b) in row.iter_mut().zip(&bias) {
-                    *x += b;
+            let mut z = tensor_vec(&Tensor::from_slice(&hid, (3 * n, h), &dev)?.matmul(&w)?)?;
+            for row in z[..n * h].chunks_exact_mut(h) {
+                for (v, b) in row.iter_mut().zip(&bias) {
+                    *v += b;
                 }
             }
-            let mut dz = tensor_vec(&Tensor::from_slice(&dh, (2 * n, h), &dev)?.matmul(&w)?)?;
-            scale_tangents(&mut dz, &v, n * h);
-            for (d, z) in dh.iter_mut().zip(&dz) {
-                *d += z;
-            }
-            for (x, v) in hid.iter_mut().zip(&v) {
-                *x += kernels::gelu(*v);
-            }
+            // h + GELU(z + b) and its tangents dh + GELU'(z + b) ⊙ dz.
+            activate(&mut z, n * h, Some(&hid));
+            hid = z;
         }
         let last = 2 + 2 * self.config.blocks;
-        let w = self.tensors[last].t()?;
-        let out = Tensor::from_slice(&hid, (n, h), &dev)?
-            .matmul(&w)?
-            .broadcast_add(&self.tensors[last + 1])?;
-        let d_out = tensor_vec(&Tensor::from_slice(&dh, (2 * n, h), &dev)?.matmul(&w)?)?;
+        let out = tensor_vec(&Tensor::from_slice(&hid, (3 * n, h), &dev)?.matmul(&self.tensors[last].t()?)?)?;
+        let b = tensor_vec(&self.tensors[last + 1])?;
+        let eps = out[..2 * n].chunks_exact(2).flat_map(|o| [o[0] + b[0], o[1] + b[1]]).collect();
         // tr = ∂ε̂_x/∂x (x's tangent, output 0) + ∂ε̂_y/∂y (y's tangent, output 1).
-        let trace = (0..n).map(|i| d_out[2 * i] + d_out[2 * (n + i) + 1]).collect();
-        Ok((tensor_vec(&out)?, trace))
+        let trace = (0..n).map(|i| out[2 * (n + i)] + out[2 * (2 * n + i) + 1]).collect();
+        Ok((eps, trace))
     }
 
     /// `b_0 + W_0[:, 2e..3e]·emb(t)`: the first layer's bias at step `t`, in `f32` like
@@ -401,12 +397,16 @@ impl MlpInference {
     }
 }
 
-/// Multiplies both tangent halves of `d` (`2 × len` values) by `GELU'(u)` elementwise.
-fn scale_tangents(d: &mut [f32], u: &[f32], len: usize) {
-    let grad: Vec<f32> = u.iter().map(|&v| kernels::gelu_grad(v)).collect();
-    for half in d.chunks_exact_mut(len) {
-        for (x, g) in half.iter_mut().zip(&grad) {
-            *x *= g;
+/// The activation of a `[values; x tangents; y tangents]` matrix (`3 × len` values) in
+/// place: values `v → GELU(v)`, tangents `d → GELU'(v) ⊙ d`; with `residual`, each part
+/// of it is added (a residual block's `h + GELU(z)` and `dh + GELU'(z) ⊙ dz`).
+fn activate(m: &mut [f32], len: usize, residual: Option<&[f32]>) {
+    let (values, tangents) = m.split_at_mut(len);
+    let (dx, dy) = tangents.split_at_mut(len);
+    kernels::gelu_with_tangents(values, dx, dy);
+    if let Some(r) = residual {
+        for (v, r) in m.iter_mut().zip(r) {
+            *v += r;
         }
     }
 }

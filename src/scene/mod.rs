@@ -7,6 +7,7 @@
 //! error, and the app swaps only on success, so a failed load loses nothing.
 
 pub mod chain_gif;
+pub mod contour;
 pub mod forward_gif;
 pub mod guidance;
 pub mod prepare;

@@ -7,7 +7,7 @@
 use egui::RichText;
 use egui_plot::{HoverPosition, Line, Plot, PlotPoints, Points, VLine};
 
-use super::theme;
+use super::{flow_view, theme};
 use crate::app::elbo::{ElboKey, PARTS, cli_data, schedule_flags, variance, wanted};
 use crate::app::reverse::LearnedOrigin;
 use crate::app::settings::{ElboAxis, Settings};
@@ -26,20 +26,31 @@ pub fn elbo_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, comman
     let keys = wanted(model, settings);
     let cli_data = cli_data(&model.scene, settings);
     status_ui(ui, model, &keys, commands);
+    flow_view::status_ui(ui, model, settings, commands);
     notes_ui(ui, settings, model, &keys);
     ui.separator();
     let reports = reports(model, &keys);
-    key_ui(ui, &keys);
+    let density = settings.elbo.density && flow_view::density_available(model, settings);
+    if !density {
+        key_ui(ui, &keys);
+    }
     // Below the plots: the readout, the totals and the command line (they scroll); on a
     // short window the plots keep over half the height.
     let below = 290.0;
     let plot_height = (ui.available_height() - below)
         .max(0.55 * ui.available_height())
         .max(170.0);
-    plots_ui(ui, settings, &model.schedule, &reports, plot_height);
+    if density {
+        flow_view::density_ui(ui, model, settings, plot_height);
+    } else {
+        plots_ui(ui, settings, &model.schedule, &reports, plot_height);
+    }
     egui::ScrollArea::vertical().id_salt("elbo_below").show(ui, |ui| {
-        readout_ui(ui, settings, &model.schedule, &reports);
+        if !density {
+            readout_ui(ui, settings, &model.schedule, &reports);
+        }
         totals_ui(ui, &keys, model);
+        flow_view::nll_ui(ui, model, settings);
         cli_ui(ui, settings, model, cli_data.as_deref());
     });
 }
@@ -49,8 +60,12 @@ pub fn elbo_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, comman
 pub fn views_ui(ui: &mut egui::Ui, settings: &Settings, model: &Model) {
     let keys = wanted(model, settings);
     let reports = reports(model, &keys);
-    key_ui(ui, &keys);
     let height = ui.available_height().max(170.0);
+    if settings.elbo.density && flow_view::density_available(model, settings) {
+        flow_view::density_ui(ui, model, settings, height);
+        return;
+    }
+    key_ui(ui, &keys);
     plots_ui(ui, settings, &model.schedule, &reports, height);
 }
 
@@ -129,6 +144,7 @@ fn key_ui(ui: &mut egui::Ui, keys: &[(usize, ElboKey)]) {
 }
 
 fn controls_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model) {
+    let density_available = flow_view::density_available(model, settings);
     let e = &mut settings.elbo;
     ui.horizontal_wrapped(|ui| {
         ui.label("against");
@@ -177,6 +193,7 @@ fn controls_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model) {
         ui.separator();
         ui.checkbox(&mut e.ideal, "ideal denoiser")
             .on_hover_text("overlay the ideal denoiser E[x_0|x_t] of the data on screen (MATH.md §3)");
+        flow_view::density_toggle_ui(ui, &mut e.density, density_available);
     });
 }
 

@@ -10,6 +10,7 @@ pub mod compare_tab;
 pub mod controls;
 pub mod d3pm_view;
 pub mod elbo_tab;
+pub mod flow_view;
 pub mod forward_tab;
 pub mod latent_tab;
 pub mod layout;

@@ -23,13 +23,14 @@ use crate::model::sample::Denoiser;
 use crate::model::{Checkpoint, ModelError, io, shipped};
 
 mod elbo_job;
+mod flow_job;
 mod protocol;
 mod sample_job;
 mod train_job;
 
 pub use self::protocol::{
-    ChainStart, ClassGuidance, DenoiserChoice, ElboJob, ElboPart, ModelCommand, ModelEvent, ModelSummary,
-    SampleJob, TrainEnd, TrainJob,
+    ChainStart, ClassGuidance, DenoiserChoice, ElboJob, ElboPart, FlowJob, FlowOutcome, FlowRequest, ModelCommand,
+    ModelEvent, ModelSummary, SampleJob, TrainEnd, TrainJob,
 };
 use self::sample_job::Sampling;
 use self::train_job::Training;
@@ -252,6 +253,10 @@ impl Worker {
                 self.cancel();
                 self.elbo(&job);
             }
+            ModelCommand::Flow(job) => {
+                self.cancel();
+                self.flow(&job);
+            }
             ModelCommand::EpsField {
                 generation,
                 denoiser,
@@ -362,6 +367,7 @@ fn job_generation(command: &ModelCommand) -> Option<u64> {
         ModelCommand::Train(j) => Some(j.generation),
         ModelCommand::Sample(j) => Some(j.generation),
         ModelCommand::Elbo(j) => Some(j.generation),
+        ModelCommand::Flow(j) => Some(j.generation),
         ModelCommand::EpsField { generation, .. } => Some(*generation),
         ModelCommand::Pause
         | ModelCommand::Resume

@@ -233,6 +233,9 @@ pub enum ModelCommand {
     },
     /// A new guidance weight for the running chain (a guided one; else ignored).
     SetGuidance(f32),
+    /// The current 2D model's probability-flow log-likelihood (stopped, like an ELBO job,
+    /// by the next command).
+    Flow(Box<FlowJob>),
 }
 
 /// Why a training job ended.
@@ -331,6 +334,25 @@ pub enum ModelEvent {
         /// The job.
         generation: u64,
     },
+    /// Progress of a flow job.
+    FlowProgress {
+        /// The job.
+        generation: u64,
+        /// Its fraction done.
+        fraction: f64,
+    },
+    /// A flow job is done.
+    FlowDone {
+        /// The job.
+        generation: u64,
+        /// What it computed.
+        outcome: Box<FlowOutcome>,
+    },
+    /// A flow job stopped before its end because another command arrived.
+    FlowStopped {
+        /// The job.
+        generation: u64,
+    },
     /// A command or job failed; nothing was replaced. `generation` is the job's (0 for
     /// loads and saves).
     Failed {
@@ -339,4 +361,43 @@ pub enum ModelEvent {
         /// What went wrong, in one line.
         message: String,
     },
+}
+
+/// Where a flow job evaluates the model's log density.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FlowRequest {
+    /// At these 2D points (`n × 2`): the NLL beside the ELBO.
+    Points(Vec<f64>),
+    /// On a `side × side` grid over `[−extent, extent]²` (the density view), with
+    /// `samples` samples of the model's DDPM chain beside it.
+    Grid {
+        /// Cells per side.
+        side: usize,
+        /// Half the width of the square.
+        extent: f64,
+        /// Samples to draw.
+        samples: usize,
+    },
+}
+
+/// The probability-flow log-likelihood of the current 2D model.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FlowJob {
+    /// Identifies the job.
+    pub generation: u64,
+    /// Where.
+    pub request: FlowRequest,
+}
+
+/// What a flow job computed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FlowOutcome {
+    /// `log p` per point or grid cell (row-major from the top), nats.
+    pub log_p: Vec<f64>,
+    /// Network evaluations (with the trace) per ODE solve.
+    pub nfe_per_batch: f64,
+    /// Seconds it took.
+    pub seconds: f64,
+    /// The model's samples (`n × 2`; a grid job's).
+    pub samples: Vec<f32>,
 }

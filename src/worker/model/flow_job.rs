@@ -1,0 +1,90 @@
+//! The flow job: the current 2D model's probability-flow log-likelihood at points or on a
+//! grid, stoppable between ODE batches.
+
+use std::time::Instant;
+
+use super::protocol::{FlowJob, FlowOutcome, FlowRequest, ModelEvent};
+use super::{PROGRESS_EVERY, Worker};
+use crate::diffusion::Schedule;
+use crate::diffusion::ode::Tolerance;
+use crate::model::flow::{density_grid, log_likelihoods};
+use crate::model::sample::{Denoiser, ReverseChain, Sampler};
+use crate::model::{DataShape, ModelError};
+
+/// The seed of the density view's samples.
+const SAMPLE_SEED: u64 = 1;
+
+impl Worker {
+    /// Runs a flow job; a command arriving stops it (it is handled next).
+    pub(super) fn flow(&mut self, job: &FlowJob) {
+        let generation = job.generation;
+        let started = Instant::now();
+        match self.flow_outcome(job) {
+            Ok(mut outcome) => {
+                outcome.seconds = started.elapsed().as_secs_f64();
+                self.emit(ModelEvent::FlowDone {
+                    generation,
+                    outcome: Box::new(outcome),
+                });
+            }
+            Err(_) if !self.pending.is_empty() => self.emit(ModelEvent::FlowStopped { generation }),
+            Err(e) => self.fail(generation, e.to_string()),
+        }
+    }
+
+    fn flow_outcome(&mut self, job: &FlowJob) -> Result<FlowOutcome, ModelError> {
+        let generation = job.generation;
+        let model = self
+            .model
+            .as_ref()
+            .ok_or_else(|| ModelError::Data("no learned model yet: load weights or train one".into()))?;
+        let shape = model.network.architecture().data_shape();
+        if shape != DataShape::Points {
+            return Err(ModelError::Data(format!(
+                "the exact likelihood is computed for 2D models; this one denoises {shape}"
+            )));
+        }
+        let own = Schedule::new(&model.info.schedule)
+            .map_err(|e| ModelError::Data(format!("the model's schedule: {e}")))?;
+        let net = model.network.inference()?;
+        let (events, wake, commands, pending) = (&self.events, &self.wake, &self.commands, &mut self.pending);
+        let mut last = Instant::now();
+        let mut progress = |fraction: f64| {
+            if let Ok(command) = commands.try_recv() {
+                pending.push_back(command);
+                return false;
+            }
+            if last.elapsed() >= PROGRESS_EVERY {
+                last = Instant::now();
+                let _ = events.send(ModelEvent::FlowProgress { generation, fraction });
+                wake();
+            }
+            true
+        };
+        let tol = Tolerance::LIKELIHOOD;
+        match &job.request {
+            FlowRequest::Points(x) => {
+                let flow = log_likelihoods(&net, &own, x, tol, &mut progress)?;
+                Ok(FlowOutcome {
+                    nfe_per_batch: flow.nfe_per_batch(),
+                    log_p: flow.log_p,
+                    seconds: 0.0,
+                    samples: Vec::new(),
+                })
+            }
+            FlowRequest::Grid { side, extent, samples } => {
+                let grid = density_grid(&net, &own, (*side, *extent), tol, &mut progress)?;
+                let batches = (side * side).div_ceil(crate::model::flow::LIKELIHOOD_BATCH);
+                let denoiser = Denoiser::Learned(net);
+                let samples = ReverseChain::from_noise(own, Sampler::Ddpm(Default::default()), *samples, 2, SAMPLE_SEED)
+                    .run(&denoiser)?;
+                Ok(FlowOutcome {
+                    nfe_per_batch: grid.nfe as f64 / batches.max(1) as f64,
+                    log_p: grid.log_p,
+                    seconds: 0.0,
+                    samples,
+                })
+            }
+        }
+    }
+}
