@@ -10,6 +10,7 @@ mod d3pm;
 mod data;
 mod deck;
 mod discrete;
+mod drawing;
 mod elbo;
 mod elbo_layout;
 mod elbo_ui;
