@@ -11,6 +11,7 @@ mod data;
 mod deck;
 mod discrete;
 mod drawing;
+mod drawing_ui;
 mod elbo;
 mod elbo_layout;
 mod elbo_ui;

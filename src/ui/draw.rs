@@ -118,7 +118,10 @@ pub fn canvas_ui(
     commands: &mut Vec<Command>,
     side: f32,
 ) {
-    let (rect, response) = ui.allocate_exact_size(egui::vec2(side, side), Sense::drag());
+    // The space allocated spans the column; the canvas, and its labelled node, is the
+    // square at its left.
+    let (rect, space) = ui.allocate_exact_size(egui::vec2(side, side), Sense::hover());
+    let response = ui.interact(rect, space.id.with("canvas"), Sense::drag());
     response.widget_info(|| egui::WidgetInfo::labeled(egui::accesskit::Role::Image, true, CANVAS_LABEL));
     let dark = ui.visuals().dark_mode;
     let painter = ui.painter_at(rect);
