@@ -423,9 +423,10 @@ impl Drawing {
 /// The first noise stream of the brush strokes (stroke `n` draws from stream base + n).
 const STROKE_STREAM_BASE: u64 = 0x4252_5553_4800_0000;
 
-/// `v` rounded to [`QUANTUM`].
+/// `v` rounded to [`QUANTUM`]: the closest `f64` to a decimal of four places (divided,
+/// not multiplied by the quantum, which would print as `1.5993000000000002`).
 fn quantise(v: f64) -> f64 {
-    (v / QUANTUM).round() * QUANTUM
+    (v / QUANTUM).round() / QUANTUM.recip()
 }
 
 fn distance(a: [f64; 2], b: [f64; 2]) -> f64 {

@@ -5,7 +5,7 @@ use egui::RichText;
 
 use super::tex::{tex_live_ui, tex_width};
 use super::theme;
-use crate::app::settings::Settings;
+use crate::app::settings::{Settings, SourceChoice};
 use crate::app::{Command, Model};
 use crate::diffusion::Schedule;
 use crate::export::VIEW_EXTENT as EXTENT;
@@ -48,7 +48,14 @@ fn drawing_views_ui(ui: &mut egui::Ui, settings: &Settings, model: &Model, comma
     let side = view_side(ui);
     super::layout::centred(ui, 2.0 * side + 24.0, |ui| {
         ui.columns(2, |cols| {
-            view_heading(&mut cols[0], "x_0 as drawn", "left-drag draws, right-drag erases");
+            // Before the first stroke the canvas shows the data on screen, which the
+            // stroke starts the drawing from.
+            let title = if settings.source == SourceChoice::Drawing {
+                "x_0 as drawn"
+            } else {
+                "x_0 to draw on"
+            };
+            view_heading(&mut cols[0], title, "left-drag draws, right-drag erases");
             view_heading(
                 &mut cols[1],
                 "closed form",
