@@ -2,6 +2,7 @@
 # Regenerates every README screenshot in screenshots/ with the app's own --screenshot, under
 # a private Xvfb (needs `apt-get install xvfb`, see .ci/run for the run-time libraries).
 # Usage: bash scripts/screenshots.sh
+# (screenshots/drawing.png needs a pointer that draws: scripts/drawing-screenshot.sh.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

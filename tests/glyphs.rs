@@ -154,6 +154,7 @@ fn the_glyph_source_shows_a_grid_and_trains_a_conditional_model() {
         max_side: 512,
         n_points: 1000,
         data_seed: 0,
+        drawing: diffscope::data::drawing::DrawnPoints::default(),
     };
     let scene = load(&SourceChoice::from_name("glyphs").unwrap(), &options).unwrap();
     let SceneData::Image(img) = &scene.data else {

@@ -10,6 +10,8 @@ mod d3pm;
 mod data;
 mod deck;
 mod discrete;
+mod drawing;
+mod drawing_ui;
 mod elbo;
 mod elbo_layout;
 mod elbo_ui;

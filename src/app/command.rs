@@ -103,6 +103,8 @@ pub enum Command {
     Markov(MarkovEdit),
     /// An action of the VAE → VDM tab.
     Latent(super::latent::LatentAction),
+    /// A stroke on the drawing canvas, or one of the drawing's buttons.
+    Draw(super::drawing::DrawAction),
 }
 
 impl Command {

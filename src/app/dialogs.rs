@@ -36,6 +36,8 @@ pub enum DialogKind {
     OpenLatent,
     /// Where to save the VAE → VDM tab's model.
     SaveLatent,
+    /// Where to save the drawing as a points CSV.
+    SaveDrawing,
 }
 
 impl DiffscopeApp {
@@ -71,6 +73,11 @@ impl DiffscopeApp {
                         .add_filter("diffscope weights", &["safetensors"])
                         .set_directory(&start_dir)
                         .set_file_name(&latent_name)
+                        .save_file(),
+                    DialogKind::SaveDrawing => rfd::FileDialog::new()
+                        .add_filter("points CSV", &["csv"])
+                        .set_directory(&start_dir)
+                        .set_file_name("drawing.csv")
                         .save_file(),
                     DialogKind::OpenData => rfd::FileDialog::new()
                         .add_filter(

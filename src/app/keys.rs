@@ -5,7 +5,8 @@ use egui::{InputState, Key, Modifiers, ViewportId};
 
 use super::DiffscopeApp;
 use super::command::Command;
-use super::settings::Settings;
+use super::drawing::DrawAction;
+use super::settings::{Settings, SourceChoice};
 
 impl DiffscopeApp {
     /// The main window's keys: the lesson's, and the layout's (panels, F5/Esc, F6).
@@ -16,6 +17,10 @@ impl DiffscopeApp {
         ctx.input_mut(|i| {
             lesson_keys(i, &mut self.settings, &mut self.commands, ViewportId::ROOT);
             self.layout_keys(i);
+            // Ctrl+Z undoes the drawing's last stroke while it is the data on screen.
+            if self.settings.source == SourceChoice::Drawing && i.consume_key(Modifiers::COMMAND, Key::Z) {
+                self.commands.push(Command::Draw(DrawAction::Undo));
+            }
         });
     }
 }

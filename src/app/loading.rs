@@ -84,12 +84,7 @@ impl DiffscopeApp {
         let options = self.settings.scene_options();
         let (tx, rx) = mpsc::channel();
         let wake = ctx.clone();
-        let what = match &source {
-            SourceChoice::File(p) => p.display().to_string(),
-            SourceChoice::Image(n) | SourceChoice::Dataset(n) => n.clone(),
-            SourceChoice::Digits => "digits".into(),
-            SourceChoice::Glyphs => "glyphs".into(),
-        };
+        let what = source.name();
         let spawned = std::thread::Builder::new()
             .name("load-data".into())
             .spawn(move || {

@@ -15,6 +15,7 @@ pub mod compare;
 pub mod d3pm;
 pub mod deck;
 pub mod dialogs;
+pub mod drawing;
 pub mod elbo;
 pub mod flow;
 pub mod error;
@@ -136,6 +137,7 @@ impl DiffscopeApp {
             d3pm: d3pm::D3pmState::default(),
             markov: markov::MarkovView::new(&settings.markov),
             latent: latent::LatentState::default(),
+            drawing: crate::data::drawing::Drawing::new(settings.drawing.points()),
         };
         let mut app = Self {
             applied: settings.clone(),
@@ -288,6 +290,7 @@ impl DiffscopeApp {
             Command::End if self.settings.steps_n() => self.step_markov(markov::MAX_N),
             Command::Markov(edit) => self.markov_edit(edit),
             Command::Latent(action) => self.latent_action(ctx, action),
+            Command::Draw(action) => self.draw(action, ctx),
             Command::Step(delta)
                 if self.settings.tab == Tab::Reverse && self.model.learning.chain.is_some() =>
             {

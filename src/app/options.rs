@@ -53,6 +53,8 @@ pub struct RunOptions {
     pub present: bool,
     /// Start with the presenter view's audience window open.
     pub presenter: bool,
+    /// Start in draw mode (`--draw`).
+    pub draw: bool,
     /// Start at this UI scale (1.5: 150 %), overriding the remembered one.
     pub zoom: Option<f32>,
     /// Open this deck (its first chapter, or `chapter`) once the window is up.
@@ -63,8 +65,8 @@ pub struct RunOptions {
 
 impl RunOptions {
     /// What the command line sets over the remembered settings: the data, the tab, the
-    /// frame-time overlay, presentation mode, the audience window, the UI scale and a
-    /// single-image model's canvas.
+    /// frame-time overlay, presentation mode, the audience window, draw mode, the UI scale
+    /// and a single-image model's canvas.
     pub(super) fn apply_to(&self, settings: &mut super::Settings) {
         if let Some(source) = self.source.clone() {
             settings.source = source;
@@ -75,6 +77,7 @@ impl RunOptions {
         settings.show_frame_times |= self.frame_times;
         settings.lecture.presenting = self.present;
         settings.lecture.audience = self.presenter;
+        settings.draw.on |= self.draw;
         if let Some(zoom) = self.zoom {
             settings.zoom = zoom;
         }

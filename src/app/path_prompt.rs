@@ -42,6 +42,7 @@ impl DialogKind {
             Self::SaveDeck => "Save the deck with this view as a chapter",
             Self::OpenLatent => "Open VAE weights (.safetensors)",
             Self::SaveLatent => "Save the VAE as",
+            Self::SaveDrawing => "Save the drawing as points CSV",
         }
     }
 
@@ -73,15 +74,17 @@ pub fn check_path(kind: DialogKind, path: &Path) -> Result<(), String> {
             Err(format!("{shown}: no such file"))
         }
         DialogKind::ExportDir if !path.is_dir() => Err(format!("{shown}: no such folder")),
-        DialogKind::SaveModel | DialogKind::SaveLatent if path.is_dir() => {
+        DialogKind::SaveModel | DialogKind::SaveLatent | DialogKind::SaveDrawing if path.is_dir() => {
             Err(format!("{shown} is a folder: add a file name"))
         }
-        DialogKind::SaveModel | DialogKind::SaveDeck | DialogKind::SaveLatent => match path.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() && !dir.is_dir() => {
-                Err(format!("{}: no such folder", dir.display()))
+        DialogKind::SaveModel | DialogKind::SaveDeck | DialogKind::SaveLatent | DialogKind::SaveDrawing => {
+            match path.parent() {
+                Some(dir) if !dir.as_os_str().is_empty() && !dir.is_dir() => {
+                    Err(format!("{}: no such folder", dir.display()))
+                }
+                _ => Ok(()),
             }
-            _ => Ok(()),
-        },
+        }
         _ => Ok(()),
     }
 }
@@ -136,9 +139,11 @@ impl DiffscopeApp {
     /// Opens the path field for `kind` with `note` above it.
     pub(super) fn open_path_prompt(&mut self, kind: DialogKind, note: String) {
         let start = match kind {
-            DialogKind::ExportDir | DialogKind::SaveModel | DialogKind::SaveDeck | DialogKind::SaveLatent => {
-                self.settings.export_dir.clone()
-            }
+            DialogKind::ExportDir
+            | DialogKind::SaveModel
+            | DialogKind::SaveDeck
+            | DialogKind::SaveLatent
+            | DialogKind::SaveDrawing => self.settings.export_dir.clone(),
             DialogKind::OpenData | DialogKind::OpenModel | DialogKind::OpenDeck | DialogKind::OpenLatent => {
                 self.settings
                     .recent_files
@@ -190,6 +195,9 @@ impl DiffscopeApp {
             DialogKind::SaveLatent => self
                 .commands
                 .push(Command::Latent(super::latent::LatentAction::Save(path))),
+            DialogKind::SaveDrawing => self
+                .commands
+                .push(Command::Draw(super::drawing::DrawAction::Save(path))),
         }
     }
 }

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::data::drawing::{Brush, DrawnPoints};
 use crate::diffusion::finite::{self, MAX_WINDOW_STATES, Preset, Transition};
 use crate::diffusion::schedule::{MAX_STEPS, MIN_STEPS};
 use crate::diffusion::{Schedule, ScheduleKind, ScheduleSpec};
@@ -575,6 +576,23 @@ pub struct Settings {
     pub markov: MarkovSettings,
     /// The VAE → VDM tab.
     pub latent: super::latent::LatentSettings,
+    /// The drawing, as drawn (kept when other data is opened; [`MAX_DRAWING_POINTS`](crate::data::drawing::MAX_DRAWING_POINTS)
+    /// at most, which bounds the settings file).
+    pub drawing: DrawnPoints,
+    /// Draw mode and the brush.
+    pub draw: DrawSettings,
+}
+
+/// Draw mode and the brush of the Forward tab's drawing canvas.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DrawSettings {
+    /// Draw mode: the Forward tab's first view is the drawing canvas (never saved: a run
+    /// starts looking, not drawing).
+    #[serde(skip)]
+    pub on: bool,
+    /// The brush and the eraser.
+    pub brush: Brush,
 }
 
 impl Default for Settings {
@@ -610,6 +628,8 @@ impl Default for Settings {
             d3pm: super::d3pm::D3pmSettings::default(),
             markov: MarkovSettings::default(),
             latent: super::latent::LatentSettings::default(),
+            drawing: DrawnPoints::default(),
+            draw: DrawSettings::default(),
         }
     }
 }
@@ -631,11 +651,12 @@ impl Settings {
 impl Settings {
     /// What loading the data on screen needs of these settings.
     #[must_use]
-    pub const fn scene_options(&self) -> SceneOptions {
+    pub fn scene_options(&self) -> SceneOptions {
         SceneOptions {
             max_side: self.max_side,
             n_points: self.n_points,
             data_seed: self.data_seed,
+            drawing: self.drawing.clone(),
         }
     }
 
@@ -674,6 +695,7 @@ impl Settings {
         self.d3pm = self.d3pm.sanitised();
         self.markov = self.markov.sanitised(crate::app::markov::MAX_N);
         self.latent = self.latent.sanitised();
+        self.draw.brush = self.draw.brush.sanitised();
         self
     }
 

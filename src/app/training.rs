@@ -4,6 +4,7 @@ use super::DiffscopeApp;
 use super::reverse::TrainingView;
 use crate::model::Architecture;
 use crate::model::train::{LABEL_DROPOUT, TrainSettings};
+use crate::scene::SceneError;
 use crate::scene::prepare::train_set;
 use crate::worker::model::{ModelCommand, TrainJob};
 
@@ -16,6 +17,11 @@ impl DiffscopeApp {
         let r = &self.settings.reverse;
         let (set, architecture) = match train_set(&self.model.scene, r.train_seed) {
             Ok(x) => x,
+            // The drawing's reason names it already.
+            Err(e @ SceneError::DrawingTooSmall(_)) => {
+                self.model.status.error = Some(e.to_string());
+                return;
+            }
             Err(e) => {
                 self.model.status.error = Some(format!("cannot train on {}: {e}", self.model.scene.name));
                 return;

@@ -137,4 +137,7 @@ pub struct Model {
     pub markov: super::markov::MarkovView,
     /// The VAE → VDM tab's model, its pictures and training.
     pub latent: super::latent::LatentState,
+    /// The drawing as drawn, its stroke in progress and its undo stack (the data on screen
+    /// when the source is [`SourceChoice::Drawing`](super::settings::SourceChoice::Drawing)).
+    pub drawing: crate::data::drawing::Drawing,
 }

@@ -86,6 +86,10 @@ struct WindowArgs {
     /// Start in presentation mode (F5 enters it, Esc leaves it).
     #[arg(long)]
     present: bool,
+    /// Start in draw mode: with 2D points on screen, the Forward tab's first view is the
+    /// drawing canvas (left-drag draws, right-drag erases).
+    #[arg(long)]
+    draw: bool,
     /// Open the presenter view: a second window for the projector shows the presentation
     /// picture, this one keeps the controls and the chapter's notes (F6 opens and closes it).
     #[arg(long)]
@@ -157,6 +161,7 @@ impl WindowArgs {
             density: self.density,
             present: self.present,
             presenter: self.presenter,
+            draw: self.draw,
             zoom: self.zoom,
             deck: self.deck.as_deref().map(crate::app::deck::DeckSource::from_arg),
             chapter: self.chapter.map_or(0, |n| n as usize - 1),

@@ -436,6 +436,7 @@ fn photo_set(image: &str, side: usize, crop: Option<usize>, seed: u64) -> Result
                 max_side: crate::data::DEFAULT_MAX_SIDE,
                 n_points: 0,
                 data_seed: 0,
+                drawing: crate::data::drawing::DrawnPoints::default(),
             },
         ),
         _ => crate::scene::load_file(path, crate::data::DEFAULT_MAX_SIDE),

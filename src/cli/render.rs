@@ -85,6 +85,7 @@ fn load_source(cmd: &ForwardCmd) -> Result<Scene> {
         max_side: cmd.max_side,
         n_points: cmd.n,
         data_seed: cmd.data_seed,
+        drawing: data::drawing::DrawnPoints::default(),
     };
     match cmd.source.source()? {
         DataSource::Image(image) => {

@@ -12,6 +12,7 @@
 //! errors carry no separate `source()` chain that would print the cause twice.
 
 mod digits;
+pub mod drawing;
 pub mod glyphs;
 mod image;
 mod points_csv;
@@ -24,7 +25,9 @@ pub use self::image::{
     BuiltinImage, DEFAULT_MAX_SIDE, ImageData, MAX_IMAGE_ALLOC_BYTES, MAX_IMAGE_DIMENSION, MIN_MAX_SIDE,
     decode_image, load_image, reduced_size,
 };
-pub use self::points_csv::{MAX_LINE_BYTES, MAX_POINTS, load_points_csv, parse_points_csv, read_points_csv};
+pub use self::points_csv::{
+    MAX_LINE_BYTES, MAX_POINTS, load_points_csv, parse_points_csv, points_csv_text, read_points_csv,
+};
 pub use self::toy::{Dataset, generate, generate_raw, standardise};
 
 /// Why data could not be made or loaded; `Display` is the one-line user-facing message.

@@ -16,6 +16,20 @@ pub const MAX_POINTS: usize = 100_000;
 /// The longest line, in bytes, a points file may have (a row is two numbers: tens of bytes).
 pub const MAX_LINE_BYTES: usize = 4096;
 
+/// `points` as a points CSV that [`read_points_csv`] reads back exactly: an `x,y` header,
+/// then one `x,y` row per point, each number in the shortest form that parses back to
+/// the same `f64`.
+#[must_use]
+pub fn points_csv_text(points: &[[f64; 2]]) -> String {
+    use std::fmt::Write as _;
+    let mut text = String::with_capacity(16 * points.len() + 4);
+    text.push_str("x,y\n");
+    for [x, y] in points {
+        let _ = writeln!(text, "{x},{y}");
+    }
+    text
+}
+
 /// Parses `text` (the contents of the file called `source`) into raw points, with
 /// [`read_points_csv`].
 pub fn parse_points_csv(text: &str, source: &str) -> Result<Vec<[f64; 2]>, DataError> {

@@ -19,6 +19,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::data::drawing::DrawnPoints;
 use crate::data::{self, BuiltinImage, Dataset, ImageData};
 use crate::model::{Checkpoint, io, shipped};
 
@@ -48,6 +49,12 @@ pub enum SceneError {
     /// SDEdit with a model of 2D points.
     #[error("SDEdit needs an image model (the model denoises 2D points)")]
     SdeditNeedsImageModel,
+    /// A drawing with too few points to train on.
+    #[error(
+        "a drawing of {0} points is too few to train on: draw at least {min}",
+        min = data::drawing::MIN_TRAIN_POINTS
+    )]
+    DrawingTooSmall(usize),
     /// SDEdit over 2D points.
     #[error("SDEdit starts from an image: open an image or the digits")]
     SdeditNeedsImage,
@@ -67,6 +74,9 @@ pub enum SourceChoice {
     /// The 28×28 glyph digits rendered from the embedded fonts ([`data::glyphs`]; shown
     /// as a grid, [`GLYPH_COUNT`] of them for training and the ideal denoiser).
     Glyphs,
+    /// The points drawn by hand in the window ([`SceneOptions::drawing`]; see
+    /// [`drawing_scene`]).
+    Drawing,
 }
 
 impl Default for SourceChoice {
@@ -111,6 +121,7 @@ impl SourceChoice {
             Self::File(path) => path.display().to_string(),
             Self::Digits => "digits".into(),
             Self::Glyphs => "glyphs".into(),
+            Self::Drawing => "drawing".into(),
         }
     }
 }
@@ -120,7 +131,7 @@ pub const BUILTIN_NAMES: &str = "astronaut, camera, cat, digits, glyphs, two-moo
 
 /// What loading a source needs besides the source itself (the window keeps these in its
 /// settings, the command line takes them as flags).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SceneOptions {
     /// Images are reduced so their long side is at most this many pixels.
     pub max_side: u32,
@@ -128,6 +139,8 @@ pub struct SceneOptions {
     pub n_points: usize,
     /// Seed of the built-in 2D set.
     pub data_seed: u64,
+    /// The window's drawing, as drawn ([`SourceChoice::Drawing`]; empty elsewhere).
+    pub drawing: DrawnPoints,
 }
 
 /// The data of a scene.
@@ -222,6 +235,7 @@ pub fn load(source: &SourceChoice, options: &SceneOptions) -> Result<Scene, Scen
             })
         }
         SourceChoice::File(path) => load_file(path, options.max_side),
+        SourceChoice::Drawing => Ok(drawing_scene(&options.drawing)),
         SourceChoice::Digits => {
             let digits = cached_digits()?;
             Ok(Scene {
@@ -254,6 +268,26 @@ pub fn load(source: &SourceChoice, options: &SceneOptions) -> Result<Scene, Scen
                 )),
             })
         }
+    }
+}
+
+/// The scene of a drawing: its points standardised as a points CSV's are ([`load_points`]),
+/// so that the drawing saved as CSV and opened again is the same scene. The drawing itself
+/// (the coordinates it was drawn in) stays with the window, which shows it while drawing
+/// and saves it.
+#[must_use]
+pub fn drawing_scene(drawing: &DrawnPoints) -> Scene {
+    let mut points = drawing.points().to_vec();
+    data::standardise(&mut points);
+    let n = points.len();
+    Scene {
+        source: SourceChoice::Drawing,
+        name: "drawing".into(),
+        data: SceneData::Points(Arc::new(points)),
+        note: Some(format!(
+            "drawn by hand: {n} point{}, standardised for the forward process and the model",
+            if n == 1 { "" } else { "s" }
+        )),
     }
 }
 

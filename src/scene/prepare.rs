@@ -3,6 +3,7 @@
 //! and the shape of one example as the models see it.
 
 use super::{Scene, SceneData, SceneError, SourceChoice, cached_digits, cached_glyphs};
+use crate::data::drawing::MIN_TRAIN_POINTS;
 use crate::data::glyphs::{GLYPH_CLASSES, GLYPH_SIDE};
 use crate::data::{self, Dataset, ImageData};
 use crate::model::patch::{self, PHOTO_SIDE, PatchConfig};
@@ -139,6 +140,9 @@ pub fn train_set(scene: &Scene, seed: u64) -> Result<(TrainSet, Architecture), S
                     ..MlpConfig::default()
                 }),
             ))
+        }
+        (SourceChoice::Drawing, SceneData::Points(points)) if points.len() < MIN_TRAIN_POINTS => {
+            Err(SceneError::DrawingTooSmall(points.len()))
         }
         (_, SceneData::Points(points)) => Ok((
             TrainSet::points(&scene.name, points, seed)?,

@@ -5,31 +5,76 @@ use egui::RichText;
 
 use super::tex::{tex_live_ui, tex_width};
 use super::theme;
-use crate::app::Model;
-use crate::app::settings::Settings;
+use crate::app::settings::{Settings, SourceChoice};
+use crate::app::{Command, Model};
 use crate::diffusion::Schedule;
 use crate::export::VIEW_EXTENT as EXTENT;
 use crate::format::format_sig;
 
-/// Lays out the Forward tab: the equations, then the two views as large as the room left.
-pub fn forward_ui(ui: &mut egui::Ui, settings: &Settings, model: &Model) {
+/// Lays out the Forward tab: the equations, draw mode's row (with 2D points on screen),
+/// then the two views as large as the room left — in draw mode the first is the drawing
+/// canvas.
+pub fn forward_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, commands: &mut Vec<Command>) {
     // Below this height (1280×720 with the plots open) the schedule's numbers leave the
     // tab (they show on hover, in the math panel and in the plots) and the views keep
     // the room.
     let compact = ui.available_height() < COMPACT_BELOW;
     equation_ui(ui, &model.schedule, settings.t, compact);
     ui.add_space(4.0);
-    views_ui(ui, settings, model);
+    if model.points.is_none() {
+        views_ui(ui, settings, model);
+        return;
+    }
+    super::draw::draw_row_ui(ui, settings, model, commands);
+    if settings.draw.on {
+        drawing_views_ui(ui, settings, model, commands);
+    } else {
+        views_ui(ui, settings, model);
+    }
+}
+
+/// The side of each of the two views: a square as large as the room allows under a
+/// one-line heading, the same for both so that they compare pixel for pixel.
+fn view_side(ui: &egui::Ui) -> f32 {
+    let heading_height = 30.0;
+    (ui.available_width() / 2.0 - 12.0)
+        .min(ui.available_height() - heading_height)
+        .max(64.0)
+}
+
+/// Draw mode's views: the drawing canvas (the points as drawn) beside the closed form
+/// of the drawing on screen, which follows `t`.
+fn drawing_views_ui(ui: &mut egui::Ui, settings: &Settings, model: &Model, commands: &mut Vec<Command>) {
+    let side = view_side(ui);
+    super::layout::centred(ui, 2.0 * side + 24.0, |ui| {
+        ui.columns(2, |cols| {
+            // Before the first stroke the canvas shows the data on screen, which the
+            // stroke starts the drawing from.
+            let title = if settings.source == SourceChoice::Drawing {
+                "x_0 as drawn"
+            } else {
+                "x_0 to draw on"
+            };
+            view_heading(&mut cols[0], title, "left-drag draws, right-drag erases");
+            view_heading(
+                &mut cols[1],
+                "closed form",
+                "q(x_t | x_0) of the data, standardised",
+            );
+            super::draw::canvas_ui(&mut cols[0], settings, model, commands, side);
+            if let Some(points) = &model.points {
+                let x0 = model.textures.0.as_ref();
+                let closed = (&points.closed[..], &points.closed_paths[..]);
+                scatter_ui(&mut cols[1], x0, closed, points.t, side, "closed form view");
+            }
+        });
+    });
 }
 
 /// The two views side by side, each a square as large as the room allows, under a
 /// one-line heading (the Forward tab's and presentation mode's).
 pub fn views_ui(ui: &mut egui::Ui, settings: &Settings, model: &Model) {
-    // One size for both views, so they compare pixel for pixel.
-    let heading_height = 30.0;
-    let side = (ui.available_width() / 2.0 - 12.0)
-        .min(ui.available_height() - heading_height)
-        .max(64.0);
+    let side = view_side(ui);
     super::layout::centred(ui, 2.0 * side + 24.0, |ui| {
         ui.columns(2, |cols| {
             view_heading(

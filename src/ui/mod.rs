@@ -9,6 +9,7 @@ pub mod chapter;
 pub mod compare_tab;
 pub mod controls;
 pub mod d3pm_view;
+pub mod draw;
 pub mod elbo_tab;
 pub mod flow_view;
 pub mod forward_tab;
@@ -148,7 +149,7 @@ fn panels_ui(
         match settings.tab {
             Tab::Vae => latent_tab::latent_ui(ui, settings, model, commands),
             Tab::Markov => markov_tab::markov_ui(ui, settings, model, commands),
-            Tab::Forward => forward_tab::forward_ui(ui, settings, model),
+            Tab::Forward => forward_tab::forward_ui(ui, settings, model, commands),
             Tab::Reverse => reverse_tab::reverse_ui(ui, settings, model, commands),
             Tab::Compare => compare_tab::compare_ui(ui, settings, model, commands),
             Tab::Elbo => elbo_tab::elbo_ui(ui, settings, model, commands),

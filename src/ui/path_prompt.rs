@@ -92,7 +92,10 @@ pub fn path_prompt_ui(
                 | DialogKind::OpenDeck
                 | DialogKind::OpenLatent => "Open",
                 DialogKind::ExportDir => "Choose",
-                DialogKind::SaveModel | DialogKind::SaveDeck | DialogKind::SaveLatent => "Save",
+                DialogKind::SaveModel
+                | DialogKind::SaveDeck
+                | DialogKind::SaveLatent
+                | DialogKind::SaveDrawing => "Save",
             };
             if ui.button(verb).clicked() {
                 submit = true;

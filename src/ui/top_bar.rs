@@ -20,6 +20,29 @@ fn source_label(source: &SourceChoice) -> String {
         ),
         SourceChoice::Digits => "digits (8×8)".into(),
         SourceChoice::Glyphs => "glyph digits (28×28)".into(),
+        SourceChoice::Drawing => "your drawing".into(),
+    }
+}
+
+/// The data menu's last 2D set: the drawing (kept while other data is on screen), or a
+/// new one; choosing it turns draw mode on, and an empty one opens the Forward tab.
+fn drawing_entry_ui(ui: &mut egui::Ui, settings: &mut Settings, commands: &mut Vec<Command>) {
+    let n = settings.drawing.len();
+    let text = if n == 0 {
+        "a new drawing".to_owned()
+    } else {
+        format!("your drawing ({n} points)")
+    };
+    if ui
+        .selectable_label(settings.source == SourceChoice::Drawing, text)
+        .on_hover_text("Draw 2D data with the brush on the Forward tab's first view")
+        .clicked()
+    {
+        commands.push(Command::Load(SourceChoice::Drawing));
+        settings.draw.on = true;
+        if n == 0 {
+            settings.tab = crate::app::settings::Tab::Forward;
+        }
     }
 }
 
@@ -97,6 +120,7 @@ pub fn top_bar_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, com
                         commands.push(Command::Load(choice));
                     }
                 }
+                drawing_entry_ui(ui, settings, commands);
             })
             .response
             .labelled_by(label.id);
