@@ -628,14 +628,15 @@ fn every_sampler_kind_is_listed_once_and_builds_its_own_sampler() {
         [
             SamplerKind::DdpmBeta,
             SamplerKind::DdpmPosterior,
-            SamplerKind::Ddim
+            SamplerKind::Ddim,
+            SamplerKind::ProbabilityFlow
         ]
     );
     let names: Vec<String> = all
         .iter()
         .map(|k| k.to_possible_value().unwrap().get_name().to_owned())
         .collect();
-    assert_eq!(names, ["ddpm", "ddpm-posterior", "ddim"]);
+    assert_eq!(names, ["ddpm", "ddpm-posterior", "ddim", "ode"]);
     for &kind in all {
         assert_eq!(kind.sampler(7, 0.5).kind(), kind);
         assert_eq!(
@@ -651,8 +652,12 @@ fn every_sampler_kind_is_listed_once_and_builds_its_own_sampler() {
         SamplerKind::DdpmPosterior.sampler(7, 0.5),
         Sampler::Ddpm(ReverseVariance::PosteriorVariance)
     );
+    assert_eq!(
+        SamplerKind::ProbabilityFlow.sampler(7, 0.5),
+        Sampler::ProbabilityFlow
+    );
     let strided: Vec<bool> = all.iter().map(|k| k.strided()).collect();
-    assert_eq!(strided, [false, false, true]);
+    assert_eq!(strided, [false, false, true, false]);
 }
 
 #[test]

@@ -101,7 +101,7 @@ fn the_mixtures_closed_form_matches_scipy() {
     let mixture = eight_gaussians().at(time.data_end());
     let r = 2.0 / (2.0f64 + 0.0016).sqrt();
     let golden = [
-        ([0.0, 0.0], -1105.823_961_591_612_3),
+        ([0.0, 0.0], -1_105.823_961_591_612_3),
         ([1.0, 0.0], -92.005_187_598_953_31),
         ([r, 0.0], 3.096_594_088_804_683_7),
         ([0.5, 0.5], -274.403_515_593_926_44),
@@ -424,4 +424,87 @@ fn contours_of_a_gaussian_are_its_highest_density_circles() {
         // One cell is 0.07: the level is a cell's value and the edges are linear.
         assert!(worst < 0.05, "{share}: radius off by {worst} (want {radius})");
     }
+}
+
+/// The model worker's flow job: the density on a small grid (its peak on the moons, its
+/// samples beside it), then the NLL of points; a flow job asked of a photo model fails
+/// with the reason, and the next command stops a running one.
+#[test]
+fn the_worker_computes_the_flows_density_and_nll() {
+    use diffscope::worker::model::{FlowJob, FlowRequest, ModelCommand, ModelEvent, ModelWorker};
+    let worker = ModelWorker::spawn(Box::new(|| {}));
+    worker.send(ModelCommand::UseShipped("two-moons".into()));
+    worker.send(ModelCommand::Flow(Box::new(FlowJob {
+        generation: 7,
+        request: FlowRequest::Grid {
+            side: 12,
+            extent: 3.5,
+            samples: 200,
+        },
+    })));
+    let wait = |what: &str, generation: u64| {
+        let start = std::time::Instant::now();
+        loop {
+            match worker.recv_timeout(std::time::Duration::from_millis(50)) {
+                Some(ModelEvent::FlowDone {
+                    generation: g,
+                    outcome,
+                }) if g == generation => return Ok(*outcome),
+                Some(ModelEvent::Failed {
+                    generation: g,
+                    message,
+                }) if g == generation => return Err(message),
+                Some(ModelEvent::FlowStopped { generation: g }) if g == generation => {
+                    return Err("stopped".into());
+                }
+                _ => {}
+            }
+            assert!(start.elapsed().as_secs() < 120, "no answer: {what}");
+        }
+    };
+    let grid = wait("the grid", 7).unwrap();
+    assert_eq!((grid.log_p.len(), grid.samples.len()), (144, 400));
+    // The likeliest cell lies on the moons (within a cell of a data point); the corners
+    // are far less likely.
+    let best = (0..144)
+        .max_by(|&a, &b| grid.log_p[a].total_cmp(&grid.log_p[b]))
+        .unwrap();
+    let centre = diffscope::model::flow::DensityGrid::centre(12, 3.5, best / 12, best % 12);
+    let data = two_moons(1000, 0);
+    let nearest = data
+        .chunks_exact(2)
+        .map(|p| (p[0] - centre[0]).hypot(p[1] - centre[1]))
+        .fold(f64::INFINITY, f64::min);
+    assert!(nearest < 0.6, "the peak at {centre:?} is {nearest} from the data");
+    assert!(
+        grid.log_p[best] - grid.log_p[0] > 10.0,
+        "peak {} corner {}",
+        grid.log_p[best],
+        grid.log_p[0]
+    );
+    assert!(grid.nfe_per_batch > 50.0 && grid.seconds > 0.0);
+    worker.send(ModelCommand::Flow(Box::new(FlowJob {
+        generation: 8,
+        // 20 points of a set of 1000 (standardised as the model's data were).
+        request: FlowRequest::Points(two_moons(1000, 5)[..40].to_vec()),
+    })));
+    let nll = wait("the NLL", 8).unwrap();
+    assert_eq!(nll.log_p.len(), 20);
+    let mean = nll.log_p.iter().sum::<f64>() / 20.0;
+    assert!((-3.0..0.0).contains(&mean), "mean log p {mean}: {:?}", nll.log_p);
+    // Stopped by the next command.
+    worker.send(ModelCommand::Flow(Box::new(FlowJob {
+        generation: 9,
+        request: FlowRequest::Points(two_moons(2000, 5)),
+    })));
+    worker.send(ModelCommand::Cancel);
+    assert_eq!(wait("the stop", 9).unwrap_err(), "stopped");
+    // A photo model has no exact likelihood here.
+    worker.send(ModelCommand::UseShipped("photo-cat".into()));
+    worker.send(ModelCommand::Flow(Box::new(FlowJob {
+        generation: 10,
+        request: FlowRequest::Points(vec![0.0, 0.0]),
+    })));
+    let message = wait("the refusal", 10).unwrap_err();
+    assert!(message.contains("2D models"), "{message}");
 }

@@ -83,7 +83,10 @@ impl FlowState {
     /// The running job's fraction, if it computes `key`.
     #[must_use]
     pub fn progress(&self, key: &FlowKey) -> Option<f64> {
-        self.running.as_ref().filter(|r| &r.key == key).map(|r| r.fraction)
+        self.running
+            .as_ref()
+            .filter(|r| &r.key == key)
+            .map(|r| r.fraction)
     }
 }
 
@@ -170,7 +173,8 @@ impl super::DiffscopeApp {
             },
         };
         let generation = self.job_id();
-        self.ml.send(ModelCommand::Flow(Box::new(FlowJob { generation, request })));
+        self.ml
+            .send(ModelCommand::Flow(Box::new(FlowJob { generation, request })));
         self.model.flow.running = Some(FlowRunning {
             generation,
             key,

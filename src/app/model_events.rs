@@ -103,7 +103,9 @@ impl DiffscopeApp {
             ModelEvent::FlowProgress { generation, fraction } => {
                 self.on_flow_event(generation, FlowEvent::Progress(fraction));
             }
-            ModelEvent::FlowDone { generation, outcome } => self.on_flow_event(generation, FlowEvent::Done(outcome)),
+            ModelEvent::FlowDone { generation, outcome } => {
+                self.on_flow_event(generation, FlowEvent::Done(outcome));
+            }
             ModelEvent::FlowStopped { generation } => self.on_flow_event(generation, FlowEvent::Stopped),
             ModelEvent::Failed { generation, message } => {
                 if self

@@ -139,6 +139,7 @@ pub enum ElboAxis {
 /// The ELBO tab's choices.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
+#[allow(clippy::struct_excessive_bools)] // independent switches of the tab
 pub struct ElboSettings {
     /// The horizontal axis.
     pub axis: ElboAxis,

@@ -70,7 +70,10 @@ pub(super) fn likelihood_cmd(cmd: &LikelihoodCmd) -> Result<()> {
     let model = load_weights(&cmd.weights)?;
     let shape = model.network.architecture().data_shape();
     if shape != DataShape::Points {
-        bail!("the exact likelihood is computed for 2D models; '{}' denoises {shape}", cmd.weights);
+        bail!(
+            "the exact likelihood is computed for 2D models; '{}' denoises {shape}",
+            cmd.weights
+        );
     }
     let own = Schedule::new(&model.info.schedule)?;
     let net = model.network.inference()?;
@@ -110,7 +113,9 @@ pub(super) fn likelihood_cmd(cmd: &LikelihoodCmd) -> Result<()> {
         let (lo, hi) = grid
             .log_p
             .iter()
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
+                (lo.min(v), hi.max(v))
+            });
         // Riemann sum of p over the grid: near 1 when the view holds the mass.
         let cell = (2.0 * extent / side as f64).powi(2);
         let mass: f64 = grid.log_p.iter().map(|l| l.exp() * cell).sum();

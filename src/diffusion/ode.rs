@@ -35,6 +35,9 @@ pub enum OdeError {
     },
 }
 
+/// A right-hand side `f(t, y, dy/dt)`: writes `dy/dt` at `(t, y)`.
+pub type Rhs<'a, E> = dyn FnMut(f64, &[f64], &mut [f64]) -> Result<(), E> + 'a;
+
 /// Relative and absolute tolerances of the local error.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Tolerance {
@@ -135,7 +138,7 @@ impl Dopri {
     /// # Panics
     /// If `block` is 0 or does not divide `y0.len()`.
     pub fn new<E: From<OdeError>>(
-        f: &mut dyn FnMut(f64, &[f64], &mut [f64]) -> Result<(), E>,
+        f: &mut Rhs<'_, E>,
         (t0, t_end): (f64, f64),
         y0: Vec<f64>,
         tol: Tolerance,
@@ -163,10 +166,7 @@ impl Dopri {
 
     /// Hairer's starting step: `h0 = 0.01 ‖y0‖/‖f0‖`, then one Euler step to estimate the
     /// second derivative.
-    fn initial_step<E: From<OdeError>>(
-        &mut self,
-        f: &mut dyn FnMut(f64, &[f64], &mut [f64]) -> Result<(), E>,
-    ) -> Result<f64, E> {
+    fn initial_step<E: From<OdeError>>(&mut self, f: &mut Rhs<'_, E>) -> Result<f64, E> {
         let span = (self.t_end - self.t).abs();
         if span == 0.0 {
             return Ok(0.0);
@@ -251,6 +251,7 @@ impl Dopri {
 
     /// Whether `t_end` is reached.
     #[must_use]
+    #[allow(clippy::float_cmp, reason = "the last step lands on t_end exactly")]
     pub fn is_done(&self) -> bool {
         self.t == self.t_end
     }
@@ -259,10 +260,7 @@ impl Dopri {
     ///
     /// # Errors
     /// The right-hand side's, [`OdeError::NonFinite`] or [`OdeError::StepTooSmall`].
-    pub fn step<E: From<OdeError>>(
-        &mut self,
-        f: &mut dyn FnMut(f64, &[f64], &mut [f64]) -> Result<(), E>,
-    ) -> Result<(), E> {
+    pub fn step<E: From<OdeError>>(&mut self, f: &mut Rhs<'_, E>) -> Result<(), E> {
         if self.is_done() {
             return Ok(());
         }
@@ -331,12 +329,7 @@ impl Dopri {
 }
 
 /// `f(t, y)` into `out`, refusing a value that is not finite.
-fn eval<E: From<OdeError>>(
-    f: &mut dyn FnMut(f64, &[f64], &mut [f64]) -> Result<(), E>,
-    t: f64,
-    y: &[f64],
-    out: &mut [f64],
-) -> Result<(), E> {
+fn eval<E: From<OdeError>>(f: &mut Rhs<'_, E>, t: f64, y: &[f64], out: &mut [f64]) -> Result<(), E> {
     f(t, y, out)?;
     if out.iter().all(|v| v.is_finite()) {
         Ok(())
@@ -350,7 +343,7 @@ fn eval<E: From<OdeError>>(
 /// # Errors
 /// As [`Dopri::step`].
 pub fn solve<E: From<OdeError>>(
-    f: &mut dyn FnMut(f64, &[f64], &mut [f64]) -> Result<(), E>,
+    f: &mut Rhs<'_, E>,
     span: (f64, f64),
     y0: Vec<f64>,
     tol: Tolerance,

@@ -295,13 +295,13 @@ impl MlpInference {
     /// and `∂/∂y` ride through the network beside the values (two Jacobian–vector
     /// products, each a matrix product per layer), and the trace is `∂ε̂_x/∂x + ∂ε̂_y/∂y`.
     pub fn eps_and_trace(&self, xt: &[f32], t: f32) -> Result<(Vec<f32>, Vec<f32>), ModelError> {
+        use rayon::prelude::*;
         if !xt.len().is_multiple_of(2) {
             return Err(ModelError::Data(format!(
                 "{} values are not a list of 2D points",
                 xt.len()
             )));
         }
-        use rayon::prelude::*;
         let n = xt.len() / 2;
         let threads = rayon::current_num_threads();
         if threads < 2 || n < 2 * PARALLEL_MIN_ROWS {
@@ -318,7 +318,12 @@ impl MlpInference {
 
     /// The forward pass of [`Self::eps_and_trace`]: the values and the two tangents are
     /// one `3n`-row matrix, so each layer is one matrix product.
-    fn predict_chunk_with_tangents(&self, xt: &[f32], t: f32, n: usize) -> Result<(Vec<f32>, Vec<f32>), ModelError> {
+    fn predict_chunk_with_tangents(
+        &self,
+        xt: &[f32],
+        t: f32,
+        n: usize,
+    ) -> Result<(Vec<f32>, Vec<f32>), ModelError> {
         let (e, h) = (self.config.embedding, self.config.hidden);
         let half = e / 2;
         let dev = Device::Cpu;
@@ -375,9 +380,14 @@ impl MlpInference {
         let last = 2 + 2 * self.config.blocks;
         let out = tensor_vec(&Tensor::from_slice(&hid, (3 * n, h), &dev)?.matmul(&self.tensors[last].t()?)?)?;
         let b = tensor_vec(&self.tensors[last + 1])?;
-        let eps = out[..2 * n].chunks_exact(2).flat_map(|o| [o[0] + b[0], o[1] + b[1]]).collect();
+        let eps = out[..2 * n]
+            .chunks_exact(2)
+            .flat_map(|o| [o[0] + b[0], o[1] + b[1]])
+            .collect();
         // tr = ∂ε̂_x/∂x (x's tangent, output 0) + ∂ε̂_y/∂y (y's tangent, output 1).
-        let trace = (0..n).map(|i| out[2 * (n + i)] + out[2 * (2 * n + i) + 1]).collect();
+        let trace = (0..n)
+            .map(|i| out[2 * (n + i)] + out[2 * (2 * n + i) + 1])
+            .collect();
         Ok((eps, trace))
     }
 

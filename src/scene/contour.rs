@@ -36,7 +36,12 @@ pub fn hdr_levels(log_p: &[f64], masses: &[f64]) -> Vec<f64> {
 #[must_use]
 pub fn contour_segments(values: &[f64], side: usize, extent: f64, level: f64) -> Vec<[[f64; 2]; 2]> {
     let cell = 2.0 * extent / side as f64;
-    let at = |row: usize, col: usize| [-extent + (col as f64 + 0.5) * cell, extent - (row as f64 + 0.5) * cell];
+    let at = |row: usize, col: usize| {
+        [
+            -extent + (col as f64 + 0.5) * cell,
+            extent - (row as f64 + 0.5) * cell,
+        ]
+    };
     let mut out = Vec::new();
     if side < 2 || values.len() != side * side {
         return out;

@@ -36,7 +36,8 @@ pub fn elbo_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, comman
     }
     // Below the plots: the readout, the totals and the command line (they scroll); on a
     // short window the plots keep over half the height.
-    let below = 290.0;
+    // The density view's pictures take more of it (its numbers are one table).
+    let below = if density { 150.0 } else { 290.0 };
     let plot_height = (ui.available_height() - below)
         .max(0.55 * ui.available_height())
         .max(170.0);

@@ -12,8 +12,8 @@ use crate::app::settings::Settings;
 use crate::app::{Command, Model};
 use crate::export::VIEW_EXTENT;
 use crate::format::format_sig;
-use crate::scene::contour::{contour_segments, hdr_levels};
 use crate::scene::SceneData;
+use crate::scene::contour::{contour_segments, hdr_levels};
 use crate::worker::model::FlowOutcome;
 
 /// The shares of the mass the contours enclose.
@@ -30,15 +30,18 @@ pub const CAPTION: &str = "The flow's NLL is exact (Song et al. 2021: the probab
 /// Whether the density view can be shown: a 2D learned model for the 2D data on screen.
 #[must_use]
 pub fn density_available(model: &Model, settings: &Settings) -> bool {
-    wanted_flow(model, settings).iter().any(|k| k.target == FlowTarget::Nll)
+    wanted_flow(model, settings)
+        .iter()
+        .any(|k| k.target == FlowTarget::Nll)
 }
 
 /// The density toggle of the controls row (only when `available`).
 pub fn density_toggle_ui(ui: &mut egui::Ui, density: &mut bool, available: bool) {
     if available {
         ui.separator();
-        ui.checkbox(density, "density view")
-            .on_hover_text("the model's log p_θ(x) by its probability-flow ODE on a 100 × 100 grid, beside its samples");
+        ui.checkbox(density, "density view").on_hover_text(
+            "the model's log p_θ(x) by its probability-flow ODE on a 100 × 100 grid, beside its samples",
+        );
     }
 }
 
@@ -63,11 +66,19 @@ pub fn status_ui(ui: &mut egui::Ui, model: &Model, settings: &Settings, commands
                 commands.push(Command::StopFlow);
             }
         });
-    } else if let Some(key) = state.stopped.as_ref().filter(|k| wanted_flow(model, settings).contains(k)) {
+    } else if let Some(key) = state
+        .stopped
+        .as_ref()
+        .filter(|k| wanted_flow(model, settings).contains(k))
+    {
         ui.horizontal_wrapped(|ui| {
             ui.label(format!(
                 "the probability flow's {} is stopped",
-                if key.target == FlowTarget::Nll { "NLL" } else { "density" }
+                if key.target == FlowTarget::Nll {
+                    "NLL"
+                } else {
+                    "density"
+                }
             ));
             if ui.button("Compute").clicked() {
                 commands.push(Command::ComputeFlow);
@@ -133,20 +144,27 @@ pub fn density_ui(ui: &mut egui::Ui, model: &Model, settings: &Settings, height:
         .into_iter()
         .find(|k| k.target == FlowTarget::Density);
     let outcome = key.as_ref().and_then(|k| model.flow.result(k));
-    let side = (height - 40.0).min((ui.available_width() - 24.0) / 2.0).max(120.0);
+    let side = (height - 56.0)
+        .min((ui.available_width() - 24.0) / 2.0)
+        .max(120.0);
     let data: &[[f64; 2]] = match &model.scene.data {
         SceneData::Points(p) => p,
         SceneData::Image(_) => &[],
     };
     ui.horizontal_top(|ui| {
         ui.vertical(|ui| {
-            heading(ui, "log p_θ(x)", "the probability-flow ODE's density · contours: 50, 80, 95 % of the mass");
+            ui.set_max_width(side);
+            heading(
+                ui,
+                "log p_θ(x)",
+                "by the probability-flow ODE · contours: 50, 80, 95 % of the mass",
+            );
             match outcome {
                 Some(Ok(o)) => {
                     let texture = heatmap_texture(ui.ctx(), key.as_ref().expect("a result has a key"), o);
                     let rect = scatter_frame(ui, Some(&texture), side, "density of the model");
                     scatter_points(ui, rect, data, egui::Color32::from_white_alpha(70));
-                    contours(ui, rect, o, egui::Color32::from_gray(20));
+                    contours(ui, rect, o, egui::Color32::from_gray(235));
                     ui.label(RichText::new(range_text(o)).small().weak());
                 }
                 Some(Err(message)) => {
@@ -166,7 +184,12 @@ pub fn density_ui(ui: &mut egui::Ui, model: &Model, settings: &Settings, height:
             }
         });
         ui.vertical(|ui| {
-            heading(ui, "samples and data", "orange: 1000 DDPM samples of the model · grey: the data");
+            ui.set_max_width(side);
+            heading(
+                ui,
+                "samples and data",
+                "orange: 1000 DDPM samples · grey: the data",
+            );
             let rect = scatter_frame(ui, None, side, "samples of the model");
             scatter_points(ui, rect, data, egui::Color32::from_gray(110));
             if let Some(Ok(o)) = outcome {
@@ -194,7 +217,9 @@ fn range_text(o: &FlowOutcome) -> String {
     let (lo, hi) = o
         .log_p
         .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
+            (lo.min(v), hi.max(v))
+        });
     format!(
         "log p from {} to {} nats; the colours span the top {RANGE_NATS} nats · {} network evaluations per ODE solve, \
          {:.0} s",
@@ -215,7 +240,7 @@ fn contours(ui: &egui::Ui, rect: egui::Rect, o: &FlowOutcome, colour: egui::Colo
         )
     };
     for (k, level) in hdr_levels(&o.log_p, &MASSES).into_iter().enumerate() {
-        let stroke = egui::Stroke::new(2.0 - 0.5 * k as f32, colour.gamma_multiply(1.0 - 0.25 * k as f32));
+        let stroke = egui::Stroke::new(1.5 - 0.4 * k as f32, colour.gamma_multiply(1.0 - 0.3 * k as f32));
         for [a, b] in contour_segments(&o.log_p, DENSITY_SIDE, VIEW_EXTENT, level) {
             painter.line_segment([to_screen(a), to_screen(b)], stroke);
         }

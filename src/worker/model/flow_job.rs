@@ -5,8 +5,8 @@ use std::time::Instant;
 
 use super::protocol::{FlowJob, FlowOutcome, FlowRequest, ModelEvent};
 use super::{PROGRESS_EVERY, Worker};
-use crate::diffusion::Schedule;
 use crate::diffusion::ode::Tolerance;
+use crate::diffusion::{ReverseVariance, Schedule};
 use crate::model::flow::{density_grid, log_likelihoods};
 use crate::model::sample::{Denoiser, ReverseChain, Sampler};
 use crate::model::{DataShape, ModelError};
@@ -72,12 +72,22 @@ impl Worker {
                     samples: Vec::new(),
                 })
             }
-            FlowRequest::Grid { side, extent, samples } => {
+            FlowRequest::Grid {
+                side,
+                extent,
+                samples,
+            } => {
                 let grid = density_grid(&net, &own, (*side, *extent), tol, &mut progress)?;
                 let batches = (side * side).div_ceil(crate::model::flow::LIKELIHOOD_BATCH);
                 let denoiser = Denoiser::Learned(net);
-                let samples = ReverseChain::from_noise(own, Sampler::Ddpm(Default::default()), *samples, 2, SAMPLE_SEED)
-                    .run(&denoiser)?;
+                let samples = ReverseChain::from_noise(
+                    own,
+                    Sampler::Ddpm(ReverseVariance::default()),
+                    *samples,
+                    2,
+                    SAMPLE_SEED,
+                )
+                .run(&denoiser)?;
                 Ok(FlowOutcome {
                     nfe_per_batch: grid.nfe as f64 / batches.max(1) as f64,
                     log_p: grid.log_p,

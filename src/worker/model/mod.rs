@@ -29,8 +29,8 @@ mod sample_job;
 mod train_job;
 
 pub use self::protocol::{
-    ChainStart, ClassGuidance, DenoiserChoice, ElboJob, ElboPart, FlowJob, FlowOutcome, FlowRequest, ModelCommand,
-    ModelEvent, ModelSummary, SampleJob, TrainEnd, TrainJob,
+    ChainStart, ClassGuidance, DenoiserChoice, ElboJob, ElboPart, FlowJob, FlowOutcome, FlowRequest,
+    ModelCommand, ModelEvent, ModelSummary, SampleJob, TrainEnd, TrainJob,
 };
 use self::sample_job::Sampling;
 use self::train_job::Training;
