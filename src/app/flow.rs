@@ -141,11 +141,11 @@ impl super::DiffscopeApp {
         let state = &self.model.flow;
         let Some(key) = wanted_flow(&self.model, &self.settings)
             .into_iter()
-            .find(|k| state.result(k).is_none())
+            .find(|k| state.result(k).is_none() && state.stopped.as_ref() != Some(k))
         else {
             return;
         };
-        if state.stopped.as_ref() == Some(&key) || state.running.as_ref().is_some_and(|r| r.key == key) {
+        if state.running.as_ref().is_some_and(|r| r.key == key) {
             return;
         }
         let learning = &self.model.learning;
