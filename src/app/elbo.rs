@@ -277,13 +277,7 @@ impl super::DiffscopeApp {
         {
             return;
         }
-        let learning = &self.model.learning;
-        let busy = learning
-            .training
-            .as_ref()
-            .is_some_and(super::reverse::TrainingView::running)
-            || learning.chain.as_ref().is_some_and(|c| !c.done);
-        if busy {
+        if self.model.learning.worker_busy() {
             return;
         }
         let data = match elbo_data(&self.model.scene, &self.settings.elbo) {

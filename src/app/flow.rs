@@ -148,14 +148,7 @@ impl super::DiffscopeApp {
         if state.running.as_ref().is_some_and(|r| r.key == key) {
             return;
         }
-        let learning = &self.model.learning;
-        let busy = learning
-            .training
-            .as_ref()
-            .is_some_and(super::reverse::TrainingView::running)
-            || learning.chain.as_ref().is_some_and(|c| !c.done)
-            || learning.pending.is_some();
-        if busy {
+        if self.model.learning.worker_busy() || self.model.learning.pending.is_some() {
             return;
         }
         let request = match key.target {

@@ -465,6 +465,13 @@ impl Learning {
         self.training.as_ref().is_some_and(TrainingView::running)
     }
 
+    /// Whether the model worker is held by a training run or a running chain (estimates
+    /// wait for it).
+    #[must_use]
+    pub fn worker_busy(&self) -> bool {
+        self.training_running() || self.chain.as_ref().is_some_and(|c| !c.done)
+    }
+
     /// The frame of the chain the Reverse tab shows at the global `t`: while a 2D chain
     /// runs, the newest frame whose ε field has arrived (so that `x_t` and the arrows are
     /// of one step; the field of the newest is asked for meanwhile), else

@@ -147,19 +147,7 @@ pub fn canvas_ui(
         (_, SceneData::Points(points)) => points,
         (_, SceneData::Image(_)) => &[],
     };
-    let color = theme::point_color(dark);
-    let r = (side / 300.0).clamp(1.2, 2.5);
-    let mut mesh = egui::Mesh::default();
-    for &p in points {
-        let c = to_screen(p);
-        if rect.contains(c) {
-            mesh.add_colored_rect(
-                egui::Rect::from_center_size(c, egui::vec2(2.0 * r, 2.0 * r)),
-                color,
-            );
-        }
-    }
-    painter.add(egui::Shape::mesh(mesh));
+    super::reverse_tab::scatter_points(ui, rect, points, theme::point_color(dark));
     strokes_ui(ui, &response, model, commands, &to_data);
     if let Some(pos) = response.hover_pos() {
         ui.ctx().set_cursor_icon(egui::CursorIcon::Crosshair);

@@ -1,9 +1,7 @@
 //! The ELBO job: term-by-term estimates of one or more parts, stoppable between terms.
 
-use std::time::Instant;
-
+use super::Worker;
 use super::protocol::{ElboJob, ModelEvent};
-use super::{PROGRESS_EVERY, Worker};
 use crate::diffusion::{IdealDenoiser, Schedule};
 use crate::model::ModelError;
 use crate::model::elbo::{self, ElboRequest};
@@ -23,25 +21,17 @@ impl Worker {
                 Ok(d) => d,
                 Err(e) => return self.fail(generation, e.to_string()),
             };
-            let (events, wake, commands, pending) =
-                (&self.events, &self.wake, &self.commands, &mut self.pending);
-            let mut last = Instant::now();
-            let mut progress = |fraction: f64| {
-                if let Ok(command) = commands.try_recv() {
-                    pending.push_back(command);
-                    return false;
-                }
-                if last.elapsed() >= PROGRESS_EVERY {
-                    last = Instant::now();
-                    let _ = events.send(ModelEvent::ElboProgress {
-                        generation,
-                        part: index,
-                        fraction,
-                    });
-                    wake();
-                }
-                true
-            };
+            let mut progress = super::stop_on_command(
+                &self.events,
+                &*self.wake,
+                &self.commands,
+                &mut self.pending,
+                move |fraction| ModelEvent::ElboProgress {
+                    generation,
+                    part: index,
+                    fraction,
+                },
+            );
             let result = elbo::estimate_under(
                 &denoiser,
                 own.as_ref(),
@@ -56,6 +46,7 @@ impl Worker {
                 },
                 &mut progress,
             );
+            drop(progress);
             match result {
                 Ok(report) => self.emit(ModelEvent::ElboDone {
                     generation,

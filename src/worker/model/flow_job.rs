@@ -3,8 +3,8 @@
 
 use std::time::Instant;
 
+use super::Worker;
 use super::protocol::{FlowJob, FlowOutcome, FlowRequest, ModelEvent};
-use super::{PROGRESS_EVERY, Worker};
 use crate::diffusion::ode::Tolerance;
 use crate::diffusion::{ReverseVariance, Schedule};
 use crate::model::flow::{density_grid, log_likelihoods};
@@ -47,20 +47,13 @@ impl Worker {
         let own = Schedule::new(&model.info.schedule)
             .map_err(|e| ModelError::Data(format!("the model's schedule: {e}")))?;
         let net = model.network.inference()?;
-        let (events, wake, commands, pending) = (&self.events, &self.wake, &self.commands, &mut self.pending);
-        let mut last = Instant::now();
-        let mut progress = |fraction: f64| {
-            if let Ok(command) = commands.try_recv() {
-                pending.push_back(command);
-                return false;
-            }
-            if last.elapsed() >= PROGRESS_EVERY {
-                last = Instant::now();
-                let _ = events.send(ModelEvent::FlowProgress { generation, fraction });
-                wake();
-            }
-            true
-        };
+        let mut progress = super::stop_on_command(
+            &self.events,
+            &*self.wake,
+            &self.commands,
+            &mut self.pending,
+            move |fraction| ModelEvent::FlowProgress { generation, fraction },
+        );
         let tol = Tolerance::LIKELIHOOD;
         match &job.request {
             FlowRequest::Points(x) => {

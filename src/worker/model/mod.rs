@@ -360,6 +360,31 @@ impl Worker {
     }
 }
 
+/// The progress callback of a long job (an ELBO part, a flow job): sends `event(fraction)`
+/// at most every [`PROGRESS_EVERY`], and returns `false` — stop — once a command arrives
+/// (kept in `pending`, handled next).
+fn stop_on_command<'a>(
+    events: &'a Sender<ModelEvent>,
+    wake: &'a (dyn Fn() + Send),
+    commands: &'a Receiver<ModelCommand>,
+    pending: &'a mut VecDeque<ModelCommand>,
+    event: impl Fn(f64) -> ModelEvent + 'a,
+) -> impl FnMut(f64) -> bool + 'a {
+    let mut last = Instant::now();
+    move |fraction| {
+        if let Ok(command) = commands.try_recv() {
+            pending.push_back(command);
+            return false;
+        }
+        if last.elapsed() >= PROGRESS_EVERY {
+            last = Instant::now();
+            let _ = events.send(event(fraction));
+            wake();
+        }
+        true
+    }
+}
+
 /// The generation a command's failure is reported under (0: a load or save); `None` for
 /// the commands that act on the running job (Step, Pause, …): that job's.
 fn job_generation(command: &ModelCommand) -> Option<u64> {
