@@ -214,14 +214,7 @@ fn status_ui(ui: &mut egui::Ui, model: &Model, keys: &[(usize, ElboKey)], comman
                 running.current + 1,
                 running.parts.len()
             ));
-            ui.add(
-                egui::ProgressBar::new(running.fraction as f32)
-                    .desired_width(220.0)
-                    .show_percentage(),
-            );
-            if ui.button("Stop").clicked() {
-                commands.push(Command::StopElbo);
-            }
+            progress_and_stop(ui, running.fraction, commands, Command::StopElbo);
         } else if missing == 0 {
             ui.label(RichText::new("all estimates are up to date").weak());
         } else if state.stopped.is_some() {
@@ -292,6 +285,23 @@ fn notes_ui(ui: &mut egui::Ui, settings: &Settings, model: &Model, keys: &[(usiz
              model that reproduces its training set would reach"
                 .into(),
         );
+    }
+}
+
+/// A running estimate's progress bar and its Stop button, which pushes `stop`.
+pub(super) fn progress_and_stop(
+    ui: &mut egui::Ui,
+    fraction: f64,
+    commands: &mut Vec<Command>,
+    stop: Command,
+) {
+    ui.add(
+        egui::ProgressBar::new(fraction as f32)
+            .desired_width(220.0)
+            .show_percentage(),
+    );
+    if ui.button("Stop").clicked() {
+        commands.push(stop);
     }
 }
 

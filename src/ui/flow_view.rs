@@ -57,14 +57,7 @@ pub fn status_ui(ui: &mut egui::Ui, model: &Model, settings: &Settings, commands
                     FlowTarget::Density => "density on a 100 × 100 grid",
                 }
             ));
-            ui.add(
-                egui::ProgressBar::new(running.fraction as f32)
-                    .desired_width(220.0)
-                    .show_percentage(),
-            );
-            if ui.button("Stop").clicked() {
-                commands.push(Command::StopFlow);
-            }
+            super::elbo_tab::progress_and_stop(ui, running.fraction, commands, Command::StopFlow);
         });
     } else if let Some(key) = state
         .stopped
