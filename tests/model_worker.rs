@@ -211,6 +211,7 @@ fn sampling_steps_pauses_and_streams_every_frame() {
             generation: 5,
             frame,
             progress,
+            ..
         } => Some((frame, progress)),
         _ => None,
     });

@@ -5,6 +5,7 @@
     reason = "exactness is what many tests check: round trips, determinism, exact zeros"
 )]
 
+mod beside_paths;
 mod cli;
 mod d3pm;
 mod data;

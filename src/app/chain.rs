@@ -6,8 +6,8 @@ use egui::TextureOptions;
 use super::DiffscopeApp;
 use super::error::AppError;
 use super::events::upload;
-use super::reverse::{ChainView, EpsKey, GUIDANCE_HISTORY, eps_grid, image_grid};
-use super::settings::{Canvas, DenoiserKind, Tab};
+use super::reverse::{BesidePaths, ChainView, EpsKey, GUIDANCE_HISTORY, PathsOrigin, eps_grid, image_grid};
+use super::settings::{Beside, Canvas, DenoiserKind, SamplerKind, Tab};
 use crate::export::VIEW_EXTENT;
 use crate::model::DataShape;
 use crate::model::classes::ClassChoice;
@@ -15,7 +15,7 @@ use crate::model::sample::Sampler;
 use crate::scene::SceneData;
 use crate::scene::guidance::{LabelledData, class_name, measure};
 use crate::scene::prepare::{ideal_data, sdedit_start};
-use crate::worker::model::{ChainStart, ClassGuidance, DenoiserChoice, ModelCommand, SampleJob};
+use crate::worker::model::{ChainStart, ClassGuidance, DenoiserChoice, ModelCommand, PathsJob, SampleJob};
 
 /// How a chain's header names its guidance: `guided to 7, w = 2` (the class by its name
 /// for the model's data: a digit, a moon, a mode's angle).
@@ -197,6 +197,8 @@ impl DiffscopeApp {
         let guidance = self.class_guidance();
         // `--pause-at` stops the window's first chain only.
         let pause_at = self.pause_at.take();
+        let origin = (shape == DataShape::Points && matches!(start, ChainStart::Noise { .. }))
+            .then(|| PathsOrigin::new(&denoiser, seed, guidance, n));
         self.ml.send(ModelCommand::Sample(Box::new(SampleJob {
             generation,
             denoiser,
@@ -223,6 +225,8 @@ impl DiffscopeApp {
         let mut chain = ChainView::new(generation, shape, description, ideal, steps);
         chain.paused = paused;
         chain.pauses_itself = pause_at.is_some();
+        chain.sampler = Some(sampler.kind());
+        chain.origin = origin;
         chain.guided = guidance.and_then(|g| {
             let classes = learning.learned.as_ref()?.summary.classes;
             Some((g, g.class.labels(classes, n, seed).ok()?))
@@ -380,6 +384,14 @@ impl DiffscopeApp {
             }
             self.ml.send(ModelCommand::SetGuidance(g.weight));
         }
+        // The ODE's paths are shown beside DDPM's unless something else was chosen.
+        let r = &mut self.settings.reverse;
+        if r.sampler == SamplerKind::ProbabilityFlow
+            && before.reverse.sampler != SamplerKind::ProbabilityFlow
+            && r.beside == Beside::Off
+        {
+            r.beside = Beside::Ddpm;
+        }
         let (now, was) = (&self.settings.reverse, &before.reverse);
         let class_changed = now.class != was.class;
         let sampler_changed = now.sampler != was.sampler
@@ -421,6 +433,7 @@ impl DiffscopeApp {
             return;
         }
         self.request_eps_field();
+        self.request_beside_paths();
         let learning = &mut self.model.learning;
         if let Some(tr) = &learning.training
             && let Some((iteration, grid)) = &tr.images
@@ -523,6 +536,40 @@ impl DiffscopeApp {
         self.model.learning.eps_requested = Some((generation, key));
     }
 
+    /// Asks for the paths the settings want beside the chain's (2D chains from noise), when
+    /// the chain or the choice changed; forgets them when none are wanted.
+    pub(super) fn request_beside_paths(&mut self) {
+        let wanted = self.settings.reverse.beside.sampler();
+        let Some(chain) = self.model.learning.chain.as_mut() else {
+            return;
+        };
+        let wanted = wanted.filter(|s| chain.origin.is_some() && chain.sampler != Some(s.kind()));
+        if chain.beside.as_ref().map(|b| b.sampler) == wanted {
+            return;
+        }
+        let (Some(sampler), Some(origin)) = (wanted, chain.origin.clone()) else {
+            chain.beside = None;
+            return;
+        };
+        let generation = self.job_id();
+        self.ml.send(ModelCommand::Paths(Box::new(PathsJob {
+            generation,
+            denoiser: origin.denoiser,
+            sampler,
+            n: origin.n,
+            seed: origin.seed,
+            guidance: origin.guidance,
+        })));
+        if let Some(chain) = self.model.learning.chain.as_mut() {
+            chain.beside = Some(BesidePaths {
+                sampler,
+                generation,
+                paths: None,
+                error: None,
+            });
+        }
+    }
+
     /// `--sample`: starts the chain once the window is up and any start-up model load
     /// has been answered (with the ideal denoiser if no learned model fits the data);
     /// `--train`: starts training on the data on screen.
@@ -563,6 +610,11 @@ impl DiffscopeApp {
         };
         chain.shape != DataShape::Points
             || self.settings.tab != Tab::Reverse
-            || (learning.eps.is_some() && learning.eps_requested.is_none())
+            || (learning.eps.is_some()
+                && learning.eps_requested.is_none()
+                && chain
+                    .beside
+                    .as_ref()
+                    .is_none_or(|b| b.paths.is_some() || b.error.is_some()))
     }
 }

@@ -8,7 +8,7 @@ use super::DiffscopeApp;
 use super::elbo::ElboEvent;
 use super::flow::FlowEvent;
 use super::reverse::{
-    ChainView, EpsField, LearnedModel, LearnedOrigin, TrainingView, eps_grid, fraction_within,
+    BesidePaths, ChainView, EpsField, LearnedModel, LearnedOrigin, TrainingView, eps_grid, fraction_within,
 };
 use super::settings::{DenoiserKind, Tab};
 use crate::export::VIEW_EXTENT;
@@ -66,7 +66,13 @@ impl DiffscopeApp {
                 generation,
                 frame,
                 progress,
-            } => self.chain_frame(generation, frame, progress),
+                nfe,
+            } => self.chain_frame(generation, frame, progress, nfe),
+            ModelEvent::Paths { generation, paths } => {
+                if let Some(beside) = self.beside_of(generation) {
+                    beside.paths = Some(paths);
+                }
+            }
             ModelEvent::SamplePaused { generation, paused } => {
                 if let Some(chain) = &mut self.model.learning.chain
                     && chain.generation == generation
@@ -75,20 +81,7 @@ impl DiffscopeApp {
                     chain.reset_rate();
                 }
             }
-            ModelEvent::EpsField { generation, eps, .. } => {
-                let learning = &mut self.model.learning;
-                if let Some((g, key)) = learning.eps_requested
-                    && g == generation
-                {
-                    learning.eps_requested = None;
-                    learning.eps_error = None;
-                    learning.eps = Some(EpsField {
-                        key,
-                        points: eps_grid(VIEW_EXTENT),
-                        eps,
-                    });
-                }
-            }
+            ModelEvent::EpsField { generation, eps, .. } => self.eps_field_arrived(generation, eps),
             ModelEvent::ElboProgress {
                 generation,
                 part,
@@ -124,6 +117,8 @@ impl DiffscopeApp {
                     .is_some_and(|r| r.generation == generation)
                 {
                     self.on_flow_event(generation, FlowEvent::Failed(message));
+                } else if let Some(beside) = self.beside_of(generation) {
+                    beside.error = Some(message);
                 } else {
                     self.model_failed(generation, message);
                 }
@@ -286,7 +281,39 @@ impl DiffscopeApp {
         }
     }
 
-    pub(super) fn chain_frame(&mut self, generation: u64, frame: Frame, progress: (usize, usize)) {
+    /// The ε field asked as job `generation`, if it still is.
+    fn eps_field_arrived(&mut self, generation: u64, eps: Vec<f32>) {
+        let learning = &mut self.model.learning;
+        if let Some((g, key)) = learning.eps_requested
+            && g == generation
+        {
+            learning.eps_requested = None;
+            learning.eps_error = None;
+            learning.eps = Some(EpsField {
+                key,
+                points: eps_grid(VIEW_EXTENT),
+                eps,
+            });
+        }
+    }
+
+    /// The chain's beside paths asked as job `generation`.
+    fn beside_of(&mut self, generation: u64) -> Option<&mut BesidePaths> {
+        self.model
+            .learning
+            .chain
+            .as_mut()
+            .and_then(|c| c.beside.as_mut())
+            .filter(|b| b.generation == generation)
+    }
+
+    pub(super) fn chain_frame(
+        &mut self,
+        generation: u64,
+        frame: Frame,
+        progress: (usize, usize),
+        nfe: Option<usize>,
+    ) {
         let steps = self.model.schedule.steps();
         let Some(chain) = &mut self.model.learning.chain else {
             return;
@@ -306,6 +333,7 @@ impl DiffscopeApp {
         let follow = self.settings.tab == Tab::Reverse && (chain.running() || chain.follow_next || at_newest);
         chain.follow_next = false;
         chain.progress = progress;
+        chain.nfe = nfe;
         let t = frame.t;
         chain.push(frame);
         if chain.running() {

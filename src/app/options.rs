@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use super::settings::{SourceChoice, Tab};
+use super::settings::{Beside, SamplerKind, SourceChoice, Tab};
 
 /// How the rendered scatters look under the dark and the light theme (the window's theme
 /// decides; the app only picks one).
@@ -47,6 +47,8 @@ pub struct RunOptions {
     pub canvas: Option<super::settings::Canvas>,
     /// Start training a model on the data on screen once the window is up.
     pub train: bool,
+    /// The Reverse tab's sampler (`--sampler`).
+    pub sampler: Option<SamplerKind>,
     /// The ELBO tab's density view on (`--density`).
     pub density: bool,
     /// Start in presentation mode.
@@ -65,8 +67,8 @@ pub struct RunOptions {
 
 impl RunOptions {
     /// What the command line sets over the remembered settings: the data, the tab, the
-    /// frame-time overlay, presentation mode, the audience window, draw mode, the UI scale
-    /// and a single-image model's canvas.
+    /// frame-time overlay, presentation mode, the audience window, draw mode, the UI scale,
+    /// a single-image model's canvas and the sampler.
     pub(super) fn apply_to(&self, settings: &mut super::Settings) {
         if let Some(source) = self.source.clone() {
             settings.source = source;
@@ -83,6 +85,12 @@ impl RunOptions {
         }
         if let Some(canvas) = self.canvas {
             settings.reverse.canvas = canvas;
+        }
+        if let Some(sampler) = self.sampler {
+            settings.reverse.sampler = sampler;
+            if sampler == SamplerKind::ProbabilityFlow && settings.reverse.beside == Beside::Off {
+                settings.reverse.beside = Beside::Ddpm;
+            }
         }
         settings.elbo.density |= self.density;
     }

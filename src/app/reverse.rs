@@ -14,13 +14,13 @@ use std::time::{Duration, Instant};
 use egui::TextureHandle;
 
 use crate::model::DataShape;
-use crate::model::sample::Frame;
+use crate::model::sample::{Frame, Sampler, SamplerKind};
 use crate::scene::Scene;
 use crate::scene::guidance::{GuidanceReadout, LabelledData};
 use crate::scene::prepare::ideal_shape;
 use crate::scene::tile::{grid_columns, tile};
 use crate::worker::frames::Rgba;
-use crate::worker::model::{ClassGuidance, ModelSummary, TrainEnd};
+use crate::worker::model::{ChainPaths, ClassGuidance, DenoiserChoice, ModelSummary, TrainEnd};
 
 /// Guided chains whose readout the Reverse tab keeps side by side.
 pub const GUIDANCE_HISTORY: usize = 6;
@@ -30,6 +30,10 @@ pub const GUIDANCE_HISTORY: usize = 6;
 pub const FRAME_BUDGET_BYTES: usize = 64 << 20;
 /// Highlighted samples whose paths are drawn (2D).
 pub const HIGHLIGHTED_PATHS: usize = crate::scene::chain_gif::PATHS;
+/// Samples of the chain beside the chain on screen (the first of the chain's, from the
+/// same `x_T`): enough for the shape of its samples, few enough that the worker runs it
+/// between two of the chain's steps (about 0.3 s for DDPM's 1000 steps here).
+pub const BESIDE_SAMPLES: usize = 250;
 /// The ε field is drawn on a grid of this many arrows a side.
 pub const EPS_GRID: usize = 15;
 /// "Within this distance of a point on screen" (2D, standardised units).
@@ -104,6 +108,109 @@ pub struct ChainView {
     pub guided: Option<(ClassGuidance, Vec<usize>)>,
     /// What a finished guided chain's samples show.
     pub readout: Option<GuidanceReadout>,
+    /// The chain's sampler.
+    pub sampler: Option<SamplerKind>,
+    /// The probability flow's network evaluations so far.
+    pub nfe: Option<usize>,
+    /// Where a 2D chain from noise started, for the paths beside it.
+    pub origin: Option<PathsOrigin>,
+    /// The paths drawn beside the chain's.
+    pub beside: Option<BesidePaths>,
+}
+
+/// What a chain's first samples start from: the paths beside them are asked with it (the
+/// same seed gives the same `x_T`).
+#[derive(Clone, Debug)]
+pub struct PathsOrigin {
+    /// The chain's denoiser.
+    pub denoiser: DenoiserChoice,
+    /// Its seed.
+    pub seed: u64,
+    /// Its guidance.
+    pub guidance: Option<ClassGuidance>,
+    /// Its samples.
+    pub n: usize,
+}
+
+impl PathsOrigin {
+    /// The origin of a chain of `n` samples (its first [`BESIDE_SAMPLES`] are shown beside).
+    #[must_use]
+    pub fn new(denoiser: &DenoiserChoice, seed: u64, guidance: Option<ClassGuidance>, n: usize) -> Self {
+        Self {
+            denoiser: denoiser.clone(),
+            seed,
+            guidance,
+            n: n.min(BESIDE_SAMPLES),
+        }
+    }
+}
+
+/// Another sampler's paths from the chain's `x_T`, asked of the worker or received.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BesidePaths {
+    /// The sampler.
+    pub sampler: Sampler,
+    /// The request.
+    pub generation: u64,
+    /// The paths, once they arrived.
+    pub paths: Option<ChainPaths>,
+    /// Why there are none.
+    pub error: Option<String>,
+}
+
+impl BesidePaths {
+    /// The paths of the first [`HIGHLIGHTED_PATHS`] samples, from `x_T` down to the
+    /// frame at `upto_t` (as [`ChainView::paths`]).
+    #[must_use]
+    pub fn paths(&self, upto_t: usize) -> Vec<Vec<[f64; 2]>> {
+        self.paths.as_ref().map_or_else(Vec::new, |p| {
+            highlighted_paths(&p.frames.iter().map(|(t, x)| (*t, x.as_slice())), upto_t)
+        })
+    }
+}
+
+impl BesidePaths {
+    /// The frame shown at `t`: the last one at or after it (the chain's own frames may
+    /// fall between this one's).
+    fn frame_at(&self, t: usize) -> Option<&(usize, Vec<f32>)> {
+        let frames = &self.paths.as_ref()?.frames;
+        frames.iter().rev().find(|(s, _)| *s >= t).or(frames.first())
+    }
+
+    /// The step of the frame shown at `t`.
+    #[must_use]
+    pub fn t_at(&self, t: usize) -> Option<usize> {
+        self.frame_at(t).map(|(s, _)| *s)
+    }
+
+    /// The samples of the frame shown at `t`.
+    #[must_use]
+    pub fn points_at(&self, t: usize) -> Vec<[f64; 2]> {
+        self.frame_at(t)
+            .map_or_else(Vec::new, |(_, x)| ChainView::points(x))
+    }
+}
+
+/// The paths of the first [`HIGHLIGHTED_PATHS`] 2D samples through `frames` (`(t, x_t)`,
+/// `t` decreasing), down to the frame at `upto_t`.
+fn highlighted_paths<'a, I>(frames: &I, upto_t: usize) -> Vec<Vec<[f64; 2]>>
+where
+    I: Iterator<Item = (usize, &'a [f32])> + Clone,
+{
+    let n = frames
+        .clone()
+        .next()
+        .map_or(0, |(_, x)| x.len() / 2)
+        .min(HIGHLIGHTED_PATHS);
+    (0..n)
+        .map(|i| {
+            frames
+                .clone()
+                .filter(|(t, _)| *t >= upto_t)
+                .map(|(_, x)| [f64::from(x[2 * i]), f64::from(x[2 * i + 1])])
+                .collect()
+        })
+        .collect()
 }
 
 impl ChainView {
@@ -128,6 +235,10 @@ impl ChainView {
             near_fraction: None,
             guided: None,
             readout: None,
+            sampler: None,
+            nfe: None,
+            origin: None,
+            beside: None,
         }
     }
 
@@ -241,20 +352,7 @@ impl ChainView {
     /// `x_T` down to the frame at `upto_t`.
     #[must_use]
     pub fn paths(&self, upto_t: usize) -> Vec<Vec<[f64; 2]>> {
-        let n = self
-            .frames
-            .first()
-            .map_or(0, |f| f.x.len() / 2)
-            .min(HIGHLIGHTED_PATHS);
-        (0..n)
-            .map(|i| {
-                self.frames
-                    .iter()
-                    .filter(|f| f.t >= upto_t)
-                    .map(|f| [f64::from(f.x[2 * i]), f64::from(f.x[2 * i + 1])])
-                    .collect()
-            })
-            .collect()
+        highlighted_paths(&self.frames.iter().map(|f| (f.t, f.x.as_slice())), upto_t)
     }
 }
 

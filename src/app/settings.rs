@@ -11,8 +11,9 @@ use serde::{Deserialize, Serialize};
 use crate::data::drawing::{Brush, DrawnPoints};
 use crate::diffusion::finite::{self, MAX_WINDOW_STATES, Preset, Transition};
 use crate::diffusion::schedule::{MAX_STEPS, MIN_STEPS};
-use crate::diffusion::{Schedule, ScheduleKind, ScheduleSpec};
+use crate::diffusion::{ReverseVariance, Schedule, ScheduleKind, ScheduleSpec};
 use crate::model::classes::ClassChoice;
+use crate::model::sample::Sampler;
 pub use crate::model::sample::{DenoiserKind, SamplerKind};
 use crate::scene::SceneOptions;
 pub use crate::scene::SourceChoice;
@@ -344,6 +345,48 @@ pub struct ReverseSettings {
     /// Training a single-image model ("learn this photo"): its own learning rate, batch
     /// (of crops) and iterations, shown in place of the others when the data is a photo.
     pub photo_train: PhotoTraining,
+    /// Which other sampler's chain is shown beside the chain (2D).
+    pub beside: Beside,
+}
+
+/// The chain shown beside the chain on screen, in x̂_0's place (2D): its first samples
+/// under another sampler from the same `x_T` (the same seed), the paths in the same
+/// colours.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Beside {
+    /// None.
+    #[default]
+    Off,
+    /// DDPM (`σ² = β_t`): the stochastic chain (chosen with the ODE sampler when nothing
+    /// was; nothing is shown beside DDPM itself).
+    Ddpm,
+    /// The probability-flow ODE: the deterministic path the same `x_T` takes.
+    ProbabilityFlow,
+}
+
+impl Beside {
+    /// Every choice, in the menu's order.
+    pub const ALL: [Self; 3] = [Self::Off, Self::Ddpm, Self::ProbabilityFlow];
+
+    /// The menu's name.
+    #[must_use]
+    pub const fn label(self) -> &'static str {
+        match self {
+            Self::Off => "none",
+            Self::Ddpm => "DDPM paths",
+            Self::ProbabilityFlow => "ODE paths",
+        }
+    }
+
+    /// The sampler whose paths are drawn.
+    #[must_use]
+    pub const fn sampler(self) -> Option<Sampler> {
+        match self {
+            Self::Off => None,
+            Self::Ddpm => Some(Sampler::Ddpm(ReverseVariance::Beta)),
+            Self::ProbabilityFlow => Some(Sampler::ProbabilityFlow),
+        }
+    }
 }
 
 /// The canvas a single-image model samples, from its photo's size.
@@ -437,6 +480,7 @@ impl Default for ReverseSettings {
             canvas: Canvas::Photo,
             n_photos: 3,
             photo_train: PhotoTraining::default(),
+            beside: Beside::default(),
         }
     }
 }

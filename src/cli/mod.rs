@@ -64,6 +64,10 @@ struct WindowArgs {
     /// or large (2× wide and tall).
     #[arg(long, value_parser = ["photo", "wide", "large"])]
     canvas: Option<String>,
+    /// The Reverse tab's sampler (`--sampler ode`: the probability-flow ODE, with DDPM's
+    /// paths from the same x_T beside its own).
+    #[arg(long, value_enum, value_name = "NAME")]
+    sampler: Option<crate::model::sample::SamplerKind>,
     /// Start training a model on the data on screen once the window is up.
     #[arg(long, conflicts_with = "sample")]
     train: bool,
@@ -158,6 +162,7 @@ impl WindowArgs {
                 _ => crate::app::settings::Canvas::Photo,
             }),
             train: self.train,
+            sampler: self.sampler,
             density: self.density,
             present: self.present,
             presenter: self.presenter,

@@ -6,8 +6,12 @@ use egui::RichText;
 
 use super::forward_tab::decimate;
 use super::{theme, training_view};
-use crate::app::reverse::{ChainView, EPS_GRID, NEAR_RADIUS, RATE_SHORTFALL, TrainingView};
-use crate::app::settings::{Canvas, DenoiserKind, MAX_GUIDANCE, MAX_PHOTO_SAMPLES, SamplerKind, Settings};
+use crate::app::reverse::{
+    BesidePaths, ChainView, EPS_GRID, HIGHLIGHTED_PATHS, NEAR_RADIUS, RATE_SHORTFALL, TrainingView,
+};
+use crate::app::settings::{
+    Beside, Canvas, DenoiserKind, MAX_GUIDANCE, MAX_PHOTO_SAMPLES, SamplerKind, Settings,
+};
 use crate::app::{Command, Model};
 use crate::export::VIEW_EXTENT as EXTENT;
 use crate::model::DataShape;
@@ -64,6 +68,11 @@ pub fn views_ui(ui: &mut egui::Ui, settings: &Settings, model: &Model) {
     let frame = learning.shown_frame(settings.t);
     // x̂_0 of a frame was predicted from the frame before it (none for the first frame).
     let predicted_at = chain.zip(frame).and_then(|(c, f)| c.predicted_at(f.t));
+    // Another sampler's chain from the same x_T takes x̂_0's place (2D).
+    let beside = chain
+        .and_then(|c| c.beside.as_ref())
+        .filter(|_| shape == Some(DataShape::Points));
+    let upto_t = frame.map_or(0, |f| f.t);
     super::layout::centred(ui, 2.0 * side + 24.0, |ui| {
         ui.columns(2, |cols| {
             view_heading(
@@ -71,31 +80,34 @@ pub fn views_ui(ui: &mut egui::Ui, settings: &Settings, model: &Model) {
                 &format!("x_t at t = {}", frame.map_or(settings.t, |f| f.t)),
                 &x_t_subtitle(model, shape),
             );
-            match (frame, predicted_at) {
-                (Some(_), Some(t)) => view_heading(
-                    &mut cols[1],
-                    &format!("x̂_0 from x_t at t = {t}"),
-                    "(x_t − √(1−ᾱ_t)·ε̂) / √ᾱ_t: what the model believed x_0 is, one step before x_t",
-                ),
-                (Some(_), None) => view_heading(
-                    &mut cols[1],
-                    "x̂_0: none yet",
-                    "the chain starts here; the first step predicts x̂_0 = (x_t − √(1−ᾱ_t)·ε̂) / √ᾱ_t",
-                ),
-                (None, _) => view_heading(
-                    &mut cols[1],
-                    "x̂_0 = (x_t − √(1−ᾱ_t)·ε̂) / √ᾱ_t",
-                    "what the model believes x_0 is at this step",
-                ),
+            if let Some(beside) = beside {
+                let (title, subtitle) = beside_heading(beside, upto_t);
+                view_heading(&mut cols[1], &title, &subtitle);
+            } else {
+                match (frame, predicted_at) {
+                    (Some(_), Some(t)) => view_heading(
+                        &mut cols[1],
+                        &format!("x̂_0 from x_t at t = {t}"),
+                        "(x_t − √(1−ᾱ_t)·ε̂) / √ᾱ_t: what the model believed x_0 is, one step before x_t",
+                    ),
+                    (Some(_), None) => view_heading(
+                        &mut cols[1],
+                        "x̂_0: none yet",
+                        "the chain starts here; the first step predicts x̂_0 = (x_t − √(1−ᾱ_t)·ε̂) / √ᾱ_t",
+                    ),
+                    (None, _) => view_heading(
+                        &mut cols[1],
+                        "x̂_0 = (x_t − √(1−ᾱ_t)·ε̂) / √ᾱ_t",
+                        "what the model believes x_0 is at this step",
+                    ),
+                }
             }
             match shape {
                 Some(DataShape::Points) | None => {
                     let background = model.points.as_ref().and(model.textures.0.as_ref());
                     let xt = frame.map(|f| ChainView::points(&f.x)).unwrap_or_default();
                     let x0 = frame.map(|f| ChainView::points(&f.x0_hat)).unwrap_or_default();
-                    let paths = chain
-                        .map(|c| c.paths(frame.map_or(0, |f| f.t)))
-                        .unwrap_or_default();
+                    let paths = chain.map(|c| c.paths(upto_t)).unwrap_or_default();
                     let eps = learning.eps.as_ref().filter(|_| shape == Some(DataShape::Points));
                     let dark = cols[0].visuals().dark_mode;
                     let rect = scatter_frame(&mut cols[0], background, side, "x_t view");
@@ -104,8 +116,16 @@ pub fn views_ui(ui: &mut egui::Ui, settings: &Settings, model: &Model) {
                     }
                     draw_paths(&cols[0], rect, &paths);
                     scatter_points(&cols[0], rect, &xt, theme::point_color(dark));
-                    let rect = scatter_frame(&mut cols[1], background, side, "x̂_0 view");
-                    scatter_points(&cols[1], rect, &x0, theme::x0_hat_color(dark));
+                    if let Some(beside) = beside {
+                        let rect = scatter_frame(&mut cols[1], background, side, "beside view");
+                        // Fainter: DDPM's random walks would cover its samples.
+                        draw_paths_with(&cols[1], rect, &beside.paths(upto_t), 0.22);
+                        let points = beside.points_at(upto_t);
+                        scatter_points(&cols[1], rect, &points, theme::point_color(dark));
+                    } else {
+                        let rect = scatter_frame(&mut cols[1], background, side, "x̂_0 view");
+                        scatter_points(&cols[1], rect, &x0, theme::x0_hat_color(dark));
+                    }
                 }
                 Some(DataShape::Image { .. }) => {
                     image(
@@ -153,10 +173,37 @@ fn x_t_subtitle(model: &Model, shape: Option<DataShape>) -> String {
                 format!("guided ({}, w = {}) ", class_name(dataset, c), f32::from_bits(w))
             }),
             e.key.t,
-            crate::app::reverse::HIGHLIGHTED_PATHS
+            HIGHLIGHTED_PATHS
         ),
         (None, None) => "the samples; arrows: the score −ε̂/√(1−ᾱ_t) (computing…)".to_owned(),
     }
+}
+
+/// The beside view's title and subtitle: `DDPM from the same x_T, at t = 40`, and how
+/// many steps or evaluations, or why there is nothing to show.
+fn beside_heading(beside: &BesidePaths, upto_t: usize) -> (String, String) {
+    let name = match beside.sampler.kind() {
+        SamplerKind::ProbabilityFlow => "ODE",
+        SamplerKind::DdpmBeta | SamplerKind::DdpmPosterior => "DDPM",
+        SamplerKind::Ddim => "DDIM",
+    };
+    let title = format!(
+        "{name} from the same x_T, at t = {}",
+        beside.t_at(upto_t).unwrap_or(upto_t)
+    );
+    let subtitle = match (&beside.paths, &beside.error) {
+        (_, Some(e)) => e.clone(),
+        (None, None) => "computing…".to_owned(),
+        (Some(p), None) => format!(
+            "{} samples, the first {HIGHLIGHTED_PATHS} paths as on the left · {}",
+            p.frames.first().map_or(0, |(_, x)| x.len() / 2),
+            p.nfe.map_or_else(
+                || format!("{} steps", p.frames.len() - 1),
+                |n| format!("{n} network evaluations, {} solver steps", p.frames.len() - 1)
+            )
+        ),
+    };
+    (title, subtitle)
 }
 
 /// One line that never wraps (its text changes as the chain runs, and a second line would
@@ -247,6 +294,22 @@ fn options_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, command
                 .on_hover_text("DDIM steps, evenly spaced over T");
             ui.add(egui::Slider::new(&mut r.ddim_eta, 0.0..=1.0).text("η"))
                 .on_hover_text("0: deterministic; 1 with every step: DDPM with σ² = β̃_t");
+        }
+        if matches!(sample_shape_of(r, model), Some(DataShape::Points) | None) {
+            let label = ui.label("beside").on_hover_text(
+                "Another sampler's paths, dashed, from the same x_T as the highlighted samples (the \
+                 same seed): the ODE's deterministic paths beside DDPM's random walk",
+            );
+            egui::ComboBox::from_id_salt("beside")
+                .selected_text(r.beside.label())
+                .width(100.0)
+                .show_ui(ui, |ui| {
+                    for beside in Beside::ALL {
+                        ui.selectable_value(&mut r.beside, beside, beside.label());
+                    }
+                })
+                .response
+                .labelled_by(label.id);
         }
         ui.separator();
         chain_options_ui(ui, settings, model);
@@ -419,8 +482,11 @@ fn status_ui(ui: &mut egui::Ui, settings: &Settings, model: &Model, chain: &Chai
     };
     ui.add(
         egui::ProgressBar::new(done as f32 / total.max(1) as f32)
-            .desired_width(210.0)
-            .text(format!("step {done} / {total} · {state}")),
+            .desired_width(if chain.nfe.is_some() { 290.0 } else { 210.0 })
+            .text(format!(
+                "step {done} / {total} · {state}{}",
+                chain.nfe.map_or_else(String::new, |n| format!(" · {n} NFE"))
+            )),
     )
     .on_hover_text(hint);
     let r = &settings.reverse;
@@ -635,13 +701,18 @@ fn arrows(ui: &egui::Ui, rect: egui::Rect, points: &[f32], eps: &[f32]) {
 }
 
 fn draw_paths(ui: &egui::Ui, rect: egui::Rect, paths: &[Vec<[f64; 2]>]) {
+    draw_paths_with(ui, rect, paths, 0.4);
+}
+
+/// Each path a line of its sample's colour at `opacity`, its end a dot.
+fn draw_paths_with(ui: &egui::Ui, rect: egui::Rect, paths: &[Vec<[f64; 2]>], opacity: f32) {
     let painter = ui.painter_at(rect);
     for (k, path) in paths.iter().enumerate() {
         let Some(&last) = path.last() else { continue };
         let color = theme::PATH_COLORS[k % theme::PATH_COLORS.len()];
         painter.add(egui::Shape::line(
             decimate(path.iter().map(|&p| to_screen(rect, p))),
-            egui::Stroke::new(1.0, color.gamma_multiply(0.4)),
+            egui::Stroke::new(1.0, color.gamma_multiply(opacity)),
         ));
         painter.circle_filled(to_screen(rect, last), 5.0, color);
     }

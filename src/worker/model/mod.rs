@@ -29,8 +29,8 @@ mod sample_job;
 mod train_job;
 
 pub use self::protocol::{
-    ChainStart, ClassGuidance, DenoiserChoice, ElboJob, ElboPart, FlowJob, FlowOutcome, FlowRequest,
-    ModelCommand, ModelEvent, ModelSummary, SampleJob, TrainEnd, TrainJob,
+    ChainPaths, ChainStart, ClassGuidance, DenoiserChoice, ElboJob, ElboPart, FlowJob, FlowOutcome,
+    FlowRequest, ModelCommand, ModelEvent, ModelSummary, PathsJob, SampleJob, TrainEnd, TrainJob,
 };
 use self::sample_job::Sampling;
 use self::train_job::Training;
@@ -275,6 +275,13 @@ impl Worker {
                     Err(e) => self.fail(generation, e.to_string()),
                 }
             }
+            ModelCommand::Paths(job) => {
+                let generation = job.generation;
+                match self.paths(*job) {
+                    Ok(paths) => self.emit(ModelEvent::Paths { generation, paths }),
+                    Err(e) => self.fail(generation, e.to_string()),
+                }
+            }
         }
     }
 
@@ -394,6 +401,7 @@ fn job_generation(command: &ModelCommand) -> Option<u64> {
         ModelCommand::Elbo(j) => Some(j.generation),
         ModelCommand::Flow(j) => Some(j.generation),
         ModelCommand::EpsField { generation, .. } => Some(*generation),
+        ModelCommand::Paths(j) => Some(j.generation),
         ModelCommand::Pause
         | ModelCommand::Resume
         | ModelCommand::Step

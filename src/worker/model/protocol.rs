@@ -236,6 +236,37 @@ pub enum ModelCommand {
     /// The current 2D model's probability-flow log-likelihood (stopped, like an ELBO job,
     /// by the next command).
     Flow(Box<FlowJob>),
+    /// A few samples' whole paths under another sampler, from the same `x_T` as the
+    /// chain's first samples (answered at once, between the running chain's steps).
+    Paths(Box<PathsJob>),
+}
+
+/// The paths of the first `n` samples of a chain run with `sampler` (the Reverse tab's
+/// "beside" paths): the same seed gives the same `x_T`, so they start where the chain
+/// on screen starts.
+#[derive(Clone, Debug)]
+pub struct PathsJob {
+    /// Identifies the job.
+    pub generation: u64,
+    /// The denoiser.
+    pub denoiser: DenoiserChoice,
+    /// The sampler.
+    pub sampler: Sampler,
+    /// How many samples.
+    pub n: usize,
+    /// The chain's seed.
+    pub seed: u64,
+    /// The chain's guidance.
+    pub guidance: Option<ClassGuidance>,
+}
+
+/// What a [`PathsJob`] computed: every frame's `t` and `x` (`n × d`), `t` decreasing.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChainPaths {
+    /// `(t, x_t)` of each frame, from `x_T` to `x_0`.
+    pub frames: Vec<(usize, Vec<f32>)>,
+    /// The probability flow's network evaluations (`None` for the other samplers).
+    pub nfe: Option<usize>,
 }
 
 /// Why a training job ended.
@@ -294,6 +325,16 @@ pub enum ModelEvent {
         frame: Frame,
         /// Steps taken and in all.
         progress: (usize, usize),
+        /// The probability flow's network evaluations so far (`None` for the other
+        /// samplers, whose evaluations are their steps).
+        nfe: Option<usize>,
+    },
+    /// The paths of a [`PathsJob`].
+    Paths {
+        /// The job.
+        generation: u64,
+        /// The paths.
+        paths: ChainPaths,
     },
     /// A sampling job is paused or running.
     SamplePaused {

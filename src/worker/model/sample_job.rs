@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use super::protocol::{ChainStart, DenoiserChoice, ModelEvent, SampleJob};
+use super::protocol::{ChainPaths, ChainStart, DenoiserChoice, ModelEvent, PathsJob, SampleJob};
 use super::{Job, Worker};
 use crate::diffusion::{IdealDenoiser, Schedule};
 use crate::model::sample::{Denoiser, Frame, ReverseChain};
@@ -34,6 +34,7 @@ impl Worker {
             Ok(sampling) => {
                 let x = sampling.chain.x().to_vec();
                 let (t, progress, paused) = (sampling.chain.t(), sampling.chain.progress(), sampling.paused);
+                let nfe = sampling.chain.nfe();
                 self.job = Some(Job::Sample(Box::new(sampling)));
                 self.emit(ModelEvent::SampleFrame {
                     generation,
@@ -43,6 +44,7 @@ impl Worker {
                         x,
                     },
                     progress,
+                    nfe,
                 });
                 self.emit(ModelEvent::SamplePaused { generation, paused });
             }
@@ -138,6 +140,7 @@ impl Worker {
         let generation = s.generation;
         let frame = s.chain.step(&s.denoiser)?;
         let progress = s.chain.progress();
+        let nfe = s.chain.nfe();
         let done = s.chain.is_done();
         let pause = !done && s.pause_at.is_some_and(|p| s.chain.t() <= p);
         if pause {
@@ -148,6 +151,7 @@ impl Worker {
                 generation,
                 frame,
                 progress,
+                nfe,
             });
         }
         if done {
@@ -156,5 +160,35 @@ impl Worker {
             self.set_paused(true);
         }
         Ok(())
+    }
+
+    /// The whole paths of a [`PathsJob`]: its chain run to the end at once (a few samples:
+    /// milliseconds for DDPM, tens of them for the probability flow).
+    pub(super) fn paths(&self, job: PathsJob) -> Result<ChainPaths, ModelError> {
+        let mut sampling = self.start_sampling(SampleJob {
+            generation: job.generation,
+            denoiser: job.denoiser,
+            sampler: job.sampler,
+            start: ChainStart::Noise { n: job.n },
+            seed: job.seed,
+            rate: None,
+            paused: false,
+            pause_at: None,
+            guidance: job.guidance,
+            canvas: None,
+            panic_at_step: None,
+        })?;
+        let chain = &mut sampling.chain;
+        if chain.dim() != 2 {
+            return Err(ModelError::Data("paths are drawn for 2D points only".into()));
+        }
+        let mut frames = vec![(chain.t(), chain.x().to_vec())];
+        while let Some(frame) = chain.step(&sampling.denoiser)? {
+            frames.push((frame.t, frame.x));
+        }
+        Ok(ChainPaths {
+            frames,
+            nfe: chain.nfe(),
+        })
     }
 }

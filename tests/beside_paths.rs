@@ -1,0 +1,262 @@
+//! The Reverse tab's "beside" chain (issue 18): another sampler's paths from the same
+//! `x_T`, in x̂_0's place. The worker's paths job reproduces the chain's first samples
+//! exactly (DDPM, same seed: the same `x_T` and the same noise), and in the window the
+//! probability-flow ODE is shown beside DDPM's random walk, with its NFE.
+
+use diffscope::app::settings::{
+    Beside, DenoiserKind, ReverseSettings, SamplerKind, Settings, SourceChoice, Tab,
+};
+use diffscope::app::{Command, DiffscopeApp};
+use diffscope::data::{self, Dataset};
+use diffscope::diffusion::{ReverseVariance, ScheduleKind, ScheduleSpec};
+use diffscope::model::sample::Sampler;
+use diffscope::worker::model::{
+    ChainStart, DenoiserChoice, ModelCommand, ModelEvent, ModelWorker, PathsJob, SampleJob,
+};
+use egui::accesskit::Role;
+use egui_kittest::kittest::Queryable;
+
+use crate::model_worker::wait_for;
+use crate::ui::{harness_with, label_starting, scratch, step_until};
+
+/// The ideal denoiser of 200 two-moons points under linear T = 50.
+fn two_moons_ideal() -> DenoiserChoice {
+    DenoiserChoice::Ideal {
+        data: data::generate(Dataset::TwoMoons, 200, 0)
+            .into_iter()
+            .flatten()
+            .collect(),
+        dim: 2,
+        schedule: ScheduleSpec::new(ScheduleKind::Linear, 50),
+    }
+}
+
+fn paths_job(generation: u64, sampler: Sampler, n: usize) -> Box<PathsJob> {
+    Box::new(PathsJob {
+        generation,
+        denoiser: two_moons_ideal(),
+        sampler,
+        n,
+        seed: 7,
+        guidance: None,
+    })
+}
+
+/// Every frame of a 40-sample DDPM chain of seed 7, `(t, x)`.
+fn chain_frames(worker: &ModelWorker) -> Vec<(usize, Vec<f32>)> {
+    worker.send(ModelCommand::Sample(Box::new(SampleJob {
+        generation: 1,
+        denoiser: two_moons_ideal(),
+        sampler: Sampler::Ddpm(ReverseVariance::Beta),
+        start: ChainStart::Noise { n: 40 },
+        seed: 7,
+        rate: None,
+        paused: false,
+        pause_at: None,
+        guidance: None,
+        canvas: None,
+        panic_at_step: None,
+    })));
+    let mut frames = Vec::new();
+    wait_for(worker, "the chain to reach t = 0", |e| match e {
+        ModelEvent::SampleFrame {
+            generation: 1, frame, ..
+        } => {
+            let end = frame.t == 0;
+            frames.push((frame.t, frame.x));
+            end.then_some(())
+        }
+        _ => None,
+    });
+    frames
+}
+
+#[test]
+fn ddpm_paths_from_the_same_seed_are_the_chains_first_samples_exactly() {
+    let worker = ModelWorker::spawn(Box::new(|| {}));
+    let chain = chain_frames(&worker);
+    assert_eq!(chain.len(), 51, "x_T and 50 DDPM steps");
+    worker.send(ModelCommand::Paths(paths_job(
+        2,
+        Sampler::Ddpm(ReverseVariance::Beta),
+        12,
+    )));
+    let paths = wait_for(&worker, "the DDPM paths", |e| match e {
+        ModelEvent::Paths { generation: 2, paths } => Some(paths),
+        _ => None,
+    });
+    assert_eq!(paths.nfe, None);
+    assert_eq!(paths.frames.len(), 51);
+    for ((t, x), (chain_t, chain_x)) in paths.frames.iter().zip(&chain) {
+        assert_eq!(t, chain_t);
+        assert_eq!(x.len(), 24);
+        // Bit for bit: the same x_T, the same z at every step, the same ε̂ per point.
+        assert_eq!(x[..], chain_x[..24], "t = {t}");
+    }
+    // The ODE from the same x_T: deterministic, it starts at the same x_T and lands
+    // elsewhere than DDPM's random walk; its frames fall at decreasing t down to 0.
+    worker.send(ModelCommand::Paths(paths_job(3, Sampler::ProbabilityFlow, 12)));
+    let ode = wait_for(&worker, "the ODE paths", |e| match e {
+        ModelEvent::Paths { generation: 3, paths } => Some(paths),
+        _ => None,
+    });
+    assert_eq!(ode.frames[0], paths.frames[0], "the same x_T");
+    assert!(ode.frames.windows(2).all(|w| w[1].0 < w[0].0), "t decreases");
+    assert_eq!(ode.frames.last().map(|f| f.0), Some(0));
+    let nfe = ode.nfe.expect("the ODE counts its evaluations");
+    assert!(
+        nfe > 6 * (ode.frames.len() - 2),
+        "{nfe} evaluations for {} frames",
+        ode.frames.len()
+    );
+    let apart = ode
+        .frames
+        .last()
+        .unwrap()
+        .1
+        .iter()
+        .zip(&paths.frames.last().unwrap().1);
+    let gap = apart.map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+    assert!(gap > 0.05, "the ODE and DDPM end in the same places ({gap})");
+    // Images have no paths: a refusal, not a panic.
+    worker.send(ModelCommand::Paths(Box::new(PathsJob {
+        denoiser: DenoiserChoice::Ideal {
+            data: vec![0.0; 3 * 64],
+            dim: 64,
+            schedule: ScheduleSpec::new(ScheduleKind::Linear, 10),
+        },
+        ..*paths_job(4, Sampler::ProbabilityFlow, 2)
+    })));
+    let message = wait_for(&worker, "the refusal", |e| match e {
+        ModelEvent::Failed {
+            generation: 4,
+            message,
+        } => Some(message),
+        _ => None,
+    });
+    assert_eq!(message, "paths are drawn for 2D points only");
+}
+
+/// Two moons (200 points), linear T = 50, the ideal denoiser, 100 samples.
+fn settings() -> Settings {
+    Settings {
+        source: SourceChoice::Dataset("two-moons".into()),
+        n_points: 200,
+        schedule: ScheduleSpec::new(ScheduleKind::Linear, 50),
+        t: 50,
+        tab: Tab::Reverse,
+        show_math: false,
+        export_dir: scratch("beside-exports"),
+        reverse: ReverseSettings {
+            denoiser: DenoiserKind::Ideal,
+            n_points: 100,
+            max_speed: true,
+            ..ReverseSettings::default()
+        },
+        ..Settings::default()
+    }
+}
+
+fn beside_in(app: &DiffscopeApp) -> bool {
+    app.model.learning.chain.as_ref().is_some_and(|c| {
+        c.done
+            && c.beside
+                .as_ref()
+                .is_some_and(|b| b.paths.is_some() || b.error.is_some())
+    })
+}
+
+#[test]
+fn picking_the_ode_sampler_shows_ddpm_beside_it_from_the_same_x_t_with_the_nfe() {
+    let mut harness = harness_with(settings());
+    harness.run_steps(2);
+    assert_eq!(harness.state().settings.reverse.beside, Beside::Off);
+    harness.get_by_role_and_label(Role::ComboBox, "sampler").click();
+    harness.run_steps(2);
+    harness.get_by_label("probability-flow ODE").click();
+    harness.run_steps(2);
+    assert_eq!(
+        harness.state().settings.reverse.beside,
+        Beside::Ddpm,
+        "the ODE brings DDPM beside it"
+    );
+    harness.state_mut().push(Command::Sample);
+    step_until(&mut harness, "the ODE chain and the DDPM paths", beside_in);
+    let app = harness.state();
+    let chain = app.model.learning.chain.as_ref().unwrap();
+    let beside = chain.beside.as_ref().unwrap();
+    assert_eq!(beside.error, None);
+    let paths = beside.paths.as_ref().unwrap();
+    assert_eq!(paths.frames.len(), 51, "DDPM visits every step");
+    assert_eq!(
+        paths.frames[0].1[..],
+        chain.frames[0].x[..],
+        "the same x_T, all 100 samples"
+    );
+    let nfe = chain.nfe.expect("the ODE's evaluations");
+    label_starting(&harness, "DDPM from the same x_T, at t = 0");
+    label_starting(
+        &harness,
+        &format!("step {0} / {0} · done · {nfe} NFE", chain.progress.0),
+    );
+    assert!(
+        harness.query_by_label("x̂_0 view").is_none(),
+        "DDPM takes x̂_0's place"
+    );
+    // None beside: x̂_0 comes back; DDPM beside DDPM is nothing.
+    harness.get_by_role_and_label(Role::ComboBox, "beside").click();
+    harness.run_steps(2);
+    harness.get_by_label("none").click();
+    harness.run_steps(3);
+    assert!(
+        harness
+            .state()
+            .model
+            .learning
+            .chain
+            .as_ref()
+            .unwrap()
+            .beside
+            .is_none()
+    );
+    assert!(harness.query_by_label("x̂_0 view").is_some());
+    harness.get_by_role_and_label(Role::ComboBox, "beside").click();
+    harness.run_steps(2);
+    harness.get_by_label("ODE paths").click();
+    harness.run_steps(3);
+    assert!(
+        harness
+            .state()
+            .model
+            .learning
+            .chain
+            .as_ref()
+            .unwrap()
+            .beside
+            .is_none(),
+        "the ODE beside the ODE is not drawn"
+    );
+    // DDPM on screen, the ODE beside it (the finished chain stays; the paths are asked).
+    harness.get_by_role_and_label(Role::ComboBox, "sampler").click();
+    harness.run_steps(2);
+    harness.get_by_label("DDPM, σ² = β_t").click();
+    harness.state_mut().push(Command::Sample);
+    step_until(&mut harness, "the DDPM chain and the ODE paths", |app| {
+        beside_in(app) && app.model.learning.chain.as_ref().unwrap().sampler == Some(SamplerKind::DdpmBeta)
+    });
+    label_starting(&harness, "ODE from the same x_T, at t = 0");
+    let app = harness.state();
+    let chain = app.model.learning.chain.as_ref().unwrap();
+    assert_eq!(chain.nfe, None, "DDPM's evaluations are its steps");
+    assert!(
+        chain
+            .beside
+            .as_ref()
+            .unwrap()
+            .paths
+            .as_ref()
+            .unwrap()
+            .nfe
+            .is_some()
+    );
+}
