@@ -40,6 +40,7 @@ mod path_prompt;
 mod presenter;
 mod prob_flow;
 mod reverse_gif;
+mod quality;
 mod reverse_ui;
 mod soak;
 mod tex;

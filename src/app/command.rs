@@ -80,6 +80,10 @@ pub enum Command {
     ComputeFlow,
     /// Stop the running likelihood of the probability flow.
     StopFlow,
+    /// Stop the quality-vs-steps chart.
+    StopQuality,
+    /// Compute the quality-vs-steps chart (again, after a stop).
+    ComputeQuality,
     /// Open a deck at its first chapter (the current deck stays if it fails).
     OpenDeck(DeckSource),
     /// Pick a deck file with the native dialog.

@@ -31,6 +31,7 @@ pub mod markov;
 mod model_events;
 pub mod options;
 pub mod path_prompt;
+pub mod quality;
 pub mod reverse;
 mod screenshot;
 pub mod settings;
@@ -132,6 +133,7 @@ impl DiffscopeApp {
             learning: Learning::default(),
             elbo: elbo::ElboState::default(),
             flow: flow::FlowState::default(),
+            quality: quality::QualityState::default(),
             path_prompt: None,
             deck: None,
             d3pm: d3pm::D3pmState::default(),
@@ -240,6 +242,7 @@ impl DiffscopeApp {
         self.reverse_views(ctx);
         self.elbo_views();
         self.flow_views();
+        self.quality_views();
         let wake = ctx.clone();
         self.model.d3pm.update(
             &self.settings.d3pm,
@@ -313,6 +316,8 @@ impl DiffscopeApp {
             Command::StopElbo => self.stop_elbo(),
             Command::ComputeFlow => self.model.flow.stopped = None,
             Command::StopFlow => self.stop_flow(),
+            Command::StopQuality => self.stop_quality(),
+            Command::ComputeQuality => self.model.quality.stopped = None,
             Command::TogglePlay => {
                 let (from, to) = self.play_range.unwrap_or((0, steps));
                 if !self.model.playing && self.settings.t >= to.min(steps) {

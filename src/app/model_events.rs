@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use super::DiffscopeApp;
 use super::elbo::ElboEvent;
 use super::flow::FlowEvent;
+use super::quality::QualityEvent;
 use super::reverse::{
     BesidePaths, ChainView, EpsField, LearnedModel, LearnedOrigin, TrainingView, eps_grid, fraction_within,
 };
@@ -100,6 +101,15 @@ impl DiffscopeApp {
                 self.on_flow_event(generation, FlowEvent::Done(outcome));
             }
             ModelEvent::FlowStopped { generation } => self.on_flow_event(generation, FlowEvent::Stopped),
+            ModelEvent::QualityProgress { generation, fraction } => {
+                self.on_quality_event(generation, QualityEvent::Progress(fraction));
+            }
+            ModelEvent::QualityDone { generation, chart } => {
+                self.on_quality_event(generation, QualityEvent::Done(chart));
+            }
+            ModelEvent::QualityStopped { generation } => {
+                self.on_quality_event(generation, QualityEvent::Stopped);
+            }
             ModelEvent::Failed { generation, message } => {
                 if self
                     .model
@@ -117,6 +127,8 @@ impl DiffscopeApp {
                     .is_some_and(|r| r.generation == generation)
                 {
                     self.on_flow_event(generation, FlowEvent::Failed(message));
+                } else if self.model.quality.running.is_some_and(|r| r.0 == generation) {
+                    self.on_quality_event(generation, QualityEvent::Failed(message));
                 } else if let Some(beside) = self.beside_of(generation) {
                     beside.error = Some(message);
                 } else {

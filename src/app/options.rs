@@ -49,6 +49,8 @@ pub struct RunOptions {
     pub train: bool,
     /// The Reverse tab's sampler (`--sampler`).
     pub sampler: Option<SamplerKind>,
+    /// The Reverse tab's quality-vs-steps chart on (`--quality`).
+    pub quality: bool,
     /// The ELBO tab's density view on (`--density`).
     pub density: bool,
     /// Start in presentation mode.
@@ -93,6 +95,7 @@ impl RunOptions {
             }
         }
         settings.elbo.density |= self.density;
+        settings.reverse.quality |= self.quality;
     }
 }
 

@@ -29,6 +29,7 @@ impl DiffscopeApp {
             && chain_settled
             && self.elbo_settled_for_screenshot()
             && self.flow_settled_for_screenshot()
+            && self.quality_settled_for_screenshot()
             && (self.settings.tab != Tab::Vae
                 || (self.model.latent.snapshot.is_some() && !self.model.latent.training)
                 || self.model.latent.error.is_some())

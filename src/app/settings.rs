@@ -347,6 +347,8 @@ pub struct ReverseSettings {
     pub photo_train: PhotoTraining,
     /// Which other sampler's chain is shown beside the chain (2D).
     pub beside: Beside,
+    /// The quality-vs-steps chart in place of the chain's views (2D learned model).
+    pub quality: bool,
 }
 
 /// The chain shown beside the chain on screen, in x̂_0's place (2D): its first samples
@@ -481,6 +483,7 @@ impl Default for ReverseSettings {
             n_photos: 3,
             photo_train: PhotoTraining::default(),
             beside: Beside::default(),
+            quality: false,
         }
     }
 }

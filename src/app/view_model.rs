@@ -127,6 +127,8 @@ pub struct Model {
     pub elbo: ElboState,
     /// The probability flow's likelihoods the ELBO tab shows (2D models).
     pub flow: super::flow::FlowState,
+    /// The Reverse tab's quality-vs-steps chart.
+    pub quality: super::quality::QualityState,
     /// The path field standing in for a missing desktop file dialog, when open.
     pub path_prompt: Option<super::path_prompt::PathPrompt>,
     /// The open deck and its chapter on screen.

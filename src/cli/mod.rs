@@ -21,6 +21,7 @@ mod elbo;
 mod likelihood;
 mod markov;
 mod model;
+mod quality;
 mod render;
 mod vae;
 
@@ -68,6 +69,10 @@ struct WindowArgs {
     /// paths from the same x_T beside its own).
     #[arg(long, value_enum, value_name = "NAME")]
     sampler: Option<crate::model::sample::SamplerKind>,
+    /// The Reverse tab shows a 2D model's quality-vs-steps chart (SW2 against network
+    /// evaluations for DDPM, DDIM and the ODE); with --screenshot, the picture waits for it.
+    #[arg(long)]
+    quality: bool,
     /// Start training a model on the data on screen once the window is up.
     #[arg(long, conflicts_with = "sample")]
     train: bool,
@@ -163,6 +168,7 @@ impl WindowArgs {
             }),
             train: self.train,
             sampler: self.sampler,
+            quality: self.quality,
             density: self.density,
             present: self.present,
             presenter: self.presenter,
@@ -197,6 +203,9 @@ pub enum Command {
     /// The exact log-likelihood of 2D points under a model's probability-flow ODE, and its
     /// density on a grid.
     Likelihood(likelihood::LikelihoodCmd),
+    /// Sample quality against network evaluations for a 2D model: SW2 from held-out data
+    /// for DDPM, DDIM and the probability-flow ODE at 1 to 1000 evaluations (CSV).
+    Quality(quality::QualityCmd),
     /// A finite Markov chain: p_n = p_0 Pⁿ, its classes, stationary distributions and |λ₂|.
     Markov(markov::MarkovCmd),
     /// The VAE and the Markovian hierarchical VAE of the VAE → VDM tab: train, ELBO, sample.
@@ -395,6 +404,7 @@ where
         Some(Command::Bench(cmd)) => model::bench_cmd(&cmd),
         Some(Command::Vae(cmd)) => vae::vae_cmd(&cmd, command_line),
         Some(Command::Likelihood(cmd)) => likelihood::likelihood_cmd(&cmd),
+        Some(Command::Quality(cmd)) => quality::quality_cmd(&cmd),
         Some(Command::Elbo(cmd)) => {
             let given = matches.subcommand_matches("elbo").is_some_and(|m| {
                 [

@@ -17,6 +17,7 @@ pub mod mlp;
 pub mod ops;
 pub mod params;
 pub mod patch;
+pub mod quality;
 pub mod sample;
 pub mod shipped;
 pub mod train;

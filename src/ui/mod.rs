@@ -21,6 +21,7 @@ pub mod model_panel;
 pub mod path_prompt;
 pub mod plots;
 pub mod presentation;
+pub mod quality_view;
 pub mod reverse_tab;
 pub mod status;
 pub mod tex;

@@ -32,6 +32,12 @@ pub fn reverse_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, com
         training_view::training_ui(ui, model, training);
         return;
     }
+    if settings.reverse.quality && shape == Some(DataShape::Points) {
+        ui.separator();
+        let key = crate::app::quality::wanted_quality(model, settings);
+        super::quality_view::quality_ui(ui, model, key, commands);
+        return;
+    }
     start_warning_ui(ui, settings, model, shape);
     views_ui(ui, settings, model);
 }
@@ -333,6 +339,14 @@ fn options_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, command
         }
         super::controls::gif_side_ui(ui, &mut settings.reverse.gif_side);
         sdedit_ui(ui, settings, model);
+        if matches!(sample_shape_of(&settings.reverse, model), Some(DataShape::Points) | None) {
+            ui.separator();
+            ui.checkbox(&mut settings.reverse.quality, "quality vs steps").on_hover_text(
+                "In place of the chain: SW2 of the model's samples from held-out data over the data's \
+                 noise floor, against network evaluations, for DDPM, DDIM and the probability-flow \
+                 ODE (computed on the model thread)",
+            );
+        }
     });
     // A row of its own: in the options' row the class and w pushed the speed slider past
     // the window's edge at 1280×720 (a slider with its label does not wrap as one).

@@ -25,12 +25,13 @@ use crate::model::{Checkpoint, ModelError, io, shipped};
 mod elbo_job;
 mod flow_job;
 mod protocol;
+mod quality_job;
 mod sample_job;
 mod train_job;
 
 pub use self::protocol::{
     ChainPaths, ChainStart, ClassGuidance, DenoiserChoice, ElboJob, ElboPart, FlowJob, FlowOutcome,
-    FlowRequest, ModelCommand, ModelEvent, ModelSummary, PathsJob, SampleJob, TrainEnd, TrainJob,
+    FlowRequest, ModelCommand, ModelEvent, ModelSummary, PathsJob, QualityJob, SampleJob, TrainEnd, TrainJob,
 };
 use self::sample_job::Sampling;
 use self::train_job::Training;
@@ -257,6 +258,10 @@ impl Worker {
                 self.cancel();
                 self.flow(&job);
             }
+            ModelCommand::Quality(job) => {
+                self.cancel();
+                self.quality(&job);
+            }
             ModelCommand::EpsField {
                 generation,
                 denoiser,
@@ -400,6 +405,7 @@ fn job_generation(command: &ModelCommand) -> Option<u64> {
         ModelCommand::Sample(j) => Some(j.generation),
         ModelCommand::Elbo(j) => Some(j.generation),
         ModelCommand::Flow(j) => Some(j.generation),
+        ModelCommand::Quality(j) => Some(j.generation),
         ModelCommand::EpsField { generation, .. } => Some(*generation),
         ModelCommand::Paths(j) => Some(j.generation),
         ModelCommand::Pause

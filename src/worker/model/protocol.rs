@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use crate::diffusion::{ReverseVariance, ScheduleSpec};
 use crate::model::classes::ClassChoice;
 use crate::model::elbo::{ElboForm, ElboReport};
+use crate::model::quality::QualityChart;
 use crate::model::sample::{DenoiserKind, Frame, Sampler};
 use crate::model::train::{Evaluation, TrainSet, TrainSettings};
 use crate::model::{Architecture, Checkpoint, DataShape};
@@ -236,9 +237,26 @@ pub enum ModelCommand {
     /// The current 2D model's probability-flow log-likelihood (stopped, like an ELBO job,
     /// by the next command).
     Flow(Box<FlowJob>),
+    /// The current 2D model's quality-vs-steps chart (stopped, like an ELBO job, by the next
+    /// command).
+    Quality(Box<QualityJob>),
     /// A few samples' whole paths under another sampler, from the same `x_T` as the
     /// chain's first samples (answered at once, between the running chain's steps).
     Paths(Box<PathsJob>),
+}
+
+/// The quality-vs-steps chart of the current 2D model against held-out data
+/// ([`crate::model::quality`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct QualityJob {
+    /// Identifies the job.
+    pub generation: u64,
+    /// Held-out points, `n × 2`.
+    pub held_out: Vec<f64>,
+    /// An independent draw of as many points (the noise floor).
+    pub reference: Vec<f64>,
+    /// The samplers' seed.
+    pub seed: u64,
 }
 
 /// The paths of the first `n` samples of a chain run with `sampler` (the Reverse tab's
@@ -388,6 +406,25 @@ pub enum ModelEvent {
         generation: u64,
         /// What it computed.
         outcome: Box<FlowOutcome>,
+    },
+    /// Progress of a quality job.
+    QualityProgress {
+        /// The job.
+        generation: u64,
+        /// Its fraction done.
+        fraction: f64,
+    },
+    /// A quality job is done.
+    QualityDone {
+        /// The job.
+        generation: u64,
+        /// The chart.
+        chart: Box<QualityChart>,
+    },
+    /// A quality job stopped before its end because another command arrived.
+    QualityStopped {
+        /// The job.
+        generation: u64,
     },
     /// A flow job stopped before its end because another command arrived.
     FlowStopped {

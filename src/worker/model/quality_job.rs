@@ -1,0 +1,56 @@
+//! The quality job: the current 2D model's quality-vs-steps chart
+//! ([`crate::model::quality`]), stoppable between its runs.
+
+use super::Worker;
+use super::protocol::{ModelEvent, QualityJob};
+use crate::diffusion::Schedule;
+use crate::model::quality::{QualityChart, quality_chart};
+use crate::model::sample::Denoiser;
+use crate::model::{DataShape, ModelError};
+
+impl Worker {
+    /// Runs a quality job; a command arriving stops it (it is handled next).
+    pub(super) fn quality(&mut self, job: &QualityJob) {
+        let generation = job.generation;
+        match self.quality_chart(job) {
+            Ok(Some(chart)) => self.emit(ModelEvent::QualityDone {
+                generation,
+                chart: Box::new(chart),
+            }),
+            Ok(None) => self.emit(ModelEvent::QualityStopped { generation }),
+            Err(e) => self.fail(generation, e.to_string()),
+        }
+    }
+
+    fn quality_chart(&mut self, job: &QualityJob) -> Result<Option<QualityChart>, ModelError> {
+        let generation = job.generation;
+        let model = self
+            .model
+            .as_ref()
+            .ok_or_else(|| ModelError::Data("no learned model yet: load weights or train one".into()))?;
+        let shape = model.network.architecture().data_shape();
+        if shape != DataShape::Points {
+            return Err(ModelError::Data(format!(
+                "the quality chart is drawn for 2D models; this one denoises {shape}"
+            )));
+        }
+        let schedule = Schedule::new(&model.info.schedule)
+            .map_err(|e| ModelError::Data(format!("the model's schedule: {e}")))?;
+        let denoiser = Denoiser::Learned(model.network.inference()?);
+        let mut progress = super::stop_on_command(
+            &self.events,
+            &*self.wake,
+            &self.commands,
+            &mut self.pending,
+            move |fraction| ModelEvent::QualityProgress { generation, fraction },
+        );
+        quality_chart(
+            &denoiser,
+            &schedule,
+            &job.held_out,
+            &job.reference,
+            job.seed,
+            &mut progress,
+        )
+    }
+}
