@@ -13,9 +13,9 @@ use crate::data;
 use crate::diffusion::elbo::nearest_8bit_level;
 use crate::diffusion::{IdealDenoiser, Schedule};
 use crate::format::format_sig;
-use crate::model::{DataShape, Objective};
 use crate::model::elbo::{self, ElboForm, ElboRequest};
 use crate::model::sample::Denoiser;
+use crate::model::{DataShape, Objective};
 use crate::scene::{load_points, load_weights};
 
 /// The most examples `--n` takes.

@@ -663,18 +663,9 @@ pub(super) fn sample_cmd(cmd: &SampleCmd) -> Result<()> {
     if cmd.n == 0 || cmd.n > 1_000_000 {
         bail!("--n must be in 1..=1000000, got {}", cmd.n);
     }
-    // `--variance` predates `ddpm-posterior`; both spellings stay.
     let mut model = load_weights(&cmd.weights)?;
     let objective = model.info.objective;
-    let kind = match (cmd.sampler.unwrap_or(SamplerKind::default_for(objective)), cmd.variance) {
-        (SamplerKind::DdpmBeta, VarianceName::BetaTilde) => SamplerKind::DdpmPosterior,
-        (kind, _) => kind,
-    };
-    kind.check_fits(objective)
-        .with_context(|| format!("--weights {}", cmd.weights))?;
-    if kind.strided() && cmd.ddim_steps == 0 {
-        bail!("--ddim-steps must be at least 1");
-    }
+    let kind = sampler_kind(cmd, objective)?;
     if let Some((width, height)) = cmd.size {
         model.network = model
             .network
@@ -766,6 +757,25 @@ pub(super) fn sample_cmd(cmd: &SampleCmd) -> Result<()> {
             .map_or_else(String::new, |n| format!(", {n} network evaluations"))
     );
     Ok(())
+}
+
+/// The sampler `--sampler` and `--variance` ask for a model trained with `objective`
+/// (without `--sampler`: the model's default, DDPM or Euler), checked to fit it.
+fn sampler_kind(cmd: &SampleCmd, objective: Objective) -> Result<SamplerKind> {
+    // `--variance` predates `ddpm-posterior`; both spellings stay.
+    let kind = match (
+        cmd.sampler.unwrap_or(SamplerKind::default_for(objective)),
+        cmd.variance,
+    ) {
+        (SamplerKind::DdpmBeta, VarianceName::BetaTilde) => SamplerKind::DdpmPosterior,
+        (kind, _) => kind,
+    };
+    kind.check_fits(objective)
+        .with_context(|| format!("--weights {}", cmd.weights))?;
+    if kind.strided() && cmd.ddim_steps == 0 {
+        bail!("--ddim-steps must be at least 1");
+    }
+    Ok(kind)
 }
 
 /// `WxH` (or `W×H`) as `(width, height)`, both at least 1.

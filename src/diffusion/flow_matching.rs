@@ -162,7 +162,8 @@ impl StraightPathMixture {
             .map(|((mu, w), s2)| {
                 let var = a * a * s2 + tau * tau;
                 let r2: f64 = x.iter().zip(mu).map(|(x, mu)| (x - a * mu).powi(2)).sum();
-                let log_w = w.ln() - 0.5 * r2 / var - 0.5 * d as f64 * (2.0 * std::f64::consts::PI * var).ln();
+                let log_w =
+                    w.ln() - 0.5 * r2 / var - 0.5 * d as f64 * (2.0 * std::f64::consts::PI * var).ln();
                 (log_w, (tau - a * s2) / var, var)
             })
             .collect();

@@ -5,13 +5,13 @@
 //! chosen by the model's [`Objective`] ([`log_likelihoods_for`], [`density_grid_for`]).
 
 use super::classes::Guidance;
-use super::sample::Denoiser;
 use super::flow_matching::NetworkVelocity;
+use super::sample::Denoiser;
 use super::{Inference, ModelError, Objective};
-use crate::diffusion::flow_matching;
 use crate::diffusion::IdealDenoiser;
+use crate::diffusion::flow_matching;
 use crate::diffusion::ode::{OdeStats, Tolerance};
-use crate::diffusion::prob_flow::{EpsField, Level, LogSnrTime, alpha_sigma, log_likelihood};
+use crate::diffusion::prob_flow::{EpsField, FlowLikelihood, Level, LogSnrTime, alpha_sigma, log_likelihood};
 
 /// A denoiser asked at the flow's noise levels: a network at the fractional step of its
 /// own schedule, the ideal denoiser at `(α_λ, σ_λ)`.
@@ -180,6 +180,9 @@ pub fn log_likelihoods(
     log_likelihoods_for(net, own, Objective::Epsilon, x, tol, progress)
 }
 
+/// One batch's likelihood solve, of either objective's ODE.
+type SolveBatch<'a> = Box<dyn FnMut(&[f64]) -> Result<FlowLikelihood, ModelError> + 'a>;
+
 /// [`log_likelihoods`] of a network trained with `objective`: a diffusion model's by its
 /// probability flow, a flow-matching model's by its own ODE from `τ = 0` to `1`
 /// ([`flow_matching::log_likelihood`], the network at `s = τ·T` of `own`'s `T`).
@@ -197,7 +200,7 @@ pub fn log_likelihoods_for(
     if !x.len().is_multiple_of(2) {
         return Err(ModelError::Data(format!("{} values are not 2D points", x.len())));
     }
-    let mut solve_batch: Box<dyn FnMut(&[f64]) -> Result<_, ModelError>> = match objective {
+    let mut solve_batch: SolveBatch<'_> = match objective {
         Objective::Epsilon => {
             let time = LogSnrTime::new(own)?;
             let mut field = DenoiserField::network(net, 2);

@@ -39,9 +39,7 @@ use crate::diffusion::flow_matching::{VelocityField, alpha_sigma};
 pub const METADATA_KEY: &str = "objective";
 
 /// What a network was trained to predict.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum,
-)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
 pub enum Objective {
     /// `ε` of `x_t = √ᾱ_t x_0 + √(1 − ᾱ_t) ε` (`L_simple`, Ho et al. 2020): a diffusion model.
     #[default]

@@ -112,7 +112,10 @@ fn metadata(model: &Checkpoint) -> HashMap<String, String> {
         put("ema", format!("{decay:?}"));
     }
     put("command", model.info.command.clone());
-    put(super::flow_matching::METADATA_KEY, model.info.objective.name().to_owned());
+    put(
+        super::flow_matching::METADATA_KEY,
+        model.info.objective.name().to_owned(),
+    );
     m
 }
 
@@ -401,7 +404,8 @@ pub fn from_bytes(bytes: &[u8]) -> Result<Checkpoint, ModelError> {
     let arch = meta.architecture(tensors.len())?;
     let schedule = meta.schedule()?;
     let objective = meta.objective()?;
-    if objective == Objective::FlowMatching && (!matches!(arch, Architecture::Mlp2d(_)) || arch.classes() > 0) {
+    if objective == Objective::FlowMatching && (!matches!(arch, Architecture::Mlp2d(_)) || arch.classes() > 0)
+    {
         return Err(bytes_err(format!(
             "metadata `objective` = 'flow-matching' for a {arch}: flow matching is for unconditional 2D models"
         )));
