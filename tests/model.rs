@@ -766,8 +766,18 @@ fn every_shipped_model_loads_and_matches_its_data() {
     assert!(names.contains(&"digits"));
     for name in names {
         let model = shipped::load(name).unwrap().unwrap();
-        // A built-in photo's single-image model is `photo-NAME`, trained on NAME.
-        assert_eq!(model.info.dataset, name.strip_prefix("photo-").unwrap_or(name));
+        // A built-in photo's single-image model is `photo-NAME`, trained on NAME; a 2D
+        // set's flow-matching model `fm-NAME`.
+        let dataset = name
+            .strip_prefix("photo-")
+            .or_else(|| name.strip_prefix("fm-"))
+            .unwrap_or(name);
+        assert_eq!(model.info.dataset, dataset);
+        assert_eq!(
+            model.info.objective == diffscope::model::Objective::FlowMatching,
+            name.starts_with("fm-"),
+            "{name}"
+        );
         assert!(
             model.info.command.starts_with("diffscope train"),
             "{}",
