@@ -10,30 +10,15 @@ use diffscope::diffusion::flow_matching::{
 use diffscope::diffusion::metrics::sliced_wasserstein2;
 use diffscope::diffusion::noise::StreamKey;
 use diffscope::diffusion::ode::Tolerance;
-use diffscope::diffusion::prob_flow::IsotropicMixture;
 use diffscope::diffusion::{IdealDenoiser, ReverseVariance, Schedule};
 use diffscope::model::mlp::MlpConfig;
 use diffscope::model::sample::{Denoiser, ReverseChain, Sampler, SamplerKind};
 use diffscope::model::train::{TrainSet, TrainSettings, Trainer};
-use diffscope::model::{Architecture, ModelError, Network, Objective, io, shipped};
+use diffscope::model::{Architecture, Checkpoint, ModelError, Network, Objective, io, shipped};
 
-/// The 8 Gaussians as `data::generate` standardises them (each coordinate's population
-/// std is `√(2 + 0.04²)`): radius `2/sd`, component std `0.04/sd`.
+/// The 8 Gaussians as `data::generate` standardises them, on the straight path.
 fn eight_gaussians() -> StraightPathMixture {
-    let sd = (2.0f64 + 0.04 * 0.04).sqrt();
-    let radius = 2.0 / sd;
-    let means = (0..8)
-        .flat_map(|k| {
-            let a = f64::from(k) * std::f64::consts::FRAC_PI_4;
-            [radius * a.cos(), radius * a.sin()]
-        })
-        .collect();
-    StraightPathMixture(IsotropicMixture {
-        dim: 2,
-        weights: vec![0.125; 8],
-        means,
-        variances: vec![(0.04 / sd).powi(2); 8],
-    })
+    StraightPathMixture(crate::prob_flow::eight_gaussians())
 }
 
 /// `n` points of the mixture, seeded.
@@ -231,6 +216,21 @@ fn heun_converges_at_second_order_and_euler_at_first() {
     assert!(heun[0] < euler[2], "Heun at K = 256 beats Euler at K = 1024");
 }
 
+fn to_f64(v: &[f32]) -> Vec<f64> {
+    v.iter().map(|&x| f64::from(x)).collect()
+}
+
+/// `model`'s schedule and denoiser, and the two moons' held-out draw and noise floor as
+/// the trainer computes them (an i.i.d. reference draw against the held-out draw, seed 1).
+fn fm_two_moons_setup(model: &Checkpoint) -> (Schedule, Denoiser, Vec<f64>, f64) {
+    let set = TrainSet::dataset(Dataset::TwoMoons, 1);
+    let held_out = to_f64(&set.held_out);
+    let floor = sliced_wasserstein2(&to_f64(set.reference.as_ref().unwrap()), &held_out);
+    let schedule = Schedule::new(&model.info.schedule).unwrap();
+    let denoiser = Denoiser::Learned(model.network.inference().unwrap());
+    (schedule, denoiser, held_out, floor)
+}
+
 /// The shipped `fm-two-moons` samples within twice the noise floor with 20 Euler steps
 /// (the floor as the trainer computes it: an i.i.d. reference draw against the held-out
 /// draw of seed 1).
@@ -244,12 +244,7 @@ fn shipped_fm_two_moons_samples_within_twice_the_noise_floor_in_20_euler_steps()
             .unwrap(),
         model
     );
-    let set = TrainSet::dataset(Dataset::TwoMoons, 1);
-    let to_f64 = |v: &[f32]| -> Vec<f64> { v.iter().map(|&x| f64::from(x)).collect() };
-    let held_out = to_f64(&set.held_out);
-    let floor = sliced_wasserstein2(&to_f64(set.reference.as_ref().unwrap()), &held_out);
-    let schedule = Schedule::new(&model.info.schedule).unwrap();
-    let denoiser = Denoiser::Learned(model.network.inference().unwrap());
+    let (schedule, denoiser, held_out, floor) = fm_two_moons_setup(&model);
     let mut chain = ReverseChain::from_noise(schedule, Sampler::FlowEuler { steps: 20 }, 1000, 2, 5)
         .for_objective(Objective::FlowMatching)
         .unwrap();
@@ -509,12 +504,7 @@ fn the_command_line_samples_refuses_and_measures_a_flow_matching_model() {
 #[ignore = "a measurement for BENCHMARKS.md, not a check"]
 fn measure_sample_quality_against_steps() {
     let model = shipped::load("fm-two-moons").unwrap().unwrap();
-    let set = TrainSet::dataset(Dataset::TwoMoons, 1);
-    let to_f64 = |v: &[f32]| -> Vec<f64> { v.iter().map(|&x| f64::from(x)).collect() };
-    let held_out = to_f64(&set.held_out);
-    let floor = sliced_wasserstein2(&to_f64(set.reference.as_ref().unwrap()), &held_out);
-    let schedule = Schedule::new(&model.info.schedule).unwrap();
-    let denoiser = Denoiser::Learned(model.network.inference().unwrap());
+    let (schedule, denoiser, held_out, floor) = fm_two_moons_setup(&model);
     eprintln!("noise floor {floor:.4}");
     let runs: [(&str, &[usize]); 2] = [
         ("Euler", &[1, 2, 5, 10, 20, 50, 100]),

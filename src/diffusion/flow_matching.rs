@@ -20,7 +20,7 @@
 
 use super::Real;
 use super::ode::{OdeError, Tolerance, solve};
-use super::prob_flow::{FlowLikelihood, IsotropicMixture, standard_normal_log_density};
+use super::prob_flow::{FlowLikelihood, IsotropicMixture, augmented_state, points_of_state};
 
 /// `(α_τ, σ_τ) = (1 − τ, τ)`, the straight path's coefficients.
 #[must_use]
@@ -97,16 +97,10 @@ pub fn log_likelihood<F: VelocityField>(
 ) -> Result<FlowLikelihood, F::Error> {
     let d = field.dim();
     let n = x.len() / d;
-    let mut y0 = Vec::with_capacity(n * (d + 1));
-    for p in x.chunks_exact(d) {
-        y0.extend_from_slice(p);
-        y0.push(0.0);
-    }
+    let y0 = augmented_state(x, d);
     let (mut pts, mut v, mut div) = (vec![0.0; n * d], vec![0.0; n * d], vec![0.0; n]);
     let mut f = |tau: f64, y: &[f64], dy: &mut [f64]| -> Result<(), F::Error> {
-        for (p, s) in pts.chunks_exact_mut(d).zip(y.chunks_exact(d + 1)) {
-            p.copy_from_slice(&s[..d]);
-        }
+        points_of_state(y, d, &mut pts);
         field.velocity_and_divergence(&pts, tau, &mut v, &mut div)?;
         for (i, out) in dy.chunks_exact_mut(d + 1).enumerate() {
             out[..d].copy_from_slice(&v[i * d..(i + 1) * d]);
@@ -115,17 +109,7 @@ pub fn log_likelihood<F: VelocityField>(
         Ok(())
     };
     let (y, stats) = solve(&mut f, (0.0, 1.0), y0, tol, d + 1)?;
-    let mut log_p = Vec::with_capacity(n);
-    let mut x_noise = Vec::with_capacity(n * d);
-    for s in y.chunks_exact(d + 1) {
-        log_p.push(standard_normal_log_density(&s[..d]) + s[d]);
-        x_noise.extend_from_slice(&s[..d]);
-    }
-    Ok(FlowLikelihood {
-        log_p,
-        x_noise,
-        stats,
-    })
+    Ok(FlowLikelihood::at_noise_end(&y, d, stats))
 }
 
 /// An isotropic Gaussian mixture (the data, `τ = 0`) moved along the straight path: each
