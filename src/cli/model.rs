@@ -747,7 +747,7 @@ pub(super) fn sample_cmd(cmd: &SampleCmd) -> Result<()> {
         }
     }
     eprintln!(
-        "wrote {} ({} samples of a {} model, {}{})",
+        "wrote {} ({} samples of the {} model, {}{})",
         cmd.out.display(),
         cmd.n,
         objective,

@@ -61,12 +61,12 @@ impl Objective {
         }
     }
 
-    /// A short label, e.g. `flow matching (velocity)`.
+    /// A short label: `diffusion (ε)` or `flow matching`.
     #[must_use]
     pub const fn label(self) -> &'static str {
         match self {
-            Self::Epsilon => "diffusion (ε-prediction)",
-            Self::FlowMatching => "flow matching (velocity)",
+            Self::Epsilon => "diffusion (ε)",
+            Self::FlowMatching => "flow matching",
         }
     }
 }

@@ -143,15 +143,11 @@ impl SamplerKind {
         }
         let other = self.objective();
         Err(ModelError::Data(format!(
-            "the {} sampler is for {} models; this model is trained by {}, which samples with {}",
+            "the {} sampler is for {} models; this model is trained by {objective}, which samples with {}",
             self.name(),
             match other {
                 Objective::Epsilon => "diffusion (ε)",
                 Objective::FlowMatching => "flow-matching",
-            },
-            match objective {
-                Objective::Epsilon => "diffusion (ε)",
-                Objective::FlowMatching => "flow matching",
             },
             Self::names_for(objective)
         )))
