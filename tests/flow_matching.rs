@@ -258,8 +258,8 @@ fn shipped_fm_two_moons_samples_within_twice_the_noise_floor_in_20_euler_steps()
     assert!(sw2 <= 2.0 * floor, "SW2 {sw2} vs floor {floor}");
 }
 
-/// Heun costs two evaluations a step; the ideal denoiser's flow-matching chain lands on the
-/// data (its last step is Euler's, onto `x̂_0`).
+/// Heun costs two evaluations a step; SDEdit noises along the straight path; the ideal
+/// denoiser's flow-matching chain lands on the data (its last step is Euler's, onto `x̂_0`).
 #[test]
 fn heun_counts_two_evaluations_and_the_ideal_velocity_reaches_the_data() {
     let model = shipped::load("fm-two-moons").unwrap().unwrap();
@@ -274,6 +274,19 @@ fn heun_counts_two_evaluations_and_the_ideal_velocity_reaches_the_data() {
         assert_eq!(frame.x0_hat.len(), 100);
     }
     assert_eq!((frames, chain.nfe()), (5, Some(10)));
+
+    // SDEdit along the straight path: from T it starts where a chain from noise does;
+    // from step 1, within τ = 1/T of the data.
+    let x0 = vec![0.5f32; 100];
+    for (from, near) in [(1000, None), (1, Some(0.01))] {
+        let chain =
+            ReverseChain::from_data(schedule.clone(), Sampler::FlowEuler { steps: 5 }, &x0, 2, from, 1);
+        let noise = ReverseChain::from_noise(schedule.clone(), Sampler::FlowEuler { steps: 5 }, 50, 2, 1);
+        match near {
+            None => assert_eq!(chain.x(), noise.x()),
+            Some(d) => assert!(chain.x().iter().all(|v| (v - 0.5).abs() < d)),
+        }
+    }
 
     let data: Vec<f64> = vec![1.0, 0.0, -1.0, 0.5, 0.0, -1.0];
     let ideal = Denoiser::Ideal(IdealDenoiser::new(data.clone(), 2));

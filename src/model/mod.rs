@@ -442,7 +442,8 @@ impl Inference {
 
     /// `ε̂(x_t, t)` at a fractional step `t` of the model's own schedule (both networks
     /// embed `t` as a float; see [`elbo::equivalent_steps`]); a conditional model's
-    /// unconditional branch `ε̂(x_t, ∅)`.
+    /// unconditional branch `ε̂(x_t, ∅)`. For a flow-matching model, the velocity
+    /// `v(x_τ, τ)` at `t = τ·T` ([`flow_matching`]: the names predate it).
     pub fn predict_eps_at(&self, xt: &[f32], t: f32) -> Result<Vec<f32>, ModelError> {
         self.predict_eps_labelled(xt, t, &[])
     }

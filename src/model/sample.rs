@@ -432,7 +432,8 @@ impl ReverseChain {
 
     /// The chain for a learned model trained with `objective` (without this call, an
     /// ε-model): refuses a sampler that does not fit it, here and again at every step
-    /// with a learned denoiser. The ideal denoiser fits every sampler.
+    /// with a learned denoiser. Call it for a learned model; the ideal denoiser fits every
+    /// sampler and needs no call.
     ///
     /// # Errors
     /// [`ModelError::Data`], one line saying which samplers fit which model.
