@@ -14,6 +14,12 @@ done
 for set in swiss-roll checkerboard; do
     "$bin" train --dataset "$set" --seed 1 --out "assets/weights/$set.safetensors"
 done
+# Flow matching (the straight path's velocity) beside diffusion: the same network and
+# defaults, unconditional, one thread (bit for bit reproducible).
+for set in two-moons swiss-roll 8gaussians checkerboard circles spiral; do
+    "$bin" train --dataset "$set" --objective flow-matching --seed 1 --threads 1 \
+        --out "assets/weights/fm-$set.safetensors"
+done
 "$bin" train --digits --conditional --seed 1 --threads 1 --iters 40000 --ema 0.9995 --out assets/weights/digits.safetensors
 # The 28×28 glyph digits U-Net: 16,000 batches of 64 on 60,000 rendered glyphs, then three
 # continuations (--init) of 16,000 batches on 120,000 glyphs each at a falling peak learning

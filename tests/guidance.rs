@@ -240,6 +240,7 @@ fn weights_files_say_whether_they_are_conditional() {
             seed: 1,
             ema: None,
             command: String::new(),
+            objective: diffscope::model::Objective::Epsilon,
         },
     };
     let cond = model(Architecture::Conv(ConvConfig {

@@ -583,6 +583,7 @@ fn tiny_model(arch: Architecture) -> Vec<u8> {
             seed: 1,
             ema: None,
             command: "tests/hostile_corpus.rs".into(),
+            objective: diffscope::model::Objective::Epsilon,
         },
     };
     canonical(&io::to_bytes(&model).unwrap())

@@ -380,6 +380,7 @@ fn small_model() -> Checkpoint {
             seed: 5,
             ema: None,
             command: "test".into(),
+            objective: diffscope::model::Objective::Epsilon,
         },
     }
 }
@@ -618,7 +619,7 @@ fn tiny_set() -> Vec<f64> {
 }
 
 /// One list of samplers: the window's and the CLI's, each kind's sampler is of that kind,
-/// and only DDIM takes `K` and `η`.
+/// DDIM, Euler and Heun take `K`, and only DDIM takes `η`.
 #[test]
 fn every_sampler_kind_is_listed_once_and_builds_its_own_sampler() {
     use clap::ValueEnum;
@@ -629,14 +630,16 @@ fn every_sampler_kind_is_listed_once_and_builds_its_own_sampler() {
             SamplerKind::DdpmBeta,
             SamplerKind::DdpmPosterior,
             SamplerKind::Ddim,
-            SamplerKind::ProbabilityFlow
+            SamplerKind::ProbabilityFlow,
+            SamplerKind::FlowEuler,
+            SamplerKind::FlowHeun
         ]
     );
     let names: Vec<String> = all
         .iter()
         .map(|k| k.to_possible_value().unwrap().get_name().to_owned())
         .collect();
-    assert_eq!(names, ["ddpm", "ddpm-posterior", "ddim", "ode"]);
+    assert_eq!(names, ["ddpm", "ddpm-posterior", "ddim", "ode", "euler", "heun"]);
     for &kind in all {
         assert_eq!(kind.sampler(7, 0.5).kind(), kind);
         assert_eq!(
@@ -657,7 +660,9 @@ fn every_sampler_kind_is_listed_once_and_builds_its_own_sampler() {
         Sampler::ProbabilityFlow
     );
     let strided: Vec<bool> = all.iter().map(|k| k.strided()).collect();
-    assert_eq!(strided, [false, false, true, false]);
+    assert_eq!(strided, [false, false, true, false, true, true]);
+    let eta: Vec<bool> = all.iter().map(|k| k.uses_eta()).collect();
+    assert_eq!(eta, [false, false, true, false, false, false]);
 }
 
 #[test]
@@ -761,8 +766,18 @@ fn every_shipped_model_loads_and_matches_its_data() {
     assert!(names.contains(&"digits"));
     for name in names {
         let model = shipped::load(name).unwrap().unwrap();
-        // A built-in photo's single-image model is `photo-NAME`, trained on NAME.
-        assert_eq!(model.info.dataset, name.strip_prefix("photo-").unwrap_or(name));
+        // A built-in photo's single-image model is `photo-NAME`, trained on NAME; a 2D
+        // set's flow-matching model `fm-NAME`.
+        let dataset = name
+            .strip_prefix("photo-")
+            .or_else(|| name.strip_prefix("fm-"))
+            .unwrap_or(name);
+        assert_eq!(model.info.dataset, dataset);
+        assert_eq!(
+            model.info.objective == diffscope::model::Objective::FlowMatching,
+            name.starts_with("fm-"),
+            "{name}"
+        );
         assert!(
             model.info.command.starts_with("diffscope train"),
             "{}",

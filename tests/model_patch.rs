@@ -218,6 +218,7 @@ fn a_photo_model_round_trips_with_its_photo_and_bad_headers_are_refused() {
             seed: 1,
             ema: Some(0.999),
             command: "diffscope train --image tiny.png".into(),
+            objective: diffscope::model::Objective::Epsilon,
         },
     };
     let back = io::from_bytes(&io::to_bytes(&model).unwrap()).unwrap();

@@ -303,6 +303,7 @@ fn weights_round_trip_and_say_their_architecture() {
             seed: 2,
             ema: Some(0.999),
             command: "diffscope train --glyphs".into(),
+            objective: diffscope::model::Objective::Epsilon,
         },
     };
     let bytes = io::to_bytes(&model).unwrap();

@@ -116,6 +116,7 @@ pub(crate) fn small_model(hidden: usize) -> Checkpoint {
             seed: 2,
             ema: None,
             command: String::new(),
+            objective: diffscope::model::Objective::Epsilon,
         },
     }
 }

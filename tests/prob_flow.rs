@@ -65,7 +65,10 @@ fn dormand_prince_solves_a_linear_ode_to_its_tolerance() {
 /// The app's 8 Gaussians as its population: centres on a circle of radius 2, standard
 /// deviation 0.04, standardised by the population's standard deviation per coordinate
 /// `√(2² / 2 + 0.04²)`.
-fn eight_gaussians() -> IsotropicMixture {
+/// The 8 Gaussians as `data::generate` standardises them (each coordinate's population
+/// std is `√(2 + 0.04²)`): radius `2/sd`, component std `0.04/sd` (also flow matching's
+/// analytic reference, `tests/flow_matching.rs`).
+pub(crate) fn eight_gaussians() -> IsotropicMixture {
     let sd = (2.0f64 + 0.04 * 0.04).sqrt();
     let radius = 2.0 / sd;
     let means = (0..8)

@@ -216,6 +216,7 @@ fn model_files(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf
         seed: 1,
         ema: None,
         command: "test".into(),
+        objective: diffscope::model::Objective::Epsilon,
     };
     let good = dir.join("fresh.safetensors");
     let mlp = Checkpoint {

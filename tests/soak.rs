@@ -163,6 +163,7 @@ impl Files {
                 seed: 5,
                 ema: None,
                 command: "soak".into(),
+                objective: diffscope::model::Objective::Epsilon,
             },
         };
         io::save(&model, &weights).unwrap();
@@ -1110,6 +1111,7 @@ fn an_eps_field_asked_of_a_model_replaced_meanwhile_is_no_error() {
             seed: 1,
             ema: None,
             command: "soak".into(),
+            objective: diffscope::model::Objective::Epsilon,
         },
     };
     io::save(&model, &conv).unwrap();

@@ -20,6 +20,7 @@ mod export;
 mod faults;
 mod finite;
 mod first_minutes;
+mod flow_matching;
 mod forward_gif;
 mod glyphs;
 mod guidance;

@@ -13,9 +13,9 @@ use crate::data;
 use crate::diffusion::elbo::nearest_8bit_level;
 use crate::diffusion::{IdealDenoiser, Schedule};
 use crate::format::format_sig;
-use crate::model::DataShape;
 use crate::model::elbo::{self, ElboForm, ElboRequest};
 use crate::model::sample::Denoiser;
+use crate::model::{DataShape, Objective};
 use crate::scene::{load_points, load_weights};
 
 /// The most examples `--n` takes.
@@ -184,6 +184,12 @@ pub(super) fn elbo_cmd(cmd: &ElboCmd, schedule_given: bool) -> Result<()> {
     let x0 = &data[..cmd.n * dim];
     let (denoiser, own, schedule, model_name) = if let Some(name) = &cmd.model.weights {
         let model = load_weights(name)?;
+        if model.info.objective == Objective::FlowMatching {
+            bail!(
+                "'{name}' is a flow-matching model, which has no diffusion ELBO: its exact likelihood is \
+                 `diffscope likelihood --weights {name}`"
+            );
+        }
         let model_shape = model.network.architecture().data_shape();
         if model_shape != shape {
             bail!("the model '{name}' denoises {model_shape}, the data are {shape}");

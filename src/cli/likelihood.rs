@@ -1,5 +1,5 @@
 //! `diffscope likelihood`: the exact log-likelihood of 2D points under a model's
-//! probability-flow ODE, and its density on a grid.
+//! probability-flow ODE (a flow-matching model's own ODE), and its density on a grid.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -13,7 +13,7 @@ use crate::diffusion::Schedule;
 use crate::diffusion::ode::Tolerance;
 use crate::format::format_sig;
 use crate::model::DataShape;
-use crate::model::flow::{density_grid, log_likelihoods};
+use crate::model::flow::{density_grid_for, log_likelihoods_for};
 use crate::scene::{load_points, load_weights};
 
 /// The most points `--n` takes.
@@ -83,13 +83,18 @@ pub(super) fn likelihood_cmd(cmd: &LikelihoodCmd) -> Result<()> {
     };
     let x: Vec<f64> = points.iter().flatten().copied().collect();
     let start = Instant::now();
-    let flow = log_likelihoods(&net, &own, &x, tol, &mut |_| true)?;
+    let objective = model.info.objective;
+    let flow = log_likelihoods_for(&net, &own, objective, &x, tol, &mut |_| true)?;
     let seconds = start.elapsed().as_secs_f64();
     let nll = flow.nll();
     eprintln!(
-        "NLL (probability-flow ODE, RK45 at rtol = atol = {}, '{}' on {} points of {data_name}): {} nats \
+        "NLL ({}, RK45 at rtol = atol = {}, '{}' ({objective}) on {} points of {data_name}): {} nats \
          per point, {} bits/dim; {} network evaluations with the trace per batch of ≤ {} ({} steps, {} \
          rejected; {:.1} s)",
+        match objective {
+            crate::model::Objective::Epsilon => "probability-flow ODE",
+            crate::model::Objective::FlowMatching => "flow-matching ODE",
+        },
         cmd.tol,
         cmd.weights,
         points.len(),
@@ -109,7 +114,7 @@ pub(super) fn likelihood_cmd(cmd: &LikelihoodCmd) -> Result<()> {
     if let Some(side) = cmd.grid {
         let extent = crate::export::VIEW_EXTENT;
         let start = Instant::now();
-        let grid = density_grid(&net, &own, (side, extent), tol, &mut |_| true)?;
+        let grid = density_grid_for(&net, &own, objective, (side, extent), tol, &mut |_| true)?;
         let (lo, hi) = grid
             .log_p
             .iter()

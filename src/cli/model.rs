@@ -20,7 +20,7 @@ use crate::model::mlp::MlpConfig;
 use crate::model::sample::{Denoiser, ReverseChain, Sampler, SamplerKind};
 use crate::model::train::{TrainSet, TrainSettings, Trainer};
 use crate::model::unet::UNetConfig;
-use crate::model::{Architecture, Checkpoint, DataShape, ModelInfo, Network, bench, io};
+use crate::model::{Architecture, Checkpoint, DataShape, ModelInfo, Network, Objective, bench, io};
 use crate::scene::load_weights;
 use crate::scene::tile::grid_columns;
 
@@ -74,6 +74,10 @@ pub struct TrainCmd {
     /// joined by `&&`.
     #[arg(long, value_name = "W")]
     init: Option<String>,
+    /// The training objective: `eps` (diffusion, L_simple) or `flow-matching` (the straight
+    /// path's velocity; 2D data, unconditional).
+    #[arg(long, value_enum, default_value_t = Objective::Epsilon)]
+    objective: Objective,
     /// With --image: the long side, in pixels, of the photo the single-image model learns
     /// (the window's is 64).
     #[arg(long, value_name = "PX", default_value_t = crate::model::patch::PHOTO_SIDE)]
@@ -117,11 +121,12 @@ pub struct SampleCmd {
     /// Number of samples.
     #[arg(long, default_value_t = 1000, value_name = "N")]
     n: usize,
-    /// The reverse chain.
-    #[arg(long, value_enum, default_value_t = SamplerKind::DdpmBeta)]
-    sampler: SamplerKind,
-    /// Steps of DDIM.
-    #[arg(long, default_value_t = 50, value_name = "K")]
+    /// The reverse chain: ddpm, ddpm-posterior, ddim or ode for a diffusion model, euler or
+    /// heun for a flow-matching one [default: ddpm, or euler for a flow-matching model].
+    #[arg(long, value_enum)]
+    sampler: Option<SamplerKind>,
+    /// Steps K of DDIM, Euler or Heun (also `--steps`).
+    #[arg(long, visible_alias = "steps", default_value_t = 50, value_name = "K")]
     ddim_steps: usize,
     /// η of DDIM, in [0, 1] (0: deterministic).
     #[arg(long, default_value_t = 0.0)]
@@ -196,6 +201,11 @@ pub struct BenchTrain {
     /// Threads (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
+    /// Time whole training iterations of the 2D model on the two moons with this
+    /// objective (`eps` or `flow-matching`: each batch drawn as `train` draws it, then the
+    /// step) instead of the network's step alone on a fixed batch.
+    #[arg(long, value_enum)]
+    objective: Option<Objective>,
 }
 
 /// `diffscope bench sample`.
@@ -243,11 +253,17 @@ pub(super) fn bench_cmd(cmd: &BenchCmd) -> Result<()> {
             if b.batch == 0 || b.iters == 0 || b.runs == 0 {
                 bail!("--batch, --iters and --runs must be at least 1");
             }
-            let (n, runs) = with_threads(b.threads, || bench::train_its(b.batch, b.iters, b.runs))?;
+            let (n, runs) = with_threads(b.threads, || match b.objective {
+                None => bench::train_its(b.batch, b.iters, b.runs),
+                Some(objective) => bench::trainer_its(objective, b.batch, b.iters, b.runs),
+            })?;
             let runs = runs?;
             let list: Vec<String> = runs.iter().map(|v| format!("{v:.0}")).collect();
+            let what = b.objective.map_or_else(String::new, |o| {
+                format!(", whole iterations on the two moons, objective {}", o.name())
+            });
             println!(
-                "train 2D model ({} parameters), batch {}, {n} thread(s): {:.0} it/s (median of {} runs: {})",
+                "train 2D model ({} parameters{what}), batch {}, {n} thread(s): {:.0} it/s (median of {} runs: {})",
                 MlpConfig::default().parameter_count(),
                 b.batch,
                 median(runs.clone()),
@@ -472,6 +488,13 @@ fn initial_network(
                     init.network.architecture()
                 );
             }
+            if init.info.objective != cmd.objective {
+                bail!(
+                    "--init {name} was trained by {}, not by {}",
+                    init.info.objective,
+                    cmd.objective
+                );
+            }
             if init.info.schedule != settings.schedule || init.info.dataset != dataset {
                 bail!(
                     "--init {name} was trained on {} with {}, not on {} with {}",
@@ -503,6 +526,9 @@ pub(super) fn train_cmd(cmd: &TrainCmd, command_line: String) -> Result<()> {
         label_dropout: cmd.label_dropout,
         ..defaults
     };
+    if cmd.conditional && cmd.objective == Objective::FlowMatching {
+        bail!("--conditional is for diffusion models: flow-matching models are unconditional here");
+    }
     if cmd.conditional && set.classes == 0 {
         bail!(
             "--conditional needs labelled data ({} has no labels): --digits, or --dataset two-moons, 8gaussians, circles or spiral",
@@ -530,13 +556,14 @@ pub(super) fn train_cmd(cmd: &TrainCmd, command_line: String) -> Result<()> {
         );
     }
     let (network, before) = initial_network(cmd, arch, &set.name, &settings)?;
-    let mut trainer = Trainer::new(network, set, settings)?;
+    let mut trainer = Trainer::new(network, set, settings)?.with_objective(cmd.objective)?;
     trainer.set_command(match &before {
         Some(info) if !info.command.is_empty() => format!("{} && {command_line}", info.command),
         _ => command_line,
     });
     eprintln!(
-        "training {arch} on {} ({} examples), {}, {} iterations of batch {}",
+        "training {arch} by {} on {} ({} examples), {}, {} iterations of batch {}",
+        trainer.objective(),
         trainer.set().name,
         trainer.set().len(),
         trainer.settings().schedule.describe(),
@@ -636,15 +663,9 @@ pub(super) fn sample_cmd(cmd: &SampleCmd) -> Result<()> {
     if cmd.n == 0 || cmd.n > 1_000_000 {
         bail!("--n must be in 1..=1000000, got {}", cmd.n);
     }
-    // `--variance` predates `ddpm-posterior`; both spellings stay.
-    let kind = match (cmd.sampler, cmd.variance) {
-        (SamplerKind::DdpmBeta, VarianceName::BetaTilde) => SamplerKind::DdpmPosterior,
-        (kind, _) => kind,
-    };
-    if kind.strided() && cmd.ddim_steps == 0 {
-        bail!("--ddim-steps must be at least 1");
-    }
     let mut model = load_weights(&cmd.weights)?;
+    let objective = model.info.objective;
+    let kind = sampler_kind(cmd, objective)?;
     if let Some((width, height)) = cmd.size {
         model.network = model
             .network
@@ -681,7 +702,8 @@ pub(super) fn sample_cmd(cmd: &SampleCmd) -> Result<()> {
             },
         ),
     };
-    let mut chain = ReverseChain::from_noise(schedule, sampler, cmd.n, shape.dim(), cmd.seed);
+    let mut chain =
+        ReverseChain::from_noise(schedule, sampler, cmd.n, shape.dim(), cmd.seed).for_objective(objective)?;
     if matches!(shape, DataShape::Image { .. }) {
         chain = chain.clip_x0(-1.0, 1.0);
     }
@@ -725,12 +747,35 @@ pub(super) fn sample_cmd(cmd: &SampleCmd) -> Result<()> {
         }
     }
     eprintln!(
-        "wrote {} ({} samples, {})",
+        "wrote {} ({} samples of the {} model, {}{})",
         cmd.out.display(),
         cmd.n,
-        sampler.describe()
+        objective,
+        sampler.describe(),
+        chain
+            .nfe()
+            .map_or_else(String::new, |n| format!(", {n} network evaluations"))
     );
     Ok(())
+}
+
+/// The sampler `--sampler` and `--variance` ask for a model trained with `objective`
+/// (without `--sampler`: the model's default, DDPM or Euler), checked to fit it.
+fn sampler_kind(cmd: &SampleCmd, objective: Objective) -> Result<SamplerKind> {
+    // `--variance` predates `ddpm-posterior`; both spellings stay.
+    let kind = match (
+        cmd.sampler.unwrap_or(SamplerKind::default_for(objective)),
+        cmd.variance,
+    ) {
+        (SamplerKind::DdpmBeta, VarianceName::BetaTilde) => SamplerKind::DdpmPosterior,
+        (kind, _) => kind,
+    };
+    kind.check_fits(objective)
+        .with_context(|| format!("--weights {}", cmd.weights))?;
+    if kind.strided() && cmd.ddim_steps == 0 {
+        bail!("--ddim-steps must be at least 1");
+    }
+    Ok(kind)
 }
 
 /// `WxH` (or `W×H`) as `(width, height)`, both at least 1.

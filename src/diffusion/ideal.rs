@@ -181,6 +181,15 @@ impl IdealDenoiser {
         }
     }
 
+    /// `E[x_0 | x_t]` of a batch at any noise level `x_t = α x_0 + σ ε` (`σ > 0`), with the
+    /// fast weights (flow matching's ideal velocity, `(x − x̂_0)/τ` on the straight path).
+    pub fn predict_x0_batch_at(&self, alpha: f64, sigma: f64, xt: &[f64], out: &mut [f64]) {
+        let (mut logits, mut w) = (Vec::with_capacity(self.len()), Vec::with_capacity(self.len()));
+        for (x, o) in xt.chunks_exact(self.dim).zip(out.chunks_exact_mut(self.dim)) {
+            self.predict_x0_fast_at((alpha, sigma * sigma), x, (&mut logits, &mut w), o);
+        }
+    }
+
     /// The implied `ε` of a batch at any noise level `x_t = α x_0 + σ ε` (`σ > 0`; the
     /// probability-flow ODE asks between the steps), with the fast weights.
     pub fn predict_eps_batch_at(&self, alpha: f64, sigma: f64, xt: &[f64], out: &mut [f64]) {

@@ -7,6 +7,7 @@
 pub mod discrete;
 pub mod elbo;
 pub mod finite;
+pub mod flow_matching;
 pub mod forward;
 pub mod ideal;
 mod linalg;

@@ -183,16 +183,10 @@ pub fn log_likelihood<F: EpsField>(
     let d = field.dim();
     let n = x.len() / d;
     // The state: each point's d values and its accumulated ∫ ∇·(dx/dλ) dλ.
-    let mut y0 = Vec::with_capacity(n * (d + 1));
-    for p in x.chunks_exact(d) {
-        y0.extend_from_slice(p);
-        y0.push(0.0);
-    }
+    let y0 = augmented_state(x, d);
     let (mut pts, mut eps, mut trace) = (vec![0.0; n * d], vec![0.0; n * d], vec![0.0; n]);
     let mut f = |lambda: f64, y: &[f64], dy: &mut [f64]| -> Result<(), F::Error> {
-        for (p, s) in pts.chunks_exact_mut(d).zip(y.chunks_exact(d + 1)) {
-            p.copy_from_slice(&s[..d]);
-        }
+        points_of_state(y, d, &mut pts);
         let level = Level {
             lambda,
             step: time.step_at(lambda),
@@ -212,17 +206,44 @@ pub fn log_likelihood<F: EpsField>(
     };
     let span = (time.data_end(), time.noise_end());
     let (y, stats) = solve(&mut f, span, y0, tol, d + 1)?;
-    let mut log_p = Vec::with_capacity(n);
-    let mut x_noise = Vec::with_capacity(n * d);
-    for s in y.chunks_exact(d + 1) {
-        log_p.push(standard_normal_log_density(&s[..d]) + s[d]);
-        x_noise.extend_from_slice(&s[..d]);
+    Ok(FlowLikelihood::at_noise_end(&y, d, stats))
+}
+
+/// A likelihood ODE's state for the points `x` (`n × d`): each point's `d` values followed
+/// by its accumulated change of `log p`, 0 (this module's flow and flow matching's,
+/// [`super::flow_matching::log_likelihood`]).
+pub(super) fn augmented_state(x: &[f64], d: usize) -> Vec<f64> {
+    let mut y = Vec::with_capacity(x.len() / d * (d + 1));
+    for p in x.chunks_exact(d) {
+        y.extend_from_slice(p);
+        y.push(0.0);
     }
-    Ok(FlowLikelihood {
-        log_p,
-        x_noise,
-        stats,
-    })
+    y
+}
+
+/// The points of an [`augmented_state`] `y` into `pts` (`n × d`).
+pub(super) fn points_of_state(y: &[f64], d: usize, pts: &mut [f64]) {
+    for (p, s) in pts.chunks_exact_mut(d).zip(y.chunks_exact(d + 1)) {
+        p.copy_from_slice(&s[..d]);
+    }
+}
+
+impl FlowLikelihood {
+    /// The likelihoods of an [`augmented_state`] `y` solved to the noise end, where the
+    /// density is `N(0, I)`: `log p = log N(x_end; 0, I) + Δ log p` per point.
+    pub(super) fn at_noise_end(y: &[f64], d: usize, stats: OdeStats) -> Self {
+        let mut log_p = Vec::with_capacity(y.len() / (d + 1));
+        let mut x_noise = Vec::with_capacity(y.len() / (d + 1) * d);
+        for s in y.chunks_exact(d + 1) {
+            log_p.push(standard_normal_log_density(&s[..d]) + s[d]);
+            x_noise.extend_from_slice(&s[..d]);
+        }
+        Self {
+            log_p,
+            x_noise,
+            stats,
+        }
+    }
 }
 
 /// The flow from noise to data, one accepted solver step at a time: the probability-flow

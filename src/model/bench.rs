@@ -2,9 +2,11 @@
 
 use std::time::Instant;
 
-use super::ModelError;
 use super::mlp::{Mlp2d, MlpConfig};
 use super::params::AdamW;
+use super::train::{TrainSet, TrainSettings, Trainer};
+use super::{Architecture, ModelError, Network, Objective};
+use crate::data::Dataset;
 use crate::diffusion::noise::fill_normal_f32;
 
 /// Training iterations per second at `batch`, median over `repeats` timed runs of `iters`.
@@ -22,6 +24,35 @@ pub fn train_its(batch: usize, iters: usize, repeats: usize) -> Result<Vec<f64>,
         for _ in 0..iters {
             let (_, grads) = model.loss_and_grads(&xt, &t, &eps, &[])?;
             opt.step(&mut model.params, &grads);
+        }
+        out.push(iters as f64 / start.elapsed().as_secs_f64());
+    }
+    out.remove(0);
+    Ok(out)
+}
+
+/// Whole training iterations per second ([`Trainer::step`]: the batch drawn, `x_t` and
+/// the target built, the step) of the 2D model on the two moons with `objective`, at
+/// `batch`, over `repeats` timed runs of `iters` (after one untimed run).
+pub fn trainer_its(
+    objective: Objective,
+    batch: usize,
+    iters: usize,
+    repeats: usize,
+) -> Result<Vec<f64>, ModelError> {
+    let mut out = Vec::new();
+    for _ in 0..=repeats {
+        let settings = TrainSettings {
+            batch,
+            iterations: iters as u64,
+            ..TrainSettings::default()
+        };
+        let network = Network::new(Architecture::Mlp2d(MlpConfig::default()), 1);
+        let mut trainer = Trainer::new(network, TrainSet::dataset(Dataset::TwoMoons, 1), settings)?
+            .with_objective(objective)?;
+        let start = Instant::now();
+        while !trainer.is_done() {
+            trainer.step()?;
         }
         out.push(iters as f64 / start.elapsed().as_secs_f64());
     }

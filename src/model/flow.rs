@@ -1,13 +1,17 @@
 //! The probability-flow ODE of a model ([`crate::diffusion::prob_flow`]): a
 //! [`Denoiser`] as the ODE's `ε̂` field, and the exact log-likelihood of 2D points under a
-//! learned network, in batches with progress.
+//! learned network, in batches with progress — of a diffusion model by its probability
+//! flow, of a flow-matching model by its own ODE ([`crate::diffusion::flow_matching`]),
+//! chosen by the model's [`Objective`] ([`log_likelihoods_for`], [`density_grid_for`]).
 
 use super::classes::Guidance;
+use super::flow_matching::NetworkVelocity;
 use super::sample::Denoiser;
-use super::{Inference, ModelError};
+use super::{Inference, ModelError, Objective};
 use crate::diffusion::IdealDenoiser;
+use crate::diffusion::flow_matching;
 use crate::diffusion::ode::{OdeStats, Tolerance};
-use crate::diffusion::prob_flow::{EpsField, Level, LogSnrTime, alpha_sigma, log_likelihood};
+use crate::diffusion::prob_flow::{EpsField, FlowLikelihood, Level, LogSnrTime, alpha_sigma, log_likelihood};
 
 /// A denoiser asked at the flow's noise levels: a network at the fractional step of its
 /// own schedule, the ideal denoiser at `(α_λ, σ_λ)`.
@@ -158,9 +162,10 @@ impl Likelihoods {
     }
 }
 
-/// `log p_θ(x)` of the 2D points `x` (`n × 2`) under the probability flow of the network
+/// `log p_θ(x)` of the 2D points `x` (`n × 2`) under the probability flow of the ε-network
 /// `net` trained under `own`, at `tol`, in batches of [`LIKELIHOOD_BATCH`]. `progress` is
 /// told the fraction done after each batch and cancels by returning `false`.
+/// ([`log_likelihoods_for`] with [`Objective::Epsilon`].)
 ///
 /// # Errors
 /// A network that is not 2D, a schedule with zero terminal SNR, a solver failure or a
@@ -172,11 +177,40 @@ pub fn log_likelihoods(
     tol: Tolerance,
     progress: &mut dyn FnMut(f64) -> bool,
 ) -> Result<Likelihoods, ModelError> {
+    log_likelihoods_for(net, own, Objective::Epsilon, x, tol, progress)
+}
+
+/// One batch's likelihood solve, of either objective's ODE.
+type SolveBatch<'a> = Box<dyn FnMut(&[f64]) -> Result<FlowLikelihood, ModelError> + 'a>;
+
+/// [`log_likelihoods`] of a network trained with `objective`: a diffusion model's by its
+/// probability flow, a flow-matching model's by its own ODE from `τ = 0` to `1`
+/// ([`flow_matching::log_likelihood`], the network at `s = τ·T` of `own`'s `T`).
+///
+/// # Errors
+/// As [`log_likelihoods`].
+pub fn log_likelihoods_for(
+    net: &Inference,
+    own: &crate::diffusion::Schedule,
+    objective: Objective,
+    x: &[f64],
+    tol: Tolerance,
+    progress: &mut dyn FnMut(f64) -> bool,
+) -> Result<Likelihoods, ModelError> {
     if !x.len().is_multiple_of(2) {
         return Err(ModelError::Data(format!("{} values are not 2D points", x.len())));
     }
-    let time = LogSnrTime::new(own)?;
-    let mut field = DenoiserField::network(net, 2);
+    let mut solve_batch: SolveBatch<'_> = match objective {
+        Objective::Epsilon => {
+            let time = LogSnrTime::new(own)?;
+            let mut field = DenoiserField::network(net, 2);
+            Box::new(move |batch| log_likelihood(&mut field, &time, batch, tol))
+        }
+        Objective::FlowMatching => {
+            let mut field = NetworkVelocity::new(net, own.steps(), 2);
+            Box::new(move |batch| flow_matching::log_likelihood(&mut field, batch, tol))
+        }
+    };
     let mut out = Likelihoods {
         log_p: Vec::with_capacity(x.len() / 2),
         nfe: 0,
@@ -186,7 +220,7 @@ pub fn log_likelihoods(
     let batches = x.chunks(2 * LIKELIHOOD_BATCH);
     let total = batches.len();
     for (i, batch) in batches.enumerate() {
-        let flow = log_likelihood(&mut field, &time, batch, tol)?;
+        let flow = solve_batch(batch)?;
         out.log_p.extend(flow.log_p);
         out.nfe += flow.stats.nfe;
         out.steps.accepted += flow.stats.accepted;
@@ -224,8 +258,9 @@ impl DensityGrid {
     }
 }
 
-/// `log p_θ` of the 2D network `net` (trained under `own`) on a `side × side` grid over
+/// `log p_θ` of the 2D ε-network `net` (trained under `own`) on a `side × side` grid over
 /// `[−extent, extent]²`, with progress and cancel as [`log_likelihoods`].
+/// ([`density_grid_for`] with [`Objective::Epsilon`].)
 ///
 /// # Errors
 /// As [`log_likelihoods`].
@@ -236,10 +271,25 @@ pub fn density_grid(
     tol: Tolerance,
     progress: &mut dyn FnMut(f64) -> bool,
 ) -> Result<DensityGrid, ModelError> {
+    density_grid_for(net, own, Objective::Epsilon, (side, extent), tol, progress)
+}
+
+/// [`density_grid`] of a network trained with `objective` (see [`log_likelihoods_for`]).
+///
+/// # Errors
+/// As [`log_likelihoods`].
+pub fn density_grid_for(
+    net: &Inference,
+    own: &crate::diffusion::Schedule,
+    objective: Objective,
+    (side, extent): (usize, f64),
+    tol: Tolerance,
+    progress: &mut dyn FnMut(f64) -> bool,
+) -> Result<DensityGrid, ModelError> {
     let points: Vec<f64> = (0..side * side)
         .flat_map(|i| DensityGrid::centre(side, extent, i / side, i % side))
         .collect();
-    let flow = log_likelihoods(net, own, &points, tol, progress)?;
+    let flow = log_likelihoods_for(net, own, objective, &points, tol, progress)?;
     Ok(DensityGrid {
         side,
         extent,

@@ -11,9 +11,10 @@
 //! | `schedule`, `T` | schedule family and number of steps |
 //! | `beta_start`, `beta_end`, `beta` | schedule parameters (absent: the defaults) |
 //! | `zero_terminal_snr` | `true` or `false` |
-//! | `t_input` | `float step number 1..T` (how `t` enters the network) |
+//! | `t_input` | `float step number 1..T` (how `t` enters the network; flow matching's `float τ·T, τ in [0, 1]`) |
 //! | `dataset`, `iterations`, `seed`, `command` | the training record |
 //! | `ema` | the decay of the moving average the tensors are (absent: the last step's) |
+//! | `objective` | `eps` or `flow-matching`: what the network predicts (absent: `eps`) |
 //!
 //! Loading checks all of it and reports the first problem in one line naming the file;
 //! it never panics, whatever the bytes.
@@ -28,7 +29,7 @@ use super::mlp::MlpConfig;
 use super::params::Param;
 use super::patch::PatchConfig;
 use super::unet::UNetConfig;
-use super::{Architecture, Checkpoint, ModelError, ModelInfo, Network};
+use super::{Architecture, Checkpoint, ModelError, ModelInfo, Network, Objective};
 use crate::diffusion::{ScheduleKind, ScheduleSpec};
 
 /// The value of the `format` key.
@@ -96,7 +97,14 @@ fn metadata(model: &Checkpoint) -> HashMap<String, String> {
         put("beta", format!("{v:?}"));
     }
     put("zero_terminal_snr", s.zero_terminal_snr.to_string());
-    put("t_input", "float step number 1..T".into());
+    put(
+        "t_input",
+        match model.info.objective {
+            Objective::Epsilon => "float step number 1..T",
+            Objective::FlowMatching => "float τ·T, τ in [0, 1]",
+        }
+        .into(),
+    );
     put("dataset", model.info.dataset.clone());
     put("iterations", model.info.iterations.to_string());
     put("seed", model.info.seed.to_string());
@@ -104,6 +112,10 @@ fn metadata(model: &Checkpoint) -> HashMap<String, String> {
         put("ema", format!("{decay:?}"));
     }
     put("command", model.info.command.clone());
+    put(
+        super::flow_matching::METADATA_KEY,
+        model.info.objective.name().to_owned(),
+    );
     m
 }
 
@@ -305,8 +317,19 @@ impl Meta {
         Ok(schedule)
     }
 
-    fn info(&self, schedule: ScheduleSpec) -> ModelInfo {
+    /// The objective (absent: `eps`, as in every file before flow matching); an unknown
+    /// value is refused.
+    fn objective(&self) -> Result<Objective, ModelError> {
+        let key = super::flow_matching::METADATA_KEY;
+        self.0.get(key).map_or(Ok(Objective::Epsilon), |v| {
+            v.parse()
+                .map_err(|_| bytes_err(format!("metadata `{key}` = '{v}' is not eps or flow-matching")))
+        })
+    }
+
+    fn info(&self, schedule: ScheduleSpec, objective: Objective) -> ModelInfo {
         ModelInfo {
+            objective,
             schedule,
             dataset: self.0.get("dataset").cloned().unwrap_or_default(),
             iterations: self.0.get("iterations").and_then(|v| v.parse().ok()).unwrap_or(0),
@@ -380,10 +403,17 @@ pub fn from_bytes(bytes: &[u8]) -> Result<Checkpoint, ModelError> {
     let meta = Meta(header.metadata().clone().unwrap_or_default());
     let arch = meta.architecture(tensors.len())?;
     let schedule = meta.schedule()?;
+    let objective = meta.objective()?;
+    if objective == Objective::FlowMatching && (!matches!(arch, Architecture::Mlp2d(_)) || arch.classes() > 0)
+    {
+        return Err(bytes_err(format!(
+            "metadata `objective` = 'flow-matching' for a {arch}: flow matching is for unconditional 2D models"
+        )));
+    }
     let params = read_params(&tensors, arch)?;
     let network = Network::from_params(arch, params).map_err(|e| bytes_err(e.to_string()))?;
     Ok(Checkpoint {
         network,
-        info: meta.info(schedule),
+        info: meta.info(schedule, objective),
     })
 }

@@ -1,7 +1,8 @@
 //! The learned models (candle, CPU): the 2D denoiser of tiny-diffusion ([`mlp`]) and a
 //! small convolutional denoiser for images ([`conv`]), both predicting ε; their fused
 //! kernels ([`kernels`], [`ops`]), parameters and optimiser ([`params`]), safetensors
-//! files ([`io`]), training ([`train`]) and the reverse chain ([`sample`]).
+//! files ([`io`]), training ([`train`]) and the reverse chain ([`sample`]); the 2D
+//! network can be trained by flow matching instead ([`flow_matching`]).
 
 pub mod bench;
 pub mod classes;
@@ -10,6 +11,7 @@ pub mod conv_ops;
 pub mod dense;
 pub mod elbo;
 pub mod flow;
+pub mod flow_matching;
 pub mod io;
 pub mod kernels;
 pub mod mhvae;
@@ -34,6 +36,7 @@ use patch::{PatchConfig, PatchNet};
 use unet::{UNet, UNetConfig, UNetInference};
 
 use crate::diffusion::ScheduleSpec;
+pub use flow_matching::Objective;
 
 /// What can go wrong building, running, training or loading a model.
 #[derive(Debug, thiserror::Error)]
@@ -290,6 +293,9 @@ pub struct ModelInfo {
     pub ema: Option<f32>,
     /// The command that produced it, if any.
     pub command: String,
+    /// What the network predicts: `ε` (a diffusion model) or the straight path's velocity
+    /// (flow matching, [`flow_matching`]); the file's `objective` key.
+    pub objective: Objective,
 }
 
 /// A network of either architecture with its parameters.
@@ -437,7 +443,8 @@ impl Inference {
 
     /// `ε̂(x_t, t)` at a fractional step `t` of the model's own schedule (both networks
     /// embed `t` as a float; see [`elbo::equivalent_steps`]); a conditional model's
-    /// unconditional branch `ε̂(x_t, ∅)`.
+    /// unconditional branch `ε̂(x_t, ∅)`. For a flow-matching model, the velocity
+    /// `v(x_τ, τ)` at `t = τ·T` ([`flow_matching`]: the names predate it).
     pub fn predict_eps_at(&self, xt: &[f32], t: f32) -> Result<Vec<f32>, ModelError> {
         self.predict_eps_labelled(xt, t, &[])
     }

@@ -1,6 +1,11 @@
-//! The learned reverse chain: DDPM ancestral sampling and DDIM, one step at a time, for
-//! a learned network or the ideal denoiser, from pure noise or (SDEdit) from data noised
-//! to a chosen `t`.
+//! The learned reverse chain: DDPM ancestral sampling, DDIM, the probability-flow ODE and
+//! flow matching's Euler and Heun, one step at a time, for a learned network or the ideal
+//! denoiser, from pure noise or (SDEdit) from data noised to a chosen `t`.
+//!
+//! Diffusion samplers need an ε-model, flow-matching samplers a velocity model
+//! ([`SamplerKind::fits`]); a chain is told its learned model's objective by
+//! [`ReverseChain::for_objective`] and refuses a sampler that does not fit it (the ideal
+//! denoiser fits every sampler).
 //!
 //! Noise is counter-based like everything else: `x_T` is stream [`START_STREAM`] of the
 //! seed and the `z` of the step from `t` is stream `t`, so a chain is a pure function of
@@ -10,7 +15,9 @@ use serde::{Deserialize, Serialize};
 
 use super::classes::Guidance;
 use super::flow::DenoiserField;
+use super::flow_matching::{Objective, ideal_velocity, tau_of};
 use super::{Inference, ModelError};
+use crate::diffusion::flow_matching::{euler_step, heun_step, path_sample, predict_x0_from_velocity};
 use crate::diffusion::forward::q_sample;
 use crate::diffusion::noise::fill_normal_f32;
 use crate::diffusion::ode::Tolerance;
@@ -45,6 +52,13 @@ pub enum SamplerKind {
     /// The probability-flow ODE (Song et al. 2021), solved by adaptive RK45.
     #[value(name = "ode")]
     ProbabilityFlow,
+    /// A flow-matching model's ODE `dx/dτ = v` by Euler over `K` evenly spaced steps.
+    #[value(name = "euler")]
+    FlowEuler,
+    /// A flow-matching model's ODE by Heun's method (second order, two evaluations a
+    /// step) over `K` evenly spaced steps.
+    #[value(name = "heun")]
+    FlowHeun,
 }
 
 impl SamplerKind {
@@ -62,16 +76,90 @@ impl SamplerKind {
             Self::DdpmPosterior => "DDPM, σ² = β̃_t",
             Self::Ddim => "DDIM",
             Self::ProbabilityFlow => "probability-flow ODE",
+            Self::FlowEuler => "flow matching, Euler",
+            Self::FlowHeun => "flow matching, Heun",
         }
     }
 
-    /// Whether it visits `K` evenly spaced steps with stochasticity `η` (and the window
-    /// shows those two controls).
+    /// Whether it visits `K` evenly spaced steps (and the window shows the `K` control).
     #[must_use]
     pub const fn strided(self) -> bool {
         match self {
             Self::DdpmBeta | Self::DdpmPosterior | Self::ProbabilityFlow => false,
-            Self::Ddim => true,
+            Self::Ddim | Self::FlowEuler | Self::FlowHeun => true,
+        }
+    }
+
+    /// Whether it takes the stochasticity `η` (DDIM only; the window shows the `η` control).
+    #[must_use]
+    pub const fn uses_eta(self) -> bool {
+        matches!(self, Self::Ddim)
+    }
+
+    /// The objective of the models it samples: ε for the diffusion samplers, the velocity
+    /// for Euler and Heun.
+    #[must_use]
+    pub const fn objective(self) -> Objective {
+        match self {
+            Self::DdpmBeta | Self::DdpmPosterior | Self::Ddim | Self::ProbabilityFlow => Objective::Epsilon,
+            Self::FlowEuler | Self::FlowHeun => Objective::FlowMatching,
+        }
+    }
+
+    /// Whether it samples a learned model trained with `objective`.
+    #[must_use]
+    pub fn fits(self, objective: Objective) -> bool {
+        self.objective() == objective
+    }
+
+    /// Its command-line name, e.g. `ddim`.
+    #[must_use]
+    pub fn name(self) -> String {
+        clap::ValueEnum::to_possible_value(&self).map_or_else(String::new, |v| v.get_name().to_owned())
+    }
+
+    /// The samplers that fit `objective`'s models, by name, e.g. `euler or heun`.
+    #[must_use]
+    pub fn names_for(objective: Objective) -> String {
+        let names: Vec<String> = Self::all()
+            .iter()
+            .filter(|k| k.fits(objective))
+            .map(|k| k.name())
+            .collect();
+        match names.split_last() {
+            Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+            _ => names.join(""),
+        }
+    }
+
+    /// `Ok` if it samples a model trained with `objective`; else the one-line refusal that
+    /// says which samplers fit which model.
+    ///
+    /// # Errors
+    /// [`ModelError::Data`] for a sampler of the other kind of model.
+    pub fn check_fits(self, objective: Objective) -> Result<(), ModelError> {
+        if self.fits(objective) {
+            return Ok(());
+        }
+        let other = self.objective();
+        Err(ModelError::Data(format!(
+            "the {} sampler is for {} models; this model is trained by {objective}, which samples with {}",
+            self.name(),
+            match other {
+                Objective::Epsilon => "diffusion (ε)",
+                Objective::FlowMatching => "flow-matching",
+            },
+            Self::names_for(objective)
+        )))
+    }
+
+    /// The default sampler of a model trained with `objective`: DDPM (σ² = β_t) for a
+    /// diffusion model, Euler for flow matching.
+    #[must_use]
+    pub const fn default_for(objective: Objective) -> Self {
+        match objective {
+            Objective::Epsilon => Self::DdpmBeta,
+            Objective::FlowMatching => Self::FlowEuler,
         }
     }
 
@@ -84,6 +172,8 @@ impl SamplerKind {
             Self::DdpmPosterior => Sampler::Ddpm(ReverseVariance::PosteriorVariance),
             Self::Ddim => Sampler::Ddim { steps, eta },
             Self::ProbabilityFlow => Sampler::ProbabilityFlow,
+            Self::FlowEuler => Sampler::FlowEuler { steps },
+            Self::FlowHeun => Sampler::FlowHeun { steps },
         }
     }
 }
@@ -104,6 +194,18 @@ pub enum Sampler {
     /// rtol = atol = 1e−5 ([`FLOW_TOLERANCE`]), each accepted step a frame, then
     /// `x_0 = x̂_0(x_1)` (Song et al. 2021).
     ProbabilityFlow,
+    /// A flow-matching model's ODE by Euler over `steps` evenly spaced steps `t → t'`:
+    /// `x' = x − (t − t')/T · v(x, t)`.
+    FlowEuler {
+        /// Number of steps `K` (1..=T).
+        steps: usize,
+    },
+    /// A flow-matching model's ODE by Heun over `steps` evenly spaced steps, with
+    /// `h = (t − t')/T`: `x̃ = x − h v(x, t)`, `x' = x − h/2 (v(x, t) + v(x̃, t'))`.
+    FlowHeun {
+        /// Number of steps `K` (1..=T).
+        steps: usize,
+    },
 }
 
 /// The probability-flow sampler's tolerance.
@@ -118,6 +220,8 @@ impl Sampler {
             Self::Ddpm(ReverseVariance::PosteriorVariance) => SamplerKind::DdpmPosterior,
             Self::Ddim { .. } => SamplerKind::Ddim,
             Self::ProbabilityFlow => SamplerKind::ProbabilityFlow,
+            Self::FlowEuler { .. } => SamplerKind::FlowEuler,
+            Self::FlowHeun { .. } => SamplerKind::FlowHeun,
         }
     }
 
@@ -128,7 +232,9 @@ impl Sampler {
     pub fn timesteps(&self, from: usize) -> Vec<usize> {
         match *self {
             Self::Ddpm(_) => (0..=from).rev().collect(),
-            Self::Ddim { steps, .. } => ddim_timesteps(from, steps),
+            Self::Ddim { steps, .. } | Self::FlowEuler { steps } | Self::FlowHeun { steps } => {
+                ddim_timesteps(from, steps)
+            }
             Self::ProbabilityFlow => vec![from],
         }
     }
@@ -141,6 +247,8 @@ impl Sampler {
             Self::Ddpm(ReverseVariance::PosteriorVariance) => "DDPM, σ² = β̃_t".into(),
             Self::Ddim { steps, eta } => format!("DDIM, {steps} steps, η = {eta}"),
             Self::ProbabilityFlow => "probability-flow ODE, RK45 at rtol = atol = 1e-5".into(),
+            Self::FlowEuler { steps } => format!("flow matching, Euler, {steps} steps"),
+            Self::FlowHeun { steps } => format!("flow matching, Heun, {steps} steps"),
         }
     }
 }
@@ -206,6 +314,30 @@ impl Denoiser {
     }
 }
 
+impl Denoiser {
+    /// The straight path's velocity `v(x, s)` of `n × d` values at the step `s` (`τ = s/T`)
+    /// for flow matching: a learned network's output at `s` (a flow-matching model's, see
+    /// [`super::flow_matching`]), or the ideal denoiser's velocity
+    /// ([`ideal_velocity`], `s > 0`).
+    ///
+    /// # Errors
+    /// A guided network (flow-matching models are unconditional), or the model's.
+    pub fn predict_velocity(&self, schedule: &Schedule, xt: &[f32], s: f64) -> Result<Vec<f32>, ModelError> {
+        match self {
+            Self::Learned(net) => net.predict_eps_at(xt, s as f32),
+            Self::Guided(..) => Err(ModelError::Data(
+                "flow-matching models are unconditional: guidance needs a class-conditional ε-model".into(),
+            )),
+            Self::Ideal(ideal) => {
+                let x: Vec<f64> = xt.iter().map(|&v| f64::from(v)).collect();
+                let mut v = vec![0.0; x.len()];
+                ideal_velocity(ideal, tau_of(s, schedule.steps()), &x, &mut v);
+                Ok(v.into_iter().map(|v| v as f32).collect())
+            }
+        }
+    }
+}
+
 /// One frame of the chain: the state at step `t` and the model's `x̂_0` there.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Frame {
@@ -232,6 +364,10 @@ pub struct ReverseChain {
     panic_at_step: Option<usize>,
     /// The probability flow's solver, from the first step on.
     flow: Option<FlowSampler>,
+    /// The objective of the learned model that steps it ([`Self::for_objective`]).
+    objective: Objective,
+    /// Velocity evaluations of a flow-matching sampler so far.
+    evaluations: usize,
 }
 
 impl ReverseChain {
@@ -252,11 +388,14 @@ impl ReverseChain {
             clip: None,
             panic_at_step: None,
             flow: None,
+            objective: Objective::Epsilon,
+            evaluations: 0,
         }
     }
 
     /// SDEdit (Meng et al. 2022): `x0` (`n × dim`) noised by the closed form to step
-    /// `from`, then the reverse chain from there.
+    /// `from`, then the reverse chain from there (for a flow-matching sampler, along the
+    /// straight path: `x_τ = (1 − τ) x_0 + τ ε`, `τ = from/T`).
     #[must_use]
     pub fn from_data(
         schedule: Schedule,
@@ -270,7 +409,11 @@ impl ReverseChain {
         let mut eps = vec![0f32; x0.len()];
         fill_normal_f32(seed, START_STREAM, &mut eps);
         let mut x = vec![0f32; x0.len()];
-        q_sample(&schedule, from, x0, &eps, &mut x);
+        if sampler.kind().objective() == Objective::FlowMatching {
+            path_sample(tau_of(from as f64, schedule.steps()), x0, &eps, &mut x);
+        } else {
+            q_sample(&schedule, from, x0, &eps, &mut x);
+        }
         Self {
             timesteps: sampler.timesteps(from),
             schedule,
@@ -282,7 +425,28 @@ impl ReverseChain {
             clip: None,
             panic_at_step: None,
             flow: None,
+            objective: Objective::Epsilon,
+            evaluations: 0,
         }
+    }
+
+    /// The chain for a learned model trained with `objective` (without this call, an
+    /// ε-model): refuses a sampler that does not fit it, here and again at every step
+    /// with a learned denoiser. Call it for a learned model; the ideal denoiser fits every
+    /// sampler and needs no call.
+    ///
+    /// # Errors
+    /// [`ModelError::Data`], one line saying which samplers fit which model.
+    pub fn for_objective(mut self, objective: Objective) -> Result<Self, ModelError> {
+        self.sampler.kind().check_fits(objective)?;
+        self.objective = objective;
+        Ok(self)
+    }
+
+    /// The objective of the learned model the chain is for.
+    #[must_use]
+    pub fn objective(&self) -> Objective {
+        self.objective
     }
 
     /// Clips every `x̂_0` to `[lo, hi]` (the data range) and steps with the `ε` that
@@ -341,11 +505,15 @@ impl ReverseChain {
         }
     }
 
-    /// The probability flow's network evaluations so far (`None` for the other samplers;
-    /// the last step's `x̂_0(x_1)` is one more).
+    /// The probability flow's network evaluations so far (the last step's `x̂_0(x_1)` is one
+    /// more), or a flow-matching sampler's (Euler: one a step, `K` in all; Heun: two, `2K`);
+    /// `None` for the other samplers.
     #[must_use]
     pub fn nfe(&self) -> Option<usize> {
-        self.flow.as_ref().map(|f| f.stats().nfe)
+        match self.sampler {
+            Sampler::FlowEuler { .. } | Sampler::FlowHeun { .. } => Some(self.evaluations),
+            _ => self.flow.as_ref().map(|f| f.stats().nfe),
+        }
     }
 
     /// The schedule.
@@ -371,6 +539,12 @@ impl ReverseChain {
             "injected fault: the reverse chain panicked after {} steps",
             self.position
         );
+        if !matches!(denoiser, Denoiser::Ideal(_)) {
+            self.sampler.kind().check_fits(self.objective)?;
+        }
+        if matches!(self.sampler, Sampler::FlowEuler { .. } | Sampler::FlowHeun { .. }) {
+            return self.velocity_step(denoiser).map(Some);
+        }
         if self.sampler == Sampler::ProbabilityFlow && self.t() > 1 {
             return self.flow_step(denoiser).map(Some);
         }
@@ -400,7 +574,7 @@ impl ReverseChain {
         let stochastic = match self.sampler {
             Sampler::Ddpm(_) => t > 1,
             Sampler::Ddim { eta, .. } => eta > 0.0 && t_next > 0,
-            Sampler::ProbabilityFlow => false,
+            Sampler::ProbabilityFlow | Sampler::FlowEuler { .. } | Sampler::FlowHeun { .. } => false,
         };
         if stochastic {
             fill_normal_f32(self.seed, t as u64, &mut z);
@@ -414,6 +588,9 @@ impl ReverseChain {
             }
             // From step 1 the flow's last step lands on x̂_0, as DDIM's does.
             Sampler::ProbabilityFlow => next.copy_from_slice(&x0_hat),
+            Sampler::FlowEuler { .. } | Sampler::FlowHeun { .. } => {
+                unreachable!("flow matching steps in velocity_step")
+            }
         }
         if next.iter().any(|v| !v.is_finite()) {
             return Err(ModelError::Diverged(format!(
@@ -427,6 +604,57 @@ impl ReverseChain {
             x: self.x.clone(),
             x0_hat,
         }))
+    }
+
+    /// One step `t → t'` of a flow-matching sampler (`h = (t − t')/T`): Euler, or Heun's
+    /// corrector with a second evaluation at `t'` — also at `t' = 0`, where the straight
+    /// path has no singularity, except for the ideal denoiser, whose data are deltas: its
+    /// last Heun step is the Euler step, which lands on `x̂_0`. The frame's `x̂_0` is
+    /// `x − (t/T) v(x, t)`.
+    fn velocity_step(&mut self, denoiser: &Denoiser) -> Result<Frame, ModelError> {
+        let t = self.t();
+        let t_next = self.timesteps[self.position + 1];
+        let steps = self.schedule.steps();
+        let h = (t - t_next) as f64 / steps as f64;
+        let x = std::mem::take(&mut self.x);
+        let v = self.velocity(denoiser, &x, t as f64);
+        self.x = x;
+        let v = v?;
+        let mut x0_hat = vec![0f32; self.x.len()];
+        predict_x0_from_velocity(tau_of(t as f64, steps), &self.x, &v, &mut x0_hat);
+        let mut next = vec![0f32; self.x.len()];
+        euler_step(h, &self.x, &v, &mut next);
+        let ideal_end = t_next == 0 && matches!(denoiser, Denoiser::Ideal(_));
+        if matches!(self.sampler, Sampler::FlowHeun { .. }) && !ideal_end {
+            let v_euler = self.velocity(denoiser, &next, t_next as f64)?;
+            heun_step(h, &self.x, &v, &v_euler, &mut next);
+        }
+        if next.iter().any(|v| !v.is_finite()) {
+            return Err(ModelError::Diverged(format!(
+                "the flow-matching ODE produced a non-finite value at t = {t}"
+            )));
+        }
+        self.x = next;
+        self.position += 1;
+        Ok(Frame {
+            t: t_next,
+            x: self.x.clone(),
+            x0_hat,
+        })
+    }
+
+    /// `v(x, s)` (the current `x`, or Heun's Euler point), counted in [`Self::nfe`].
+    fn velocity(&mut self, denoiser: &Denoiser, x: &[f32], s: f64) -> Result<Vec<f32>, ModelError> {
+        let v = denoiser.predict_velocity(&self.schedule, x, s)?;
+        if v.len() != x.len() {
+            return Err(ModelError::Data(format!(
+                "the model returned {} values for {} inputs",
+                v.len(),
+                x.len()
+            )));
+        }
+        self.evaluations += 1;
+        Ok(v)
     }
 
     /// One frame of the probability flow: accepted solver steps until the step (rounded)

@@ -1,16 +1,19 @@
 //! Training with `L_simple` (Ho et al. 2020): draw `x_0` from the training set, `t`
-//! uniform in `1..T`, `ε ~ N(0, I)`, regress `ε_θ(√ᾱ_t x_0 + √(1−ᾱ_t) ε, t)` on `ε`.
+//! uniform in `1..T`, `ε ~ N(0, I)`, regress `ε_θ(√ᾱ_t x_0 + √(1−ᾱ_t) ε, t)` on `ε`. Or,
+//! for a 2D model trained by flow matching ([`Trainer::with_objective`],
+//! [`super::flow_matching`]): `τ ~ U(0, 1)`, regress `v_θ((1 − τ) x_0 + τ ε, τ·T)` on
+//! `ε − x_0` with the same loss.
 //!
 //! Every random number is counter-based (batch `i` uses streams derived from the seed and
 //! `i`), so a run is reproducible from its seed. Validation: the same loss on held-out
 //! examples with fixed `t` and `ε`. For 2D data, sample quality: the sliced
-//! Wasserstein-2 distance between samples of the model (DDIM, 100 steps, η = 1) and held-out
-//! points, next to the same distance between two independent draws of the data, the
+//! Wasserstein-2 distance between samples of the model (DDIM, 100 steps, η = 1; for flow
+//! matching, Euler, 100 steps) and held-out points, next to the same distance between two independent draws of the data, the
 //! noise floor.
 
 use super::params::{AdamW, Param, all_finite};
 use super::sample::{Denoiser, ReverseChain, Sampler};
-use super::{Checkpoint, DataShape, ModelError, ModelInfo, Network};
+use super::{Checkpoint, DataShape, ModelError, ModelInfo, Network, Objective};
 use crate::data::{self, Dataset};
 use crate::diffusion::metrics::sliced_wasserstein2;
 use crate::diffusion::noise::StreamKey;
@@ -24,7 +27,7 @@ const VALIDATION_STREAM: u64 = 0x7100_0000_0000_0000;
 const METRIC_SEED: u64 = 0x5157;
 /// DDIM steps of the quality metric's sampler (with `η = 1`: like DDPM with `σ² = β̃`, its
 /// noise corrects the model's errors; at `η = 0` one bad start among 1000 lands 20σ away
-/// and dominates SW2).
+/// and dominates SW2). Also the Euler steps of a flow-matching model's metric.
 pub const METRIC_DDIM_STEPS: usize = 100;
 /// Training points drawn from a built-in 2D set.
 pub const TRAIN_POINTS: usize = 8000;
@@ -374,6 +377,7 @@ pub struct Trainer {
     last_good: (u64, Vec<Param>, Option<Vec<Param>>),
     noise_floor: Option<f64>,
     command: String,
+    objective: Objective,
 }
 
 impl Trainer {
@@ -442,7 +446,44 @@ impl Trainer {
             iteration: 0,
             noise_floor,
             command: String::new(),
+            objective: Objective::Epsilon,
         })
+    }
+
+    /// The run with the training objective `objective` (without this call, `ε`):
+    /// flow matching trains the 2D network, unconditional, before its first iteration.
+    ///
+    /// # Errors
+    /// Flow matching asked of an image network, a class-conditional one, or a run that
+    /// has started.
+    pub fn with_objective(mut self, objective: Objective) -> Result<Self, ModelError> {
+        if objective == Objective::FlowMatching {
+            if !matches!(self.network, Network::Mlp(_)) {
+                return Err(ModelError::Data(format!(
+                    "flow matching is for 2D models; this is a {}",
+                    self.network.architecture()
+                )));
+            }
+            if self.network.classes() > 0 {
+                return Err(ModelError::Data(
+                    "flow-matching models are unconditional here (guidance is a diffusion lesson):                      train without --conditional"
+                        .into(),
+                ));
+            }
+        }
+        if self.iteration > 0 && objective != self.objective {
+            return Err(ModelError::Data(
+                "the objective is set before training starts".into(),
+            ));
+        }
+        self.objective = objective;
+        Ok(self)
+    }
+
+    /// The training objective.
+    #[must_use]
+    pub fn objective(&self) -> Objective {
+        self.objective
     }
 
     /// Records the command line that started the run (saved in the weights file).
@@ -480,9 +521,10 @@ impl Trainer {
         self.iteration >= self.settings.iterations
     }
 
-    /// A batch: `x_t`, float `t`, `ε` and the labels (for a conditional model, each dropped
-    /// to `∅` with probability `dropout`; else empty) for batch number `i` over `examples`
-    /// (`n × d`) and their `labels`.
+    /// A batch: `x_t`, float `t`, the target (`ε`; for flow matching `ε − x_0`, with
+    /// `x_τ = (1 − τ) x_0 + τ ε` and the time input `τ·T`, `τ ~ U(0, 1)` continuous) and the
+    /// labels (for a conditional model, each dropped to `∅` with probability `dropout`; else
+    /// empty) for batch number `i` over `examples` (`n × d`) and their `labels`.
     fn batch(&self, examples: &[f32], labels: &[usize], dropout: f32, stream: u64, size: usize) -> Batch {
         let d = self.set.shape.dim();
         let n = examples.len() / d;
@@ -502,16 +544,27 @@ impl Trainer {
                 let dropped = drop.uniform(r as u64) < f64::from(dropout);
                 ys.push(if dropped { classes } else { labels[i] });
             }
-            let t = 1 + ((time.uniform(r as u64) * steps as f64) as usize).min(steps - 1);
-            let (a, b) = (
-                self.schedule.sqrt_alpha_bar(t) as f32,
-                self.schedule.sqrt_one_minus_alpha_bar(t) as f32,
-            );
-            ts[r] = t as f32;
+            let (a, b) = match self.objective {
+                Objective::Epsilon => {
+                    let t = 1 + ((time.uniform(r as u64) * steps as f64) as usize).min(steps - 1);
+                    ts[r] = t as f32;
+                    (
+                        self.schedule.sqrt_alpha_bar(t) as f32,
+                        self.schedule.sqrt_one_minus_alpha_bar(t) as f32,
+                    )
+                }
+                Objective::FlowMatching => {
+                    let tau = time.uniform(r as u64);
+                    ts[r] = (tau * steps as f64) as f32;
+                    (1.0 - tau as f32, tau as f32)
+                }
+            };
+            let flow = self.objective == Objective::FlowMatching;
             for k in 0..d {
                 let e = noise.normal((r * d + k) as u64) as f32;
-                eps[r * d + k] = e;
-                xt[r * d + k] = a * examples[i * d + k] + b * e;
+                let x0 = examples[i * d + k];
+                eps[r * d + k] = if flow { e - x0 } else { e };
+                xt[r * d + k] = a * x0 + b * e;
             }
         }
         (xt, ts, eps, ys)
@@ -578,7 +631,8 @@ impl Trainer {
     }
 
     /// Validation loss (of the weights sampling uses), and for 2D data the quality metric
-    /// (samples from a 100-step DDIM chain with η = 1, as many as held-out points) next to
+    /// (samples from a 100-step DDIM chain with η = 1 — for flow matching, a 100-step Euler
+    /// chain, deterministic —, as many as held-out points) next to
     /// its noise floor. No metric if the chain is not finite — under zero terminal SNR
     /// (`ᾱ_T = 0`: an ε-model cannot step from `x_T`) or a schedule whose `1/√ᾱ_T`
     /// amplifies the model's errors past f32 — and the run goes on: the metric watches
@@ -596,16 +650,23 @@ impl Trainer {
         let mut shown = Vec::new();
         let metric = if with_metric && self.set.reference.is_some() {
             let n = self.set.held_out.len() / d;
-            let chain = ReverseChain::from_noise(
-                self.schedule.clone(),
-                Sampler::Ddim {
+            let sampler = match self.objective {
+                Objective::Epsilon => Sampler::Ddim {
                     steps: METRIC_DDIM_STEPS,
                     eta: 1.0,
                 },
+                Objective::FlowMatching => Sampler::FlowEuler {
+                    steps: METRIC_DDIM_STEPS,
+                },
+            };
+            let chain = ReverseChain::from_noise(
+                self.schedule.clone(),
+                sampler,
                 n,
                 d,
                 self.settings.seed ^ METRIC_SEED,
-            );
+            )
+            .for_objective(self.objective)?;
             match chain.run(&Denoiser::Learned(network.inference()?)) {
                 Ok(samples) => {
                     if d == 2 {
@@ -679,12 +740,13 @@ impl Trainer {
                 seed: self.settings.seed,
                 ema: self.ema.as_ref().map(|_| self.settings.ema),
                 command: self.command.clone(),
+                objective: self.objective,
             },
         }
     }
 }
 
-/// `x_t`, float `t`, `ε` and labels of a batch.
+/// `x_t`, float `t`, the target (`ε`, or `ε − x_0` for flow matching) and labels of a batch.
 type Batch = (Vec<f32>, Vec<f32>, Vec<f32>, Vec<usize>);
 
 fn to_f64(v: &[f32]) -> Vec<f64> {
