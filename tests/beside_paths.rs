@@ -39,6 +39,7 @@ fn paths_job(generation: u64, sampler: Sampler, n: usize) -> Box<PathsJob> {
         n,
         seed: 7,
         guidance: None,
+        shipped: None,
     })
 }
 
@@ -259,4 +260,58 @@ fn picking_the_ode_sampler_shows_ddpm_beside_it_from_the_same_x_t_with_the_nfe()
             .nfe
             .is_some()
     );
+}
+
+/// Flow matching in the window: the shipped flow-matching model of two moons takes the
+/// Euler sampler (a diffusion sampler does not fit it), samples in K evaluations, and the
+/// shipped diffusion model's ODE paths from the same x_T are shown beside it.
+#[test]
+fn the_shipped_flow_matching_model_samples_with_euler_beside_the_diffusion_odes_paths() {
+    let mut harness = harness_with(Settings {
+        source: SourceChoice::Dataset("two-moons".into()),
+        n_points: 200,
+        tab: Tab::Reverse,
+        show_math: false,
+        export_dir: scratch("beside-fm-exports"),
+        reverse: ReverseSettings {
+            n_points: 100,
+            ddim_steps: 20,
+            max_speed: true,
+            ..ReverseSettings::default()
+        },
+        ..Settings::default()
+    });
+    step_until(&mut harness, "the shipped diffusion model", |app| {
+        app.model.learning.learned.is_some() && app.model.learning.pending.is_none()
+    });
+    harness
+        .get_by_label("shipped flow matching (fm-two-moons)")
+        .click();
+    step_until(&mut harness, "the flow-matching model", |app| {
+        app.model
+            .learning
+            .learned
+            .as_ref()
+            .is_some_and(|m| m.summary.objective == diffscope::model::Objective::FlowMatching)
+    });
+    harness.run_steps(2);
+    let r = &harness.state().settings.reverse;
+    assert_eq!(r.sampler, SamplerKind::FlowEuler, "the model's sampler is chosen");
+    assert_eq!(
+        r.beside,
+        Beside::ProbabilityFlow,
+        "with the diffusion ODE beside it"
+    );
+    harness.state_mut().push(Command::Sample);
+    step_until(&mut harness, "the Euler chain and the ODE paths", beside_in);
+    let app = harness.state();
+    let chain = app.model.learning.chain.as_ref().unwrap();
+    assert_eq!(chain.nfe, Some(20), "Euler: one evaluation a step");
+    assert_eq!(chain.frames.len(), 21);
+    let beside = chain.beside.as_ref().unwrap();
+    assert_eq!(beside.error, None);
+    let ode = beside.paths.as_ref().unwrap();
+    assert_eq!(ode.frames[0].1[..], chain.frames[0].x[..], "the same x_T");
+    assert!(ode.nfe.unwrap() > 100, "the diffusion model's ODE: {:?}", ode.nfe);
+    label_starting(&harness, "ODE from the same x_T, at t = 0");
 }

@@ -8,13 +8,14 @@ use super::error::AppError;
 use super::events::upload;
 use super::reverse::{BesidePaths, ChainView, EpsKey, GUIDANCE_HISTORY, PathsOrigin, eps_grid, image_grid};
 use super::settings::{Beside, Canvas, DenoiserKind, SamplerKind, Tab};
+use crate::data::Dataset;
 use crate::export::VIEW_EXTENT;
-use crate::model::DataShape;
 use crate::model::classes::ClassChoice;
 use crate::model::sample::Sampler;
-use crate::scene::SceneData;
+use crate::model::{DataShape, Objective, shipped};
 use crate::scene::guidance::{LabelledData, class_name, measure};
 use crate::scene::prepare::{ideal_data, sdedit_start};
+use crate::scene::{SceneData, SourceChoice};
 use crate::worker::model::{ChainStart, ClassGuidance, DenoiserChoice, ModelCommand, PathsJob, SampleJob};
 
 /// How a chain's header names its guidance: `guided to 7, w = 2` (the class by its name
@@ -198,7 +199,7 @@ impl DiffscopeApp {
         // `--pause-at` stops the window's first chain only.
         let pause_at = self.pause_at.take();
         let origin = (shape == DataShape::Points && matches!(start, ChainStart::Noise { .. }))
-            .then(|| PathsOrigin::new(&denoiser, seed, guidance, n));
+            .then(|| PathsOrigin::new(&denoiser, seed, guidance, n, self.learned_objective()));
         self.ml.send(ModelCommand::Sample(Box::new(SampleJob {
             generation,
             denoiser,
@@ -384,13 +385,15 @@ impl DiffscopeApp {
             }
             self.ml.send(ModelCommand::SetGuidance(g.weight));
         }
-        // The ODE's paths are shown beside DDPM's unless something else was chosen.
+        // Unless something else was chosen, the ODE's paths are shown beside DDPM's, and
+        // flow matching's (nearly straight) beside the diffusion model's ODE (curved).
         let r = &mut self.settings.reverse;
-        if r.sampler == SamplerKind::ProbabilityFlow
-            && before.reverse.sampler != SamplerKind::ProbabilityFlow
-            && r.beside == Beside::Off
-        {
-            r.beside = Beside::Ddpm;
+        if r.sampler != before.reverse.sampler && r.beside == Beside::Off {
+            match r.sampler {
+                SamplerKind::ProbabilityFlow => r.beside = Beside::Ddpm,
+                SamplerKind::FlowEuler | SamplerKind::FlowHeun => r.beside = Beside::ProbabilityFlow,
+                _ => {}
+            }
         }
         let (now, was) = (&self.settings.reverse, &before.reverse);
         let class_changed = now.class != was.class;
@@ -536,6 +539,11 @@ impl DiffscopeApp {
         self.model.learning.eps_requested = Some((generation, key));
     }
 
+    /// The learned model's objective (`None` without one).
+    fn learned_objective(&self) -> Option<Objective> {
+        self.model.learning.learned.as_ref().map(|m| m.summary.objective)
+    }
+
     /// Asks for the paths the settings want beside the chain's (2D chains from noise), when
     /// the chain or the choice changed; forgets them when none are wanted.
     pub(super) fn request_beside_paths(&mut self) {
@@ -552,20 +560,39 @@ impl DiffscopeApp {
             return;
         };
         let generation = self.job_id();
-        self.ml.send(ModelCommand::Paths(Box::new(PathsJob {
-            generation,
-            denoiser: origin.denoiser,
-            sampler,
-            n: origin.n,
-            seed: origin.seed,
-            guidance: origin.guidance,
-        })));
+        // A sampler of the other objective runs that objective's shipped model of the data.
+        let other = origin.objective.filter(|o| !sampler.kind().fits(*o)).map(|_| {
+            let objective = sampler.kind().objective();
+            match &self.model.scene.source {
+                SourceChoice::Dataset(name) => name
+                    .parse::<Dataset>()
+                    .ok()
+                    .map(|d| shipped::name_for(d, objective))
+                    .filter(|n| shipped::names().any(|m| m == n))
+                    .ok_or_else(|| format!("no shipped {objective} model of {name}")),
+                _ => Err(format!(
+                    "a {objective} model is shipped for the built-in 2D sets only"
+                )),
+            }
+        });
+        let error = other.as_ref().and_then(|o| o.as_ref().err().cloned());
+        if error.is_none() {
+            self.ml.send(ModelCommand::Paths(Box::new(PathsJob {
+                generation,
+                denoiser: origin.denoiser,
+                sampler,
+                n: origin.n,
+                seed: origin.seed,
+                guidance: origin.guidance.filter(|_| other.is_none()),
+                shipped: other.and_then(Result::ok),
+            })));
+        }
         if let Some(chain) = self.model.learning.chain.as_mut() {
             chain.beside = Some(BesidePaths {
                 sampler,
                 generation,
                 paths: None,
-                error: None,
+                error,
             });
         }
     }

@@ -48,6 +48,8 @@ pub enum Command {
     Quit,
     /// Load the shipped weights of the data on screen.
     UseShippedModel,
+    /// Load the shipped flow-matching weights of the data on screen (the 2D sets).
+    UseShippedFlowModel,
     /// Load the model trained in this window again.
     UseTrainedModel,
     /// Use the ideal denoiser of the data on screen.

@@ -6,36 +6,24 @@ use std::path::PathBuf;
 use super::DiffscopeApp;
 use super::reverse::LearnedOrigin;
 use super::settings::DenoiserKind;
-use crate::scene::prepare::shipped_name;
+use crate::model::Objective;
+use crate::scene::prepare::{shipped_flow_name, shipped_name};
 use crate::worker::model::ModelCommand;
 
 impl DiffscopeApp {
-    /// Loads the shipped weights of the data on screen, if there are any (`user`: the
-    /// user asked, so say so if there are none, and switch to the learned model).
+    /// Loads the shipped weights of the data on screen, if there are any (`user`: the user
+    /// asked, so say so if there are none, and switch to the learned model; unasked, with
+    /// Euler or Heun chosen, flow matching's).
     pub(super) fn use_shipped_if_any(&mut self, user: bool) {
-        let learning = &mut self.model.learning;
-        match shipped_name(&self.model.scene) {
-            Some(name) => {
-                let held = learning
-                    .learned
-                    .as_ref()
-                    .is_some_and(|m| m.origin == LearnedOrigin::Shipped(name.clone()));
-                if held && !user {
-                    return;
-                }
-                // Already on its way (the data was just opened): the user's choice waits for it.
-                if learning.pending == Some(LearnedOrigin::Shipped(name.clone())) {
-                    learning.pending_user |= user;
-                    return;
-                }
-                if held {
-                    self.settings.reverse.denoiser = DenoiserKind::Learned;
-                    return;
-                }
-                self.ml.send(ModelCommand::UseShipped(name.clone()));
-                learning.pending = Some(LearnedOrigin::Shipped(name));
-                learning.pending_user = user;
-            }
+        // Unasked (new data, start-up) with a flow-matching sampler chosen: that model of
+        // the data, if one is shipped; the user's "shipped weights" are diffusion's.
+        let flow = !user && self.settings.reverse.sampler.objective() == Objective::FlowMatching;
+        let name = flow
+            .then(|| shipped_flow_name(&self.model.scene))
+            .flatten()
+            .or_else(|| shipped_name(&self.model.scene));
+        match name {
+            Some(name) => self.use_shipped(name, user),
             None if user => {
                 let names: Vec<&str> = crate::model::shipped::names().collect();
                 self.model.status.error = Some(format!(
@@ -50,6 +38,31 @@ impl DiffscopeApp {
             }
             None => {}
         }
+    }
+
+    /// Loads the shipped weights `name` (`user`: the user asked: switch to the learned
+    /// model even if the worker holds them already).
+    pub(super) fn use_shipped(&mut self, name: String, user: bool) {
+        let learning = &mut self.model.learning;
+        let held = learning
+            .learned
+            .as_ref()
+            .is_some_and(|m| m.origin == LearnedOrigin::Shipped(name.clone()));
+        if held && !user {
+            return;
+        }
+        // Already on its way (the data was just opened): the user's choice waits for it.
+        if learning.pending == Some(LearnedOrigin::Shipped(name.clone())) {
+            learning.pending_user |= user;
+            return;
+        }
+        if held {
+            self.settings.reverse.denoiser = DenoiserKind::Learned;
+            return;
+        }
+        self.ml.send(ModelCommand::UseShipped(name.clone()));
+        learning.pending = Some(LearnedOrigin::Shipped(name));
+        learning.pending_user = user;
     }
 
     pub(super) fn use_trained(&mut self) {

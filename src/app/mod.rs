@@ -300,6 +300,11 @@ impl DiffscopeApp {
                 self.step_reverse(delta);
             }
             Command::UseShippedModel => self.use_shipped_if_any(true),
+            Command::UseShippedFlowModel => {
+                if let Some(name) = crate::scene::prepare::shipped_flow_name(&self.model.scene) {
+                    self.use_shipped(name, true);
+                }
+            }
             Command::UseTrainedModel => self.use_trained(),
             Command::UseIdealDenoiser => {
                 self.settings.reverse.denoiser = settings::DenoiserKind::Ideal;

@@ -11,7 +11,7 @@ use super::quality::QualityEvent;
 use super::reverse::{
     BesidePaths, ChainView, EpsField, LearnedModel, LearnedOrigin, TrainingView, eps_grid, fraction_within,
 };
-use super::settings::{DenoiserKind, Tab};
+use super::settings::{DenoiserKind, SamplerKind, Tab};
 use crate::export::VIEW_EXTENT;
 use crate::model::DataShape;
 use crate::model::sample::Frame;
@@ -110,31 +110,7 @@ impl DiffscopeApp {
             ModelEvent::QualityStopped { generation } => {
                 self.on_quality_event(generation, QualityEvent::Stopped);
             }
-            ModelEvent::Failed { generation, message } => {
-                if self
-                    .model
-                    .elbo
-                    .running
-                    .as_ref()
-                    .is_some_and(|r| r.generation == generation)
-                {
-                    self.on_elbo_event(generation, ElboEvent::Failed(message));
-                } else if self
-                    .model
-                    .flow
-                    .running
-                    .as_ref()
-                    .is_some_and(|r| r.generation == generation)
-                {
-                    self.on_flow_event(generation, FlowEvent::Failed(message));
-                } else if self.model.quality.running.is_some_and(|r| r.0 == generation) {
-                    self.on_quality_event(generation, QualityEvent::Failed(message));
-                } else if let Some(beside) = self.beside_of(generation) {
-                    beside.error = Some(message);
-                } else {
-                    self.model_failed(generation, message);
-                }
-            }
+            ModelEvent::Failed { generation, message } => self.route_failure(generation, message),
         }
     }
 
@@ -213,6 +189,12 @@ impl DiffscopeApp {
             self.settings.reverse.denoiser = DenoiserKind::Learned;
             self.model.status.info = Some(format!("model: {} — {}", summary.origin, summary.architecture));
         }
+        // A flow-matching model samples with Euler or Heun, a diffusion model with the rest.
+        let r = &mut self.settings.reverse;
+        if r.denoiser == DenoiserKind::Learned && !r.sampler.fits(summary.objective) {
+            r.sampler = SamplerKind::default_for(summary.objective);
+        }
+        let learning = &mut self.model.learning;
         learning.learned = Some(LearnedModel {
             summary,
             origin,
@@ -290,6 +272,34 @@ impl DiffscopeApp {
                 learning.pending_user = false;
                 self.model.status.error = Some(message);
             }
+        }
+    }
+
+    /// A job's failure, to the view that asked for it (an estimate, the chart, the paths
+    /// beside the chain), else the model's.
+    fn route_failure(&mut self, generation: u64, message: String) {
+        if self
+            .model
+            .elbo
+            .running
+            .as_ref()
+            .is_some_and(|r| r.generation == generation)
+        {
+            self.on_elbo_event(generation, ElboEvent::Failed(message));
+        } else if self
+            .model
+            .flow
+            .running
+            .as_ref()
+            .is_some_and(|r| r.generation == generation)
+        {
+            self.on_flow_event(generation, FlowEvent::Failed(message));
+        } else if self.model.quality.running.is_some_and(|r| r.0 == generation) {
+            self.on_quality_event(generation, QualityEvent::Failed(message));
+        } else if let Some(beside) = self.beside_of(generation) {
+            beside.error = Some(message);
+        } else {
+            self.model_failed(generation, message);
         }
     }
 

@@ -90,8 +90,12 @@ impl RunOptions {
         }
         if let Some(sampler) = self.sampler {
             settings.reverse.sampler = sampler;
-            if sampler == SamplerKind::ProbabilityFlow && settings.reverse.beside == Beside::Off {
-                settings.reverse.beside = Beside::Ddpm;
+            if settings.reverse.beside == Beside::Off {
+                settings.reverse.beside = match sampler {
+                    SamplerKind::ProbabilityFlow => Beside::Ddpm,
+                    SamplerKind::FlowEuler | SamplerKind::FlowHeun => Beside::ProbabilityFlow,
+                    _ => Beside::Off,
+                };
             }
         }
         settings.elbo.density |= self.density;

@@ -3,9 +3,9 @@
 //! worker is free, kept under the model and the data it was computed for, stoppable.
 
 use super::settings::Tab;
-use crate::model::DataShape;
 use crate::model::quality::QualityChart;
-use crate::scene::prepare::{ideal_shape, train_set};
+use crate::model::{DataShape, Objective};
+use crate::scene::prepare::{ideal_shape, shipped_flow_name, shipped_name, train_set};
 use crate::worker::model::{ModelCommand, QualityJob};
 
 /// The seed of the held-out draw the chart compares with (training's).
@@ -54,13 +54,12 @@ pub(super) enum QualityEvent {
 #[must_use]
 pub fn wanted_quality(model: &super::Model, settings: &super::Settings) -> Option<QualityKey> {
     let learned = model.learning.learned.as_ref()?;
-    (learned.summary.shape == DataShape::Points && ideal_shape(&model.scene) == Some(DataShape::Points)).then_some(
-        QualityKey {
+    (learned.summary.shape == DataShape::Points && ideal_shape(&model.scene) == Some(DataShape::Points))
+        .then_some(QualityKey {
             model: learned.serial,
             data: model.elbo.data_serial,
             seed: settings.reverse.seed,
-        },
-    )
+        })
 }
 
 impl super::DiffscopeApp {
@@ -84,19 +83,33 @@ impl super::DiffscopeApp {
         let (held_out, reference) = match train_set(&self.model.scene, DATA_SEED) {
             Ok((set, _)) => {
                 let f64s = |v: &[f32]| -> Vec<f64> { v.iter().map(|&x| f64::from(x)).collect() };
-                (f64s(&set.held_out), f64s(set.reference.as_deref().unwrap_or_default()))
+                (
+                    f64s(&set.held_out),
+                    f64s(set.reference.as_deref().unwrap_or_default()),
+                )
             }
             Err(e) => {
                 self.model.quality.chart = Some((key, Err(e.to_string())));
                 return;
             }
         };
+        // The shipped model of the other objective, when the data is a built-in set.
+        let other = self
+            .model
+            .learning
+            .learned
+            .as_ref()
+            .and_then(|m| match m.summary.objective {
+                Objective::Epsilon => shipped_flow_name(&self.model.scene),
+                Objective::FlowMatching => shipped_name(&self.model.scene),
+            });
         let generation = self.job_id();
         self.ml.send(ModelCommand::Quality(Box::new(QualityJob {
             generation,
             held_out,
             reference,
             seed: key.seed,
+            other,
         })));
         self.model.quality.running = Some((generation, key, 0.0));
     }
@@ -137,6 +150,7 @@ impl super::DiffscopeApp {
     pub(super) fn quality_settled_for_screenshot(&self) -> bool {
         self.settings.tab != Tab::Reverse
             || !self.settings.reverse.quality
-            || wanted_quality(&self.model, &self.settings).is_none_or(|k| self.model.quality.result(k).is_some())
+            || wanted_quality(&self.model, &self.settings)
+                .is_none_or(|k| self.model.quality.result(k).is_some())
     }
 }

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use egui::TextureHandle;
 
-use crate::model::DataShape;
 use crate::model::sample::{Frame, Sampler, SamplerKind};
+use crate::model::{DataShape, Objective};
 use crate::scene::Scene;
 use crate::scene::guidance::{GuidanceReadout, LabelledData};
 use crate::scene::prepare::ideal_shape;
@@ -130,17 +130,26 @@ pub struct PathsOrigin {
     pub guidance: Option<ClassGuidance>,
     /// Its samples.
     pub n: usize,
+    /// What its learned model predicts (`None` for the ideal denoiser).
+    pub objective: Option<Objective>,
 }
 
 impl PathsOrigin {
     /// The origin of a chain of `n` samples (its first [`BESIDE_SAMPLES`] are shown beside).
     #[must_use]
-    pub fn new(denoiser: &DenoiserChoice, seed: u64, guidance: Option<ClassGuidance>, n: usize) -> Self {
+    pub fn new(
+        denoiser: &DenoiserChoice,
+        seed: u64,
+        guidance: Option<ClassGuidance>,
+        n: usize,
+        learned: Option<Objective>,
+    ) -> Self {
         Self {
             denoiser: denoiser.clone(),
             seed,
             guidance,
             n: n.min(BESIDE_SAMPLES),
+            objective: learned.filter(|_| matches!(denoiser, DenoiserChoice::Learned)),
         }
     }
 }

@@ -364,11 +364,17 @@ pub enum Beside {
     Ddpm,
     /// The probability-flow ODE: the deterministic path the same `x_T` takes.
     ProbabilityFlow,
+    /// Flow matching (Euler, [`BESIDE_FLOW_STEPS`] steps): nearly straight paths (the
+    /// shipped flow-matching model of the data beside a diffusion model).
+    FlowMatching,
 }
+
+/// Euler steps of the flow-matching chain shown beside another.
+pub const BESIDE_FLOW_STEPS: usize = 100;
 
 impl Beside {
     /// Every choice, in the menu's order.
-    pub const ALL: [Self; 3] = [Self::Off, Self::Ddpm, Self::ProbabilityFlow];
+    pub const ALL: [Self; 4] = [Self::Off, Self::Ddpm, Self::ProbabilityFlow, Self::FlowMatching];
 
     /// The menu's name.
     #[must_use]
@@ -377,6 +383,7 @@ impl Beside {
             Self::Off => "none",
             Self::Ddpm => "DDPM paths",
             Self::ProbabilityFlow => "ODE paths",
+            Self::FlowMatching => "flow-matching paths",
         }
     }
 
@@ -387,6 +394,9 @@ impl Beside {
             Self::Off => None,
             Self::Ddpm => Some(Sampler::Ddpm(ReverseVariance::Beta)),
             Self::ProbabilityFlow => Some(Sampler::ProbabilityFlow),
+            Self::FlowMatching => Some(Sampler::FlowEuler {
+                steps: BESIDE_FLOW_STEPS,
+            }),
         }
     }
 }

@@ -204,7 +204,8 @@ pub enum Command {
     /// density on a grid.
     Likelihood(likelihood::LikelihoodCmd),
     /// Sample quality against network evaluations for a 2D model: SW2 from held-out data
-    /// for DDPM, DDIM and the probability-flow ODE at 1 to 1000 evaluations (CSV).
+    /// for DDPM, DDIM and the probability-flow ODE (flow matching: Euler, Heun) at 1 to
+    /// 1000 evaluations (CSV).
     Quality(quality::QualityCmd),
     /// A finite Markov chain: p_n = p_0 Pⁿ, its classes, stationary distributions and |λ₂|.
     Markov(markov::MarkovCmd),

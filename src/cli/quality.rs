@@ -1,6 +1,7 @@
 //! `diffscope quality`: the quality-vs-steps chart of a 2D model as a table — SW2 of its
 //! samples from held-out data against the network evaluations, for DDPM, DDIM and the
-//! probability-flow ODE, next to the data's noise floor.
+//! probability-flow ODE (a flow-matching model: Euler and Heun), next to the data's noise
+//! floor.
 
 use std::time::Instant;
 
@@ -11,7 +12,7 @@ use super::{DataArgs, DataSource};
 use crate::diffusion::Schedule;
 use crate::format::format_sig;
 use crate::model::DataShape;
-use crate::model::quality::quality_chart;
+use crate::model::quality::{ChartModel, quality_chart};
 use crate::model::sample::Denoiser;
 use crate::model::train::TrainSet;
 use crate::scene::{load_points, load_weights};
@@ -45,16 +46,24 @@ pub(super) fn quality_cmd(cmd: &QualityCmd) -> Result<()> {
     let model = load_weights(&cmd.weights)?;
     let shape = model.network.architecture().data_shape();
     if shape != DataShape::Points {
-        bail!("the quality chart is for 2D models; '{}' denoises {shape}", cmd.weights);
+        bail!(
+            "the quality chart is for 2D models; '{}' denoises {shape}",
+            cmd.weights
+        );
     }
     let schedule = Schedule::new(&model.info.schedule)?;
     let denoiser = Denoiser::Learned(model.network.inference()?);
+    let models = [ChartModel {
+        denoiser: &denoiser,
+        schedule: &schedule,
+        objective: model.info.objective,
+    }];
     let f64s = |v: &[f32]| -> Vec<f64> { v.iter().map(|&x| f64::from(x)).collect() };
     let held_out = f64s(&set.held_out);
     let reference = f64s(set.reference.as_deref().unwrap_or_default());
     let start = Instant::now();
-    let chart = quality_chart(&denoiser, &schedule, &held_out, &reference, cmd.seed, &mut |_| true)?
-        .expect("never stopped");
+    let chart =
+        quality_chart(&models, &held_out, &reference, cmd.seed, &mut |_| true)?.expect("never stopped");
     println!("method,setting,nfe,sw2,sw2_over_floor");
     for curve in &chart.curves {
         for p in &curve.points {

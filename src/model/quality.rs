@@ -1,7 +1,8 @@
 //! Sample quality against the work a sampler does: the sliced Wasserstein-2 distance
 //! (SW2) of a 2D model's samples from held-out data, next to the data's own noise floor
 //! (two independent draws), for DDPM, DDIM and the probability-flow ODE at 1 to 1000
-//! network evaluations (NFE) — the quality-vs-steps chart.
+//! network evaluations (NFE), and a flow-matching model by Euler and Heun — the
+//! quality-vs-steps chart.
 //!
 //! Every sampler starts from the same `x_T` (the seed's), so the curves differ by the
 //! sampler only. DDPM at `K < T` steps is the ancestral chain respaced: DDIM's update
@@ -9,9 +10,9 @@
 //! which is DDPM with `σ² = β̃` when `K = T`. The ODE's work is set by its tolerance, and
 //! its NFE is what the solver took (plus the last step's `x̂_0(x_1)`).
 
-use super::ModelError;
 use super::flow::DenoiserField;
-use super::sample::{Denoiser, ReverseChain, Sampler, START_STREAM};
+use super::sample::{Denoiser, ReverseChain, START_STREAM, Sampler};
+use super::{ModelError, Objective};
 use crate::diffusion::Schedule;
 use crate::diffusion::metrics::sliced_wasserstein2;
 use crate::diffusion::noise::fill_normal_f32;
@@ -33,11 +34,15 @@ pub enum Method {
     Ddim,
     /// The probability-flow ODE by RK45 at a tolerance.
     Ode,
+    /// A flow-matching model by Euler steps.
+    Euler,
+    /// A flow-matching model by Heun steps (two evaluations each).
+    Heun,
 }
 
 impl Method {
     /// Every method, in the chart's order.
-    pub const ALL: [Self; 3] = [Self::Ddpm, Self::Ddim, Self::Ode];
+    pub const ALL: [Self; 5] = [Self::Ddpm, Self::Ddim, Self::Ode, Self::Euler, Self::Heun];
 
     /// The chart's name.
     #[must_use]
@@ -46,8 +51,29 @@ impl Method {
             Self::Ddpm => "DDPM (η = 1)",
             Self::Ddim => "DDIM (η = 0)",
             Self::Ode => "probability-flow ODE (RK45)",
+            Self::Euler => "flow matching, Euler",
+            Self::Heun => "flow matching, Heun",
         }
     }
+
+    /// The objective of the models it samples.
+    #[must_use]
+    pub const fn objective(self) -> Objective {
+        match self {
+            Self::Ddpm | Self::Ddim | Self::Ode => Objective::Epsilon,
+            Self::Euler | Self::Heun => Objective::FlowMatching,
+        }
+    }
+}
+
+/// A model the chart samples: its denoiser, its own schedule and its objective.
+pub struct ChartModel<'a> {
+    /// The denoiser.
+    pub denoiser: &'a Denoiser,
+    /// Its schedule (`T` and, for diffusion, `ᾱ_t`).
+    pub schedule: &'a Schedule,
+    /// What it predicts.
+    pub objective: Objective,
 }
 
 /// One run: its network evaluations and its samples' SW2.
@@ -81,27 +107,36 @@ pub struct QualityChart {
     pub samples: usize,
 }
 
-/// The runs of the chart under `T` steps: `(method, setting)` in order.
+/// The runs of the chart for a model of `objective` under `T` steps: `(method, setting)`
+/// in order (Heun's `K` up to `T/2`, so that its evaluations stay within `T`).
 #[must_use]
-pub fn plan(steps: usize) -> Vec<(Method, f64)> {
-    let strided = STEPS.iter().filter(|&&k| k <= steps).map(|&k| k as f64);
-    let mut runs: Vec<(Method, f64)> = strided.clone().map(|k| (Method::Ddpm, k)).collect();
-    runs.extend(strided.map(|k| (Method::Ddim, k)));
-    runs.extend(ODE_TOLERANCES.iter().map(|&tol| (Method::Ode, tol)));
-    runs
+pub fn plan(steps: usize, objective: Objective) -> Vec<(Method, f64)> {
+    let upto = |most: usize| STEPS.iter().filter(move |&&k| k <= most).map(|&k| k as f64);
+    match objective {
+        Objective::Epsilon => {
+            let mut runs: Vec<(Method, f64)> = upto(steps).map(|k| (Method::Ddpm, k)).collect();
+            runs.extend(upto(steps).map(|k| (Method::Ddim, k)));
+            runs.extend(ODE_TOLERANCES.iter().map(|&tol| (Method::Ode, tol)));
+            runs
+        }
+        Objective::FlowMatching => {
+            let mut runs: Vec<(Method, f64)> = upto(steps).map(|k| (Method::Euler, k)).collect();
+            runs.extend(upto(steps / 2).map(|k| (Method::Heun, k)));
+            runs
+        }
+    }
 }
 
-/// The chart for `denoiser` under `schedule`: as many samples as `held_out` has points
-/// (`n × 2`), from the seed's `x_T`; `reference`, an independent draw, gives the floor.
-/// `progress` gets the fraction done after each run and stops the work when it returns
-/// `false` (then `Ok(None)`).
+/// The chart of `models` (a diffusion model, a flow-matching one, or both): as many
+/// samples as `held_out` has points (`n × 2`), from the seed's `x_T`; `reference`, an
+/// independent draw, gives the floor. `progress` gets the fraction done after each run
+/// and stops the work when it returns `false` (then `Ok(None)`).
 ///
 /// # Errors
-/// The model's, or a run that is not finite (a diverged chain is left out of its curve
-/// rather than failing the chart: the chart says where a sampler breaks).
+/// The model's. A run that is not finite is left out of its curve rather than failing the
+/// chart: the chart shows where a sampler breaks.
 pub fn quality_chart(
-    denoiser: &Denoiser,
-    schedule: &Schedule,
+    models: &[ChartModel<'_>],
     held_out: &[f64],
     reference: &[f64],
     seed: u64,
@@ -109,46 +144,61 @@ pub fn quality_chart(
 ) -> Result<Option<QualityChart>, ModelError> {
     let n = held_out.len() / 2;
     if n < 2 {
-        return Err(ModelError::Data("the quality chart needs at least 2 held-out points".into()));
+        return Err(ModelError::Data(
+            "the quality chart needs at least 2 held-out points".into(),
+        ));
     }
-    let runs = plan(schedule.steps());
-    let cost: Vec<f64> = runs
+    let runs: Vec<(&ChartModel<'_>, Method, f64)> = models
         .iter()
-        .map(|&(m, s)| if m == Method::Ode { 30.0 * 2f64.powf(-s.log10()) } else { s })
-        .collect();
-    let total: f64 = cost.iter().sum();
-    let mut done = 0.0;
-    let mut curves: Vec<QualityCurve> = Method::ALL
-        .iter()
-        .map(|&method| QualityCurve {
-            method,
-            points: Vec::new(),
+        .flat_map(|m| {
+            plan(m.schedule.steps(), m.objective)
+                .into_iter()
+                .map(move |(k, s)| (m, k, s))
         })
         .collect();
-    for (&(method, setting), c) in runs.iter().zip(&cost) {
+    // The work of a run in evaluations, about (the ODE's from its tolerance).
+    let cost = |method: Method, s: f64| match method {
+        Method::Ode => 30.0 * 2f64.powf(-s.log10()),
+        Method::Heun => 2.0 * s,
+        _ => s,
+    };
+    let total: f64 = runs.iter().map(|&(_, k, s)| cost(k, s)).sum();
+    let mut done = 0.0;
+    let mut curves: Vec<QualityCurve> = Vec::new();
+    for &(model, method, setting) in &runs {
+        let k = setting as usize;
+        let strided = |sampler: Sampler| {
+            ReverseChain::from_noise(model.schedule.clone(), sampler, n, 2, seed)
+                .for_objective(model.objective)
+                .and_then(|chain| chain.run(model.denoiser))
+        };
         let run = match method {
-            Method::Ddpm | Method::Ddim => {
-                let eta = if method == Method::Ddpm { 1.0 } else { 0.0 };
-                let k = setting as usize;
-                let chain = ReverseChain::from_noise(schedule.clone(), Sampler::Ddim { steps: k, eta }, n, 2, seed);
-                chain.run(denoiser).map(|x| (x, k))
-            }
-            Method::Ode => ode_samples(denoiser, schedule, n, seed, setting),
+            Method::Ddpm => strided(Sampler::Ddim { steps: k, eta: 1.0 }).map(|x| (x, k)),
+            Method::Ddim => strided(Sampler::Ddim { steps: k, eta: 0.0 }).map(|x| (x, k)),
+            Method::Euler => strided(Sampler::FlowEuler { steps: k }).map(|x| (x, k)),
+            Method::Heun => strided(Sampler::FlowHeun { steps: k }).map(|x| (x, 2 * k)),
+            Method::Ode => ode_samples(model.denoiser, model.schedule, n, seed, setting),
         };
         match run {
             Ok((x, nfe)) if x.iter().all(|v| v.is_finite()) => {
                 let x: Vec<f64> = x.iter().map(|&v| f64::from(v)).collect();
-                let curve = curves.iter_mut().find(|c| c.method == method).expect("every method has a curve");
-                curve.points.push(QualityPoint {
+                let point = QualityPoint {
                     setting,
                     nfe,
                     sw2: sliced_wasserstein2(&x, held_out),
-                });
+                };
+                match curves.iter_mut().find(|c| c.method == method) {
+                    Some(curve) => curve.points.push(point),
+                    None => curves.push(QualityCurve {
+                        method,
+                        points: vec![point],
+                    }),
+                }
             }
             Ok(_) | Err(ModelError::Diverged(_)) => {}
             Err(e) => return Err(e),
         }
-        done += c;
+        done += cost(method, setting);
         if !progress(done / total) {
             return Ok(None);
         }

@@ -81,6 +81,20 @@ pub fn shipped_name(scene: &Scene) -> Option<String> {
     crate::model::shipped::names().any(|n| n == name).then_some(name)
 }
 
+/// The name of the shipped flow-matching model of the data on screen (`fm-two-moons`),
+/// if there is one (the six built-in 2D sets).
+#[must_use]
+pub fn shipped_flow_name(scene: &Scene) -> Option<String> {
+    match &scene.source {
+        SourceChoice::Dataset(name) => {
+            let dataset: Dataset = name.parse().ok()?;
+            let name = crate::model::shipped::name_for(dataset, crate::model::Objective::FlowMatching);
+            crate::model::shipped::names().any(|n| n == name).then_some(name)
+        }
+        _ => None,
+    }
+}
+
 /// `img` resampled to `channels × height × width`, CHW (area average; grey ↔ RGB by
 /// replication or the mean of the channels).
 #[must_use]

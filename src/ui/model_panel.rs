@@ -10,32 +10,22 @@ use crate::app::{Command, Model};
 use crate::format::format_sig;
 use crate::model::patch::{PHOTO_SIDE, PatchConfig};
 use crate::scene::SceneData;
-use crate::scene::prepare::{ideal_shape, photo_size, shipped_name};
+use crate::scene::prepare::{ideal_shape, photo_size, shipped_flow_name, shipped_name};
 
 /// Which model the radio buttons show as chosen.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Choice {
     Shipped,
+    ShippedFlow,
     Trained,
     File,
     Ideal,
     None,
 }
 
-/// Lays out the Model section.
-pub fn model_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, commands: &mut Vec<Command>) {
-    section(ui, "Model");
-    let learning = &model.learning;
-    let chosen = if settings.reverse.denoiser == DenoiserKind::Ideal {
-        Choice::Ideal
-    } else {
-        match learning.learned.as_ref().map(|m| &m.origin) {
-            Some(LearnedOrigin::Shipped(_)) => Choice::Shipped,
-            Some(LearnedOrigin::Trained) => Choice::Trained,
-            Some(LearnedOrigin::File(_)) => Choice::File,
-            None => Choice::None,
-        }
-    };
+/// The shipped weights of the data on screen: diffusion's, and flow matching's for the
+/// built-in 2D sets.
+fn shipped_ui(ui: &mut egui::Ui, model: &Model, chosen: Choice, commands: &mut Vec<Command>) {
     let shipped = shipped_name(&model.scene);
     let shipped_label = match &shipped {
         Some(name) => format!("shipped weights ({name})"),
@@ -50,6 +40,38 @@ pub fn model_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, comma
             commands.push(Command::UseShippedModel);
         }
     });
+    if let Some(name) = shipped_flow_name(&model.scene)
+        && ui
+            .radio(
+                chosen == Choice::ShippedFlow,
+                format!("shipped flow matching ({name})"),
+            )
+            .on_hover_text(
+                "The same network trained by flow matching (straight paths x_τ = (1 − τ)x_0 + τε, \
+                 predicting the velocity ε − x_0): it samples with Euler or Heun steps",
+            )
+            .clicked()
+    {
+        commands.push(Command::UseShippedFlowModel);
+    }
+}
+
+/// Lays out the Model section.
+pub fn model_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, commands: &mut Vec<Command>) {
+    section(ui, "Model");
+    let learning = &model.learning;
+    let chosen = if settings.reverse.denoiser == DenoiserKind::Ideal {
+        Choice::Ideal
+    } else {
+        match learning.learned.as_ref().map(|m| &m.origin) {
+            Some(LearnedOrigin::Shipped(name)) if name.starts_with("fm-") => Choice::ShippedFlow,
+            Some(LearnedOrigin::Shipped(_)) => Choice::Shipped,
+            Some(LearnedOrigin::Trained) => Choice::Trained,
+            Some(LearnedOrigin::File(_)) => Choice::File,
+            None => Choice::None,
+        }
+    };
+    shipped_ui(ui, model, chosen, commands);
     let trained = learning.trained_file.is_some() || chosen == Choice::Trained;
     ui.add_enabled_ui(trained, |ui| {
         if ui

@@ -1,6 +1,7 @@
 //! The Reverse tab's quality-vs-steps chart: SW2 of a 2D model's samples from held-out
 //! data over the data's noise floor, against network evaluations, for DDPM, DDIM and the
-//! probability-flow ODE (log–log), with progress and Stop while the worker computes it.
+//! probability-flow ODE and flow matching's Euler and Heun (log–log; the shipped model of
+//! the other objective beside the one held), with progress and Stop while it computes.
 
 use egui::RichText;
 use egui_plot::{HLine, HoverPosition, Legend, Line, Plot, PlotPoints, Points};
@@ -15,31 +16,34 @@ use crate::model::quality::{Method, QualityChart};
 /// The chart of `key` (or its progress, or why there is none), as large as the room.
 pub fn quality_ui(ui: &mut egui::Ui, model: &Model, key: Option<QualityKey>, commands: &mut Vec<Command>) {
     let Some(key) = key else {
-        ui.label("The quality chart is drawn for a learned 2D model of the data on screen: load or train one.");
+        ui.label(
+            "The quality chart is drawn for a learned 2D model of the data on screen: load or train one.",
+        );
         return;
     };
     let state = &model.quality;
     match state.result(key) {
         Some(Ok(chart)) => chart_ui(ui, chart),
         Some(Err(e)) => {
-            ui.colored_label(theme::warning_color(ui.visuals().dark_mode), format!("quality chart: {e}"));
+            ui.colored_label(
+                theme::warning_color(ui.visuals().dark_mode),
+                format!("quality chart: {e}"),
+            );
         }
         None => {
-            ui.horizontal(|ui| {
-                match state.running.filter(|r| r.1 == key) {
-                    Some((_, _, fraction)) => {
-                        ui.label("sampling with each sampler at 1 to 1000 evaluations…");
-                        progress_and_stop(ui, fraction, commands, Command::StopQuality);
+            ui.horizontal(|ui| match state.running.filter(|r| r.1 == key) {
+                Some((_, _, fraction)) => {
+                    ui.label("sampling with each sampler at 1 to 1000 evaluations…");
+                    progress_and_stop(ui, fraction, commands, Command::StopQuality);
+                }
+                None if state.stopped == Some(key) => {
+                    ui.label("stopped");
+                    if ui.button("Compute").clicked() {
+                        commands.push(Command::ComputeQuality);
                     }
-                    None if state.stopped == Some(key) => {
-                        ui.label("stopped");
-                        if ui.button("Compute").clicked() {
-                            commands.push(Command::ComputeQuality);
-                        }
-                    }
-                    None => {
-                        ui.label("waiting for the model worker (a chain or training holds it)…");
-                    }
+                }
+                None => {
+                    ui.label("waiting for the model worker (a chain or training holds it)…");
                 }
             });
         }
@@ -52,6 +56,8 @@ const fn method_color(method: Method) -> egui::Color32 {
         Method::Ddpm => theme::PATH_COLORS[0],
         Method::Ddim => theme::PATH_COLORS[1],
         Method::Ode => theme::PATH_COLORS[3],
+        Method::Euler => theme::PATH_COLORS[4],
+        Method::Heun => theme::PATH_COLORS[6],
     }
 }
 

@@ -14,8 +14,9 @@ use crate::app::settings::{
 };
 use crate::app::{Command, Model};
 use crate::export::VIEW_EXTENT as EXTENT;
-use crate::model::DataShape;
 use crate::model::classes::ClassChoice;
+use crate::model::sample::Sampler;
+use crate::model::{DataShape, Objective};
 use crate::scene::SceneData;
 use crate::scene::guidance::{GuidanceReadout, class_name};
 
@@ -84,11 +85,19 @@ pub fn views_ui(ui: &mut egui::Ui, settings: &Settings, model: &Model) {
             view_heading(
                 &mut cols[0],
                 &format!("x_t at t = {}", frame.map_or(settings.t, |f| f.t)),
-                &x_t_subtitle(model, shape),
+                &x_t_subtitle(model, shape, flow_model(settings, model)),
             );
             if let Some(beside) = beside {
                 let (title, subtitle) = beside_heading(beside, upto_t);
                 view_heading(&mut cols[1], &title, &subtitle);
+            } else if flow_model(settings, model) {
+                let at = predicted_at.map_or_else(String::new, |t| format!(" from x_t at t = {t}"));
+                view_heading(
+                    &mut cols[1],
+                    &format!("x̂_0{at}"),
+                    "x_t − τ·v̂ (τ = t/T): where the straight line through x_t with the model's velocity \
+                     meets τ = 0",
+                );
             } else {
                 match (frame, predicted_at) {
                     (Some(_), Some(t)) => view_heading(
@@ -124,8 +133,10 @@ pub fn views_ui(ui: &mut egui::Ui, settings: &Settings, model: &Model) {
                     scatter_points(&cols[0], rect, &xt, theme::point_color(dark));
                     if let Some(beside) = beside {
                         let rect = scatter_frame(&mut cols[1], background, side, "beside view");
-                        // Fainter: DDPM's random walks would cover its samples.
-                        draw_paths_with(&cols[1], rect, &beside.paths(upto_t), 0.22);
+                        // DDPM's random walks fainter: they would cover its samples.
+                        let ddpm = matches!(beside.sampler, Sampler::Ddpm(_));
+                        let opacity = if ddpm { 0.22 } else { 0.5 };
+                        draw_paths_with(&cols[1], rect, &beside.paths(upto_t), opacity);
                         let points = beside.points_at(upto_t);
                         scatter_points(&cols[1], rect, &points, theme::point_color(dark));
                     } else {
@@ -161,10 +172,17 @@ fn view_heading(ui: &mut egui::Ui, title: &str, subtitle: &str) {
 }
 
 /// What the x_t view shows: for 2D data, what its arrows and lines are.
-fn x_t_subtitle(model: &Model, shape: Option<DataShape>) -> String {
+fn x_t_subtitle(model: &Model, shape: Option<DataShape>, flow: bool) -> String {
     let learning = &model.learning;
     if shape != Some(DataShape::Points) {
         return "the samples".to_owned();
+    }
+    if flow {
+        return format!(
+            "arrows: −v̂ at t = {}, where the flow moves samples (x ← x − h·v̂), the longest one grid \
+             spacing long · lines: {HIGHLIGHTED_PATHS} samples' paths",
+            learning.eps.as_ref().map_or(0, |e| e.key.t)
+        );
     }
     match (&learning.eps, &learning.eps_error) {
         (_, Some(e)) => format!("ε field unavailable: {e}"),
@@ -185,6 +203,17 @@ fn x_t_subtitle(model: &Model, shape: Option<DataShape>) -> String {
     }
 }
 
+/// Whether the chain's denoiser is a flow-matching model (its network predicts the
+/// velocity `v = ε − x_0`, not `ε`).
+fn flow_model(settings: &Settings, model: &Model) -> bool {
+    settings.reverse.denoiser == DenoiserKind::Learned
+        && model
+            .learning
+            .learned
+            .as_ref()
+            .is_some_and(|m| m.summary.objective == Objective::FlowMatching)
+}
+
 /// The beside view's title and subtitle: `DDPM from the same x_T, at t = 40`, and how
 /// many steps or evaluations, or why there is nothing to show.
 fn beside_heading(beside: &BesidePaths, upto_t: usize) -> (String, String) {
@@ -192,6 +221,7 @@ fn beside_heading(beside: &BesidePaths, upto_t: usize) -> (String, String) {
         SamplerKind::ProbabilityFlow => "ODE",
         SamplerKind::DdpmBeta | SamplerKind::DdpmPosterior => "DDPM",
         SamplerKind::Ddim => "DDIM",
+        SamplerKind::FlowEuler | SamplerKind::FlowHeun => "flow matching",
     };
     let title = format!(
         "{name} from the same x_T, at t = {}",
@@ -287,8 +317,22 @@ fn options_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, command
             .selected_text(r.sampler.label())
             .width(150.0)
             .show_ui(ui, |ui| {
+                // A learned model takes the samplers of its objective (the ideal denoiser all).
+                let objective = model
+                    .learning
+                    .learned
+                    .as_ref()
+                    .filter(|_| r.denoiser == DenoiserKind::Learned)
+                    .map(|m| m.summary.objective);
                 for &kind in SamplerKind::all() {
-                    ui.selectable_value(&mut r.sampler, kind, kind.label());
+                    let fits = objective.is_none_or(|o| kind.fits(o));
+                    ui.add_enabled_ui(fits, |ui| ui.selectable_value(&mut r.sampler, kind, kind.label()))
+                        .response
+                        .on_disabled_hover_text(format!(
+                            "The model is trained by {}: it samples with {}",
+                            objective.map_or_else(String::new, |o| o.to_string()),
+                            objective.map_or_else(String::new, SamplerKind::names_for)
+                        ));
                 }
             })
             .response
@@ -297,7 +341,9 @@ fn options_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, command
             let label = ui.label("K");
             ui.add(egui::DragValue::new(&mut r.ddim_steps).range(1..=model.schedule.steps()))
                 .labelled_by(label.id)
-                .on_hover_text("DDIM steps, evenly spaced over T");
+                .on_hover_text("Steps, evenly spaced over T (Heun evaluates the network twice a step)");
+        }
+        if r.sampler.uses_eta() {
             ui.add(egui::Slider::new(&mut r.ddim_eta, 0.0..=1.0).text("η"))
                 .on_hover_text("0: deterministic; 1 with every step: DDPM with σ² = β̃_t");
         }
@@ -339,13 +385,17 @@ fn options_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, command
         }
         super::controls::gif_side_ui(ui, &mut settings.reverse.gif_side);
         sdedit_ui(ui, settings, model);
-        if matches!(sample_shape_of(&settings.reverse, model), Some(DataShape::Points) | None) {
+        if matches!(
+            sample_shape_of(&settings.reverse, model),
+            Some(DataShape::Points) | None
+        ) {
             ui.separator();
-            ui.checkbox(&mut settings.reverse.quality, "quality vs steps").on_hover_text(
-                "In place of the chain: SW2 of the model's samples from held-out data over the data's \
+            ui.checkbox(&mut settings.reverse.quality, "quality vs steps")
+                .on_hover_text(
+                    "In place of the chain: SW2 of the model's samples from held-out data over the data's \
                  noise floor, against network evaluations, for DDPM, DDIM and the probability-flow \
                  ODE (computed on the model thread)",
-            );
+                );
         }
     });
     // A row of its own: in the options' row the class and w pushed the speed slider past

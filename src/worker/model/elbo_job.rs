@@ -4,6 +4,7 @@ use super::Worker;
 use super::protocol::{ElboJob, ModelEvent};
 use crate::diffusion::{IdealDenoiser, Schedule};
 use crate::model::ModelError;
+use crate::model::Objective;
 use crate::model::elbo::{self, ElboRequest};
 use crate::model::sample::Denoiser;
 
@@ -80,6 +81,13 @@ impl Worker {
             .model
             .as_ref()
             .ok_or_else(|| ModelError::Data("no learned model yet: load weights or train one".into()))?;
+        if model.info.objective == Objective::FlowMatching {
+            return Err(ModelError::Data(
+                "a flow-matching model has no diffusion ELBO: its exact likelihood is under the ELBO \
+                 table"
+                    .into(),
+            ));
+        }
         let shape = model.network.architecture().data_shape();
         if shape.dim() != job.dim {
             return Err(ModelError::Data(format!(

@@ -7,12 +7,15 @@ use super::Worker;
 use super::protocol::{FlowJob, FlowOutcome, FlowRequest, ModelEvent};
 use crate::diffusion::ode::Tolerance;
 use crate::diffusion::{ReverseVariance, Schedule};
-use crate::model::flow::{density_grid, log_likelihoods};
+use crate::model::flow::{density_grid_for, log_likelihoods_for};
 use crate::model::sample::{Denoiser, ReverseChain, Sampler};
-use crate::model::{DataShape, ModelError};
+use crate::model::{DataShape, ModelError, Objective};
 
 /// The seed of the density view's samples.
 const SAMPLE_SEED: u64 = 1;
+/// Euler steps of a flow-matching model's samples beside its density (within 1.2× the
+/// noise floor on two moons; BENCHMARKS.md).
+const FLOW_SAMPLE_STEPS: usize = 100;
 
 impl Worker {
     /// Runs a flow job; a command arriving stops it (it is handled next).
@@ -47,6 +50,7 @@ impl Worker {
         let own = Schedule::new(&model.info.schedule)
             .map_err(|e| ModelError::Data(format!("the model's schedule: {e}")))?;
         let net = model.network.inference()?;
+        let objective = model.info.objective;
         let mut progress = super::stop_on_command(
             &self.events,
             &*self.wake,
@@ -57,7 +61,7 @@ impl Worker {
         let tol = Tolerance::LIKELIHOOD;
         match &job.request {
             FlowRequest::Points(x) => {
-                let flow = log_likelihoods(&net, &own, x, tol, &mut progress)?;
+                let flow = log_likelihoods_for(&net, &own, objective, x, tol, &mut progress)?;
                 Ok(FlowOutcome {
                     nfe_per_batch: flow.nfe_per_batch(),
                     log_p: flow.log_p,
@@ -70,17 +74,18 @@ impl Worker {
                 extent,
                 samples,
             } => {
-                let grid = density_grid(&net, &own, (*side, *extent), tol, &mut progress)?;
+                let grid = density_grid_for(&net, &own, objective, (*side, *extent), tol, &mut progress)?;
                 let batches = (side * side).div_ceil(crate::model::flow::LIKELIHOOD_BATCH);
                 let denoiser = Denoiser::Learned(net);
-                let samples = ReverseChain::from_noise(
-                    own,
-                    Sampler::Ddpm(ReverseVariance::default()),
-                    *samples,
-                    2,
-                    SAMPLE_SEED,
-                )
-                .run(&denoiser)?;
+                let sampler = match objective {
+                    Objective::Epsilon => Sampler::Ddpm(ReverseVariance::default()),
+                    Objective::FlowMatching => Sampler::FlowEuler {
+                        steps: FLOW_SAMPLE_STEPS,
+                    },
+                };
+                let samples = ReverseChain::from_noise(own, sampler, *samples, 2, SAMPLE_SEED)
+                    .for_objective(objective)?
+                    .run(&denoiser)?;
                 Ok(FlowOutcome {
                     nfe_per_batch: grid.nfe as f64 / batches.max(1) as f64,
                     log_p: grid.log_p,

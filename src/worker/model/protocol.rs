@@ -9,7 +9,7 @@ use crate::model::elbo::{ElboForm, ElboReport};
 use crate::model::quality::QualityChart;
 use crate::model::sample::{DenoiserKind, Frame, Sampler};
 use crate::model::train::{Evaluation, TrainSet, TrainSettings};
-use crate::model::{Architecture, Checkpoint, DataShape};
+use crate::model::{Architecture, Checkpoint, DataShape, Objective};
 
 /// A plain description of a model, for the window.
 #[derive(Clone, Debug, PartialEq)]
@@ -31,6 +31,8 @@ pub struct ModelSummary {
     /// A single-image model's photo size, `(height, width)`: it samples a canvas of any
     /// size ([`SampleJob::canvas`]); `None` for every other model.
     pub photo: Option<(usize, usize)>,
+    /// What it was trained to predict: `ε` (diffusion) or the velocity (flow matching).
+    pub objective: Objective,
 }
 
 impl ModelSummary {
@@ -48,6 +50,7 @@ impl ModelSummary {
                 Architecture::Patch(c) => Some(c.photo),
                 _ => None,
             },
+            objective: model.info.objective,
         }
     }
 }
@@ -257,6 +260,9 @@ pub struct QualityJob {
     pub reference: Vec<f64>,
     /// The samplers' seed.
     pub seed: u64,
+    /// Shipped weights of the other objective to chart beside the model (flow matching's
+    /// beside a diffusion model, or back).
+    pub other: Option<String>,
 }
 
 /// The paths of the first `n` samples of a chain run with `sampler` (the Reverse tab's
@@ -276,6 +282,9 @@ pub struct PathsJob {
     pub seed: u64,
     /// The chain's guidance.
     pub guidance: Option<ClassGuidance>,
+    /// Shipped weights to run instead of the learned model the worker holds (the other
+    /// objective's model of the same data: flow matching beside diffusion, or back).
+    pub shipped: Option<String>,
 }
 
 /// What a [`PathsJob`] computed: every frame's `t` and `x` (`n × d`), `t` decreasing.

@@ -4,9 +4,9 @@
 use super::Worker;
 use super::protocol::{ModelEvent, QualityJob};
 use crate::diffusion::Schedule;
-use crate::model::quality::{QualityChart, quality_chart};
+use crate::model::quality::{ChartModel, QualityChart, quality_chart};
 use crate::model::sample::Denoiser;
-use crate::model::{DataShape, ModelError};
+use crate::model::{DataShape, ModelError, shipped};
 
 impl Worker {
     /// Runs a quality job; a command arriving stops it (it is handled next).
@@ -37,6 +37,30 @@ impl Worker {
         let schedule = Schedule::new(&model.info.schedule)
             .map_err(|e| ModelError::Data(format!("the model's schedule: {e}")))?;
         let denoiser = Denoiser::Learned(model.network.inference()?);
+        let objective = model.info.objective;
+        // The other objective's shipped model of the same data, beside it.
+        let other = match &job.other {
+            Some(name) => {
+                let m = shipped::load(name)
+                    .ok_or_else(|| ModelError::Data(format!("no shipped weights '{name}'")))??;
+                let s = Schedule::new(&m.info.schedule)
+                    .map_err(|e| ModelError::Data(format!("the model's schedule: {e}")))?;
+                Some((Denoiser::Learned(m.network.inference()?), s, m.info.objective))
+            }
+            None => None,
+        };
+        let mut models = vec![ChartModel {
+            denoiser: &denoiser,
+            schedule: &schedule,
+            objective,
+        }];
+        if let Some((d, s, o)) = &other {
+            models.push(ChartModel {
+                denoiser: d,
+                schedule: s,
+                objective: *o,
+            });
+        }
         let mut progress = super::stop_on_command(
             &self.events,
             &*self.wake,
@@ -44,13 +68,6 @@ impl Worker {
             &mut self.pending,
             move |fraction| ModelEvent::QualityProgress { generation, fraction },
         );
-        quality_chart(
-            &denoiser,
-            &schedule,
-            &job.held_out,
-            &job.reference,
-            job.seed,
-            &mut progress,
-        )
+        quality_chart(&models, &job.held_out, &job.reference, job.seed, &mut progress)
     }
 }

@@ -7,7 +7,7 @@ use super::protocol::{ChainPaths, ChainStart, DenoiserChoice, ModelEvent, PathsJ
 use super::{Job, Worker};
 use crate::diffusion::{IdealDenoiser, Schedule};
 use crate::model::sample::{Denoiser, Frame, ReverseChain};
-use crate::model::{Checkpoint, DataShape, ModelError, Network};
+use crate::model::{Checkpoint, DataShape, ModelError, Network, shipped};
 
 pub(super) struct Sampling {
     pub(super) generation: u64,
@@ -118,6 +118,11 @@ impl Worker {
             _ => false,
         };
         let chain = if image { chain.clip_x0(-1.0, 1.0) } else { chain };
+        // A learned model's chain checks that the sampler fits what the model predicts.
+        let chain = match (&job.denoiser, &self.model) {
+            (DenoiserChoice::Learned, Some(m)) => chain.for_objective(m.info.objective)?,
+            _ => chain,
+        };
         let chain = chain.panic_at_step(job.panic_at_step);
         let n = chain.x().len() / dim;
         let denoiser = super::guided(denoiser, job.guidance.as_ref(), n, job.seed)?;
@@ -165,7 +170,18 @@ impl Worker {
     /// The whole paths of a [`PathsJob`]: its chain run to the end at once (a few samples:
     /// milliseconds for DDPM, tens of them for the probability flow).
     pub(super) fn paths(&self, job: PathsJob) -> Result<ChainPaths, ModelError> {
-        let mut sampling = self.start_sampling(SampleJob {
+        if let Some(name) = &job.shipped {
+            let model = shipped::load(name)
+                .ok_or_else(|| ModelError::Data(format!("no shipped weights '{name}'")))??;
+            let schedule = Schedule::new(&model.info.schedule)
+                .map_err(|e| ModelError::Data(format!("the model's schedule: {e}")))?;
+            let denoiser = Denoiser::Learned(model.network.inference()?);
+            let dim = model.network.architecture().data_shape().dim();
+            let chain = ReverseChain::from_noise(schedule, job.sampler, job.n, dim, job.seed)
+                .for_objective(model.info.objective)?;
+            return whole_paths(chain, &denoiser);
+        }
+        let sampling = self.start_sampling(SampleJob {
             generation: job.generation,
             denoiser: job.denoiser,
             sampler: job.sampler,
@@ -178,17 +194,21 @@ impl Worker {
             canvas: None,
             panic_at_step: None,
         })?;
-        let chain = &mut sampling.chain;
-        if chain.dim() != 2 {
-            return Err(ModelError::Data("paths are drawn for 2D points only".into()));
-        }
-        let mut frames = vec![(chain.t(), chain.x().to_vec())];
-        while let Some(frame) = chain.step(&sampling.denoiser)? {
-            frames.push((frame.t, frame.x));
-        }
-        Ok(ChainPaths {
-            frames,
-            nfe: chain.nfe(),
-        })
+        whole_paths(sampling.chain, &sampling.denoiser)
     }
+}
+
+/// Every frame of `chain` run to its end with `denoiser` (2D only).
+fn whole_paths(mut chain: ReverseChain, denoiser: &Denoiser) -> Result<ChainPaths, ModelError> {
+    if chain.dim() != 2 {
+        return Err(ModelError::Data("paths are drawn for 2D points only".into()));
+    }
+    let mut frames = vec![(chain.t(), chain.x().to_vec())];
+    while let Some(frame) = chain.step(denoiser)? {
+        frames.push((frame.t, frame.x));
+    }
+    Ok(ChainPaths {
+        frames,
+        nfe: chain.nfe(),
+    })
 }
