@@ -42,6 +42,10 @@ shots=(
     # the probability-flow ODE with DDPM's chain from the same x_T beside it.
     "density|--data two-moons --tab elbo --density --size 1280x720"
     "ode-paths|--data two-moons --tab reverse --sample --sampler ode --size 1280x720"
+    # Flow matching (the shipped fm-two-moons, Euler) paused at t = 400 beside the diffusion
+    # model's ODE, and the quality-vs-steps chart (about a minute).
+    "flow-matching|--data two-moons --tab reverse --sample --sampler euler --pause-at 400 --size 1280x720"
+    "quality|--data two-moons --tab reverse --quality --size 1280x720"
     # The VAE → VDM tab: the lecture's first chapter (the VAE, shipped weights), the
     # hierarchical VAE (chapter 5) and all three switches on (chapter 9), at 1280x720.
     "vae-two-moons|--deck lecture --chapter 1"

@@ -56,8 +56,8 @@ const fn method_color(method: Method) -> egui::Color32 {
         Method::Ddpm => theme::PATH_COLORS[0],
         Method::Ddim => theme::PATH_COLORS[1],
         Method::Ode => theme::PATH_COLORS[3],
-        Method::Euler => theme::PATH_COLORS[4],
-        Method::Heun => theme::PATH_COLORS[6],
+        Method::Euler => theme::PATH_COLORS[2],
+        Method::Heun => theme::PATH_COLORS[5],
     }
 }
 

@@ -245,7 +245,7 @@ fn beside_heading(beside: &BesidePaths, upto_t: usize) -> (String, String) {
 /// One line that never wraps (its text changes as the chain runs, and a second line would
 /// push the views down): Sample/Restart, Pause/Resume and Step, then the chain's progress,
 /// any warning and what runs — or, before the first chain, what Sample does.
-fn run_row_ui(ui: &mut egui::Ui, settings: &Settings, model: &Model, commands: &mut Vec<Command>) {
+fn run_row_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, commands: &mut Vec<Command>) {
     let chain = model.learning.chain.as_ref();
     let training = model.learning.training_running();
     ui.horizontal(|ui| {
@@ -285,6 +285,30 @@ fn run_row_ui(ui: &mut egui::Ui, settings: &Settings, model: &Model, commands: &
                 commands.push(Command::StepChain);
             }
         });
+        // Here, not in the options' row: there these wrapped it to a third line at 1280×720.
+        if matches!(sample_shape_of(&settings.reverse, model), Some(DataShape::Points) | None) {
+            let label = ui.label("beside").on_hover_text(
+                "Another sampler's paths, dashed, from the same x_T as the highlighted samples (the \
+                 same seed): the ODE's deterministic paths beside DDPM's random walk",
+            );
+            egui::ComboBox::from_id_salt("beside")
+                .selected_text(settings.reverse.beside.label())
+                .width(100.0)
+                .show_ui(ui, |ui| {
+                    for beside in Beside::ALL {
+                        ui.selectable_value(&mut settings.reverse.beside, beside, beside.label());
+                    }
+                })
+                .response
+                .labelled_by(label.id);
+        }
+        if matches!(sample_shape_of(&settings.reverse, model), Some(DataShape::Points) | None) {
+            ui.checkbox(&mut settings.reverse.quality, "quality vs steps").on_hover_text(
+                "In place of the chain: SW2 of the model's samples from held-out data over the data's \
+                 noise floor, against network evaluations, for DDPM, DDIM and the probability-flow \
+                 ODE, and flow matching's Euler and Heun (computed on the model thread)",
+            );
+        }
         ui.separator();
         match chain {
             Some(chain) => status_ui(ui, settings, model, chain),
@@ -347,22 +371,6 @@ fn options_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, command
             ui.add(egui::Slider::new(&mut r.ddim_eta, 0.0..=1.0).text("η"))
                 .on_hover_text("0: deterministic; 1 with every step: DDPM with σ² = β̃_t");
         }
-        if matches!(sample_shape_of(r, model), Some(DataShape::Points) | None) {
-            let label = ui.label("beside").on_hover_text(
-                "Another sampler's paths, dashed, from the same x_T as the highlighted samples (the \
-                 same seed): the ODE's deterministic paths beside DDPM's random walk",
-            );
-            egui::ComboBox::from_id_salt("beside")
-                .selected_text(r.beside.label())
-                .width(100.0)
-                .show_ui(ui, |ui| {
-                    for beside in Beside::ALL {
-                        ui.selectable_value(&mut r.beside, beside, beside.label());
-                    }
-                })
-                .response
-                .labelled_by(label.id);
-        }
         ui.separator();
         chain_options_ui(ui, settings, model);
         ui.separator();
@@ -385,18 +393,6 @@ fn options_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, command
         }
         super::controls::gif_side_ui(ui, &mut settings.reverse.gif_side);
         sdedit_ui(ui, settings, model);
-        if matches!(
-            sample_shape_of(&settings.reverse, model),
-            Some(DataShape::Points) | None
-        ) {
-            ui.separator();
-            ui.checkbox(&mut settings.reverse.quality, "quality vs steps")
-                .on_hover_text(
-                    "In place of the chain: SW2 of the model's samples from held-out data over the data's \
-                 noise floor, against network evaluations, for DDPM, DDIM and the probability-flow \
-                 ODE (computed on the model thread)",
-                );
-        }
     });
     // A row of its own: in the options' row the class and w pushed the speed slider past
     // the window's edge at 1280×720 (a slider with its label does not wrap as one).
