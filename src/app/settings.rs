@@ -364,8 +364,10 @@ pub enum Beside {
     Ddpm,
     /// The probability-flow ODE: the deterministic path the same `x_T` takes.
     ProbabilityFlow,
-    /// Flow matching (Euler, [`BESIDE_FLOW_STEPS`] steps): nearly straight paths (the
-    /// shipped flow-matching model of the data beside a diffusion model).
+    /// Flow matching (Euler, [`BESIDE_FLOW_STEPS`] steps; the shipped flow-matching model
+    /// of the data beside a diffusion model). Its conditional paths are straight, the
+    /// marginal ones it learned are not: they go in, then out (the straight path's
+    /// variance `(1 − τ)² + τ²` dips to ½ at `τ = ½`).
     FlowMatching,
 }
 
