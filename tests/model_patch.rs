@@ -293,6 +293,7 @@ fn photo_job(generation: u64, iterations: u64) -> Box<TrainJob> {
             iterations,
             ..TrainSettings::for_photo()
         },
+        objective: diffscope::model::Objective::Epsilon,
     })
 }
 

@@ -349,6 +349,7 @@ pub(crate) fn train_job(generation: u64, iterations: u64, lr: f32) -> Box<TrainJ
             seed: 1,
             ..TrainSettings::default()
         },
+        objective: diffscope::model::Objective::Epsilon,
     })
 }
 

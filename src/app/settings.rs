@@ -12,6 +12,7 @@ use crate::data::drawing::{Brush, DrawnPoints};
 use crate::diffusion::finite::{self, MAX_WINDOW_STATES, Preset, Transition};
 use crate::diffusion::schedule::{MAX_STEPS, MIN_STEPS};
 use crate::diffusion::{ReverseVariance, Schedule, ScheduleKind, ScheduleSpec};
+use crate::model::Objective;
 use crate::model::classes::ClassChoice;
 use crate::model::sample::Sampler;
 pub use crate::model::sample::{DenoiserKind, SamplerKind};
@@ -349,6 +350,8 @@ pub struct ReverseSettings {
     pub beside: Beside,
     /// The quality-vs-steps chart in place of the chain's views (2D learned model).
     pub quality: bool,
+    /// Training: diffusion (`ε`) or flow matching (2D data).
+    pub objective: Objective,
 }
 
 /// The chain shown beside the chain on screen, in x̂_0's place (2D): its first samples
@@ -496,6 +499,7 @@ impl Default for ReverseSettings {
             photo_train: PhotoTraining::default(),
             beside: Beside::default(),
             quality: false,
+            objective: Objective::Epsilon,
         }
     }
 }

@@ -2,8 +2,9 @@
 
 use super::DiffscopeApp;
 use super::reverse::TrainingView;
-use crate::model::Architecture;
+use crate::model::mlp::MlpConfig;
 use crate::model::train::{LABEL_DROPOUT, TrainSettings};
+use crate::model::{Architecture, Objective};
 use crate::scene::SceneError;
 use crate::scene::prepare::train_set;
 use crate::worker::model::{ModelCommand, TrainJob};
@@ -16,6 +17,10 @@ impl DiffscopeApp {
         }
         let r = &self.settings.reverse;
         let (set, architecture) = match train_set(&self.model.scene, r.train_seed) {
+            // Flow matching trains the 2D network unconditionally (the labels unused).
+            Ok((set, Architecture::Mlp2d(c))) if r.objective == Objective::FlowMatching => {
+                (set, Architecture::Mlp2d(MlpConfig { classes: 0, ..c }))
+            }
             Ok(x) => x,
             // The drawing's reason names it already.
             Err(e @ SceneError::DrawingTooSmall(_)) => {
@@ -37,7 +42,17 @@ impl DiffscopeApp {
                 c.crop,
                 c.crop
             ),
-            _ => format!("{} ({} examples, {})", set.name, set.len(), set.shape),
+            _ => format!(
+                "{} ({} examples, {}){}",
+                set.name,
+                set.len(),
+                set.shape,
+                if r.objective == Objective::FlowMatching {
+                    ", flow matching"
+                } else {
+                    ""
+                }
+            ),
         };
         // A photo trains with its own fields (batches of crops, its learning rate).
         let (lr, batch, iterations, ema) = match architecture {
@@ -66,12 +81,19 @@ impl DiffscopeApp {
             nan_loss_at_iteration: self.model.learning.faults.train_nan_loss_at_iteration,
         };
         let total = settings.iterations;
+        // Flow matching is for the 2D network; images train their denoisers.
+        let objective = if matches!(architecture, Architecture::Mlp2d(_)) {
+            r.objective
+        } else {
+            Objective::Epsilon
+        };
         let generation = self.job_id();
         self.ml.send(ModelCommand::Train(Box::new(TrainJob {
             generation,
             set,
             architecture,
             settings,
+            objective,
         })));
         let learning = &mut self.model.learning;
         // The worker runs one job at a time: a running chain stops here.

@@ -8,6 +8,7 @@ use crate::app::reverse::{LearnedOrigin, TrainingView};
 use crate::app::settings::{DenoiserKind, Settings, SourceChoice};
 use crate::app::{Command, Model};
 use crate::format::format_sig;
+use crate::model::Objective;
 use crate::model::patch::{PHOTO_SIDE, PatchConfig};
 use crate::scene::SceneData;
 use crate::scene::prepare::{ideal_shape, photo_size, shipped_flow_name, shipped_name};
@@ -259,6 +260,25 @@ pub fn training_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, co
             .labelled_by(label.id);
         ui.end_row();
     });
+    if matches!(model.scene.data, SceneData::Points(_)) {
+        ui.horizontal(|ui| {
+            let label = ui.label("objective");
+            egui::ComboBox::from_id_salt("objective")
+                .selected_text(r.objective.label())
+                .show_ui(ui, |ui| {
+                    for o in [Objective::Epsilon, Objective::FlowMatching] {
+                        ui.selectable_value(&mut r.objective, o, o.label());
+                    }
+                })
+                .response
+                .labelled_by(label.id)
+                .on_hover_text(
+                    "diffusion: regress ε on x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε (L_simple); flow matching: \
+                     regress the velocity ε − x_0 on x_τ = (1 − τ) x_0 + τ ε, τ ~ U(0, 1) (the same \
+                     network, unconditional; it samples with Euler or Heun)",
+                );
+        });
+    }
     let training = model.learning.training.as_ref();
     let running = training.is_some_and(TrainingView::running);
     ui.horizontal_wrapped(|ui| {

@@ -186,6 +186,8 @@ pub struct TrainJob {
     pub architecture: Architecture,
     /// Hyper-parameters.
     pub settings: TrainSettings,
+    /// What the network learns to predict (flow matching: 2D, unconditional).
+    pub objective: Objective,
 }
 
 /// What the UI asks of the worker.

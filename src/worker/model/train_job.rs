@@ -27,7 +27,9 @@ impl Worker {
             Network::new(job.architecture, job.settings.seed),
             job.set,
             job.settings,
-        ) {
+        )
+        .and_then(|t| t.with_objective(job.objective))
+        {
             Ok(trainer) => {
                 let now = Instant::now();
                 self.job = Some(Job::Train(Box::new(Training {
