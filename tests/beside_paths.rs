@@ -375,7 +375,7 @@ fn a_flow_matching_model_trains_in_the_window_and_samples_with_euler() {
     // more land within 0.15 of a data point than x_T did.
     let data = match &app.model.scene.data {
         diffscope::scene::SceneData::Points(p) => p.clone(),
-        _ => unreachable!("two moons are points"),
+        diffscope::scene::SceneData::Image(_) => unreachable!("two moons are points"),
     };
     let samples = diffscope::app::reverse::ChainView::points(&last.x);
     let near = diffscope::app::reverse::fraction_within(&samples, &data, 0.15);
