@@ -385,8 +385,8 @@ impl DiffscopeApp {
             }
             self.ml.send(ModelCommand::SetGuidance(g.weight));
         }
-        // Unless something else was chosen, the ODE's paths are shown beside DDPM's, and
-        // flow matching's (nearly straight) beside the diffusion model's ODE (curved).
+        // Unless something else was chosen, DDPM's chain is shown beside the ODE's, and the
+        // diffusion model's ODE beside flow matching's.
         let r = &mut self.settings.reverse;
         if r.sampler != before.reverse.sampler && r.beside == Beside::Off {
             match r.sampler {
