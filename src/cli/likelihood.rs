@@ -47,6 +47,17 @@ pub struct LikelihoodCmd {
     csv: Option<PathBuf>,
 }
 
+/// The 2D model `weights` (a file or shipped name), or the one-line reason: `what` is
+/// computed for 2D models only.
+pub(super) fn load_points_model(weights: &str, what: &str) -> Result<crate::model::Checkpoint> {
+    let model = load_weights(weights)?;
+    let shape = model.network.architecture().data_shape();
+    if shape != DataShape::Points {
+        bail!("{what} for 2D models; '{weights}' denoises {shape}");
+    }
+    Ok(model)
+}
+
 /// `diffscope likelihood`.
 pub(super) fn likelihood_cmd(cmd: &LikelihoodCmd) -> Result<()> {
     if cmd.n == 0 || cmd.n > MAX_N {
@@ -67,14 +78,7 @@ pub(super) fn likelihood_cmd(cmd: &LikelihoodCmd) -> Result<()> {
         }
         _ => bail!("likelihood takes 2D points: --dataset or --points"),
     };
-    let model = load_weights(&cmd.weights)?;
-    let shape = model.network.architecture().data_shape();
-    if shape != DataShape::Points {
-        bail!(
-            "the exact likelihood is computed for 2D models; '{}' denoises {shape}",
-            cmd.weights
-        );
-    }
+    let model = load_points_model(&cmd.weights, "the exact likelihood is computed")?;
     let own = Schedule::new(&model.info.schedule)?;
     let net = model.network.inference()?;
     let tol = Tolerance {

@@ -11,11 +11,10 @@ use clap::Args;
 use super::{DataArgs, DataSource};
 use crate::diffusion::Schedule;
 use crate::format::format_sig;
-use crate::model::DataShape;
 use crate::model::quality::{ChartModel, quality_chart};
 use crate::model::sample::Denoiser;
 use crate::model::train::TrainSet;
-use crate::scene::{load_points, load_weights};
+use crate::scene::load_points;
 
 /// `diffscope quality`.
 #[derive(Debug, Args)]
@@ -43,14 +42,7 @@ pub(super) fn quality_cmd(cmd: &QualityCmd) -> Result<()> {
         }
         _ => bail!("quality takes 2D points: --dataset or --points"),
     };
-    let model = load_weights(&cmd.weights)?;
-    let shape = model.network.architecture().data_shape();
-    if shape != DataShape::Points {
-        bail!(
-            "the quality chart is for 2D models; '{}' denoises {shape}",
-            cmd.weights
-        );
-    }
+    let model = super::likelihood::load_points_model(&cmd.weights, "the quality chart is drawn")?;
     let schedule = Schedule::new(&model.info.schedule)?;
     let denoiser = Denoiser::Learned(model.network.inference()?);
     let models = [ChartModel {

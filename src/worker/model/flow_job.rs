@@ -9,7 +9,7 @@ use crate::diffusion::ode::Tolerance;
 use crate::diffusion::{ReverseVariance, Schedule};
 use crate::model::flow::{density_grid_for, log_likelihoods_for};
 use crate::model::sample::{Denoiser, ReverseChain, Sampler};
-use crate::model::{DataShape, ModelError, Objective};
+use crate::model::{Checkpoint, DataShape, ModelError, Objective};
 
 /// The seed of the density view's samples.
 const SAMPLE_SEED: u64 = 1;
@@ -18,6 +18,24 @@ const SAMPLE_SEED: u64 = 1;
 const FLOW_SAMPLE_STEPS: usize = 100;
 
 impl Worker {
+    /// The 2D learned model the worker holds and its schedule, or why not: `what` is
+    /// computed for 2D models only (`the exact likelihood is computed`).
+    pub(super) fn points_model(&self, what: &str) -> Result<(&Checkpoint, Schedule), ModelError> {
+        let model = self
+            .model
+            .as_ref()
+            .ok_or_else(|| ModelError::Data("no learned model yet: load weights or train one".into()))?;
+        let shape = model.network.architecture().data_shape();
+        if shape != DataShape::Points {
+            return Err(ModelError::Data(format!(
+                "{what} for 2D models; this one denoises {shape}"
+            )));
+        }
+        let schedule = Schedule::new(&model.info.schedule)
+            .map_err(|e| ModelError::Data(format!("the model's schedule: {e}")))?;
+        Ok((model, schedule))
+    }
+
     /// Runs a flow job; a command arriving stops it (it is handled next).
     pub(super) fn flow(&mut self, job: &FlowJob) {
         let generation = job.generation;
@@ -37,18 +55,7 @@ impl Worker {
 
     fn flow_outcome(&mut self, job: &FlowJob) -> Result<FlowOutcome, ModelError> {
         let generation = job.generation;
-        let model = self
-            .model
-            .as_ref()
-            .ok_or_else(|| ModelError::Data("no learned model yet: load weights or train one".into()))?;
-        let shape = model.network.architecture().data_shape();
-        if shape != DataShape::Points {
-            return Err(ModelError::Data(format!(
-                "the exact likelihood is computed for 2D models; this one denoises {shape}"
-            )));
-        }
-        let own = Schedule::new(&model.info.schedule)
-            .map_err(|e| ModelError::Data(format!("the model's schedule: {e}")))?;
+        let (model, own) = self.points_model("the exact likelihood is computed")?;
         let net = model.network.inference()?;
         let objective = model.info.objective;
         let mut progress = super::stop_on_command(

@@ -6,7 +6,7 @@ use super::protocol::{ModelEvent, QualityJob};
 use crate::diffusion::Schedule;
 use crate::model::quality::{ChartModel, QualityChart, quality_chart};
 use crate::model::sample::Denoiser;
-use crate::model::{DataShape, ModelError, shipped};
+use crate::model::{ModelError, shipped};
 
 impl Worker {
     /// Runs a quality job; a command arriving stops it (it is handled next).
@@ -24,18 +24,7 @@ impl Worker {
 
     fn quality_chart(&mut self, job: &QualityJob) -> Result<Option<QualityChart>, ModelError> {
         let generation = job.generation;
-        let model = self
-            .model
-            .as_ref()
-            .ok_or_else(|| ModelError::Data("no learned model yet: load weights or train one".into()))?;
-        let shape = model.network.architecture().data_shape();
-        if shape != DataShape::Points {
-            return Err(ModelError::Data(format!(
-                "the quality chart is drawn for 2D models; this one denoises {shape}"
-            )));
-        }
-        let schedule = Schedule::new(&model.info.schedule)
-            .map_err(|e| ModelError::Data(format!("the model's schedule: {e}")))?;
+        let (model, schedule) = self.points_model("the quality chart is drawn")?;
         let denoiser = Denoiser::Learned(model.network.inference()?);
         let objective = model.info.objective;
         // The other objective's shipped model of the same data, beside it.
