@@ -167,6 +167,23 @@ fn beside_in(app: &DiffscopeApp) -> bool {
     })
 }
 
+/// Picks `label` in the "beside" menu, as a user does.
+fn pick_beside(harness: &mut egui_kittest::Harness<'_, DiffscopeApp>, label: &str) {
+    harness.get_by_role_and_label(Role::ComboBox, "beside").click();
+    harness.run_steps(2);
+    harness.get_by_label(label).click();
+    harness.run_steps(3);
+}
+
+/// Whether the chain on screen shows nothing beside it.
+fn no_beside(app: &DiffscopeApp) -> bool {
+    app.model
+        .learning
+        .chain
+        .as_ref()
+        .is_some_and(|c| c.beside.is_none())
+}
+
 #[test]
 fn picking_the_ode_sampler_shows_ddpm_beside_it_from_the_same_x_t_with_the_nfe() {
     let mut harness = harness_with(settings());
@@ -205,38 +222,11 @@ fn picking_the_ode_sampler_shows_ddpm_beside_it_from_the_same_x_t_with_the_nfe()
         "DDPM takes x̂_0's place"
     );
     // None beside: x̂_0 comes back; DDPM beside DDPM is nothing.
-    harness.get_by_role_and_label(Role::ComboBox, "beside").click();
-    harness.run_steps(2);
-    harness.get_by_label("none").click();
-    harness.run_steps(3);
-    assert!(
-        harness
-            .state()
-            .model
-            .learning
-            .chain
-            .as_ref()
-            .unwrap()
-            .beside
-            .is_none()
-    );
+    pick_beside(&mut harness, "none");
+    assert!(no_beside(harness.state()));
     assert!(harness.query_by_label("x̂_0 view").is_some());
-    harness.get_by_role_and_label(Role::ComboBox, "beside").click();
-    harness.run_steps(2);
-    harness.get_by_label("ODE paths").click();
-    harness.run_steps(3);
-    assert!(
-        harness
-            .state()
-            .model
-            .learning
-            .chain
-            .as_ref()
-            .unwrap()
-            .beside
-            .is_none(),
-        "the ODE beside the ODE is not drawn"
-    );
+    pick_beside(&mut harness, "ODE paths");
+    assert!(no_beside(harness.state()), "the ODE beside the ODE is not drawn");
     // DDPM on screen, the ODE beside it (the finished chain stays; the paths are asked).
     harness.get_by_role_and_label(Role::ComboBox, "sampler").click();
     harness.run_steps(2);
