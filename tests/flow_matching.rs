@@ -150,7 +150,8 @@ fn the_ode_likelihood_of_the_mixture_is_its_analytic_density() {
         flow.stats.nfe, flow.stats.accepted, flow.stats.rejected
     );
     assert!(worst < 1e-3, "worst error {worst} nats");
-    assert!(flow.stats.nfe < 2000, "{} evaluations", flow.stats.nfe);
+    // Evaluations per point (each point is solved on its own).
+    assert!(flow.stats.nfe < 2000 * 100, "{} evaluations", flow.stats.nfe);
 }
 
 /// `x(τ = 0)` from `x(τ = 1)` by `k` evenly spaced Euler or Heun steps of the exact

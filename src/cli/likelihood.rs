@@ -93,8 +93,8 @@ pub(super) fn likelihood_cmd(cmd: &LikelihoodCmd) -> Result<()> {
     let nll = flow.nll();
     eprintln!(
         "NLL ({}, RK45 at rtol = atol = {}, '{}' ({objective}) on {} points of {data_name}): {} nats \
-         per point, {} bits/dim; {} network evaluations with the trace per batch of ≤ {} ({} steps, {} \
-         rejected; {:.1} s)",
+         per point, {} bits/dim; {} network evaluations with the trace per point, each point solved on \
+         its own ({} steps, {} rejected in all; {:.1} s)",
         match objective {
             crate::model::Objective::Epsilon => "probability-flow ODE",
             crate::model::Objective::FlowMatching => "flow-matching ODE",
@@ -104,8 +104,7 @@ pub(super) fn likelihood_cmd(cmd: &LikelihoodCmd) -> Result<()> {
         points.len(),
         format_sig(nll, 6),
         format_sig(nll / (2.0 * std::f64::consts::LN_2), 5),
-        format_sig(flow.nfe_per_batch(), 4),
-        crate::model::flow::LIKELIHOOD_BATCH,
+        format_sig(flow.nfe_per_point(), 4),
         flow.steps.accepted,
         flow.steps.rejected,
         seconds
@@ -130,11 +129,11 @@ pub(super) fn likelihood_cmd(cmd: &LikelihoodCmd) -> Result<()> {
         let mass: f64 = grid.log_p.iter().map(|l| l.exp() * cell).sum();
         eprintln!(
             "density on a {side} × {side} grid over [−{extent}, {extent}]²: log p from {} to {}, mass {} \
-             in the view; {} network evaluations with the trace ({:.1} s)",
+             in the view; {} network evaluations with the trace per point ({:.1} s)",
             format_sig(lo, 4),
             format_sig(hi, 4),
             format_sig(mass, 4),
-            grid.nfe,
+            format_sig(grid.nfe_per_point, 4),
             start.elapsed().as_secs_f64()
         );
         rows.extend((0..side * side).map(|i| {

@@ -19,8 +19,8 @@
 //! every `τ`.
 
 use super::Real;
-use super::ode::{OdeError, Tolerance, solve};
-use super::prob_flow::{FlowLikelihood, IsotropicMixture, augmented_state, points_of_state};
+use super::ode::{OdeError, Tolerance, solve_each};
+use super::prob_flow::{FlowLikelihood, IsotropicMixture, augmented_state, points_of_state, systems};
 
 /// `(α_τ, σ_τ) = (1 − τ, τ)`, the straight path's coefficients.
 #[must_use]
@@ -82,11 +82,32 @@ pub trait VelocityField {
         v: &mut [f64],
         div: &mut [f64],
     ) -> Result<(), Self::Error>;
+
+    /// [`Self::velocity_and_divergence`] with a time per point (`taus.len() = n`): the
+    /// likelihood's points each move at their own pace. By default one point at a time.
+    ///
+    /// # Errors
+    /// As [`Self::velocity_and_divergence`].
+    fn velocity_and_divergence_each(
+        &mut self,
+        x: &[f64],
+        taus: &[f64],
+        v: &mut [f64],
+        div: &mut [f64],
+    ) -> Result<(), Self::Error> {
+        let d = self.dim();
+        for (i, &tau) in taus.iter().enumerate() {
+            let at = i * d..(i + 1) * d;
+            self.velocity_and_divergence(&x[at.clone()], tau, &mut v[at], &mut div[i..=i])?;
+        }
+        Ok(())
+    }
 }
 
 /// `log p_0(x)` of the points `x` (`n × dim`) under the flow of `field`: the state
 /// `(x, Δ log p)` per point integrated from `τ = 0` to `1` at `tol` with the exact
-/// divergence (module docs).
+/// divergence (module docs), each point with its own steps ([`solve_each`], all points in
+/// flight at once).
 ///
 /// # Errors
 /// The model's or the solver's.
@@ -95,20 +116,39 @@ pub fn log_likelihood<F: VelocityField>(
     x: &[f64],
     tol: Tolerance,
 ) -> Result<FlowLikelihood, F::Error> {
+    let n = x.len() / field.dim();
+    log_likelihood_with(field, x, tol, n.max(1), &mut |_| true)
+}
+
+/// [`log_likelihood`] with `slots` points in flight at once, telling `progress` how many
+/// points are done after each network evaluation (`false` cancels).
+///
+/// # Errors
+/// The model's or the solver's, or [`OdeError::Cancelled`].
+pub fn log_likelihood_with<F: VelocityField>(
+    field: &mut F,
+    x: &[f64],
+    tol: Tolerance,
+    slots: usize,
+    progress: &mut dyn FnMut(usize) -> bool,
+) -> Result<FlowLikelihood, F::Error> {
     let d = field.dim();
-    let n = x.len() / d;
     let y0 = augmented_state(x, d);
-    let (mut pts, mut v, mut div) = (vec![0.0; n * d], vec![0.0; n * d], vec![0.0; n]);
-    let mut f = |tau: f64, y: &[f64], dy: &mut [f64]| -> Result<(), F::Error> {
+    let (mut pts, mut v, mut div) = (Vec::new(), Vec::new(), Vec::new());
+    let mut f = |taus: &[f64], y: &[f64], dy: &mut [f64]| -> Result<(), F::Error> {
+        let n = taus.len();
+        pts.resize(n * d, 0.0);
+        v.resize(n * d, 0.0);
+        div.resize(n, 0.0);
         points_of_state(y, d, &mut pts);
-        field.velocity_and_divergence(&pts, tau, &mut v, &mut div)?;
+        field.velocity_and_divergence_each(&pts, taus, &mut v, &mut div)?;
         for (i, out) in dy.chunks_exact_mut(d + 1).enumerate() {
             out[..d].copy_from_slice(&v[i * d..(i + 1) * d]);
             out[d] = div[i];
         }
         Ok(())
     };
-    let (y, stats) = solve(&mut f, (0.0, 1.0), y0, tol, d + 1)?;
+    let (y, stats) = solve_each(&mut f, (0.0, 1.0), &y0, tol, systems(d, slots), progress)?;
     Ok(FlowLikelihood::at_noise_end(&y, d, stats))
 }
 

@@ -19,7 +19,7 @@
 //! steps spread evenly over the noise levels that matter.
 
 use super::Schedule;
-use super::ode::{Dopri, OdeError, OdeStats, Tolerance, solve};
+use super::ode::{Dopri, OdeError, OdeStats, Systems, Tolerance, solve_each};
 
 /// `(α_λ, σ_λ) = (√sigmoid(λ), √sigmoid(−λ))`, accurate at both ends.
 #[must_use]
@@ -141,6 +141,26 @@ pub trait EpsField {
         eps: &mut [f64],
         trace: &mut [f64],
     ) -> Result<(), Self::Error>;
+
+    /// [`Self::eps_and_trace`] with a noise level per point (`levels.len() = n`): the
+    /// likelihood's points each move at their own pace. By default one point at a time.
+    ///
+    /// # Errors
+    /// As [`Self::eps_and_trace`].
+    fn eps_and_trace_each(
+        &mut self,
+        x: &[f64],
+        levels: &[Level],
+        eps: &mut [f64],
+        trace: &mut [f64],
+    ) -> Result<(), Self::Error> {
+        let d = self.dim();
+        for (i, &level) in levels.iter().enumerate() {
+            let at = i * d..(i + 1) * d;
+            self.eps_and_trace(&x[at.clone()], level, &mut eps[at], &mut trace[i..=i])?;
+        }
+        Ok(())
+    }
 }
 
 /// The flow's velocity `dx/dλ = ½σ² x − ½σ ε̂` into `out`.
@@ -165,12 +185,13 @@ pub struct FlowLikelihood {
     pub log_p: Vec<f64>,
     /// Where each point's flow ends at `λ_T` (`n × dim`).
     pub x_noise: Vec<f64>,
-    /// The solver's work (one batch).
+    /// The solver's work, summed over the points (each solved on its own).
     pub stats: OdeStats,
 }
 
 /// `log p(x)` of the points `x` (`n × dim`) under the flow of `field`, integrated from
-/// `λ_1` to `λ_T` at `tol` with the exact divergence.
+/// `λ_1` to `λ_T` at `tol` with the exact divergence, each point with its own steps
+/// ([`solve_each`], all points in flight at once).
 ///
 /// # Errors
 /// The model's or the solver's.
@@ -180,20 +201,42 @@ pub fn log_likelihood<F: EpsField>(
     x: &[f64],
     tol: Tolerance,
 ) -> Result<FlowLikelihood, F::Error> {
+    let n = x.len() / field.dim();
+    log_likelihood_with(field, time, x, tol, n.max(1), &mut |_| true)
+}
+
+/// [`log_likelihood`] with `slots` points in flight at once, telling `progress` how many
+/// points are done after each network evaluation (`false` cancels).
+///
+/// # Errors
+/// The model's or the solver's, or [`OdeError::Cancelled`].
+pub fn log_likelihood_with<F: EpsField>(
+    field: &mut F,
+    time: &LogSnrTime,
+    x: &[f64],
+    tol: Tolerance,
+    slots: usize,
+    progress: &mut dyn FnMut(usize) -> bool,
+) -> Result<FlowLikelihood, F::Error> {
     let d = field.dim();
-    let n = x.len() / d;
     // The state: each point's d values and its accumulated ∫ ∇·(dx/dλ) dλ.
     let y0 = augmented_state(x, d);
-    let (mut pts, mut eps, mut trace) = (vec![0.0; n * d], vec![0.0; n * d], vec![0.0; n]);
-    let mut f = |lambda: f64, y: &[f64], dy: &mut [f64]| -> Result<(), F::Error> {
+    let (mut pts, mut eps, mut trace, mut levels) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut f = |lambdas: &[f64], y: &[f64], dy: &mut [f64]| -> Result<(), F::Error> {
+        let n = lambdas.len();
+        pts.resize(n * d, 0.0);
+        eps.resize(n * d, 0.0);
+        trace.resize(n, 0.0);
         points_of_state(y, d, &mut pts);
-        let level = Level {
+        levels.clear();
+        levels.extend(lambdas.iter().map(|&lambda| Level {
             lambda,
             step: time.step_at(lambda),
-        };
-        field.eps_and_trace(&pts, level, &mut eps, &mut trace)?;
-        let (_, sigma) = alpha_sigma(lambda);
+        }));
+        field.eps_and_trace_each(&pts, &levels, &mut eps, &mut trace)?;
         for (i, out) in dy.chunks_exact_mut(d + 1).enumerate() {
+            let lambda = lambdas[i];
+            let (_, sigma) = alpha_sigma(lambda);
             velocity(
                 lambda,
                 &pts[i * d..(i + 1) * d],
@@ -205,8 +248,18 @@ pub fn log_likelihood<F: EpsField>(
         Ok(())
     };
     let span = (time.data_end(), time.noise_end());
-    let (y, stats) = solve(&mut f, span, y0, tol, d + 1)?;
+    let (y, stats) = solve_each(&mut f, span, &y0, tol, systems(d, slots), progress)?;
     Ok(FlowLikelihood::at_noise_end(&y, d, stats))
+}
+
+/// A likelihood ODE's systems: a point's `d` values and its `Δ log p`, an accumulator
+/// ([`Systems::accumulators`]), `slots` at a time.
+pub(super) fn systems(d: usize, slots: usize) -> Systems {
+    Systems {
+        block: d + 1,
+        slots,
+        accumulators: 1,
+    }
 }
 
 /// A likelihood ODE's state for the points `x` (`n × d`): each point's `d` values followed

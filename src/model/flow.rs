@@ -10,8 +10,8 @@ use super::sample::Denoiser;
 use super::{Inference, ModelError, Objective};
 use crate::diffusion::IdealDenoiser;
 use crate::diffusion::flow_matching;
-use crate::diffusion::ode::{OdeStats, Tolerance};
-use crate::diffusion::prob_flow::{EpsField, FlowLikelihood, Level, LogSnrTime, alpha_sigma, log_likelihood};
+use crate::diffusion::ode::{OdeError, OdeStats, Tolerance};
+use crate::diffusion::prob_flow::{EpsField, Level, LogSnrTime, alpha_sigma, log_likelihood_with};
 
 /// A denoiser asked at the flow's noise levels: a network at the fractional step of its
 /// own schedule, the ideal denoiser at `(α_λ, σ_λ)`.
@@ -103,6 +103,16 @@ impl EpsField for DenoiserField<'_> {
         eps: &mut [f64],
         trace: &mut [f64],
     ) -> Result<(), ModelError> {
+        self.eps_and_trace_each(x, &vec![level; trace.len()], eps, trace)
+    }
+
+    fn eps_and_trace_each(
+        &mut self,
+        x: &[f64],
+        levels: &[Level],
+        eps: &mut [f64],
+        trace: &mut [f64],
+    ) -> Result<(), ModelError> {
         let Source::Network(Inference::Mlp(net)) = self.source else {
             return Err(ModelError::Data(match self.source {
                 Source::Ideal(_) => "the ideal denoiser's flow has no density: its data are a mixture of \
@@ -118,7 +128,8 @@ impl EpsField for DenoiserField<'_> {
                     .into(),
             }));
         };
-        let (out, tr) = net.eps_and_trace(&to_f32(x), level.step as f32)?;
+        let steps: Vec<f32> = levels.iter().map(|l| l.step as f32).collect();
+        let (out, tr) = net.eps_and_trace_each(&to_f32(x), &steps)?;
         check_len(out.len(), x.len())?;
         check_len(tr.len() * self.dim, x.len())?;
         for (e, v) in eps.iter_mut().zip(out) {
@@ -131,20 +142,19 @@ impl EpsField for DenoiserField<'_> {
     }
 }
 
-/// Points per ODE solve of [`log_likelihoods`]: each batch moves at its hardest point's
-/// pace, so smaller batches adapt better; larger ones use the matrix products better.
-pub const LIKELIHOOD_BATCH: usize = 250;
+/// Points in flight at once in [`log_likelihoods`]: each moves at its own pace, and a
+/// finished point's slot takes the next ([`crate::diffusion::ode::solve_each`]), so this
+/// is the rows of each network evaluation (enough for the matrix products to run at
+/// speed) and has no effect on the results.
+pub const LIKELIHOOD_SLOTS: usize = 500;
 
 /// The flow's log-likelihoods of many points.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Likelihoods {
     /// `log p(x)` per point, in nats.
     pub log_p: Vec<f64>,
-    /// Network evaluations, summed over the batches (each with the Jacobian's trace).
-    pub nfe: usize,
-    /// Batches solved.
-    pub batches: usize,
-    /// Accepted and rejected steps, summed.
+    /// Accepted and rejected steps and network evaluations (each with the Jacobian's
+    /// trace), summed over the points.
     pub steps: OdeStats,
 }
 
@@ -155,17 +165,17 @@ impl Likelihoods {
         -self.log_p.iter().sum::<f64>() / self.log_p.len().max(1) as f64
     }
 
-    /// Network evaluations per batch (the cost of one solve).
+    /// Network evaluations per point (each point's ODE solve), on average.
     #[must_use]
-    pub fn nfe_per_batch(&self) -> f64 {
-        self.nfe as f64 / self.batches.max(1) as f64
+    pub fn nfe_per_point(&self) -> f64 {
+        self.steps.nfe as f64 / self.log_p.len().max(1) as f64
     }
 }
 
 /// `log p_θ(x)` of the 2D points `x` (`n × 2`) under the probability flow of the ε-network
-/// `net` trained under `own`, at `tol`, in batches of [`LIKELIHOOD_BATCH`]. `progress` is
-/// told the fraction done after each batch and cancels by returning `false`.
-/// ([`log_likelihoods_for`] with [`Objective::Epsilon`].)
+/// `net` trained under `own`, at `tol`, each point with its own steps,
+/// [`LIKELIHOOD_SLOTS`] at a time. `progress` is told the fraction of points done and
+/// cancels by returning `false`. ([`log_likelihoods_for`] with [`Objective::Epsilon`].)
 ///
 /// # Errors
 /// A network that is not 2D, a schedule with zero terminal SNR, a solver failure or a
@@ -180,12 +190,9 @@ pub fn log_likelihoods(
     log_likelihoods_for(net, own, Objective::Epsilon, x, tol, progress)
 }
 
-/// One batch's likelihood solve, of either objective's ODE.
-type SolveBatch<'a> = Box<dyn FnMut(&[f64]) -> Result<FlowLikelihood, ModelError> + 'a>;
-
 /// [`log_likelihoods`] of a network trained with `objective`: a diffusion model's by its
 /// probability flow, a flow-matching model's by its own ODE from `τ = 0` to `1`
-/// ([`flow_matching::log_likelihood`], the network at `s = τ·T` of `own`'s `T`).
+/// ([`flow_matching::log_likelihood_with`], the network at `s = τ·T` of `own`'s `T`).
 ///
 /// # Errors
 /// As [`log_likelihoods`].
@@ -200,37 +207,27 @@ pub fn log_likelihoods_for(
     if !x.len().is_multiple_of(2) {
         return Err(ModelError::Data(format!("{} values are not 2D points", x.len())));
     }
-    let mut solve_batch: SolveBatch<'_> = match objective {
+    let total = (x.len() / 2).max(1) as f64;
+    let mut done = |points: usize| progress(points as f64 / total);
+    let flow = match objective {
         Objective::Epsilon => {
             let time = LogSnrTime::new(own)?;
             let mut field = DenoiserField::network(net, 2);
-            Box::new(move |batch| log_likelihood(&mut field, &time, batch, tol))
+            log_likelihood_with(&mut field, &time, x, tol, LIKELIHOOD_SLOTS, &mut done)
         }
         Objective::FlowMatching => {
             let mut field = NetworkVelocity::new(net, own.steps(), 2);
-            Box::new(move |batch| flow_matching::log_likelihood(&mut field, batch, tol))
+            flow_matching::log_likelihood_with(&mut field, x, tol, LIKELIHOOD_SLOTS, &mut done)
         }
     };
-    let mut out = Likelihoods {
-        log_p: Vec::with_capacity(x.len() / 2),
-        nfe: 0,
-        batches: 0,
-        steps: OdeStats::default(),
-    };
-    let batches = x.chunks(2 * LIKELIHOOD_BATCH);
-    let total = batches.len();
-    for (i, batch) in batches.enumerate() {
-        let flow = solve_batch(batch)?;
-        out.log_p.extend(flow.log_p);
-        out.nfe += flow.stats.nfe;
-        out.steps.accepted += flow.stats.accepted;
-        out.steps.rejected += flow.stats.rejected;
-        out.batches += 1;
-        if !progress((i + 1) as f64 / total as f64) {
-            return Err(ModelError::Data("the likelihood was cancelled".into()));
-        }
-    }
-    Ok(out)
+    let flow = flow.map_err(|e| match e {
+        ModelError::Ode(OdeError::Cancelled) => ModelError::Data("the likelihood was cancelled".into()),
+        e => e,
+    })?;
+    Ok(Likelihoods {
+        log_p: flow.log_p,
+        steps: flow.stats,
+    })
 }
 
 /// The flow's log density on a square grid of cell centres.
@@ -242,8 +239,8 @@ pub struct DensityGrid {
     pub extent: f64,
     /// `log p` per cell in nats, row-major from the top row (largest `y`).
     pub log_p: Vec<f64>,
-    /// Network evaluations (each with the Jacobian's trace), summed over the batches.
-    pub nfe: usize,
+    /// Network evaluations per cell (each with the Jacobian's trace), on average.
+    pub nfe_per_point: f64,
 }
 
 impl DensityGrid {
@@ -293,7 +290,7 @@ pub fn density_grid_for(
     Ok(DensityGrid {
         side,
         extent,
+        nfe_per_point: flow.nfe_per_point(),
         log_p: flow.log_p,
-        nfe: flow.nfe,
     })
 }

@@ -160,6 +160,16 @@ impl VelocityField for NetworkVelocity<'_> {
         v: &mut [f64],
         div: &mut [f64],
     ) -> Result<(), ModelError> {
+        self.velocity_and_divergence_each(x, &vec![tau; div.len()], v, div)
+    }
+
+    fn velocity_and_divergence_each(
+        &mut self,
+        x: &[f64],
+        taus: &[f64],
+        v: &mut [f64],
+        div: &mut [f64],
+    ) -> Result<(), ModelError> {
         let Inference::Mlp(net) = self.net else {
             return Err(ModelError::Data(
                 "the exact likelihood is computed for 2D models (its divergence takes one \
@@ -167,8 +177,8 @@ impl VelocityField for NetworkVelocity<'_> {
                     .into(),
             ));
         };
-        let s = (tau * self.steps as f64) as f32;
-        let (out, tr) = net.eps_and_trace(&to_f32(x), s)?;
+        let steps: Vec<f32> = taus.iter().map(|&tau| (tau * self.steps as f64) as f32).collect();
+        let (out, tr) = net.eps_and_trace_each(&to_f32(x), &steps)?;
         copy_out(&out, v)?;
         copy_out(&tr, div)
     }

@@ -225,18 +225,61 @@ simd_fn! {
 }
 
 simd_fn! {
-    /// GELU with its two tangents in place (the 2D model's exact divergence): each value
-    /// `v` becomes `GELU(v)` and the tangents at its index `GELU'(v)·d`, one `erf` and one
-    /// `exp` for both.
-    pub fn gelu_with_tangents<'a>(values: &'a mut [f32], dx: &'a mut [f32], dy: &'a mut [f32]) {
+    /// Bias + GELU with its two tangents (the 2D model's exact divergence) in place, plus
+    /// an optional residual. `m` holds `[z; dx; dy]` (each `rows × bias.len()`); with
+    /// `v = z + b` it becomes `[r + GELU(v); r_x + GELU'(v)·dx; r_y + GELU'(v)·dy]`
+    /// (`residual` in the same layout, or empty for none): one `erf` and one `exp` per value.
+    pub fn bias_gelu_with_tangents<'a>(m: &'a mut [f32], bias: &'a [f32], residual: &'a [f32]) {
         const INV_SQRT_2PI: f32 = 0.398_942_3;
-        for ((v, a), b) in values.iter_mut().zip(dx.iter_mut()).zip(dy.iter_mut()) {
-            let (erf, gauss) = half_erf_and_gauss(*v);
-            let phi = 0.5 * (1.0 + erf);
-            let grad = phi + *v * gauss * INV_SQRT_2PI;
-            *a *= grad;
-            *b *= grad;
-            *v *= phi;
+        let cols = bias.len();
+        let (values, tangents) = m.split_at_mut(m.len() / 3);
+        let (dx, dy) = tangents.split_at_mut(values.len());
+        let rows = values
+            .chunks_exact_mut(cols)
+            .zip(dx.chunks_exact_mut(cols))
+            .zip(dy.chunks_exact_mut(cols));
+        for ((v_row, x_row), y_row) in rows {
+            for (((v, dx), dy), b) in v_row.iter_mut().zip(x_row).zip(y_row).zip(bias) {
+                let z = *v + b;
+                let (erf, gauss) = half_erf_and_gauss(z);
+                let phi = 0.5 * (1.0 + erf);
+                let grad = phi + z * gauss * INV_SQRT_2PI;
+                *v = z * phi;
+                *dx *= grad;
+                *dy *= grad;
+            }
+        }
+        if !residual.is_empty() {
+            for (o, r) in m.iter_mut().zip(residual) {
+                *o += r;
+            }
+        }
+    }
+}
+
+simd_fn! {
+    /// The tangents of the 2D model's (x, y) embedding: `emb` is `n × 3e` (each row's x,
+    /// y and t embeddings), `scales` holds `s·f_k` (`e/2` values, the input scale times
+    /// each frequency), and `out` (`2n × e`) gets `d emb(s·v)/dv = s·f·[cos, −sin]` of x in
+    /// rows `0..n` and of y in rows `n..2n`.
+    pub fn embed_tangents<'a>(emb: &'a [f32], scales: &'a [f32], out: &'a mut [f32]) {
+        let half = scales.len();
+        let e = 2 * half;
+        let n = emb.len() / (3 * e);
+        let (out_x, out_y) = out.split_at_mut(n * e);
+        for ((row, dx), dy) in emb
+            .chunks_exact(3 * e)
+            .zip(out_x.chunks_exact_mut(e))
+            .zip(out_y.chunks_exact_mut(e))
+        {
+            for (src, dst) in [(&row[..e], dx), (&row[e..2 * e], dy)] {
+                let (sin, cos) = src.split_at(half);
+                let (d_sin, d_cos) = dst.split_at_mut(half);
+                for ((((ds, dc), s), c), k) in d_sin.iter_mut().zip(d_cos).zip(sin).zip(cos).zip(scales) {
+                    *ds = k * c;
+                    *dc = -k * s;
+                }
+            }
         }
     }
 }

@@ -17,7 +17,7 @@
 
 use candle_core::{Device, Tensor, Var};
 
-use super::ops::{BiasGelu, Embed, Linear, ResidualBiasGelu, tensor_vec};
+use super::ops::{BiasGelu, Embed, Linear, ResidualBiasGelu, ResidualGeluTangents, tensor_vec, with_values};
 use super::params::Param;
 use super::{ModelError, kernels};
 use crate::diffusion::noise::StreamKey;
@@ -190,14 +190,30 @@ impl Mlp2d {
         let w0_x = tensors[0].narrow(1, 0, e)?.t()?.contiguous()?;
         let w0_y = tensors[0].narrow(1, e, e)?.t()?.contiguous()?;
         let w0_t = self.params[0].data.clone();
+        let w0_all = tensors[0].t()?.contiguous()?;
+        // The first layer's bias in the likelihood's forward pass: b_0, plus the ∅ row of
+        // a class-conditional model (its unconditional branch).
+        let mut first_bias = self.params[1].data.clone();
+        if self.config.classes > 0 {
+            let table = &tensors[4 + 2 * self.config.blocks];
+            let empty = tensor_vec(&super::classes::rows(table, &[], 1)?)?;
+            for (b, c) in first_bias.iter_mut().zip(empty) {
+                *b += c;
+            }
+        }
+        let freqs = kernels::frequencies(e);
+        let tangent_scales = freqs.iter().map(|f| INPUT_SCALE * f).collect();
         Ok(MlpInference {
             config: self.config,
             tensors,
+            w0_all,
             w0_xy,
             w0_x,
             w0_y,
             w0_t,
-            freqs: kernels::frequencies(e),
+            first_bias,
+            tangent_scales,
+            freqs,
         })
     }
 }
@@ -211,11 +227,17 @@ const PARALLEL_MIN_ROWS: usize = 256;
 pub struct MlpInference {
     config: MlpConfig,
     tensors: Vec<Tensor>,
+    /// `W_0ᵀ` (`3e × h`, contiguous): the first layer of a batch at a step per point.
+    w0_all: Tensor,
     w0_xy: Tensor,
     /// The x and y blocks of `w0_xy` (contiguous): the tangents' first layer.
     w0_x: Tensor,
     w0_y: Tensor,
     w0_t: Vec<f32>,
+    /// `b_0` (plus a conditional model's ∅ row): the likelihood pass's first bias.
+    first_bias: Vec<f32>,
+    /// `25·f_k`: the (x, y) embedding's derivative per frequency.
+    tangent_scales: Vec<f32>,
     freqs: Vec<f32>,
 }
 
@@ -291,104 +313,94 @@ impl MlpInference {
 impl MlpInference {
     /// `ε̂(x_t, t)` and the trace of each point's Jacobian `∂ε̂/∂x_t` — the exact divergence
     /// the probability-flow likelihood needs — for `n × 2` points at the step `t` (a
-    /// conditional model's unconditional branch). Forward mode: the two tangents `∂/∂x`
-    /// and `∂/∂y` ride through the network beside the values (two Jacobian–vector
-    /// products, each a matrix product per layer), and the trace is `∂ε̂_x/∂x + ∂ε̂_y/∂y`.
+    /// conditional model's unconditional branch). See [`Self::eps_and_trace_each`].
     pub fn eps_and_trace(&self, xt: &[f32], t: f32) -> Result<(Vec<f32>, Vec<f32>), ModelError> {
+        self.eps_and_trace_each(xt, &vec![t; xt.len() / 2])
+    }
+
+    /// [`Self::eps_and_trace`] with a step per point (`ts.len() = n`), as the likelihood's
+    /// points each move at their own pace. Forward mode: the two tangents `∂/∂x` and
+    /// `∂/∂y` ride through the network beside the values (two Jacobian–vector products,
+    /// each a matrix product per layer), and the trace is `∂ε̂_x/∂x + ∂ε̂_y/∂y`.
+    pub fn eps_and_trace_each(&self, xt: &[f32], ts: &[f32]) -> Result<(Vec<f32>, Vec<f32>), ModelError> {
         use rayon::prelude::*;
-        if !xt.len().is_multiple_of(2) {
+        if xt.len() != 2 * ts.len() {
             return Err(ModelError::Data(format!(
-                "{} values are not a list of 2D points",
-                xt.len()
+                "{} values are not a list of {} 2D points",
+                xt.len(),
+                ts.len()
             )));
         }
-        let n = xt.len() / 2;
+        let n = ts.len();
         let threads = rayon::current_num_threads();
         if threads < 2 || n < 2 * PARALLEL_MIN_ROWS {
-            return self.predict_chunk_with_tangents(xt, t, n);
+            return self.predict_chunk_with_tangents(xt, ts);
         }
         let rows = n.div_ceil(threads).max(PARALLEL_MIN_ROWS);
         let parts = xt
             .par_chunks(2 * rows)
-            .map(|chunk| self.predict_chunk_with_tangents(chunk, t, chunk.len() / 2))
+            .zip(ts.par_chunks(rows))
+            .map(|(chunk, ts)| self.predict_chunk_with_tangents(chunk, ts))
             .collect::<Result<Vec<_>, _>>()?;
         let (eps, trace): (Vec<_>, Vec<_>) = parts.into_iter().unzip();
         Ok((eps.concat(), trace.concat()))
     }
 
-    /// The forward pass of [`Self::eps_and_trace`]: the values and the two tangents are
-    /// one `3n`-row matrix, so each layer is one matrix product.
+    /// The forward pass of [`Self::eps_and_trace_each`]: the values and the two tangents
+    /// are one `3n`-row matrix, so each layer after the first is one matrix product (and
+    /// one fused pass of bias, GELU, its derivative and the residual).
     fn predict_chunk_with_tangents(
         &self,
         xt: &[f32],
-        t: f32,
-        n: usize,
+        ts: &[f32],
     ) -> Result<(Vec<f32>, Vec<f32>), ModelError> {
-        let (e, h) = (self.config.embedding, self.config.hidden);
-        let half = e / 2;
+        let (e, h, n) = (self.config.embedding, self.config.hidden, ts.len());
         let dev = Device::Cpu;
-        // The embedding of (x, y), `n × 2e`, and its derivatives, `2n × e`: rows 0..n in
-        // x (the x block's; the y block's is zero), rows n..2n in y.
-        // d sin(25·v·f)/dv = 25·f·cos(25·v·f).
-        let mut emb = vec![0f32; n * 2 * e];
+        // The embedding of (x, y, t), `n × 3e` (the first layer's whole input), and the
+        // derivatives of its (x, y) part, `2n × e`.
+        let input: Vec<f32> = xt
+            .chunks_exact(2)
+            .zip(ts)
+            .flat_map(|(p, &t)| [p[0], p[1], t])
+            .collect();
+        let mut emb = vec![0f32; n * 3 * e];
+        kernels::embed_rows(&input, &[INPUT_SCALE, INPUT_SCALE, 1.0], &self.freqs, &mut emb);
         let mut tangent = vec![0f32; 2 * n * e];
-        for (i, p) in xt.chunks_exact(2).enumerate() {
-            for (c, &v) in p.iter().enumerate() {
-                let at = i * 2 * e + c * e;
-                kernels::embed_into(v, INPUT_SCALE, &self.freqs, &mut emb[at..at + e]);
-                let d = (c * n + i) * e;
-                for k in 0..half {
-                    let scale = INPUT_SCALE * self.freqs[k];
-                    tangent[d + k] = scale * emb[at + half + k];
-                    tangent[d + half + k] = -scale * emb[at + k];
-                }
-            }
-        }
+        kernels::embed_tangents(&emb, &self.tangent_scales, &mut tangent);
         let tangent = Tensor::from_vec(tangent, (2, n, e), &dev)?;
+        let u = Tensor::from_vec(emb, (n, 3 * e), &dev)?.matmul(&self.w0_all)?;
         let du_x = tangent.get(0)?.matmul(&self.w0_x)?;
         let du_y = tangent.get(1)?.matmul(&self.w0_y)?;
-        let u = Tensor::from_vec(emb, (n, 2 * e), &dev)?.matmul(&self.w0_xy)?;
-        let mut u = tensor_vec(&Tensor::cat(&[&u, &du_x, &du_y], 0)?)?;
-        let bias = self.time_bias(t)?;
-        let class = if self.config.classes > 0 {
-            let table = &self.tensors[4 + 2 * self.config.blocks];
-            Some(tensor_vec(&super::classes::rows(table, &[], 1)?)?)
-        } else {
-            None
-        };
-        for row in u[..n * h].chunks_exact_mut(h) {
-            for (j, v) in row.iter_mut().enumerate() {
-                *v += bias[j] + class.as_ref().map_or(0.0, |c| c[j]);
-            }
+        // [GELU(u + b); GELU'(u + b) ⊙ du_x; GELU'(u + b) ⊙ du_y].
+        let mut hid = Vec::with_capacity(3 * n * h);
+        for part in [&u, &du_x, &du_y] {
+            with_values(part, "trace", |v| {
+                hid.extend_from_slice(v);
+                Ok(())
+            })?;
         }
-        // hid = [GELU(u); GELU'(u) ⊙ du_x; GELU'(u) ⊙ du_y].
-        let mut hid = u;
-        activate(&mut hid, n * h, None);
+        kernels::bias_gelu_with_tangents(&mut hid, &self.first_bias, &[]);
+        let mut hid = Tensor::from_vec(hid, (3 * n, h), &dev)?;
         for b in 0..self.config.blocks {
-            let w = self.tensors[2 + 2 * b].t()?;
-            let bias = tensor_vec(&self.tensors[3 + 2 * b])?;
-            let mut z = tensor_vec(&Tensor::from_slice(&hid, (3 * n, h), &dev)?.matmul(&w)?)?;
-            for row in z[..n * h].chunks_exact_mut(h) {
-                for (v, b) in row.iter_mut().zip(&bias) {
-                    *v += b;
-                }
-            }
-            // h + GELU(z + b) and its tangents dh + GELU'(z + b) ⊙ dz.
-            activate(&mut z, n * h, Some(&hid));
+            // h + GELU(z + b) and its tangents dh + GELU'(z + b) ⊙ dz, in z's buffer.
+            let z = hid.matmul(&self.tensors[2 + 2 * b].t()?)?;
+            z.inplace_op3(&hid, &self.tensors[3 + 2 * b], &ResidualGeluTangents)?;
             hid = z;
         }
         let last = 2 + 2 * self.config.blocks;
-        let out = tensor_vec(&Tensor::from_slice(&hid, (3 * n, h), &dev)?.matmul(&self.tensors[last].t()?)?)?;
+        let out = hid.matmul(&self.tensors[last].t()?)?;
         let b = tensor_vec(&self.tensors[last + 1])?;
-        let eps = out[..2 * n]
-            .chunks_exact(2)
-            .flat_map(|o| [o[0] + b[0], o[1] + b[1]])
-            .collect();
-        // tr = ∂ε̂_x/∂x (x's tangent, output 0) + ∂ε̂_y/∂y (y's tangent, output 1).
-        let trace = (0..n)
-            .map(|i| out[2 * (n + i)] + out[2 * (2 * n + i) + 1])
-            .collect();
-        Ok((eps, trace))
+        Ok(with_values(&out, "trace", |out| {
+            let eps = out[..2 * n]
+                .chunks_exact(2)
+                .flat_map(|o| [o[0] + b[0], o[1] + b[1]])
+                .collect();
+            // tr = ∂ε̂_x/∂x (x's tangent, output 0) + ∂ε̂_y/∂y (y's tangent, output 1).
+            let trace = (0..n)
+                .map(|i| out[2 * (n + i)] + out[2 * (2 * n + i) + 1])
+                .collect();
+            Ok((eps, trace))
+        })?)
     }
 
     /// `b_0 + W_0[:, 2e..3e]·emb(t)`: the first layer's bias at step `t`, in `f32` like
@@ -404,19 +416,5 @@ impl MlpInference {
                 b0[j] + row.iter().zip(&t_emb).map(|(w, v)| w * v).sum::<f32>()
             })
             .collect())
-    }
-}
-
-/// The activation of a `[values; x tangents; y tangents]` matrix (`3 × len` values) in
-/// place: values `v → GELU(v)`, tangents `d → GELU'(v) ⊙ d`; with `residual`, each part
-/// of it is added (a residual block's `h + GELU(z)` and `dh + GELU'(z) ⊙ dz`).
-fn activate(m: &mut [f32], len: usize, residual: Option<&[f32]>) {
-    let (values, tangents) = m.split_at_mut(len);
-    let (dx, dy) = tangents.split_at_mut(len);
-    kernels::gelu_with_tangents(values, dx, dy);
-    if let Some(r) = residual {
-        for (v, r) in m.iter_mut().zip(r) {
-            *v += r;
-        }
     }
 }

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Shape, Storage, Tensor};
+use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, InplaceOp3, Layout, Shape, Storage, Tensor};
 
 use rayon::prelude::*;
 
@@ -300,6 +300,50 @@ impl CustomOp3 for ResidualBiasGelu {
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let (grad_z, grad_b) = bias_gelu_grads(z, bias, grad_res, 1)?;
         Ok((Some(grad_res.clone()), Some(grad_z), Some(grad_b)))
+    }
+}
+
+/// A residual block of the 2D model with the two tangents of its exact divergence, in
+/// place on `z = h·Wᵀ` (inference only): with `h` and `z` (`3n × cols`, values then the x
+/// and y tangents) and the bias `b`, `z ← h + [GELU(z_v + b); GELU'(z_v + b)·z_x;
+/// GELU'(z_v + b)·z_y]` — no new buffer per layer.
+#[derive(Clone, Copy, Debug)]
+pub struct ResidualGeluTangents;
+
+impl InplaceOp3 for ResidualGeluTangents {
+    fn name(&self) -> &'static str {
+        "residual-gelu-tangents"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &mut CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> candle_core::Result<()> {
+        let h = slice(s2, l2, self.name())?;
+        let bias = slice(s3, l3, self.name())?;
+        let (rows, cols) = l1.shape().dims2()?;
+        let (start, end) = l1
+            .contiguous_offsets()
+            .ok_or_else(|| candle_core::Error::Msg(format!("{}: z must be contiguous", self.name())))?;
+        let CpuStorage::F32(z) = s1 else {
+            return Err(candle_core::Error::Msg(format!("{}: z must be f32", self.name())));
+        };
+        let z = &mut z[start..end];
+        if bias.len() != cols || h.len() != z.len() || !rows.is_multiple_of(3) {
+            return Err(candle_core::Error::Msg(format!(
+                "residual-gelu-tangents: shapes {:?}, {:?}, {:?} do not fit",
+                l1.dims(),
+                l2.dims(),
+                l3.dims()
+            )));
+        }
+        kernels::bias_gelu_with_tangents(z, bias, h);
+        Ok(())
     }
 }
 

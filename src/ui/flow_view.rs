@@ -113,8 +113,8 @@ pub fn nll_ui(ui: &mut egui::Ui, model: &Model, settings: &Settings) {
                 ui.end_row();
                 ui.label(RichText::new("network evaluations").weak());
                 ui.monospace(format!(
-                    "{} per ODE solve (with the trace), {:.1} s",
-                    format_sig(outcome.nfe_per_batch, 4),
+                    "{} per point's ODE solve (with the trace), {:.1} s",
+                    format_sig(outcome.nfe_per_point, 4),
                     outcome.seconds
                 ));
                 ui.end_row();
@@ -214,11 +214,11 @@ fn range_text(o: &FlowOutcome) -> String {
             (lo.min(v), hi.max(v))
         });
     format!(
-        "log p from {} to {} nats; the colours span the top {RANGE_NATS} nats · {} network evaluations per ODE solve, \
+        "log p from {} to {} nats; the colours span the top {RANGE_NATS} nats · {} network evaluations per point, \
          {:.0} s",
         format_sig(lo, 3),
         format_sig(hi, 3),
-        format_sig(o.nfe_per_batch, 4),
+        format_sig(o.nfe_per_point, 4),
         o.seconds
     )
 }

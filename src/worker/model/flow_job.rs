@@ -70,7 +70,7 @@ impl Worker {
             FlowRequest::Points(x) => {
                 let flow = log_likelihoods_for(&net, &own, objective, x, tol, &mut progress)?;
                 Ok(FlowOutcome {
-                    nfe_per_batch: flow.nfe_per_batch(),
+                    nfe_per_point: flow.nfe_per_point(),
                     log_p: flow.log_p,
                     seconds: 0.0,
                     samples: Vec::new(),
@@ -82,7 +82,6 @@ impl Worker {
                 samples,
             } => {
                 let grid = density_grid_for(&net, &own, objective, (*side, *extent), tol, &mut progress)?;
-                let batches = (side * side).div_ceil(crate::model::flow::LIKELIHOOD_BATCH);
                 let denoiser = Denoiser::Learned(net);
                 let sampler = match objective {
                     Objective::Epsilon => Sampler::Ddpm(ReverseVariance::default()),
@@ -94,7 +93,7 @@ impl Worker {
                     .for_objective(objective)?
                     .run(&denoiser)?;
                 Ok(FlowOutcome {
-                    nfe_per_batch: grid.nfe as f64 / batches.max(1) as f64,
+                    nfe_per_point: grid.nfe_per_point,
                     log_p: grid.log_p,
                     seconds: 0.0,
                     samples,

@@ -483,8 +483,8 @@ pub struct FlowJob {
 pub struct FlowOutcome {
     /// `log p` per point or grid cell (row-major from the top), nats.
     pub log_p: Vec<f64>,
-    /// Network evaluations (with the trace) per ODE solve.
-    pub nfe_per_batch: f64,
+    /// Network evaluations (with the trace) per point's ODE solve, on average.
+    pub nfe_per_point: f64,
     /// Seconds it took.
     pub seconds: f64,
     /// The model's samples (`n × 2`; a grid job's).
