@@ -38,7 +38,7 @@ shots=(
     "reverse-photo-cat-1920x1080-150|--data cat --tab reverse --canvas wide --sample --pause-at 400 --size 1920x1080 --zoom 1.5"
     "reverse-photo-cat-wide|--data cat --tab reverse --canvas wide --sample --size 1280x720"
     "elbo-two-moons|--data two-moons --tab elbo --t 300"
-    # Issue 18: the density view (its 100 × 100 grid takes about three minutes here), and
+    # Issue 18: the density view (its 100 × 100 grid takes about 75 s here), and
     # the probability-flow ODE with DDPM's chain from the same x_T beside it.
     "density|--data two-moons --tab elbo --density --size 1280x720"
     "ode-paths|--data two-moons --tab reverse --sample --sampler ode --size 1280x720"
