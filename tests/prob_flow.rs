@@ -80,7 +80,8 @@ fn solving_each_system_on_its_own_is_solving_it_alone() {
         -y + t.sin() * y * y
     }
     let mut rows_seen = Vec::new();
-    let mut f = |ts: &[f64], y: &[f64], dy: &mut [f64]| -> Result<(), OdeError> {
+    let mut f = |ts: &[f64], y: &[f64], dy: &mut [f64], partial: &[bool]| -> Result<(), OdeError> {
+        assert!(partial.iter().all(|p| !p), "no accumulators, no partial rows");
         rows_seen.push(ts.len());
         for ((t, y), d) in ts.iter().zip(y).zip(dy.iter_mut()) {
             *d = slope(*t, *y);
@@ -127,12 +128,64 @@ fn solving_each_system_on_its_own_is_solving_it_alone() {
     assert_eq!(done.last(), Some(&systems));
     assert!(done.windows(2).all(|w| w[0] <= w[1]));
     // Cancelled after the first round.
-    let mut f = |_: &[f64], _: &[f64], dy: &mut [f64]| -> Result<(), OdeError> {
+    let mut f = |_: &[f64], _: &[f64], dy: &mut [f64], _: &[bool]| -> Result<(), OdeError> {
         dy.fill(0.5);
         Ok(())
     };
     let cancelled = solve_each(&mut f, (0.0, 4.0), &y0, tol, SCALARS, &mut |_| false);
     assert_eq!(cancelled.unwrap_err(), OdeError::Cancelled);
+}
+
+/// An accumulator's slope at a step's second stage is never used (Dormand–Prince gives it
+/// weight 0 in the solution and in the error estimate, and no slope reads an
+/// accumulator): the right-hand side is told so in one evaluation of six, whatever it
+/// writes there is ignored, and the integral still matches a tight solve that computes it.
+#[test]
+fn an_accumulators_second_stage_slope_is_never_used() {
+    // y' = −y + sin(t)·y², and the accumulator a' = y² (∫ y² dt).
+    let solve_with = |garbage: bool, accumulators: usize, tol: f64| {
+        let (mut partial_rows, mut rows) = (0, 0);
+        let mut f = |ts: &[f64], y: &[f64], dy: &mut [f64], partial: &[bool]| -> Result<(), OdeError> {
+            for (((t, y), d), &p) in ts
+                .iter()
+                .zip(y.chunks_exact(2))
+                .zip(dy.chunks_exact_mut(2))
+                .zip(partial)
+            {
+                d[0] = -y[0] + t.sin() * y[0] * y[0];
+                d[1] = if garbage && p { 1e6 } else { y[0] * y[0] };
+                partial_rows += usize::from(p);
+                rows += 1;
+            }
+            Ok(())
+        };
+        let y0: Vec<f64> = (0..5).flat_map(|i| [0.2 + 0.3 * f64::from(i), 0.0]).collect();
+        let systems = Systems {
+            block: 2,
+            slots: 2,
+            accumulators,
+        };
+        let tol = Tolerance { rtol: tol, atol: tol };
+        let (y, stats) = solve_each(&mut f, (0.0, 3.0), &y0, tol, systems, &mut |_| true).unwrap();
+        (y, stats, partial_rows, rows)
+    };
+    let (honest, stats, partial_rows, rows) = solve_with(false, 1, 1e-7);
+    let (garbage, stats_garbage, ..) = solve_with(true, 1, 1e-7);
+    assert_eq!(honest, garbage);
+    assert_eq!(stats, stats_garbage);
+    // One evaluation per attempt is its second stage.
+    assert_eq!(partial_rows, stats.accepted + stats.rejected, "{stats:?}");
+    assert_eq!(rows, stats.nfe);
+    // Against a tight solve where the integral is an ordinary value (no partial rows).
+    let (tight, _, none, _) = solve_with(true, 0, 1e-11);
+    assert_eq!(none, 0);
+    let worst = honest
+        .iter()
+        .zip(&tight)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    assert!(worst < 1e-5, "{worst:.2e}: {honest:?} against {tight:?}");
+    assert!(honest.chunks_exact(2).all(|s| s[1] > 0.0) && honest[9] > honest[1]);
 }
 
 /// The app's 8 Gaussians as its population: centres on a circle of radius 2, standard
@@ -330,6 +383,14 @@ fn the_networks_divergence_matches_finite_differences() {
     let mut worst = 0f32;
     for t in [1.0f32, 7.5, 120.25, 640.0, 1000.0] {
         let (eps, trace) = mlp.eps_and_trace(&x, t).unwrap();
+        // The values alone, by the same pass without its tangents: the same numbers.
+        let alone = mlp.eps_each(&x, &vec![t; x.len() / 2]).unwrap();
+        let worst_alone = eps
+            .iter()
+            .zip(&alone)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        assert!(worst_alone < 1e-6, "ε̂ alone differs by {worst_alone}");
         let plain = net.predict_eps_at(&x, t).unwrap();
         let diff = eps
             .iter()

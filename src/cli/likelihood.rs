@@ -93,7 +93,7 @@ pub(super) fn likelihood_cmd(cmd: &LikelihoodCmd) -> Result<()> {
     let nll = flow.nll();
     eprintln!(
         "NLL ({}, RK45 at rtol = atol = {}, '{}' ({objective}) on {} points of {data_name}): {} nats \
-         per point, {} bits/dim; {} network evaluations with the trace per point, each point solved on \
+         per point, {} bits/dim; {} network evaluations per point (five in six with the trace), each point solved on \
          its own ({} steps, {} rejected in all; {:.1} s)",
         match objective {
             crate::model::Objective::Epsilon => "probability-flow ODE",
@@ -129,7 +129,7 @@ pub(super) fn likelihood_cmd(cmd: &LikelihoodCmd) -> Result<()> {
         let mass: f64 = grid.log_p.iter().map(|l| l.exp() * cell).sum();
         eprintln!(
             "density on a {side} × {side} grid over [−{extent}, {extent}]²: log p from {} to {}, mass {} \
-             in the view; {} network evaluations with the trace per point ({:.1} s)",
+             in the view; {} network evaluations per point, five in six with the trace ({:.1} s)",
             format_sig(lo, 4),
             format_sig(hi, 4),
             format_sig(mass, 4),

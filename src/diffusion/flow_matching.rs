@@ -20,7 +20,9 @@
 
 use super::Real;
 use super::ode::{OdeError, Tolerance, solve_each};
-use super::prob_flow::{FlowLikelihood, IsotropicMixture, augmented_state, points_of_state, systems};
+use super::prob_flow::{
+    FlowLikelihood, IsotropicMixture, augmented_state, evaluate_split, points_of_state, systems,
+};
 
 /// `(α_τ, σ_τ) = (1 − τ, τ)`, the straight path's coefficients.
 #[must_use]
@@ -83,6 +85,19 @@ pub trait VelocityField {
         div: &mut [f64],
     ) -> Result<(), Self::Error>;
 
+    /// [`Self::velocity`] with a time per point (`taus.len() = n`). By default one point at
+    /// a time.
+    ///
+    /// # Errors
+    /// As [`Self::velocity`].
+    fn velocity_each(&mut self, x: &[f64], taus: &[f64], v: &mut [f64]) -> Result<(), Self::Error> {
+        let d = self.dim();
+        for (i, &tau) in taus.iter().enumerate() {
+            self.velocity(&x[i * d..(i + 1) * d], tau, &mut v[i * d..(i + 1) * d])?;
+        }
+        Ok(())
+    }
+
     /// [`Self::velocity_and_divergence`] with a time per point (`taus.len() = n`): the
     /// likelihood's points each move at their own pace. By default one point at a time.
     ///
@@ -135,13 +150,21 @@ pub fn log_likelihood_with<F: VelocityField>(
     let d = field.dim();
     let y0 = augmented_state(x, d);
     let (mut pts, mut v, mut div) = (Vec::new(), Vec::new(), Vec::new());
-    let mut f = |taus: &[f64], y: &[f64], dy: &mut [f64]| -> Result<(), F::Error> {
+    let mut f = |taus: &[f64], y: &[f64], dy: &mut [f64], partial: &[bool]| -> Result<(), F::Error> {
         let n = taus.len();
         pts.resize(n * d, 0.0);
         v.resize(n * d, 0.0);
         div.resize(n, 0.0);
         points_of_state(y, d, &mut pts);
-        field.velocity_and_divergence_each(&pts, taus, &mut v, &mut div)?;
+        let pick = |rows: &[usize]| rows.iter().map(|&i| taus[i]).collect::<Vec<_>>();
+        evaluate_split(
+            (&pts, d, partial),
+            (&mut v, &mut div),
+            &mut |rows, x, out, dv| match dv {
+                Some(dv) => field.velocity_and_divergence_each(x, &pick(rows), out, dv),
+                None => field.velocity_each(x, &pick(rows), out),
+            },
+        )?;
         for (i, out) in dy.chunks_exact_mut(d + 1).enumerate() {
             out[..d].copy_from_slice(&v[i * d..(i + 1) * d]);
             out[d] = div[i];

@@ -407,10 +407,11 @@ pub fn solve<E: From<OdeError>>(
     Ok((solver.y, stats))
 }
 
-/// A right-hand side of independent systems, each at its own time: `f(ts, y, dy/dt)`
-/// writes `dy/dt` of the systems `y` (one after another, `ts.len()` of them) at their
-/// times `ts`.
-pub type SystemsRhs<'a, E> = dyn FnMut(&[f64], &[f64], &mut [f64]) -> Result<(), E> + 'a;
+/// A right-hand side of independent systems, each at its own time:
+/// `f(ts, y, dy/dt, partial)` writes `dy/dt` of the systems `y` (one after another,
+/// `ts.len()` of them) at their times `ts`. Where `partial[i]`, system `i`'s accumulators'
+/// slopes are not used and need not be computed (the solver sets them to 0).
+pub type SystemsRhs<'a, E> = dyn FnMut(&[f64], &[f64], &mut [f64], &[bool]) -> Result<(), E> + 'a;
 
 /// The shape of [`solve_each`]'s systems.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -419,9 +420,11 @@ pub struct Systems {
     pub block: usize,
     /// Systems in flight at once (the rows of each evaluation).
     pub slots: usize,
-    /// The last values of each system that are accumulators — a likelihood's `Δ log p`,
-    /// whose size is an offset from where it started — held to `atol` alone (no relative
-    /// part).
+    /// The last values of each system that are accumulators — a quadrature along the
+    /// path, as a likelihood's `Δ log p`: no slope depends on them, and their size is an
+    /// offset from where they started — held to `atol` alone (no relative part). Their
+    /// slopes at a step's second stage are never used (its weight is 0 in the solution
+    /// and in the error estimate), so that evaluation is asked for the rest alone.
     pub accumulators: usize,
 }
 
@@ -469,17 +472,22 @@ pub fn solve_each<E: From<OdeError>>(
     let start = |system: usize| Flight::new(system, t0, &y0[system * block..(system + 1) * block]);
     let mut flights: Vec<Flight> = (0..slots.min(count)).map(start).collect();
     let (mut waiting, mut done) = (flights.len(), 0);
-    let (mut ts, mut ys, mut dys) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut ts, mut ys, mut dys, mut partial) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     while !flights.is_empty() {
         ts.clear();
         ys.clear();
+        partial.clear();
         for flight in &mut flights {
             ts.push(flight.request(t_end, &mut ys));
+            partial.push(accumulators > 0 && flight.phase == Phase::Stage(1));
         }
         dys.resize(ys.len(), 0.0);
-        f(&ts, &ys, &mut dys)?;
+        f(&ts, &ys, &mut dys, &partial)?;
         let mut i = 0;
         while i < flights.len() {
+            if partial[i] {
+                dys[(i + 1) * block - accumulators..(i + 1) * block].fill(0.0);
+            }
             let row = &dys[i * block..(i + 1) * block];
             if !row.iter().all(|v| v.is_finite()) {
                 return Err(OdeError::NonFinite { t: ts[i] }.into());
@@ -500,6 +508,7 @@ pub fn solve_each<E: From<OdeError>>(
                     let last = flights.len() * block;
                     dys.copy_within(last..last + block, i * block);
                     ts.swap_remove(i);
+                    partial.swap_remove(i);
                     continue;
                 }
             }

@@ -142,6 +142,19 @@ pub trait EpsField {
         trace: &mut [f64],
     ) -> Result<(), Self::Error>;
 
+    /// [`Self::eps`] with a noise level per point (`levels.len() = n`). By default one
+    /// point at a time.
+    ///
+    /// # Errors
+    /// As [`Self::eps`].
+    fn eps_each(&mut self, x: &[f64], levels: &[Level], eps: &mut [f64]) -> Result<(), Self::Error> {
+        let d = self.dim();
+        for (i, &level) in levels.iter().enumerate() {
+            self.eps(&x[i * d..(i + 1) * d], level, &mut eps[i * d..(i + 1) * d])?;
+        }
+        Ok(())
+    }
+
     /// [`Self::eps_and_trace`] with a noise level per point (`levels.len() = n`): the
     /// likelihood's points each move at their own pace. By default one point at a time.
     ///
@@ -222,7 +235,7 @@ pub fn log_likelihood_with<F: EpsField>(
     // The state: each point's d values and its accumulated ∫ ∇·(dx/dλ) dλ.
     let y0 = augmented_state(x, d);
     let (mut pts, mut eps, mut trace, mut levels) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    let mut f = |lambdas: &[f64], y: &[f64], dy: &mut [f64]| -> Result<(), F::Error> {
+    let mut f = |lambdas: &[f64], y: &[f64], dy: &mut [f64], partial: &[bool]| -> Result<(), F::Error> {
         let n = lambdas.len();
         pts.resize(n * d, 0.0);
         eps.resize(n * d, 0.0);
@@ -233,7 +246,15 @@ pub fn log_likelihood_with<F: EpsField>(
             lambda,
             step: time.step_at(lambda),
         }));
-        field.eps_and_trace_each(&pts, &levels, &mut eps, &mut trace)?;
+        let pick = |rows: &[usize]| rows.iter().map(|&i| levels[i]).collect::<Vec<_>>();
+        evaluate_split(
+            (&pts, d, partial),
+            (&mut eps, &mut trace),
+            &mut |rows, x, e, tr| match tr {
+                Some(tr) => field.eps_and_trace_each(x, &pick(rows), e, tr),
+                None => field.eps_each(x, &pick(rows), e),
+            },
+        )?;
         for (i, out) in dy.chunks_exact_mut(d + 1).enumerate() {
             let lambda = lambdas[i];
             let (_, sigma) = alpha_sigma(lambda);
@@ -250,6 +271,46 @@ pub fn log_likelihood_with<F: EpsField>(
     let span = (time.data_end(), time.noise_end());
     let (y, stats) = solve_each(&mut f, span, &y0, tol, systems(d, slots), progress)?;
     Ok(FlowLikelihood::at_noise_end(&y, d, stats))
+}
+
+/// [`evaluate_split`]'s model: `(rows, points, out, trace)`, the trace `None` where it is
+/// not wanted.
+pub(super) type SplitModel<'a, E> =
+    dyn FnMut(&[usize], &[f64], &mut [f64], Option<&mut [f64]>) -> Result<(), E> + 'a;
+
+/// A model's value and trace at the points `pts` (`n × d`) into `out` and `trace`, the
+/// trace only where `!partial[i]` ([`Systems::accumulators`]; 0 elsewhere): `model` runs
+/// on those rows with a trace to fill, and on the rest without, each time on its rows
+/// gathered (given their indices).
+pub(super) fn evaluate_split<E>(
+    (pts, d, partial): (&[f64], usize, &[bool]),
+    (out, trace): (&mut [f64], &mut [f64]),
+    model: &mut SplitModel<'_, E>,
+) -> Result<(), E> {
+    let (lean, full): (Vec<usize>, Vec<usize>) = (0..partial.len()).partition(|&i| partial[i]);
+    let gather = |rows: &[usize]| -> Vec<f64> {
+        rows.iter()
+            .flat_map(|&i| &pts[i * d..(i + 1) * d])
+            .copied()
+            .collect()
+    };
+    if !full.is_empty() {
+        let (mut o, mut tr) = (vec![0.0; full.len() * d], vec![0.0; full.len()]);
+        model(&full, &gather(&full), &mut o, Some(&mut tr))?;
+        for (k, &i) in full.iter().enumerate() {
+            out[i * d..(i + 1) * d].copy_from_slice(&o[k * d..(k + 1) * d]);
+            trace[i] = tr[k];
+        }
+    }
+    if !lean.is_empty() {
+        let mut o = vec![0.0; lean.len() * d];
+        model(&lean, &gather(&lean), &mut o, None)?;
+        for (k, &i) in lean.iter().enumerate() {
+            out[i * d..(i + 1) * d].copy_from_slice(&o[k * d..(k + 1) * d]);
+            trace[i] = 0.0;
+        }
+    }
+    Ok(())
 }
 
 /// A likelihood ODE's systems: a point's `d` values and its `Δ log p`, an accumulator

@@ -106,6 +106,23 @@ impl EpsField for DenoiserField<'_> {
         self.eps_and_trace_each(x, &vec![level; trace.len()], eps, trace)
     }
 
+    fn eps_each(&mut self, x: &[f64], levels: &[Level], eps: &mut [f64]) -> Result<(), ModelError> {
+        let Source::Network(Inference::Mlp(net)) = self.source else {
+            for (i, &level) in levels.iter().enumerate() {
+                let at = i * self.dim..(i + 1) * self.dim;
+                self.eps(&x[at.clone()], level, &mut eps[at])?;
+            }
+            return Ok(());
+        };
+        let steps: Vec<f32> = levels.iter().map(|l| l.step as f32).collect();
+        let out = net.eps_each(&to_f32(x), &steps)?;
+        check_len(out.len(), x.len())?;
+        for (e, v) in eps.iter_mut().zip(out) {
+            *e = f64::from(v);
+        }
+        Ok(())
+    }
+
     fn eps_and_trace_each(
         &mut self,
         x: &[f64],
@@ -153,7 +170,7 @@ pub const LIKELIHOOD_SLOTS: usize = 500;
 pub struct Likelihoods {
     /// `log p(x)` per point, in nats.
     pub log_p: Vec<f64>,
-    /// Accepted and rejected steps and network evaluations (each with the Jacobian's
+    /// Accepted and rejected steps and network evaluations (five in six with the Jacobian's
     /// trace), summed over the points.
     pub steps: OdeStats,
 }
@@ -239,7 +256,7 @@ pub struct DensityGrid {
     pub extent: f64,
     /// `log p` per cell in nats, row-major from the top row (largest `y`).
     pub log_p: Vec<f64>,
-    /// Network evaluations per cell (each with the Jacobian's trace), on average.
+    /// Network evaluations per cell (five in six with the Jacobian's trace), on average.
     pub nfe_per_point: f64,
 }
 

@@ -163,6 +163,18 @@ impl VelocityField for NetworkVelocity<'_> {
         self.velocity_and_divergence_each(x, &vec![tau; div.len()], v, div)
     }
 
+    fn velocity_each(&mut self, x: &[f64], taus: &[f64], v: &mut [f64]) -> Result<(), ModelError> {
+        let Inference::Mlp(net) = self.net else {
+            for (i, &tau) in taus.iter().enumerate() {
+                let at = i * self.dim..(i + 1) * self.dim;
+                self.velocity(&x[at.clone()], tau, &mut v[at])?;
+            }
+            return Ok(());
+        };
+        let steps: Vec<f32> = taus.iter().map(|&tau| (tau * self.steps as f64) as f32).collect();
+        copy_out(&net.eps_each(&to_f32(x), &steps)?, v)
+    }
+
     fn velocity_and_divergence_each(
         &mut self,
         x: &[f64],

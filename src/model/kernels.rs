@@ -226,27 +226,38 @@ simd_fn! {
 
 simd_fn! {
     /// Bias + GELU with its two tangents (the 2D model's exact divergence) in place, plus
-    /// an optional residual. `m` holds `[z; dx; dy]` (each `rows × bias.len()`); with
-    /// `v = z + b` it becomes `[r + GELU(v); r_x + GELU'(v)·dx; r_y + GELU'(v)·dy]`
-    /// (`residual` in the same layout, or empty for none): one `erf` and one `exp` per value.
-    pub fn bias_gelu_with_tangents<'a>(m: &'a mut [f32], bias: &'a [f32], residual: &'a [f32]) {
+    /// an optional residual. `m` holds `[z; dx; dy]` (each `rows × bias.len()`; `parts` is
+    /// 3) or `z` alone (`parts` 1); with `v = z + b` it becomes `[r + GELU(v);
+    /// r_x + GELU'(v)·dx; r_y + GELU'(v)·dy]` (`residual` in the same layout, or empty for
+    /// none): one `erf` and one `exp` per value, and the values are the same either way.
+    pub fn bias_gelu_with_tangents<'a>(m: &'a mut [f32], bias: &'a [f32], residual: &'a [f32], parts: usize) {
         const INV_SQRT_2PI: f32 = 0.398_942_3;
         let cols = bias.len();
-        let (values, tangents) = m.split_at_mut(m.len() / 3);
-        let (dx, dy) = tangents.split_at_mut(values.len());
-        let rows = values
-            .chunks_exact_mut(cols)
-            .zip(dx.chunks_exact_mut(cols))
-            .zip(dy.chunks_exact_mut(cols));
-        for ((v_row, x_row), y_row) in rows {
-            for (((v, dx), dy), b) in v_row.iter_mut().zip(x_row).zip(y_row).zip(bias) {
-                let z = *v + b;
-                let (erf, gauss) = half_erf_and_gauss(z);
-                let phi = 0.5 * (1.0 + erf);
-                let grad = phi + z * gauss * INV_SQRT_2PI;
-                *v = z * phi;
-                *dx *= grad;
-                *dy *= grad;
+        let (values, tangents) = m.split_at_mut(m.len() / parts);
+        if tangents.is_empty() {
+            for v_row in values.chunks_exact_mut(cols) {
+                for (v, b) in v_row.iter_mut().zip(bias) {
+                    let z = *v + b;
+                    let (erf, _) = half_erf_and_gauss(z);
+                    *v = z * 0.5 * (1.0 + erf);
+                }
+            }
+        } else {
+            let (dx, dy) = tangents.split_at_mut(values.len());
+            let rows = values
+                .chunks_exact_mut(cols)
+                .zip(dx.chunks_exact_mut(cols))
+                .zip(dy.chunks_exact_mut(cols));
+            for ((v_row, x_row), y_row) in rows {
+                for (((v, dx), dy), b) in v_row.iter_mut().zip(x_row).zip(y_row).zip(bias) {
+                    let z = *v + b;
+                    let (erf, gauss) = half_erf_and_gauss(z);
+                    let phi = 0.5 * (1.0 + erf);
+                    let grad = phi + z * gauss * INV_SQRT_2PI;
+                    *v = z * phi;
+                    *dx *= grad;
+                    *dy *= grad;
+                }
             }
         }
         if !residual.is_empty() {

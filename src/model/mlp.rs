@@ -323,6 +323,17 @@ impl MlpInference {
     /// `∂/∂y` ride through the network beside the values (two Jacobian–vector products,
     /// each a matrix product per layer), and the trace is `∂ε̂_x/∂x + ∂ε̂_y/∂y`.
     pub fn eps_and_trace_each(&self, xt: &[f32], ts: &[f32]) -> Result<(Vec<f32>, Vec<f32>), ModelError> {
+        self.each(xt, ts, true)
+    }
+
+    /// `ε̂` alone at a step per point, by the same pass as [`Self::eps_and_trace_each`]
+    /// without its tangents (so the same values): a third of its work.
+    pub fn eps_each(&self, xt: &[f32], ts: &[f32]) -> Result<Vec<f32>, ModelError> {
+        Ok(self.each(xt, ts, false)?.0)
+    }
+
+    /// `ε̂` and, with `trace`, each point's trace, the rows split across the threads.
+    fn each(&self, xt: &[f32], ts: &[f32], trace: bool) -> Result<(Vec<f32>, Vec<f32>), ModelError> {
         use rayon::prelude::*;
         if xt.len() != 2 * ts.len() {
             return Err(ModelError::Data(format!(
@@ -334,27 +345,30 @@ impl MlpInference {
         let n = ts.len();
         let threads = rayon::current_num_threads();
         if threads < 2 || n < 2 * PARALLEL_MIN_ROWS {
-            return self.predict_chunk_with_tangents(xt, ts);
+            return self.predict_chunk_with_tangents(xt, ts, trace);
         }
         let rows = n.div_ceil(threads).max(PARALLEL_MIN_ROWS);
         let parts = xt
             .par_chunks(2 * rows)
             .zip(ts.par_chunks(rows))
-            .map(|(chunk, ts)| self.predict_chunk_with_tangents(chunk, ts))
+            .map(|(chunk, ts)| self.predict_chunk_with_tangents(chunk, ts, trace))
             .collect::<Result<Vec<_>, _>>()?;
         let (eps, trace): (Vec<_>, Vec<_>) = parts.into_iter().unzip();
         Ok((eps.concat(), trace.concat()))
     }
 
-    /// The forward pass of [`Self::eps_and_trace_each`]: the values and the two tangents
+    /// The forward pass of [`Self::each`]: the values and (with `trace`) the two tangents
     /// are one `3n`-row matrix, so each layer after the first is one matrix product (and
-    /// one fused pass of bias, GELU, its derivative and the residual).
+    /// one fused pass of bias, GELU, its derivative and the residual). Without `trace` the
+    /// trace is empty.
     fn predict_chunk_with_tangents(
         &self,
         xt: &[f32],
         ts: &[f32],
+        trace: bool,
     ) -> Result<(Vec<f32>, Vec<f32>), ModelError> {
         let (e, h, n) = (self.config.embedding, self.config.hidden, ts.len());
+        let parts = if trace { 3 } else { 1 };
         let dev = Device::Cpu;
         // The embedding of (x, y, t), `n × 3e` (the first layer's whole input), and the
         // derivatives of its (x, y) part, `2n × e`.
@@ -365,26 +379,29 @@ impl MlpInference {
             .collect();
         let mut emb = vec![0f32; n * 3 * e];
         kernels::embed_rows(&input, &[INPUT_SCALE, INPUT_SCALE, 1.0], &self.freqs, &mut emb);
-        let mut tangent = vec![0f32; 2 * n * e];
-        kernels::embed_tangents(&emb, &self.tangent_scales, &mut tangent);
-        let tangent = Tensor::from_vec(tangent, (2, n, e), &dev)?;
-        let u = Tensor::from_vec(emb, (n, 3 * e), &dev)?.matmul(&self.w0_all)?;
-        let du_x = tangent.get(0)?.matmul(&self.w0_x)?;
-        let du_y = tangent.get(1)?.matmul(&self.w0_y)?;
+        let mut first = Vec::with_capacity(3);
+        if trace {
+            let mut tangent = vec![0f32; 2 * n * e];
+            kernels::embed_tangents(&emb, &self.tangent_scales, &mut tangent);
+            let tangent = Tensor::from_vec(tangent, (2, n, e), &dev)?;
+            first.push(tangent.get(0)?.matmul(&self.w0_x)?);
+            first.push(tangent.get(1)?.matmul(&self.w0_y)?);
+        }
+        first.insert(0, Tensor::from_vec(emb, (n, 3 * e), &dev)?.matmul(&self.w0_all)?);
         // [GELU(u + b); GELU'(u + b) ⊙ du_x; GELU'(u + b) ⊙ du_y].
-        let mut hid = Vec::with_capacity(3 * n * h);
-        for part in [&u, &du_x, &du_y] {
+        let mut hid = Vec::with_capacity(parts * n * h);
+        for part in &first {
             with_values(part, "trace", |v| {
                 hid.extend_from_slice(v);
                 Ok(())
             })?;
         }
-        kernels::bias_gelu_with_tangents(&mut hid, &self.first_bias, &[]);
-        let mut hid = Tensor::from_vec(hid, (3 * n, h), &dev)?;
+        kernels::bias_gelu_with_tangents(&mut hid, &self.first_bias, &[], parts);
+        let mut hid = Tensor::from_vec(hid, (parts * n, h), &dev)?;
         for b in 0..self.config.blocks {
             // h + GELU(z + b) and its tangents dh + GELU'(z + b) ⊙ dz, in z's buffer.
             let z = hid.matmul(&self.tensors[2 + 2 * b].t()?)?;
-            z.inplace_op3(&hid, &self.tensors[3 + 2 * b], &ResidualGeluTangents)?;
+            z.inplace_op3(&hid, &self.tensors[3 + 2 * b], &ResidualGeluTangents { parts })?;
             hid = z;
         }
         let last = 2 + 2 * self.config.blocks;
@@ -396,9 +413,13 @@ impl MlpInference {
                 .flat_map(|o| [o[0] + b[0], o[1] + b[1]])
                 .collect();
             // tr = ∂ε̂_x/∂x (x's tangent, output 0) + ∂ε̂_y/∂y (y's tangent, output 1).
-            let trace = (0..n)
-                .map(|i| out[2 * (n + i)] + out[2 * (2 * n + i) + 1])
-                .collect();
+            let trace = if trace {
+                (0..n)
+                    .map(|i| out[2 * (n + i)] + out[2 * (2 * n + i) + 1])
+                    .collect()
+            } else {
+                Vec::new()
+            };
             Ok((eps, trace))
         })?)
     }

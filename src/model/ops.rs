@@ -306,9 +306,12 @@ impl CustomOp3 for ResidualBiasGelu {
 /// A residual block of the 2D model with the two tangents of its exact divergence, in
 /// place on `z = h·Wᵀ` (inference only): with `h` and `z` (`3n × cols`, values then the x
 /// and y tangents) and the bias `b`, `z ← h + [GELU(z_v + b); GELU'(z_v + b)·z_x;
-/// GELU'(z_v + b)·z_y]` — no new buffer per layer.
+/// GELU'(z_v + b)·z_y]` — no new buffer per layer. `parts`: 3, or 1 for the values alone.
 #[derive(Clone, Copy, Debug)]
-pub struct ResidualGeluTangents;
+pub struct ResidualGeluTangents {
+    /// Row blocks of `z`: 3 (values and two tangents) or 1 (values).
+    pub parts: usize,
+}
 
 impl InplaceOp3 for ResidualGeluTangents {
     fn name(&self) -> &'static str {
@@ -334,7 +337,7 @@ impl InplaceOp3 for ResidualGeluTangents {
             return Err(candle_core::Error::Msg(format!("{}: z must be f32", self.name())));
         };
         let z = &mut z[start..end];
-        if bias.len() != cols || h.len() != z.len() || !rows.is_multiple_of(3) {
+        if bias.len() != cols || h.len() != z.len() || !rows.is_multiple_of(self.parts) {
             return Err(candle_core::Error::Msg(format!(
                 "residual-gelu-tangents: shapes {:?}, {:?}, {:?} do not fit",
                 l1.dims(),
@@ -342,7 +345,7 @@ impl InplaceOp3 for ResidualGeluTangents {
                 l3.dims()
             )));
         }
-        kernels::bias_gelu_with_tangents(z, bias, h);
+        kernels::bias_gelu_with_tangents(z, bias, h, self.parts);
         Ok(())
     }
 }

@@ -113,7 +113,7 @@ pub fn nll_ui(ui: &mut egui::Ui, model: &Model, settings: &Settings) {
                 ui.end_row();
                 ui.label(RichText::new("network evaluations").weak());
                 ui.monospace(format!(
-                    "{} per point's ODE solve (with the trace), {:.1} s",
+                    "{} per point's ODE solve (five in six with the trace), {:.1} s",
                     format_sig(outcome.nfe_per_point, 4),
                     outcome.seconds
                 ));

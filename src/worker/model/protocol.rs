@@ -483,7 +483,7 @@ pub struct FlowJob {
 pub struct FlowOutcome {
     /// `log p` per point or grid cell (row-major from the top), nats.
     pub log_p: Vec<f64>,
-    /// Network evaluations (with the trace) per point's ODE solve, on average.
+    /// Network evaluations per point's ODE solve (five in six with the trace), on average.
     pub nfe_per_point: f64,
     /// Seconds it took.
     pub seconds: f64,
