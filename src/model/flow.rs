@@ -49,18 +49,25 @@ impl<'a> DenoiserField<'a> {
     }
 }
 
-fn to_f32(x: &[f64]) -> Vec<f32> {
+/// `x` in `f32`, as the networks take it.
+pub(super) fn to_f32(x: &[f64]) -> Vec<f32> {
     x.iter().map(|&v| v as f32).collect()
 }
 
-fn check_len(got: usize, want: usize) -> Result<(), ModelError> {
-    if got == want {
-        Ok(())
-    } else {
-        Err(ModelError::Data(format!(
-            "the model returned {got} values for {want} inputs"
-        )))
+/// A network's `f32` output into the solver's `f64` buffer `to`, refusing a length that
+/// does not match.
+pub(super) fn copy_out(out: &[f32], to: &mut [f64]) -> Result<(), ModelError> {
+    if out.len() != to.len() {
+        return Err(ModelError::Data(format!(
+            "the model returned {} values for {} inputs",
+            out.len(),
+            to.len()
+        )));
     }
+    for (t, v) in to.iter_mut().zip(out) {
+        *t = f64::from(*v);
+    }
+    Ok(())
 }
 
 impl EpsField for DenoiserField<'_> {
@@ -89,11 +96,7 @@ impl EpsField for DenoiserField<'_> {
                 return Ok(());
             }
         };
-        check_len(out.len(), x.len())?;
-        for (e, v) in eps.iter_mut().zip(out) {
-            *e = f64::from(v);
-        }
-        Ok(())
+        copy_out(&out, eps)
     }
 
     fn eps_and_trace(
@@ -115,12 +118,7 @@ impl EpsField for DenoiserField<'_> {
             return Ok(());
         };
         let steps: Vec<f32> = levels.iter().map(|l| l.step as f32).collect();
-        let out = net.eps_each(&to_f32(x), &steps)?;
-        check_len(out.len(), x.len())?;
-        for (e, v) in eps.iter_mut().zip(out) {
-            *e = f64::from(v);
-        }
-        Ok(())
+        copy_out(&net.eps_each(&to_f32(x), &steps)?, eps)
     }
 
     fn eps_and_trace_each(
@@ -147,15 +145,8 @@ impl EpsField for DenoiserField<'_> {
         };
         let steps: Vec<f32> = levels.iter().map(|l| l.step as f32).collect();
         let (out, tr) = net.eps_and_trace_each(&to_f32(x), &steps)?;
-        check_len(out.len(), x.len())?;
-        check_len(tr.len() * self.dim, x.len())?;
-        for (e, v) in eps.iter_mut().zip(out) {
-            *e = f64::from(v);
-        }
-        for (t, v) in trace.iter_mut().zip(tr) {
-            *t = f64::from(v);
-        }
-        Ok(())
+        copy_out(&out, eps)?;
+        copy_out(&tr, trace)
     }
 }
 

@@ -31,6 +31,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use super::flow::{copy_out, to_f32};
 use super::{Inference, ModelError};
 use crate::diffusion::IdealDenoiser;
 use crate::diffusion::flow_matching::{VelocityField, alpha_sigma};
@@ -121,24 +122,6 @@ impl<'a> NetworkVelocity<'a> {
     pub fn new(net: &'a Inference, steps: usize, dim: usize) -> Self {
         Self { net, steps, dim }
     }
-}
-
-fn to_f32(x: &[f64]) -> Vec<f32> {
-    x.iter().map(|&v| v as f32).collect()
-}
-
-fn copy_out(out: &[f32], to: &mut [f64]) -> Result<(), ModelError> {
-    if out.len() != to.len() {
-        return Err(ModelError::Data(format!(
-            "the model returned {} values for {} inputs",
-            out.len(),
-            to.len()
-        )));
-    }
-    for (t, v) in to.iter_mut().zip(out) {
-        *t = f64::from(*v);
-    }
-    Ok(())
 }
 
 impl VelocityField for NetworkVelocity<'_> {
