@@ -865,3 +865,64 @@ fn shipped_two_moons_model_matches_pytorch() {
         }
     }
 }
+
+/// The loss and gradients of a batch split into parts (data-parallel training) against
+/// the batch in one call: the same numbers up to the sums' rounding, for the 2D network
+/// (a conditional one, so the labels are split with the rows) and the 8×8 conv net on two
+/// threads; on one thread, no split: bit for bit the whole batch.
+#[test]
+fn a_batch_split_into_parts_has_the_gradient_of_the_whole_batch() {
+    use diffscope::model::conv::ConvConfig;
+    let cases = [
+        (
+            Network::new(
+                Architecture::Mlp2d(MlpConfig {
+                    classes: 3,
+                    ..MlpConfig::default()
+                }),
+                4,
+            ),
+            300,
+            2,
+        ),
+        (Network::new(Architecture::Conv(ConvConfig::digits()), 5), 260, 64),
+    ];
+    for (network, n, d) in cases {
+        assert_eq!(diffscope::model::shards(n, 2), 2, "{n} rows are split in two");
+        assert_eq!(diffscope::model::shards(n, 8), 2, "parts of at least 128 rows");
+        assert_eq!(diffscope::model::shards(n, 1), 1);
+        let xt = seeded(n * d, 1.3, 0.2);
+        let eps = seeded(n * d, 1.0, 1.7);
+        let t: Vec<f32> = (0..n).map(|i| (1 + i * 37 % 1000) as f32).collect();
+        let labels: Vec<usize> = if network.classes() > 0 {
+            (0..n).map(|i| i % 4).collect()
+        } else {
+            vec![]
+        };
+        let (loss, grads) = network.loss_and_grads(&xt, &t, &eps, &labels).unwrap();
+        let on = |threads: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| network.loss_and_grads_sharded(&xt, &t, &eps, &labels).unwrap())
+        };
+        let (split_loss, split_grads) = on(2);
+        assert!(
+            (split_loss - loss).abs() <= 1e-6 * loss,
+            "loss {split_loss} vs {loss}"
+        );
+        for (i, (a, b)) in split_grads.iter().zip(&grads).enumerate() {
+            let scale = b.iter().fold(0f32, |m, v| m.max(v.abs()));
+            for (x, y) in a.iter().zip(b) {
+                assert!(
+                    (x - y).abs() <= 1e-5 * scale,
+                    "parameter {i}: {x} vs {y} (largest {scale})"
+                );
+            }
+        }
+        let (one_loss, one_grads) = on(1);
+        assert_eq!(one_loss.to_bits(), loss.to_bits());
+        assert!(one_grads == grads, "one thread: the whole batch in one call");
+    }
+}

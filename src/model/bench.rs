@@ -9,10 +9,11 @@ use super::{Architecture, ModelError, Network, Objective};
 use crate::data::Dataset;
 use crate::diffusion::noise::fill_normal_f32;
 
-/// Training iterations per second at `batch`, median over `repeats` timed runs of `iters`.
+/// Training iterations per second at `batch` (data-parallel over the current pool, as
+/// [`Trainer::step`]), over `repeats` timed runs of `iters` (after one untimed run).
 pub fn train_its(batch: usize, iters: usize, repeats: usize) -> Result<Vec<f64>, ModelError> {
-    let mut model = Mlp2d::new(MlpConfig::default(), 1);
-    let mut opt = AdamW::new(&model.params, 1e-3);
+    let mut model = Network::new(Architecture::Mlp2d(MlpConfig::default()), 1);
+    let mut opt = AdamW::new(model.params(), 1e-3);
     let mut xt = vec![0f32; 2 * batch];
     let mut eps = vec![0f32; 2 * batch];
     fill_normal_f32(1, 1, &mut xt);
@@ -22,8 +23,8 @@ pub fn train_its(batch: usize, iters: usize, repeats: usize) -> Result<Vec<f64>,
     for _ in 0..=repeats {
         let start = Instant::now();
         for _ in 0..iters {
-            let (_, grads) = model.loss_and_grads(&xt, &t, &eps, &[])?;
-            opt.step(&mut model.params, &grads);
+            let (_, grads) = model.loss_and_grads_sharded(&xt, &t, &eps, &[])?;
+            opt.step(model.params_mut(), &grads);
         }
         out.push(iters as f64 / start.elapsed().as_secs_f64());
     }

@@ -311,6 +311,18 @@ pub enum Network {
     Patch(PatchNet),
 }
 
+/// Rows of a data-parallel training batch's part, at least: below it a part's fixed cost
+/// (a candle graph per part, forward and backward) outweighs the second core.
+pub const SHARD_ROWS: usize = 128;
+
+/// Parts a training batch of `n` rows is split into on a pool of `threads` threads: one
+/// per thread, each of at least [`SHARD_ROWS`] rows. One thread never splits: the parts
+/// cost 15 % there (BENCHMARKS.md, "Training on two cores").
+#[must_use]
+pub fn shards(n: usize, threads: usize) -> usize {
+    (n / SHARD_ROWS).clamp(1, threads.max(1))
+}
+
 impl Network {
     /// A freshly initialised network of `arch`.
     #[must_use]
@@ -388,6 +400,50 @@ impl Network {
             // The conv net at the crops' size.
             Self::Patch(m) => m.net.loss_and_grads(xt, t, eps, labels),
         }
+    }
+
+    /// [`Self::loss_and_grads`] split into [`shards`] consecutive parts of the batch, one
+    /// per thread of the current rayon pool, computed in parallel and summed in order,
+    /// each part weighted by its share of the rows (the loss is a mean over rows):
+    /// data-parallel training. On one thread it is `loss_and_grads` itself; on more, the
+    /// same numbers up to the rounding of the sums (so a run's weights depend on the thread
+    /// count at that level, as PyTorch's do).
+    pub fn loss_and_grads_sharded(
+        &self,
+        xt: &[f32],
+        t: &[f32],
+        eps: &[f32],
+        labels: &[usize],
+    ) -> Result<(f32, Vec<Vec<f32>>), ModelError> {
+        use rayon::prelude::*;
+        let n = t.len();
+        let parts = shards(n, rayon::current_num_threads());
+        if parts == 1 || xt.len() != eps.len() || !xt.len().is_multiple_of(n) {
+            return self.loss_and_grads(xt, t, eps, labels);
+        }
+        let d = xt.len() / n;
+        let bounds: Vec<(usize, usize)> = (0..parts).map(|k| (k * n / parts, (k + 1) * n / parts)).collect();
+        let results: Vec<(f32, Vec<Vec<f32>>)> = bounds
+            .par_iter()
+            .map(|&(a, b)| {
+                let rows = if labels.is_empty() { labels } else { &labels[a..b] };
+                self.loss_and_grads(&xt[a * d..b * d], &t[a..b], &eps[a * d..b * d], rows)
+            })
+            .collect::<Result<_, _>>()?;
+        let mut parts_iter = bounds.iter().zip(results);
+        let (&(a, b), (loss, mut grads)) = parts_iter.next().expect("at least two parts");
+        let share = |a: usize, b: usize| (b - a) as f32 / n as f32;
+        let w = share(a, b);
+        let mut total = w * loss;
+        grads.iter_mut().flatten().for_each(|g| *g *= w);
+        for (&(a, b), (loss, part)) in parts_iter {
+            let w = share(a, b);
+            total += w * loss;
+            for (sum, g) in grads.iter_mut().zip(&part) {
+                sum.iter_mut().zip(g).for_each(|(s, g)| *s += w * g);
+            }
+        }
+        Ok((total, grads))
     }
 
     /// The network prepared for inference.

@@ -586,7 +586,7 @@ impl Trainer {
             stream,
             self.settings.batch,
         );
-        let (mut loss, grads) = self.network.loss_and_grads(&xt, &t, &eps, &labels)?;
+        let (mut loss, grads) = self.network.loss_and_grads_sharded(&xt, &t, &eps, &labels)?;
         if self.settings.nan_loss_at_iteration == Some(self.iteration) {
             loss = f32::NAN;
         }
@@ -633,10 +633,11 @@ impl Trainer {
     /// Validation loss (of the weights sampling uses), and for 2D data the quality metric
     /// (samples from a 100-step DDIM chain with η = 1 — for flow matching, a 100-step Euler
     /// chain, deterministic —, as many as held-out points) next to
-    /// its noise floor. No metric if the chain is not finite — under zero terminal SNR
-    /// (`ᾱ_T = 0`: an ε-model cannot step from `x_T`) or a schedule whose `1/√ᾱ_T`
-    /// amplifies the model's errors past f32 — and the run goes on: the metric watches
-    /// training, it is not part of it.
+    /// its noise floor. No metric if the chain cannot run or is not finite — under zero
+    /// terminal SNR (`ᾱ_T = 0`: an ε-model cannot step from `x_T`), or a model that
+    /// diverges — and the run goes on: the metric watches training, it is not part of it.
+    /// (Under a schedule with a tiny `ᾱ_T` the 2D chain clips `x̂_0`, see
+    /// [`super::sample::TINY_ALPHA_BAR_T`], and stays finite.)
     pub fn evaluate(&self, with_metric: bool) -> Result<Evaluation, ModelError> {
         let d = self.set.shape.dim();
         let photo = matches!(self.network, Network::Patch(_));
@@ -648,6 +649,10 @@ impl Trainer {
         let network = self.sampling_network();
         let (validation_loss, _) = network.loss_and_grads(&xt, &t, &eps, &labels)?;
         let mut shown = Vec::new();
+        // Under zero terminal SNR an ε-model's chain refuses to step from x_T.
+        let with_metric = with_metric
+            && (self.objective == Objective::FlowMatching
+                || self.schedule.alpha_bar(self.schedule.steps()) > 0.0);
         let metric = if with_metric && self.set.reference.is_some() {
             let n = self.set.held_out.len() / d;
             let sampler = match self.objective {
