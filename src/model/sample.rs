@@ -28,6 +28,18 @@ use crate::diffusion::{IdealDenoiser, ReverseVariance, Schedule};
 /// Noise stream of the chain's starting point.
 pub const START_STREAM: u64 = 0x5A3D_0000_0000_0000;
 
+/// Below this `ᾱ_T` (and above 0) a chain of 2D points clips `x̂_0` to
+/// [`POINTS_X0_BOUND`]: `x̂_0 = (x_t − √(1 − ᾱ_t) ε̂)/√ᾱ_t` multiplies the model's error in
+/// `ε̂` by `1/√ᾱ_t`, and under such a schedule (e.g. linear β up to 0.2 over T = 1000,
+/// `ᾱ_T = 2e-47`) the steps where `ᾱ_t` is tiny pass that error on with a gain above 1
+/// (`√(ᾱ_{t'}/ᾱ_t)`), so a model's small error outside its training range grows to
+/// infinity (a DDPM chain of a 200-iteration model went non-finite at t = 424).
+pub const TINY_ALPHA_BAR_T: f64 = 1e-20;
+/// The box a 2D chain clips `x̂_0` to under a schedule with `ᾱ_T <`
+/// [`TINY_ALPHA_BAR_T`]: ±8 in the standardised units every points set is shown in
+/// (the view spans ±3.5), so no data point is cut.
+pub const POINTS_X0_BOUND: f32 = 8.0;
+
 /// Which reverse sampler: the one list of samplers the window, the command line and the
 /// worker share. The data-free choice (persisted in the window's settings, parsed on the
 /// command line); [`Sampler`] is the same choice with its parameters, built by
@@ -459,6 +471,16 @@ impl ReverseChain {
         self
     }
 
+    /// The range `x̂_0` is clipped to: the one [`Self::clip_x0`] set, else for 2D points
+    /// under a schedule with `0 < ᾱ_T <` [`TINY_ALPHA_BAR_T`], ±[`POINTS_X0_BOUND`].
+    fn clip(&self) -> Option<(f32, f32)> {
+        let ab = self.schedule.alpha_bar(self.schedule.steps());
+        self.clip.or_else(|| {
+            (self.dim == 2 && ab > 0.0 && ab < TINY_ALPHA_BAR_T)
+                .then_some((-POINTS_X0_BOUND, POINTS_X0_BOUND))
+        })
+    }
+
     /// Fault injection for tests: [`ReverseChain::step`] panics after `steps` steps, so
     /// tests can check that the `model` worker survives a panic in sampling. Neither the
     /// window nor the command line sets it.
@@ -552,6 +574,15 @@ impl ReverseChain {
         if self.sampler == Sampler::ProbabilityFlow {
             self.timesteps.push(0);
         }
+        if self.schedule.alpha_bar(t) <= 0.0 {
+            // The window refuses this before it asks; a model handed over in the frame the
+            // chain starts (a cancelled run's) can still bring a schedule that has it.
+            return Err(ModelError::Data(
+                "zero terminal SNR: ᾱ_T = 0, so a step from x_T needs x̂_0 = (x_T − ε̂)/√ᾱ_T, which an \
+                 ε-predicting denoiser cannot give (Lin et al. 2024 §3.2)"
+                    .into(),
+            ));
+        }
         let t_next = self.timesteps[self.position + 1];
         let eps = denoiser.predict_eps(&self.schedule, &self.x, t)?;
         if eps.len() != self.x.len() {
@@ -563,12 +594,17 @@ impl ReverseChain {
         }
         let mut eps = eps;
         let mut x0_hat = vec![0f32; self.x.len()];
-        predict_x0_from_eps(&self.schedule, t, &self.x, &eps, &mut x0_hat);
-        if let Some((lo, hi)) = self.clip {
-            for v in &mut x0_hat {
-                *v = v.clamp(lo, hi);
+        if let Some((lo, hi)) = self.clip() {
+            // In f64: `1/√ᾱ_t` passes f32's range below ᾱ_t ≈ 1e-77, where the f32
+            // product would be ∞ − ∞.
+            let (a, b) = self.schedule.x0_from_eps_coefs(t);
+            let (lo, hi) = (f64::from(lo), f64::from(hi));
+            for ((v, &x), &e) in x0_hat.iter_mut().zip(&self.x).zip(&eps) {
+                *v = (a * f64::from(x) + b * f64::from(e)).clamp(lo, hi) as f32;
             }
             eps_from_x0(&self.schedule, t, &self.x, &x0_hat, &mut eps);
+        } else {
+            predict_x0_from_eps(&self.schedule, t, &self.x, &eps, &mut x0_hat);
         }
         let mut z = vec![0f32; self.x.len()];
         let stochastic = match self.sampler {
