@@ -155,6 +155,7 @@ fn the_glyph_source_shows_a_grid_and_trains_a_conditional_model() {
         n_points: 1000,
         data_seed: 0,
         drawing: diffscope::data::drawing::DrawnPoints::default(),
+        points_shown: diffscope::scene::DEFAULT_POINTS_SHOWN,
     };
     let scene = load(&SourceChoice::from_name("glyphs").unwrap(), &options).unwrap();
     let SceneData::Image(img) = &scene.data else {

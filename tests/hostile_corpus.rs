@@ -307,7 +307,7 @@ pub(crate) fn generated(dir: &Path) -> Vec<Case> {
         Case::new(
             huge_csv(&at("huge.csv")),
             Kind::Points,
-            "line 100002: more than 100000 points",
+            "line 5000002: more than 5000000 points",
         ),
     ];
     cases.extend(mutated_weights(&write));

@@ -15,32 +15,43 @@ pub(crate) struct Allocations {
     pub(crate) count: usize,
     /// The largest single request, in bytes.
     pub(crate) largest: usize,
+    /// The most bytes held at once by what the scope allocated (allocations minus the
+    /// frees of them on the watched thread).
+    pub(crate) peak: usize,
 }
 
 thread_local! {
     static WATCHING: Cell<bool> = const { Cell::new(false) };
-    static SEEN: Cell<Allocations> = const { Cell::new(Allocations { count: 0, largest: 0 }) };
+    static SEEN: Cell<Allocations> = const { Cell::new(Allocations { count: 0, largest: 0, peak: 0 }) };
+    static LIVE: Cell<isize> = const { Cell::new(0) };
 }
 
 /// Runs `f` on this thread and returns what it allocated on this thread.
 pub(crate) fn watch<R>(f: impl FnOnce() -> R) -> (R, Allocations) {
     SEEN.with(|s| s.set(Allocations::default()));
+    LIVE.with(|l| l.set(0));
     WATCHING.with(|w| w.set(true));
     let result = f();
     WATCHING.with(|w| w.set(false));
     (result, SEEN.with(Cell::get))
 }
 
-/// Notes a request of `size` bytes if this thread is watched. Allocation-free: the
-/// thread-locals are `const`-initialised `Cell`s without destructors.
-fn record(size: usize) {
+/// Notes a request of `size` bytes, which changes the bytes held by `change`, if this
+/// thread is watched. Allocation-free: the thread-locals are `const`-initialised `Cell`s
+/// without destructors.
+fn record(size: usize, change: isize) {
     let watching = WATCHING.try_with(Cell::get).unwrap_or(false);
     if watching {
+        let live = LIVE.try_with(|l| {
+            l.set(l.get() + change);
+            l.get()
+        });
         let _ = SEEN.try_with(|s| {
             let seen = s.get();
             s.set(Allocations {
-                count: seen.count + 1,
+                count: seen.count + usize::from(size > 0),
                 largest: seen.largest.max(size),
+                peak: seen.peak.max(live.unwrap_or(0).max(0) as usize),
             });
         });
     }
@@ -58,24 +69,27 @@ pub(crate) struct Counting;
 )]
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        record(layout.size());
+        record(layout.size(), layout.size() as isize);
         // SAFETY: the caller's `layout` is passed on as given.
         unsafe { System.alloc(layout) }
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        record(layout.size());
+        record(layout.size(), layout.size() as isize);
         // SAFETY: as in `alloc`.
         unsafe { System.alloc_zeroed(layout) }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        record(new_size);
+        // Counted as a move: the new block is held while the old one still is.
+        record(new_size, new_size as isize);
+        record(0, -(layout.size() as isize));
         // SAFETY: `ptr` came from this allocator (i.e. `System`) with `layout`.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        record(0, -(layout.size() as isize));
         // SAFETY: `ptr` came from this allocator (i.e. `System`) with `layout`.
         unsafe { System.dealloc(ptr, layout) }
     }

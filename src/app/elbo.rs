@@ -200,7 +200,9 @@ pub fn cli_data(scene: &Scene, settings: &Settings) -> Option<String> {
             points.len(),
             settings.data_seed
         )),
-        (SourceChoice::File(path), SceneData::Points(_)) => {
+        // A subsample of a large file is the window's: the command reads the file's first
+        // points.
+        (SourceChoice::File(path), SceneData::Points(_)) if scene.all_points.is_none() => {
             Some(format!("--points '{}' --n {n}", path.display()))
         }
         (SourceChoice::Digits, _) => Some(format!("--digits --data-n {} --n {n}", crate::data::DIGIT_COUNT)),

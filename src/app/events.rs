@@ -36,6 +36,7 @@ impl DiffscopeApp {
         {
             self.loader = None;
             self.model.loading = None;
+            self.model.load_progress = None;
             match result {
                 Ok(scene) => {
                     self.set_scene(scene);

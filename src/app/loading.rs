@@ -85,10 +85,12 @@ impl DiffscopeApp {
         let (tx, rx) = mpsc::channel();
         let wake = ctx.clone();
         let what = source.name();
+        let progress = std::sync::Arc::new(scene::LoadProgress::default());
+        let reading = progress.clone();
         let spawned = std::thread::Builder::new()
             .name("load-data".into())
             .spawn(move || {
-                let load = || scene::load(&source, &options).map_err(AppError::from);
+                let load = || scene::load_with(&source, &options, &reading).map_err(AppError::from);
                 let result =
                     std::panic::catch_unwind(std::panic::AssertUnwindSafe(load)).unwrap_or_else(|panic| {
                         Err(AppError::Panicked(crate::worker::frames::panic_message(
@@ -101,6 +103,7 @@ impl DiffscopeApp {
         match spawned {
             Ok(_) => {
                 self.model.loading = Some(what);
+                self.model.load_progress = Some(progress);
                 self.loader = Some(rx);
             }
             Err(e) => self.model.status.error = Some(format!("cannot start loading: {e}")),

@@ -126,6 +126,7 @@ impl DiffscopeApp {
             scatter_styles: styles,
             status,
             loading: None,
+            load_progress: None,
             export: None,
             frame_times: FrameTimes::default(),
             playing: false,
@@ -208,6 +209,14 @@ impl DiffscopeApp {
         };
         if data_changed {
             self.commands.push(Command::Load(self.settings.source.clone()));
+        }
+        if self.settings.points_shown != before.points_shown
+            && let Some(scene) = self.model.scene.showing(self.settings.points_shown)
+        {
+            // A new uniform subsample of the points already read: no reading again.
+            self.model.scene = scene;
+            self.model.elbo.data_serial += 1;
+            self.rebuild_views();
         }
         if self.settings.schedule != before.schedule {
             match Schedule::new(&self.settings.schedule) {

@@ -16,8 +16,8 @@ use crate::model::Objective;
 use crate::model::classes::ClassChoice;
 use crate::model::sample::Sampler;
 pub use crate::model::sample::{DenoiserKind, SamplerKind};
-use crate::scene::SceneOptions;
 pub use crate::scene::SourceChoice;
+use crate::scene::{DEFAULT_POINTS_SHOWN, MAX_POINTS_SHOWN, MIN_POINTS_SHOWN, SceneOptions};
 
 /// The key of the settings in eframe's storage.
 pub const STORAGE_KEY: &str = "diffscope-settings";
@@ -583,6 +583,8 @@ pub struct Settings {
     pub n_points: usize,
     /// Seed of the built-in 2D set.
     pub data_seed: u64,
+    /// At most this many points of a points file are shown (a uniform subsample).
+    pub points_shown: usize,
     /// Seed of the diffusion noise (both views).
     pub noise_seed: u64,
     /// Images are reduced so their long side is at most this.
@@ -665,6 +667,7 @@ impl Default for Settings {
             source: SourceChoice::default(),
             n_points: 1000,
             data_seed: 0,
+            points_shown: DEFAULT_POINTS_SHOWN,
             noise_seed: 0,
             max_side: crate::data::DEFAULT_MAX_SIDE,
             schedule: ScheduleSpec::new(ScheduleKind::Linear, 1000),
@@ -721,6 +724,7 @@ impl Settings {
             n_points: self.n_points,
             data_seed: self.data_seed,
             drawing: self.drawing.clone(),
+            points_shown: self.points_shown,
         }
     }
 
@@ -738,6 +742,7 @@ impl Settings {
         }
         self.t = self.t.min(self.schedule.steps);
         self.n_points = self.n_points.clamp(16, 20_000);
+        self.points_shown = self.points_shown.clamp(MIN_POINTS_SHOWN, MAX_POINTS_SHOWN);
         self.max_side = self.max_side.clamp(32, 2048);
         if !(self.speed_steps_per_s.is_finite() && (1.0..=2000.0).contains(&self.speed_steps_per_s)) {
             self.speed_steps_per_s = defaults.speed_steps_per_s;

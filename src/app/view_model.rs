@@ -113,6 +113,8 @@ pub struct Model {
     pub status: Status,
     /// What is loading, if anything.
     pub loading: Option<String>,
+    /// How far that load has read its file (points files report it).
+    pub load_progress: Option<std::sync::Arc<crate::scene::LoadProgress>>,
     /// The running export.
     pub export: Option<ExportJob>,
     /// Frame times.

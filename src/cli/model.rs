@@ -453,6 +453,7 @@ fn photo_set(image: &str, side: usize, crop: Option<usize>, seed: u64) -> Result
                 n_points: 0,
                 data_seed: 0,
                 drawing: crate::data::drawing::DrawnPoints::default(),
+                points_shown: crate::scene::DEFAULT_POINTS_SHOWN,
             },
         ),
         _ => crate::scene::load_file(path, crate::data::DEFAULT_MAX_SIDE),

@@ -86,6 +86,7 @@ fn load_source(cmd: &ForwardCmd) -> Result<Scene> {
         n_points: cmd.n,
         data_seed: cmd.data_seed,
         drawing: data::drawing::DrawnPoints::default(),
+        points_shown: scene::DEFAULT_POINTS_SHOWN,
     };
     match cmd.source.source()? {
         DataSource::Image(image) => {
@@ -113,6 +114,7 @@ fn load_source(cmd: &ForwardCmd) -> Result<Scene> {
                 name: "points".into(),
                 data: scene::SceneData::Points(std::sync::Arc::new(points)),
                 note: None,
+                all_points: None,
             })
         }
         DataSource::Digits => Ok(scene::load(&SourceChoice::Digits, &options)?),

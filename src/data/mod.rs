@@ -26,7 +26,8 @@ pub use self::image::{
     decode_image, load_image, reduced_size,
 };
 pub use self::points_csv::{
-    MAX_LINE_BYTES, MAX_POINTS, load_points_csv, parse_points_csv, points_csv_text, read_points_csv,
+    MAX_LINE_BYTES, MAX_POINTS, load_points_csv, load_points_csv_with, parse_points_csv, points_csv_text,
+    read_points_csv, read_points_csv_with, uniform_subsample,
 };
 pub use self::toy::{Dataset, generate, generate_raw, standardise};
 

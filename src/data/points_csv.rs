@@ -8,11 +8,14 @@ use std::path::Path;
 
 use super::DataError;
 
-/// The most points a file may hold. The window computes both views of the forward chain
-/// of every point on the UI thread whenever `t` moves and draws each point every frame,
-/// so this is five times the largest built-in set it offers (20,000); a file beyond it
-/// is refused at the first point too many, without reading the rest.
-pub const MAX_POINTS: usize = 100_000;
+/// The most points a file may hold: 80 MB of `f64` pairs, read in at most about 250 MB
+/// (the vector of points doubles as it grows; BENCHMARKS.md, "Large point clouds"). The
+/// window's views and the ideal denoiser use a uniform subsample of them
+/// ([`uniform_subsample`]); training uses them all. A file beyond it is refused at the
+/// first point too many, without reading the rest.
+pub const MAX_POINTS: usize = 5_000_000;
+/// Lines between two calls of the progress callback of [`read_points_csv_with`].
+const PROGRESS_LINES: usize = 65_536;
 /// The longest line, in bytes, a points file may have (a row is two numbers: tens of bytes).
 pub const MAX_LINE_BYTES: usize = 4096;
 
@@ -39,13 +42,48 @@ pub fn parse_points_csv(text: &str, source: &str) -> Result<Vec<[f64; 2]>, DataE
 /// Reads the CSV file at `path` with [`read_points_csv`]; the points are returned raw
 /// (not standardised). Errors name the path as given.
 pub fn load_points_csv(path: &Path) -> Result<Vec<[f64; 2]>, DataError> {
+    load_points_csv_with(path, |_, _| {})
+}
+
+/// [`load_points_csv`], calling `progress(bytes read, file size)` as it reads.
+pub fn load_points_csv_with(
+    path: &Path,
+    mut progress: impl FnMut(u64, u64),
+) -> Result<Vec<[f64; 2]>, DataError> {
     let file = path.display().to_string();
     let reader = std::fs::File::open(path).map_err(|io| DataError::PointsRead {
         file: file.clone(),
         io,
     })?;
-    read_points_csv(BufReader::new(reader), &file)
+    let size = reader.metadata().map_or(0, |m| m.len());
+    read_points_csv_with(BufReader::new(reader), &file, |bytes| progress(bytes, size))
 }
+
+/// `k` of `points` drawn uniformly without replacement, in their order (selection
+/// sampling, Knuth's Algorithm S: one seeded uniform per point, no index array), or all
+/// of them if there are at most `k`.
+#[must_use]
+pub fn uniform_subsample(points: &[[f64; 2]], k: usize, seed: u64) -> Vec<[f64; 2]> {
+    let n = points.len();
+    if n <= k {
+        return points.to_vec();
+    }
+    let key = crate::diffusion::noise::StreamKey::new(seed, SUBSAMPLE_STREAM);
+    let mut out = Vec::with_capacity(k);
+    for (i, p) in points.iter().enumerate() {
+        let left = (k - out.len()) as f64;
+        if key.uniform(i as u64) * ((n - i) as f64) < left {
+            out.push(*p);
+            if out.len() == k {
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// The noise stream of [`uniform_subsample`].
+const SUBSAMPLE_STREAM: u64 = 0x5B5A_0000_0000_0000;
 
 /// Reads raw points from `reader`, the bytes of the file called `source`.
 ///
@@ -57,8 +95,18 @@ pub fn load_points_csv(path: &Path) -> Result<Vec<[f64; 2]>, DataError> {
 /// infinities, a row without exactly two fields, bytes that are not UTF-8, fewer than
 /// two points, more than [`MAX_POINTS`] and a line longer than [`MAX_LINE_BYTES`]. Errors
 /// name `source` and the 1-based line. Reading stops at the first error.
-pub fn read_points_csv(mut reader: impl BufRead, source: &str) -> Result<Vec<[f64; 2]>, DataError> {
+pub fn read_points_csv(reader: impl BufRead, source: &str) -> Result<Vec<[f64; 2]>, DataError> {
+    read_points_csv_with(reader, source, |_| {})
+}
+
+/// [`read_points_csv`], calling `progress(bytes read)` every 65,536 lines.
+pub fn read_points_csv_with(
+    mut reader: impl BufRead,
+    source: &str,
+    mut progress: impl FnMut(u64),
+) -> Result<Vec<[f64; 2]>, DataError> {
     let file = || source.to_owned();
+    let mut bytes_read = 0u64;
     let mut points = Vec::new();
     let mut first_row = true;
     let mut bytes = Vec::with_capacity(128);
@@ -72,6 +120,10 @@ pub fn read_points_csv(mut reader: impl BufRead, source: &str) -> Result<Vec<[f6
             .map_err(|io| DataError::PointsRead { file: file(), io })?;
         if read == 0 {
             break;
+        }
+        bytes_read += read as u64;
+        if line % PROGRESS_LINES == 0 {
+            progress(bytes_read);
         }
         if bytes.last() == Some(&b'\n') {
             bytes.pop();

@@ -19,6 +19,10 @@ use crate::diffusion::metrics::sliced_wasserstein2;
 use crate::diffusion::noise::StreamKey;
 use crate::diffusion::{Schedule, ScheduleSpec};
 
+/// The most points of the user's held out for validation and the sample metric (whose
+/// chain samples as many): 10 % of a file up to 100,000 points.
+pub const MAX_HELD_OUT_POINTS: usize = 10_000;
+
 /// Noise streams of training: batch `i` uses `TRAIN_STREAM + 4i + k`.
 const TRAIN_STREAM: u64 = 0x7000_0000_0000_0000;
 /// Noise streams of validation.
@@ -172,8 +176,9 @@ impl TrainSet {
         }
     }
 
-    /// The user's points: a seeded 10 % is held out (at least one point); the reference
-    /// draw is as many points again from the training part.
+    /// The user's points: a seeded 10 % is held out (at least one point, at most
+    /// [`MAX_HELD_OUT_POINTS`]: the sample metric draws as many); the reference draw is
+    /// as many points again from the training part.
     pub fn points(name: &str, points: &[[f64; 2]], seed: u64) -> Result<Self, ModelError> {
         if points.len() < 4 {
             return Err(ModelError::Data(format!(
@@ -182,7 +187,7 @@ impl TrainSet {
             )));
         }
         let order = shuffled(points.len(), seed);
-        let m = (points.len() / 10).max(1);
+        let m = (points.len() / 10).clamp(1, MAX_HELD_OUT_POINTS);
         let pick = |idx: &[usize]| -> Vec<f32> {
             idx.iter()
                 .flat_map(|&i| [points[i][0] as f32, points[i][1] as f32])

@@ -141,6 +141,42 @@ pub struct SceneOptions {
     pub data_seed: u64,
     /// The window's drawing, as drawn ([`SourceChoice::Drawing`]; empty elsewhere).
     pub drawing: DrawnPoints,
+    /// At most this many points of a points file are shown ([`Scene::all_points`]).
+    pub points_shown: usize,
+}
+
+/// Points of a points file the views show by default (the largest built-in set).
+pub const DEFAULT_POINTS_SHOWN: usize = 20_000;
+/// The most points the views may be asked to show: both views of the forward chain of
+/// every shown point are computed on the UI thread when `t` moves.
+pub const MAX_POINTS_SHOWN: usize = 100_000;
+/// The fewest.
+pub const MIN_POINTS_SHOWN: usize = 1000;
+/// Seed of the uniform subsample a large points file shows.
+const SHOWN_SEED: u64 = 0x5107;
+
+/// How far a load has got: bytes read of the file's size, written by the loading
+/// thread and read by the window for its status line.
+#[derive(Debug, Default)]
+pub struct LoadProgress {
+    read: std::sync::atomic::AtomicU64,
+    total: std::sync::atomic::AtomicU64,
+}
+
+impl LoadProgress {
+    fn set(&self, read: u64, total: u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.total.store(total, Relaxed);
+        self.read.store(read, Relaxed);
+    }
+
+    /// The fraction read, once a file of known size is being read.
+    #[must_use]
+    pub fn fraction(&self) -> Option<f64> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let total = self.total.load(Relaxed);
+        (total > 0).then(|| (self.read.load(Relaxed) as f64 / total as f64).min(1.0))
+    }
 }
 
 /// The data of a scene.
@@ -163,6 +199,10 @@ pub struct Scene {
     pub data: SceneData,
     /// What was done to it on load (reduced, standardised), shown under the data.
     pub note: Option<String>,
+    /// All the points of a points file with more than [`SceneOptions::points_shown`]:
+    /// then [`Self::data`] is a uniform subsample of them, which the views and the ideal
+    /// denoiser use; training uses these. `None` when every point is shown.
+    pub all_points: Option<Arc<Vec<[f64; 2]>>>,
 }
 
 impl Scene {
@@ -203,8 +243,53 @@ impl Scene {
                 img.height,
                 if img.channels == 1 { "grey" } else { "RGB" }
             ),
-            SceneData::Points(p) => format!("{} points", p.len()),
+            SceneData::Points(p) => match &self.all_points {
+                Some(all) => format!("{} of {} points shown", p.len(), all.len()),
+                None => format!("{} points", p.len()),
+            },
         }
+    }
+
+    /// Every point of the scene: [`Self::all_points`], or the points shown.
+    #[must_use]
+    pub fn every_point(&self) -> Option<&Arc<Vec<[f64; 2]>>> {
+        match &self.data {
+            SceneData::Points(p) => Some(self.all_points.as_ref().unwrap_or(p)),
+            SceneData::Image(_) => None,
+        }
+    }
+
+    /// This points file's scene showing at most `limit` of its points (a new uniform
+    /// subsample, or all of them); `None` for any other scene.
+    #[must_use]
+    pub fn showing(&self, limit: usize) -> Option<Self> {
+        let SourceChoice::File(path) = &self.source else {
+            return None;
+        };
+        let all = self.every_point()?.clone();
+        Some(points_file_scene(path, self.name.clone(), all, limit))
+    }
+}
+
+/// The scene of a points file's standardised `points`, showing at most `limit`.
+fn points_file_scene(path: &Path, name: String, points: Arc<Vec<[f64; 2]>>, limit: usize) -> Scene {
+    let n = points.len();
+    let (data, all_points, shown) = if n > limit {
+        let shown = data::uniform_subsample(&points, limit, SHOWN_SEED);
+        (
+            SceneData::Points(Arc::new(shown)),
+            Some(points),
+            format!("; the views and the ideal denoiser show a uniform {limit} of them, training uses all"),
+        )
+    } else {
+        (SceneData::Points(points), None, String::new())
+    };
+    Scene {
+        source: SourceChoice::File(path.to_owned()),
+        name,
+        data,
+        note: Some(format!("{}: {n} points, standardised{shown}", path.display())),
+        all_points,
     }
 }
 
@@ -213,6 +298,18 @@ impl Scene {
 /// # Errors
 /// An unknown name, a file that cannot be read or decoded, or broken embedded digits.
 pub fn load(source: &SourceChoice, options: &SceneOptions) -> Result<Scene, SceneError> {
+    load_with(source, options, &LoadProgress::default())
+}
+
+/// [`load`], reporting a points file's reading in `progress`.
+///
+/// # Errors
+/// As [`load`].
+pub fn load_with(
+    source: &SourceChoice,
+    options: &SceneOptions,
+    progress: &LoadProgress,
+) -> Result<Scene, SceneError> {
     match source {
         SourceChoice::Image(name) => {
             let image: BuiltinImage = name.parse()?;
@@ -232,9 +329,10 @@ pub fn load(source: &SourceChoice, options: &SceneOptions) -> Result<Scene, Scen
                 name: dataset.name().to_owned(),
                 data: SceneData::Points(Arc::new(points)),
                 note: Some("standardised: zero mean, unit standard deviation per coordinate".into()),
+                all_points: None,
             })
         }
-        SourceChoice::File(path) => load_file(path, options.max_side),
+        SourceChoice::File(path) => load_file_with(path, options, progress),
         SourceChoice::Drawing => Ok(drawing_scene(&options.drawing)),
         SourceChoice::Digits => {
             let digits = cached_digits()?;
@@ -247,6 +345,7 @@ pub fn load(source: &SourceChoice, options: &SceneOptions) -> Result<Scene, Scen
                     DIGIT_GRID * DIGIT_GRID,
                     digits.len()
                 )),
+                all_points: None,
             })
         }
         SourceChoice::Glyphs => {
@@ -266,6 +365,7 @@ pub fn load(source: &SourceChoice, options: &SceneOptions) -> Result<Scene, Scen
                     "the first {} of {GLYPH_COUNT} 28×28 glyph digits (the embedded fonts, jittered); training and the ideal denoiser use all of them",
                     GLYPH_GRID * GLYPH_GRID
                 )),
+                all_points: None,
             })
         }
     }
@@ -288,6 +388,7 @@ pub fn drawing_scene(drawing: &DrawnPoints) -> Scene {
             "drawn by hand: {n} point{}, standardised for the forward process and the model",
             if n == 1 { "" } else { "s" }
         )),
+        all_points: None,
     }
 }
 
@@ -340,30 +441,54 @@ pub fn is_points_file(path: &Path) -> bool {
         .is_some_and(|e| e.eq_ignore_ascii_case("csv") || e.eq_ignore_ascii_case("txt"))
 }
 
-/// Loads an image or a points CSV from a file.
+/// Loads an image or a points CSV from a file (a points file shows at most
+/// [`DEFAULT_POINTS_SHOWN`] of its points).
 ///
 /// # Errors
 /// A folder, or a file that cannot be read or decoded.
 pub fn load_file(path: &Path, max_side: u32) -> Result<Scene, SceneError> {
+    let options = SceneOptions {
+        max_side,
+        n_points: 0,
+        data_seed: 0,
+        drawing: DrawnPoints::default(),
+        points_shown: DEFAULT_POINTS_SHOWN,
+    };
+    load_file_with(path, &options, &LoadProgress::default())
+}
+
+/// [`load_file`] with the window's `options`, reporting a points file's reading in
+/// `progress`.
+///
+/// # Errors
+/// A folder, or a file that cannot be read or decoded.
+pub fn load_file_with(
+    path: &Path,
+    options: &SceneOptions,
+    progress: &LoadProgress,
+) -> Result<Scene, SceneError> {
     let name = path
         .file_stem()
         .map_or_else(|| "data".to_owned(), |s| s.to_string_lossy().into_owned());
-    let source = SourceChoice::File(path.to_owned());
     if path.is_dir() {
         return Err(SceneError::Folder(path.to_owned()));
     }
     if is_points_file(path) {
-        let points = load_points(path)?;
-        let n = points.len();
-        Ok(Scene {
-            source,
+        let points = load_points_with(path, progress)?;
+        Ok(points_file_scene(
+            path,
             name,
-            data: SceneData::Points(Arc::new(points)),
-            note: Some(format!("{}: {n} points, standardised", path.display())),
-        })
+            Arc::new(points),
+            options.points_shown,
+        ))
     } else {
-        let img = data::load_image(path, max_side)?;
-        Ok(image_scene(source, name, img, max_side))
+        let img = data::load_image(path, options.max_side)?;
+        Ok(image_scene(
+            SourceChoice::File(path.to_owned()),
+            name,
+            img,
+            options.max_side,
+        ))
     }
 }
 
@@ -373,10 +498,19 @@ pub fn load_file(path: &Path, max_side: u32) -> Result<Scene, SceneError> {
 /// # Errors
 /// A folder, or a file that cannot be read or parsed.
 pub fn load_points(path: &Path) -> Result<Vec<[f64; 2]>, SceneError> {
+    load_points_with(path, &LoadProgress::default())
+}
+
+/// [`load_points`], reporting its reading in `progress`.
+///
+/// # Errors
+/// As [`load_points`].
+pub fn load_points_with(path: &Path, progress: &LoadProgress) -> Result<Vec<[f64; 2]>, SceneError> {
     if path.is_dir() {
         return Err(SceneError::Folder(path.to_owned()));
     }
-    let mut points = data::load_points_csv(path)?;
+    let mut points = data::load_points_csv_with(path, |read, total| progress.set(read, total))?;
+    points.shrink_to_fit();
     data::standardise(&mut points);
     Ok(points)
 }
@@ -404,5 +538,6 @@ fn image_scene(source: SourceChoice, name: String, img: ImageData, max_side: u32
         name,
         data: SceneData::Image(Arc::new(img)),
         note,
+        all_points: None,
     }
 }

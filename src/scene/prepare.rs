@@ -159,7 +159,8 @@ pub fn train_set(scene: &Scene, seed: u64) -> Result<(TrainSet, Architecture), S
             Err(SceneError::DrawingTooSmall(points.len()))
         }
         (_, SceneData::Points(points)) => Ok((
-            TrainSet::points(&scene.name, points, seed)?,
+            // Every point of a large file, not only the ones shown.
+            TrainSet::points(&scene.name, scene.all_points.as_ref().unwrap_or(points), seed)?,
             Architecture::Mlp2d(MlpConfig::default()),
         )),
         (SourceChoice::Glyphs, _) => {

@@ -42,6 +42,24 @@ fn data_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model) {
                     .labelled_by(label.id);
             });
         }
+        (SceneData::Points(shown), SourceChoice::File(_)) => {
+            let every = model.scene.every_point().map_or(0, |p| p.len());
+            if every > crate::scene::MIN_POINTS_SHOWN {
+                ui.horizontal(|ui| {
+                    let label = ui.label("shown");
+                    ui.add(
+                        egui::DragValue::new(&mut settings.points_shown)
+                            .range(crate::scene::MIN_POINTS_SHOWN..=crate::scene::MAX_POINTS_SHOWN)
+                            .speed(100.0),
+                    )
+                    .labelled_by(label.id)
+                    .on_hover_text(
+                        "The views and the ideal denoiser use a uniform subsample of this many points; training uses all",
+                    );
+                    ui.label(format!("of {every} ({} now)", shown.len()));
+                });
+            }
+        }
         (SceneData::Image(_), source) if !matches!(source, SourceChoice::Digits | SourceChoice::Glyphs) => {
             ui.horizontal(|ui| {
                 let label = ui.label("working size ≤");

@@ -196,7 +196,11 @@ fn training_data(settings: &Settings, model: &Model) -> String {
                 p.len()
             )
         }
-        (SceneData::Points(p), _) => format!("{}: your {} points (10 % held out)", model.scene.name, p.len()),
+        (SceneData::Points(p), _) => {
+            let n = model.scene.all_points.as_ref().unwrap_or(p).len();
+            let held = (n / 10).clamp(1, crate::model::train::MAX_HELD_OUT_POINTS);
+            format!("{}: all your {n} points ({held} held out)", model.scene.name)
+        }
         (_, SourceChoice::Digits) => "the 1797 digits, 8×8 grey".to_owned(),
         (_, SourceChoice::Glyphs) => format!(
             "{} glyph digits, 28×28 grey (a model conditional on the digit)",

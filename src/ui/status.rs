@@ -31,7 +31,18 @@ pub fn status_ui(ui: &mut egui::Ui, model: &Model, commands: &mut Vec<Command>) 
         }
         if let Some(what) = &model.loading {
             ui.spinner();
-            ui.label(format!("loading {what}…"));
+            match model.load_progress.as_ref().and_then(|p| p.fraction()) {
+                Some(fraction) => {
+                    ui.add(
+                        egui::ProgressBar::new(fraction as f32)
+                            .desired_width(200.0)
+                            .text(format!("reading {what}: {:.0} %", 100.0 * fraction)),
+                    );
+                }
+                None => {
+                    ui.label(format!("loading {what}…"));
+                }
+            }
             ui.separator();
         }
         if let Some(job) = &model.export {
