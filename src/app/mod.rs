@@ -214,6 +214,7 @@ impl DiffscopeApp {
             && let Some(scene) = self.model.scene.showing(self.settings.points_shown)
         {
             // A new uniform subsample of the points already read: no reading again.
+            self.model.status.info = Some(format!("{}: {}", scene.name, scene.describe()));
             self.model.scene = scene;
             self.model.elbo.data_serial += 1;
             self.rebuild_views();
