@@ -183,12 +183,10 @@ impl DiffscopeApp {
             ChainStart::Data { t, .. } => t,
         };
         if zero_terminal_snr && from >= steps {
-            self.model.status.error = Some(
-                "zero terminal SNR: ᾱ_T = 0, so a step from x_T needs x̂_0 = (x_T − ε̂)/√ᾱ_T, which an \
-                 ε-predicting denoiser cannot give (Lin et al. 2024 §3.2); untick it to sample, or \
-                 start SDEdit below T"
-                    .into(),
-            );
+            self.model.status.error = Some(format!(
+                "{}; untick it to sample, or start SDEdit below T",
+                crate::model::sample::ZERO_TERMINAL_SNR
+            ));
             return false;
         }
         let rate = (!r.max_speed).then_some(f64::from(r.steps_per_s));

@@ -28,6 +28,11 @@ use crate::diffusion::{IdealDenoiser, ReverseVariance, Schedule};
 /// Noise stream of the chain's starting point.
 pub const START_STREAM: u64 = 0x5A3D_0000_0000_0000;
 
+/// Why an ε-model's chain cannot step from `x_T` under zero terminal SNR (the chain's
+/// refusal, and the window's before it asks).
+pub const ZERO_TERMINAL_SNR: &str = "zero terminal SNR: ᾱ_T = 0, so a step from x_T needs x̂_0 = (x_T − ε̂)/√ᾱ_T, \
+     which an ε-predicting denoiser cannot give (Lin et al. 2024 §3.2)";
+
 /// Below this `ᾱ_T` (and above 0) a chain of 2D points clips `x̂_0` to
 /// [`POINTS_X0_BOUND`]: `x̂_0 = (x_t − √(1 − ᾱ_t) ε̂)/√ᾱ_t` multiplies the model's error in
 /// `ε̂` by `1/√ᾱ_t`, and under such a schedule (e.g. linear β up to 0.2 over T = 1000,
@@ -577,11 +582,7 @@ impl ReverseChain {
         if self.schedule.alpha_bar(t) <= 0.0 {
             // The window refuses this before it asks; a model handed over in the frame the
             // chain starts (a cancelled run's) can still bring a schedule that has it.
-            return Err(ModelError::Data(
-                "zero terminal SNR: ᾱ_T = 0, so a step from x_T needs x̂_0 = (x_T − ε̂)/√ᾱ_T, which an \
-                 ε-predicting denoiser cannot give (Lin et al. 2024 §3.2)"
-                    .into(),
-            ));
+            return Err(ModelError::Data(ZERO_TERMINAL_SNR.into()));
         }
         let t_next = self.timesteps[self.position + 1];
         let eps = denoiser.predict_eps(&self.schedule, &self.x, t)?;
