@@ -505,3 +505,43 @@ pub(crate) fn labels_containing(harness: &Harness<'_, DiffscopeApp>, part: &str)
         .filter_map(|n| n.accesskit_node().label().or_else(|| n.value()))
         .collect()
 }
+
+/// A model loading from a long path says so in the controls without widening them. The
+/// label once sat in a horizontal row that does not wrap, so a load in flight grew the
+/// panel for good: CI's default window came out 5 px wider when the shipped model was
+/// still loading on the first frames (40 % of the pixels moved).
+#[test]
+fn a_long_loading_message_wraps_inside_the_controls() {
+    use diffscope::app::Command;
+    let mut harness = harness();
+    step_until(&mut harness, "the shipped model", |app| {
+        app.model.learning.pending.is_none()
+    });
+    // The controls' right edge: where the central panel, and its first tab, begin.
+    let width = |h: &Harness<'_, DiffscopeApp>| h.get_by_label("VAE → VDM").rect().left();
+    let before = width(&harness);
+    // A FIFO: the model worker's read of it waits until something is written, so the load
+    // stays in flight for as many frames as the test likes.
+    let dir = scratch("long-loading");
+    let fifo = dir.join("a-weights-file-whose-name-is-far-wider-than-the-controls.safetensors");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    harness.state_mut().push(Command::LoadModel(fifo.clone()));
+    harness.run_steps(5);
+    assert!(harness.state().model.learning.pending.is_some());
+    let label = harness.get_by_label_contains("far-wider-than").rect();
+    assert!(
+        label.right() <= before,
+        "the label ends at {} px, the panel at {before}",
+        label.right()
+    );
+    assert_eq!(width(&harness), before, "the panel's width");
+    // Something that is not a model: the load ends with an error naming the file.
+    std::fs::write(&fifo, b"not a model").unwrap();
+    step_until(&mut harness, "the refusal", |app| {
+        app.model.learning.pending.is_none()
+    });
+    let error = harness.state().model.status.error.clone().unwrap_or_default();
+    assert!(error.contains("far-wider-than"), "{error}");
+    assert_eq!(width(&harness), before, "the panel's width after the load");
+}

@@ -118,11 +118,16 @@ pub fn model_ui(ui: &mut egui::Ui, settings: &mut Settings, model: &Model, comma
     if let Some(pending) = &learning.pending {
         ui.horizontal(|ui| {
             ui.spinner();
-            ui.label(match pending {
-                LearnedOrigin::Shipped(name) => format!("loading shipped {name}…"),
-                LearnedOrigin::Trained => "loading the trained model…".to_owned(),
-                LearnedOrigin::File(path) => format!("loading {}…", path.display()),
-            });
+            // Wrapped: a row does not wrap its labels by itself, and one wider than the
+            // panel would widen it for good.
+            ui.add(
+                egui::Label::new(match pending {
+                    LearnedOrigin::Shipped(name) => format!("loading shipped {name}…"),
+                    LearnedOrigin::Trained => "loading the trained model…".to_owned(),
+                    LearnedOrigin::File(path) => format!("loading {}…", path.display()),
+                })
+                .wrap(),
+            );
         });
     }
     summary_ui(ui, model, chosen == Choice::Ideal);
