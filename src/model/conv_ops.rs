@@ -173,6 +173,63 @@ pub fn cols_to_weight(m: &[f32], out: usize, c: usize) -> Vec<f32> {
     w
 }
 
+/// Output pixels of an image that share the set of taps falling inside it: at sampling a
+/// convolution skips the zero padding's taps, grouping the pixels by those sets. A
+/// dilation-4 convolution of an 8×8 digit has 4 of its 9 taps inside at every pixel.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct TapClass {
+    /// The taps used, in im2col's order.
+    taps: Vec<usize>,
+    /// The class's output pixels.
+    pixels: Vec<usize>,
+    /// For each pixel and tap, the source pixel, or `None` for a zero (a tap outside the
+    /// image, in a class merged from small ones).
+    sources: Vec<Option<usize>>,
+}
+
+/// A class of fewer output rows than this per chunk is merged with the other small ones
+/// (computing their zeros): the matrix product of a few rows costs more than it skips.
+const MIN_CLASS_ROWS: usize = 64;
+
+/// The tap classes of `grid` at `dilation` for chunks of `images` images.
+fn tap_classes(grid: Grid, dilation: usize, images: usize) -> Vec<TapClass> {
+    let offsets = Grid::offsets(dilation);
+    let mut by_mask: Vec<(u16, Vec<usize>)> = Vec::new();
+    for y in 0..grid.height {
+        for x in 0..grid.width {
+            let mask = (0..TAPS)
+                .filter(|&t| grid.source(y, x, offsets[t]).is_some())
+                .fold(0u16, |m, t| m | 1 << t);
+            match by_mask.iter_mut().find(|(m, _)| *m == mask) {
+                Some((_, pixels)) => pixels.push(y * grid.width + x),
+                None => by_mask.push((mask, vec![y * grid.width + x])),
+            }
+        }
+    }
+    let (big, small): (Vec<_>, Vec<_>) = by_mask
+        .into_iter()
+        .partition(|(_, pixels)| pixels.len() * images >= MIN_CLASS_ROWS);
+    let merged = small.into_iter().reduce(|(m1, mut p1), (m2, p2)| {
+        p1.extend(p2);
+        (m1 | m2, p1)
+    });
+    big.into_iter()
+        .chain(merged)
+        .map(|(mask, mut pixels)| {
+            pixels.sort_unstable();
+            let taps: Vec<usize> = (0..TAPS).filter(|t| mask & 1 << t != 0).collect();
+            let sources = pixels
+                .iter()
+                .flat_map(|&p| {
+                    let (y, x) = (p / grid.width, p % grid.width);
+                    taps.iter().map(move |&t| grid.source(y, x, offsets[t]))
+                })
+                .collect();
+            TapClass { taps, pixels, sources }
+        })
+        .collect()
+}
+
 /// A 3×3 convolution, dilation `d`, zero padding `d`, stride 1 — PyTorch's
 /// `nn.Conv2d(in, out, 3, padding=d, dilation=d)` — on NHWC images: input
 /// `(n·H·W) × in`, weight `[out, in, 3, 3]`, bias `[out]`, output `(n·H·W) × out`.
@@ -267,6 +324,77 @@ impl Conv3x3 {
         Ok(y)
     }
 
+    /// [`Self::apply`] without the zero padding's taps: each chunk of images is one matrix
+    /// product per [`TapClass`], of the class's pixels and taps (`wm` the `[out, 9c]`
+    /// weight matrix, `bias` of `out` values). The same sums less the zero terms.
+    fn apply_by_taps(
+        &self,
+        x: &[f32],
+        c: usize,
+        wm: &[f32],
+        bias: &[f32],
+        out: usize,
+    ) -> candle_core::Result<Vec<f32>> {
+        let px = self.grid.pixels();
+        let imgs = self.chunk_images(c);
+        let classes = tap_classes(self.grid, self.dilation, imgs);
+        // Each class's weight matrix `[out, taps·c]`, its columns gathered from `wm`.
+        let weights: Vec<CpuStorage> = classes
+            .iter()
+            .map(|class| {
+                let k = class.taps.len() * c;
+                let mut m = vec![0f32; out * k];
+                for (row, w) in m.chunks_exact_mut(k).zip(wm.chunks_exact(TAPS * c)) {
+                    for (dst, &tap) in row.chunks_exact_mut(c).zip(&class.taps) {
+                        dst.copy_from_slice(&w[tap * c..][..c]);
+                    }
+                }
+                CpuStorage::F32(m)
+            })
+            .collect();
+        let mut y = vec![0f32; x.len() / c * out];
+        y.par_chunks_mut(imgs * px * out)
+            .zip(x.par_chunks(imgs * px * c))
+            .try_for_each(|(y, x)| {
+                let n = x.len() / (px * c);
+                for (class, wk) in classes.iter().zip(&weights) {
+                    let taps = class.taps.len();
+                    let k = taps * c;
+                    let rows = n * class.pixels.len();
+                    with_scratch(
+                        rows * k,
+                        |cols| {
+                            let per_image = class.pixels.len() * k;
+                            for (x, cols) in x.chunks_exact(px * c).zip(cols.chunks_exact_mut(per_image)) {
+                                for (dst, src) in cols.chunks_exact_mut(c).zip(&class.sources) {
+                                    match src {
+                                        Some(s) => copy_channels(dst, &x[s * c..][..c]),
+                                        None => copy_channels(dst, &ZEROS[..c.min(ZEROS.len())]),
+                                    }
+                                }
+                            }
+                        },
+                        |cols| {
+                            let wt = Layout::contiguous((out, k)).transpose(0, 1)?;
+                            let r = cols.matmul(wk, (1, rows, out, k), &Layout::contiguous((rows, k)), &wt)?;
+                            let r = r.as_slice::<f32>()?;
+                            let mut r = r.chunks_exact(out);
+                            for y in y.chunks_exact_mut(px * out) {
+                                for (&p, r) in class.pixels.iter().zip(&mut r) {
+                                    for ((y, r), b) in y[p * out..][..out].iter_mut().zip(r).zip(bias) {
+                                        *y = r + b;
+                                    }
+                                }
+                            }
+                            Ok(())
+                        },
+                    )?;
+                }
+                Ok::<(), candle_core::Error>(())
+            })?;
+        Ok(y)
+    }
+
     /// `∂W'` (`[out, 9c]`) from the input `x` and the output gradient `g` (storage and
     /// layout, contiguous).
     fn weight_grad(
@@ -338,7 +466,7 @@ impl CustomOp3 for Conv3x3 {
             )));
         }
         let y = if self.prepared {
-            self.apply(x, c, (s2, l2), b, out)?
+            self.apply_by_taps(x, c, w, b, out)?
         } else {
             let wm = CpuStorage::F32(weight_to_cols(w, out, c, false));
             self.apply(x, c, (&wm, &Layout::contiguous((out, TAPS * c))), b, out)?

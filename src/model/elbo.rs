@@ -253,7 +253,7 @@ fn fill_noise(seed: u64, stream: u64, out: &mut [f64]) {
 }
 
 /// Images per call of the image model.
-const CONV_CHUNK: usize = 8;
+const CONV_CHUNK: usize = 32;
 
 /// `ε̂` for a batch all at step `t`: what [`estimate_with`] asks of a model.
 pub type PredictEps<'a> = dyn FnMut(&[f32], usize) -> Result<Vec<f32>, ModelError> + 'a;
