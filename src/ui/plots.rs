@@ -15,6 +15,11 @@ use crate::format::format_sig;
 /// Most points drawn per curve (longer schedules are strided).
 const MAX_CURVE_POINTS: usize = 2000;
 
+/// Points drawn per physical pixel of a plot's width: the schedules' curves are smooth,
+/// and each segment is a few triangles for the software GL to fill (with the curves of
+/// T = 1000 drawn whole, the plots were a quarter of a scrubbing frame under llvmpipe).
+const CURVE_POINTS_PER_PIXEL: f32 = 1.0;
+
 /// One plotted quantity: its label and how to compute it.
 struct Quantity {
     label: &'static str,
@@ -138,9 +143,11 @@ fn quantity_plot_ui(
             HoverPosition::Elsewhere { .. } => None,
         })
         .show(ui, |plot| {
+            let pixels = size.x * plot.ctx().pixels_per_point() * CURVE_POINTS_PER_PIXEL;
+            let most = (pixels.max(64.0) as usize).min(MAX_CURVE_POINTS);
             for schedule in schedules {
                 let steps = schedule.steps();
-                let stride = steps.div_ceil(MAX_CURVE_POINTS).max(1);
+                let stride = steps.div_ceil(most).max(1);
                 // t = 0 has log SNR = +∞ and β_0 = 0: plot from t = 1.
                 let points: PlotPoints = (1..=steps)
                     .filter(|s| (s - 1) % stride == 0 || *s == steps)
