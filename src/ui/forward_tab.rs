@@ -321,7 +321,8 @@ fn scatter_ui(
         let color = theme::PATH_COLORS[k % theme::PATH_COLORS.len()];
         let upto = &path[..=t.min(path.len() - 1)];
         let last = to_screen(upto[upto.len() - 1]);
-        painter.add(path_mesh(decimate(upto.iter().map(|&p| to_screen(p))), color));
+        let line = decimate(upto.iter().map(|&p| to_screen(p)));
+        painter.add(path_mesh(ui.ctx(), &line, color));
         painter.circle_filled(last, 5.0, color);
     }
     if let Some(pos) = response.hover_pos() {
@@ -331,30 +332,55 @@ fn scatter_ui(
     }
 }
 
-/// A polyline of `color` as one mesh, anti-aliased by hand: each segment is two strips
-/// fading from the colour on the line to transparent 1.4 px either side (four triangles,
-/// no joins). The look of egui's feathered 1.5 px stroke at a fraction of the cost under
-/// software GL: scrubbing two moons with its 20 paths, frame p99 under llvmpipe fell from
-/// 23.6 and 18.2 ms to 15.5 and 15.9 (two alternated rounds, issue 19).
-pub(crate) fn path_mesh(points: Vec<egui::Pos2>, color: egui::Color32) -> egui::Shape {
+/// A polyline of `color` as one mesh, anti-aliased by a texture: each segment is one quad
+/// 2.8 px wide across which a tiny texture fades from transparent to the colour and back
+/// (two triangles, no joins). The look of egui's feathered 1.5 px stroke at a fraction of
+/// the cost under software GL, which fills thin triangles slowly: scrubbing two moons with
+/// its 20 paths, frame p99 under llvmpipe fell from 23.6 and 18.2 ms to 15.5 and 15.9
+/// with two untextured strips a segment (two alternated rounds, issue 19), and further
+/// with one textured quad.
+pub(crate) fn path_mesh(ctx: &egui::Context, points: &[egui::Pos2], color: egui::Color32) -> egui::Shape {
     const HALF_WIDTH: f32 = 1.4;
-    let mut mesh = egui::Mesh::default();
-    let clear = egui::Color32::TRANSPARENT;
+    let mut mesh = egui::Mesh::with_texture(line_profile(ctx));
     for pair in points.windows(2) {
         let (a, b) = (pair[0], pair[1]);
         let side = (b - a).normalized().rot90() * HALF_WIDTH;
         let i = mesh.vertices.len() as u32;
         for p in [a, b] {
-            mesh.colored_vertex(p + side, clear);
-            mesh.colored_vertex(p, color);
-            mesh.colored_vertex(p - side, clear);
+            for (pos, u) in [(p + side, 0.0), (p - side, 1.0)] {
+                mesh.vertices.push(egui::epaint::Vertex {
+                    pos,
+                    uv: egui::pos2(u, 0.5),
+                    color,
+                });
+            }
         }
-        mesh.add_triangle(i, i + 1, i + 3);
-        mesh.add_triangle(i + 1, i + 3, i + 4);
-        mesh.add_triangle(i + 1, i + 2, i + 4);
-        mesh.add_triangle(i + 2, i + 4, i + 5);
+        mesh.add_triangle(i, i + 1, i + 2);
+        mesh.add_triangle(i + 1, i + 2, i + 3);
     }
     egui::Shape::mesh(mesh)
+}
+
+/// The texture across a path's line: white, its alpha rising from 0 at the edges to 1 in
+/// the middle (sampled linearly), loaded once per context.
+fn line_profile(ctx: &egui::Context) -> egui::TextureId {
+    const TEXELS: usize = 8;
+    let id = egui::Id::unique("diffscope-line-profile");
+    if let Some(texture) = ctx.data(|d| d.get_temp::<egui::TextureHandle>(id)) {
+        return texture.id();
+    }
+    let pixels = (0..TEXELS)
+        .map(|i| {
+            let x = (i as f32 + 0.5) / TEXELS as f32;
+            let alpha = 1.0 - (2.0 * x - 1.0).abs();
+            egui::Color32::from_white_alpha((alpha * 255.0).round() as u8)
+        })
+        .collect();
+    let image = egui::ColorImage::new([TEXELS, 1], pixels);
+    let texture = ctx.load_texture("line-profile", image, egui::TextureOptions::LINEAR);
+    let tid = texture.id();
+    ctx.data_mut(|d| d.insert_temp(id, texture));
+    tid
 }
 
 /// The points of a polyline with those closer than 3 px to the previous kept one
