@@ -768,3 +768,96 @@ fn shipped_digits_model_matches_pytorch() {
         }
     }
 }
+
+/// The direct 3×3 convolution of NHWC images, dilation and zero padding `d`, in `f64`:
+/// `y[n, p, o] = b[o] + Σ_{tap inside, c} w[o, c, tap] · x[n, src(p, tap), c]`.
+fn naive_conv(grid: (usize, usize), d: usize, x: &[f32], c: usize, w: &[f32], b: &[f32]) -> Vec<f64> {
+    let (h, wd) = grid;
+    let out = b.len();
+    let images = x.len() / (h * wd * c);
+    let mut y = vec![0.0; images * h * wd * out];
+    for n in 0..images {
+        for py in 0..h {
+            for px in 0..wd {
+                for o in 0..out {
+                    let mut s = f64::from(b[o]);
+                    for tap in 0..9 {
+                        let sy = py as isize + (tap as isize / 3 - 1) * d as isize;
+                        let sx = px as isize + (tap as isize % 3 - 1) * d as isize;
+                        if !(0..h as isize).contains(&sy) || !(0..wd as isize).contains(&sx) {
+                            continue;
+                        }
+                        let src = (n * h * wd + sy as usize * wd + sx as usize) * c;
+                        for ch in 0..c {
+                            s += f64::from(w[(o * c + ch) * 9 + tap]) * f64::from(x[src + ch]);
+                        }
+                    }
+                    y[((n * h * wd) + py * wd + px) * out + o] = s;
+                }
+            }
+        }
+    }
+    y
+}
+
+/// Inference's convolution (prepared weights: the zero padding's taps skipped, pixels
+/// grouped by the taps inside) and training's (im2col of all nine taps) both equal the
+/// direct sum, on grids, dilations, channel counts and batch sizes that make the tap
+/// groups big, small (merged) and absent; a dilation as large as the image leaves only
+/// the centre tap.
+#[test]
+fn the_conv_that_skips_padding_taps_is_the_direct_convolution() {
+    use candle_core::{Device, Tensor};
+    use diffscope::model::conv_ops::{Conv3x3, Grid, weight_to_cols};
+    let dev = Device::Cpu;
+    let mut seed = 0;
+    for (h, w) in [(8, 8), (5, 7), (16, 16)] {
+        for d in [1, 2, 4, 8] {
+            for (c, out) in [(1, 32), (3, 5), (32, 32), (32, 1)] {
+                for images in [1, 3, 20] {
+                    seed += 1;
+                    let mut x = vec![0f32; images * h * w * c];
+                    let mut wt = vec![0f32; out * c * 9];
+                    let mut b = vec![0f32; out];
+                    fill_normal_f32(seed, 0, &mut x);
+                    fill_normal_f32(seed, 1, &mut wt);
+                    fill_normal_f32(seed, 2, &mut b);
+                    let expected = naive_conv((h, w), d, &x, c, &wt, &b);
+                    let xs = Tensor::from_vec(x, (images * h * w, c), &dev).unwrap();
+                    let bs = Tensor::from_vec(b, out, &dev).unwrap();
+                    let grid = Grid { height: h, width: w };
+                    for prepared in [true, false] {
+                        let weight = if prepared {
+                            Tensor::from_vec(weight_to_cols(&wt, out, c, false), (out, 9 * c), &dev)
+                        } else {
+                            Tensor::from_vec(wt.clone(), (out, c, 3, 3), &dev)
+                        }
+                        .unwrap();
+                        let op = Conv3x3 {
+                            grid,
+                            dilation: d,
+                            input_grad: false,
+                            prepared,
+                        };
+                        let y: Vec<f32> = xs
+                            .apply_op3(&weight, &bs, op)
+                            .unwrap()
+                            .flatten_all()
+                            .unwrap()
+                            .to_vec1()
+                            .unwrap();
+                        let worst = y
+                            .iter()
+                            .zip(&expected)
+                            .map(|(&a, &e)| (f64::from(a) - e).abs() / (1.0 + e.abs()))
+                            .fold(0.0, f64::max);
+                        assert!(
+                            worst < 2e-5,
+                            "{h}×{w}, d = {d}, {c} → {out}, {images} images, prepared {prepared}: {worst:e}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}

@@ -225,7 +225,11 @@ fn tap_classes(grid: Grid, dilation: usize, images: usize) -> Vec<TapClass> {
                     taps.iter().map(move |&t| grid.source(y, x, offsets[t]))
                 })
                 .collect();
-            TapClass { taps, pixels, sources }
+            TapClass {
+                taps,
+                pixels,
+                sources,
+            }
         })
         .collect()
 }
@@ -376,7 +380,8 @@ impl Conv3x3 {
                         },
                         |cols| {
                             let wt = Layout::contiguous((out, k)).transpose(0, 1)?;
-                            let r = cols.matmul(wk, (1, rows, out, k), &Layout::contiguous((rows, k)), &wt)?;
+                            let r =
+                                cols.matmul(wk, (1, rows, out, k), &Layout::contiguous((rows, k)), &wt)?;
                             let r = r.as_slice::<f32>()?;
                             let mut r = r.chunks_exact(out);
                             for y in y.chunks_exact_mut(px * out) {

@@ -317,7 +317,11 @@ fn scatter_ui(
         }
     }
     painter.add(egui::Shape::mesh(mesh));
-    for (k, path) in paths.iter().enumerate().filter(|_| std::env::var_os("NOPATHS").is_none()) {
+    for (k, path) in paths
+        .iter()
+        .enumerate()
+        .filter(|_| std::env::var_os("NOPATHS").is_none())
+    {
         let color = theme::PATH_COLORS[k % theme::PATH_COLORS.len()];
         let upto = &path[..=t.min(path.len() - 1)];
         let last = to_screen(upto[upto.len() - 1]);
