@@ -70,6 +70,7 @@
 
 use candle_core::{Device, Tensor, Var};
 
+use super::conv_infer::{self, TapConv};
 use super::conv_ops::{Conv3x3, ExampleBiasGelu, Gelu, Grid};
 use super::ops::{BiasGelu, Embed, Linear, tensor_vec};
 use super::params::Param;
@@ -326,25 +327,42 @@ impl ConvNet {
                 self.config
             )));
         }
-        let mut tensors = super::ops::tensors(&self.params)?;
-        // The convolution weights as the [out, 9·in] matrices the products use, once.
-        for i in conv_weights(self.config.blocks) {
-            let p = &self.params[i];
-            let [out, c, 3, 3] = p.shape[..] else {
-                return Err(ModelError::Data(format!(
-                    "{} is not a 3×3 convolution weight",
-                    p.name
-                )));
+        let tensors = super::ops::tensors(&self.params)?;
+        let grid = config.grid();
+        let images = conv_infer::chunk_images(grid);
+        let conv = |i: usize, dilation: usize| -> Result<(TapConv, Vec<f32>), ModelError> {
+            let (w, b) = (&self.params[i], &self.params[i + 1]);
+            let [out, c, 3, 3] = w.shape[..] else {
+                return Err(ModelError::Data(format!("{} is not a 3×3 convolution weight", w.name)));
             };
-            tensors[i] = Tensor::from_vec(
-                super::conv_ops::weight_to_cols(&p.data, out, c, false),
-                (out, 9 * c),
-                &Device::Cpu,
-            )?;
-        }
+            Ok((TapConv::new(grid, dilation, &w.data, (out, c), images), b.data.clone()))
+        };
+        let blocks = (0..config.blocks)
+            .map(|i| {
+                let k = FIRST_BLOCK + PER_BLOCK * i;
+                let d = ConvConfig::dilation(i);
+                let (conv1, bias1) = conv(k, d)?;
+                let (conv2, bias2) = conv(k + 4, d)?;
+                Ok(conv_infer::Block {
+                    conv1,
+                    bias1,
+                    conv2,
+                    bias2,
+                })
+            })
+            .collect::<Result<_, ModelError>>()?;
+        let network = conv_infer::Network {
+            grid,
+            channels: config.channels,
+            images,
+            conv_in: conv(2, 1)?,
+            blocks,
+            conv_out: conv(FIRST_BLOCK + PER_BLOCK * config.blocks, 1)?,
+        };
         Ok(ConvInference {
             config,
             tensors,
+            network,
             freqs: kernels::frequencies(TIME_EMBEDDING),
         })
     }
@@ -431,7 +449,10 @@ fn forward(
 #[derive(Debug)]
 pub struct ConvInference {
     config: ConvConfig,
+    /// The parameters as tensors, for the time embedding.
     tensors: Vec<Tensor>,
+    /// The convolutions, prepared.
+    network: conv_infer::Network,
     freqs: Vec<f32>,
 }
 
@@ -467,14 +488,12 @@ impl ConvInference {
         super::classes::check_labels(labels, cfg.classes, n)?;
         let emb = Tensor::from_vec(e, (1, TIME_EMBEDDING), &dev)?;
         let temb = time_embedding(&cfg, &w, &emb, labels, n)?;
-        let biases = block_biases(&w, &temb, cfg.blocks)?;
-        let px = cfg.height * cfg.width;
-        let x = Tensor::from_vec(
-            transpose_examples(xt, cfg.channels, px, false),
-            (n * px, cfg.channels),
-            &dev,
-        )?;
-        let out = forward(&cfg, &w, &x, &biases, true)?;
-        Ok(transpose_examples(&tensor_vec(&out)?, cfg.channels, px, true))
+        let biases = block_biases(&w, &temb, cfg.blocks)?
+            .iter()
+            .map(tensor_vec)
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        let mut eps = vec![0f32; xt.len()];
+        self.network.run(xt, &biases, &mut eps);
+        Ok(eps)
     }
 }

@@ -19,7 +19,7 @@ use super::kernels;
 use super::ops::{bias_gelu_backward, bias_gelu_grads, cpu_only, last_dim, slice, tensor_vec, with_values};
 
 /// Taps of a 3×3 kernel.
-const TAPS: usize = 9;
+pub(super) const TAPS: usize = 9;
 
 /// The pixel grid of a batch: `height × width` pixels per image.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -177,14 +177,14 @@ pub fn cols_to_weight(m: &[f32], out: usize, c: usize) -> Vec<f32> {
 /// convolution skips the zero padding's taps, grouping the pixels by those sets. A
 /// dilation-4 convolution of an 8×8 digit has 4 of its 9 taps inside at every pixel.
 #[derive(Clone, Debug, PartialEq, Eq)]
-struct TapClass {
+pub(super) struct TapClass {
     /// The taps used, in im2col's order.
-    taps: Vec<usize>,
+    pub taps: Vec<usize>,
     /// The class's output pixels.
-    pixels: Vec<usize>,
+    pub pixels: Vec<usize>,
     /// For each pixel and tap, the source pixel, or `None` for a zero (a tap outside the
     /// image, in a class merged from small ones).
-    sources: Vec<Option<usize>>,
+    pub sources: Vec<Option<usize>>,
 }
 
 /// A class of fewer output rows than this per chunk is merged with the other small ones
@@ -192,7 +192,7 @@ struct TapClass {
 const MIN_CLASS_ROWS: usize = 64;
 
 /// The tap classes of `grid` at `dilation` for chunks of `images` images.
-fn tap_classes(grid: Grid, dilation: usize, images: usize) -> Vec<TapClass> {
+pub(super) fn tap_classes(grid: Grid, dilation: usize, images: usize) -> Vec<TapClass> {
     let offsets = Grid::offsets(dilation);
     let mut by_mask: Vec<(u16, Vec<usize>)> = Vec::new();
     for y in 0..grid.height {

@@ -252,11 +252,6 @@ fn fill_noise(seed: u64, stream: u64, out: &mut [f64]) {
     });
 }
 
-/// Images per call of the image model: two of the convolution's chunks of 8×8 digits
-/// (14 each), so that its zero-tap-free products have rows enough (measured, profiling
-/// build, 500 digits: 8 a call 27.3 s, 14 27.4, 28 24.3, 32 26.5).
-const CONV_CHUNK: usize = 28;
-
 /// Images per call of the U-Net.
 const UNET_CHUNK: usize = 8;
 
@@ -369,17 +364,13 @@ pub fn estimate_under(
     let model_t = |t: usize| steps_of_model.as_ref().map_or(t as f32, |s| s[t - 1]);
     let mut predict = |xt: &[f32], t: usize| -> Result<Vec<f32>, ModelError> {
         match denoiser {
-            // The image model runs its matrix products on one thread each: small chunks
-            // of images in parallel keep both cores busy and every buffer small (for 500
-            // digits 1.7× faster than one call; chunks of 64 fault in fresh pages).
-            Denoiser::Learned(net @ (super::Inference::Conv(_) | super::Inference::UNet(_))) => {
-                let chunk = if matches!(net, super::Inference::Conv(_)) {
-                    CONV_CHUNK
-                } else {
-                    UNET_CHUNK
-                };
+            // The U-Net runs its matrix products on one thread each: small chunks of images
+            // in parallel keep both cores busy and every buffer small (for 500 digits 1.7×
+            // faster than one call; chunks of 64 fault in fresh pages). The conv net
+            // splits a call into chunks itself.
+            Denoiser::Learned(net @ super::Inference::UNet(_)) => {
                 let parts = xt
-                    .par_chunks(chunk * dim)
+                    .par_chunks(UNET_CHUNK * dim)
                     .map(|c| net.predict_eps_at(c, model_t(t)))
                     .collect::<Result<Vec<_>, _>>()?;
                 Ok(parts.concat())

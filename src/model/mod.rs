@@ -7,6 +7,7 @@
 pub mod bench;
 pub mod classes;
 pub mod conv;
+pub mod conv_infer;
 pub mod conv_ops;
 pub mod dense;
 pub mod elbo;
