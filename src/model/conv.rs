@@ -335,7 +335,7 @@ impl ConvNet {
             let [out, c, 3, 3] = w.shape[..] else {
                 return Err(ModelError::Data(format!("{} is not a 3×3 convolution weight", w.name)));
             };
-            Ok((TapConv::new(grid, dilation, &w.data, (out, c), images), b.data.clone()))
+            Ok((TapConv::new(grid, dilation, &w.data, (out, c)), b.data.clone()))
         };
         let blocks = (0..config.blocks)
             .map(|i| {
