@@ -363,7 +363,9 @@ fn gradients_match_own_finite_differences() {
 fn predict_eps_matches_training_forward() {
     for cfg in [TINY_RGB, ConvConfig::digits()] {
         let net = ConvNet::new(cfg, 8);
-        let n = 5;
+        // Inference runs chunks of 16 digits (34 of the 5×6 images): 37 makes whole and
+        // partial chunks.
+        let n = 37;
         let (xt, _, eps) = batch(&cfg, n, 12);
         let inf = net.inference().unwrap();
         for step in [1.0, 37.0, 999.0] {
@@ -578,27 +580,31 @@ fn conditional_loss_and_class_gradient_match_the_reference() {
 fn conditional_inference_matches_the_reference_and_checks_labels() {
     let cfg = TINY_CONDITIONAL;
     let net = ConvNet::new(cfg, 5);
-    let (xt, _, _) = batch(&cfg, 4, 6);
+    // 75 images: inference runs chunks of 34 (1024 rows of 5×6 pixels), so the labels'
+    // rows must follow the images into the second and third chunk.
+    let n = 75;
+    let (xt, _, _) = batch(&cfg, n, 6);
     let inf = net.inference().unwrap();
-    let labels = [0, 1, 2, 3];
+    let labels: Vec<usize> = (0..n).map(|i| (i * 7) % (cfg.classes + 1)).collect();
     let pred = inf.predict_eps(&xt, 250.0, &labels).unwrap();
-    let want = reference_eps_labelled(&cfg, &params_f64(&net), &widen(&xt), &[250.0; 4], &labels);
+    let want = reference_eps_labelled(&cfg, &params_f64(&net), &widen(&xt), &[250.0; 75], &labels);
     let max = pred
         .iter()
         .zip(&want)
         .map(|(a, b)| (f64::from(*a) - b).abs())
         .fold(0.0, f64::max);
     assert!(max < 1e-5, "max |Δ| = {max}");
+    let d = cfg.dim();
     assert!(matches!(
-        inf.predict_eps(&xt, 250.0, &[0, 1, 2, 4]),
+        inf.predict_eps(&xt[..4 * d], 250.0, &[0, 1, 2, 4]),
         Err(ModelError::Data(_))
     ));
     assert!(matches!(
-        inf.predict_eps(&xt, 250.0, &[0, 1]),
+        inf.predict_eps(&xt[..4 * d], 250.0, &[0, 1]),
         Err(ModelError::Data(_))
     ));
     let plain = ConvNet::new(TINY_RGB, 5).inference().unwrap();
-    let err = plain.predict_eps(&xt, 250.0, &labels).unwrap_err();
+    let err = plain.predict_eps(&xt[..4 * d], 250.0, &[0, 1, 2, 3]).unwrap_err();
     assert!(err.to_string().contains("trained without labels"), "{err}");
 }
 
@@ -800,14 +806,17 @@ fn naive_conv(grid: (usize, usize), d: usize, x: &[f32], c: usize, w: &[f32], b:
     y
 }
 
-/// Inference's convolution (prepared weights: the zero padding's taps skipped, pixels
-/// grouped by the taps inside) and training's (im2col of all nine taps) both equal the
-/// direct sum, on grids, dilations, channel counts and batch sizes that make the tap
-/// groups big, small (merged) and absent; a dilation as large as the image leaves only
-/// the centre tap.
+/// The three convolutions equal the direct sum: training's (im2col of all nine taps),
+/// the U-Net's at inference (prepared weights: the zero padding's taps skipped, pixels
+/// grouped by the taps inside) and the conv net's at inference ([`TapConv`]: three
+/// products over column-shifted copies, in chunks of images). On grids, dilations,
+/// channel counts and batch sizes that make the tap groups big, small (merged) and
+/// absent, the chunks whole and partial; a dilation as large as the image leaves only the
+/// centre tap.
 #[test]
-fn the_conv_that_skips_padding_taps_is_the_direct_convolution() {
+fn the_convolutions_of_training_and_inference_are_the_direct_sum() {
     use candle_core::{Device, Tensor};
+    use diffscope::model::conv_infer::TapConv;
     use diffscope::model::conv_ops::{Conv3x3, Grid, weight_to_cols};
     let dev = Device::Cpu;
     let mut seed = 0;
@@ -823,9 +832,29 @@ fn the_conv_that_skips_padding_taps_is_the_direct_convolution() {
                     fill_normal_f32(seed, 1, &mut wt);
                     fill_normal_f32(seed, 2, &mut b);
                     let expected = naive_conv((h, w), d, &x, c, &wt, &b);
+                    let grid = Grid { height: h, width: w };
+                    // The conv net's inference takes and gives CHW images.
+                    let px = h * w;
+                    let chw: Vec<f32> = (0..x.len())
+                        .map(|i| {
+                            let (n, rest) = (i / (c * px), i % (c * px));
+                            x[(n * px + rest % px) * c + rest / px]
+                        })
+                        .collect();
+                    let y = TapConv::new(grid, d, &wt, (out, c)).convolve(&chw, &b);
+                    let worst = (0..y.len())
+                        .map(|i| {
+                            let (n, rest) = (i / (out * px), i % (out * px));
+                            let e = expected[(n * px + rest % px) * out + rest / px];
+                            (f64::from(y[i]) - e).abs() / (1.0 + e.abs())
+                        })
+                        .fold(0.0, f64::max);
+                    assert!(
+                        worst < 2e-5,
+                        "{h}×{w}, d = {d}, {c} → {out}, {images} images, conv net inference: {worst:e}"
+                    );
                     let xs = Tensor::from_vec(x, (images * h * w, c), &dev).unwrap();
                     let bs = Tensor::from_vec(b, out, &dev).unwrap();
-                    let grid = Grid { height: h, width: w };
                     for prepared in [true, false] {
                         let weight = if prepared {
                             Tensor::from_vec(weight_to_cols(&wt, out, c, false), (out, 9 * c), &dev)

@@ -64,8 +64,9 @@
 //!         return self.conv_out(F.gelu(h))
 //! ```
 //!
-//! Inside, images are pixel-major (NHWC: an `(n·H·W) × channels` matrix) so that each
-//! convolution is one matrix product ([`super::conv_ops`]); the inputs and outputs of this
+//! Inside training, images are pixel-major (NHWC: an `(n·H·W) × channels` matrix) so that
+//! each convolution is one matrix product ([`super::conv_ops`]); inference runs its own
+//! pass in chunks of images ([`super::conv_infer`]). The inputs and outputs of this
 //! module are channel-major (CHW per example) like the rest of diffscope.
 
 use candle_core::{Device, Tensor, Var};
@@ -303,7 +304,7 @@ impl ConvNet {
         let emb = t.apply_op1_no_bwd(&Embed::new(vec![1.0], TIME_EMBEDDING))?;
         let temb = time_embedding(&cfg, &tensors, &emb, labels, n)?;
         let biases = block_biases(&tensors, &temb, cfg.blocks)?;
-        let out = forward(&cfg, &tensors, &x, &biases, false)?;
+        let out = forward(&cfg, &tensors, &x, &biases)?;
         let target = Tensor::from_vec(
             transpose_examples(eps, cfg.channels, px, false),
             (n * px, cfg.channels),
@@ -399,33 +400,16 @@ fn block_biases(w: &[&Tensor], temb: &Tensor, blocks: usize) -> candle_core::Res
         .collect()
 }
 
-/// The indices of the convolution weights among the tensors: `conv_in`, each block's
-/// `conv1` and `conv2`, `conv_out`.
-fn conv_weights(blocks: usize) -> impl Iterator<Item = usize> {
-    std::iter::once(2)
-        .chain((0..blocks).flat_map(|i| {
-            let k = FIRST_BLOCK + PER_BLOCK * i;
-            [k, k + 4]
-        }))
-        .chain(std::iter::once(FIRST_BLOCK + PER_BLOCK * blocks))
-}
-
 /// The network from the NHWC input `x` (`(n·H·W) × C`) and the block biases (`n × F`
-/// each, or `1 × F` for all images) to `ε̂` (`(n·H·W) × C`). With `prepared`, the
-/// convolution weights are already im2col matrices ([`ConvInference`]).
-fn forward(
-    cfg: &ConvConfig,
-    w: &[&Tensor],
-    x: &Tensor,
-    biases: &[Tensor],
-    prepared: bool,
-) -> candle_core::Result<Tensor> {
+/// each) to `ε̂` (`(n·H·W) × C`), as training runs it (inference:
+/// [`super::conv_infer`]).
+fn forward(cfg: &ConvConfig, w: &[&Tensor], x: &Tensor, biases: &[Tensor]) -> candle_core::Result<Tensor> {
     let grid = cfg.grid();
     let conv = |dilation, input_grad| Conv3x3 {
         grid,
         dilation,
         input_grad,
-        prepared,
+        prepared: false,
     };
     let mut h = x.apply_op3(w[2], w[3], conv(1, false))?;
     let act = ExampleBiasGelu {
