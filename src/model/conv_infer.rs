@@ -92,21 +92,104 @@ fn matmul(dst: &mut [f32], lhs: &[f32], rhs: &[f32], (m, n, k): (usize, usize, u
     }
 }
 
+/// The order in which a convolution of dilation `d` keeps the pixels of its input and
+/// output, and where each pixel's value goes in the three copies of its input.
+///
+/// Columns `x` fall in up to four classes by which horizontal taps are inside: `x ± d`
+/// both, only `x + d` (`x < d`), only `x − d` (`x ≥ W − d`), neither. Each class is a
+/// range of columns; the order is class by class, then row by row, then column by column,
+/// so that any range of rows of a class is contiguous and every source row `y + dy` of a
+/// class is in that class.
+#[derive(Clone, Debug)]
+pub struct Order {
+    /// The pixel at each position.
+    pixels: Vec<usize>,
+    /// For each pixel, the positions of its value in the copies: `[left, centre, right]`
+    /// (`usize::MAX` where it has none): the left copy holds `x − d` at pixel `x`, so
+    /// pixel `x`'s value sits there at `x + d`.
+    targets: Vec<[usize; 3]>,
+    /// The column classes: first position, width in columns, first copy used, copies.
+    classes: Vec<ColumnClass>,
+}
+
+/// One class of columns of an [`Order`].
+#[derive(Clone, Copy, Debug)]
+struct ColumnClass {
+    start: usize,
+    width: usize,
+    /// The first of the copies `[left, centre, right]` its products read.
+    first_copy: usize,
+    /// How many (consecutive) copies.
+    copies: usize,
+}
+
+impl Order {
+    fn new(grid: Grid, dilation: usize) -> Self {
+        let (h, w, d) = (grid.height, grid.width, dilation);
+        // (has x − d, has x + d) → copies [left, centre, right] from first_copy on.
+        let kinds = [(false, true, 1, 2), (true, true, 0, 3), (true, false, 0, 2), (false, false, 1, 1)];
+        let mut pixels = Vec::with_capacity(h * w);
+        let mut classes = Vec::new();
+        for (left, right, first_copy, copies) in kinds {
+            let cols: Vec<usize> = (0..w).filter(|&x| (x >= d) == left && (x + d < w) == right).collect();
+            if cols.is_empty() {
+                continue;
+            }
+            classes.push(ColumnClass {
+                start: pixels.len(),
+                width: cols.len(),
+                first_copy,
+                copies,
+            });
+            for y in 0..h {
+                pixels.extend(cols.iter().map(|&x| y * w + x));
+            }
+        }
+        let mut position = vec![0; h * w];
+        for (pos, &p) in pixels.iter().enumerate() {
+            position[p] = pos;
+        }
+        let targets = (0..h * w)
+            .map(|p| {
+                let x = p % w;
+                [
+                    if x + d < w { position[p + d] } else { usize::MAX },
+                    position[p],
+                    if x >= d { position[p - d] } else { usize::MAX },
+                ]
+            })
+            .collect();
+        Self {
+            pixels,
+            targets,
+            classes,
+        }
+    }
+}
+
+/// One product of a [`TapConv`]: the tap row `dy` on the rows `[y0, y1)` of a class.
+#[derive(Clone, Debug)]
+struct Product {
+    class: ColumnClass,
+    dy: isize,
+    y0: usize,
+    y1: usize,
+    /// Row-major `[out, copies·c]`, columns `(copy, channel)`.
+    weight: Vec<f32>,
+}
+
 /// A 3×3 convolution, dilation and zero padding `d`, prepared for inference on chunks
-/// of images in the `CHWN` layout of this module: the weight of each tap row `dy` whose
-/// source rows can be inside the image, as one matrix over the three column shifts.
+/// of images in the `CHWN` layout of this module, its pixels in its [`Order`]: one
+/// product per tap row and column class, over exactly the taps inside the image.
 #[derive(Clone, Debug)]
 pub struct TapConv {
     grid: Grid,
     c: usize,
     out: usize,
-    dilation: usize,
-    /// Whether the shifted columns `x ± d` can be inside the image (`d < W`); if not,
-    /// only the unshifted copy is used.
-    shifted: bool,
-    /// `(dy, weight)` for each tap row with a source row inside, `dy = 0` first; the
-    /// weight is row-major `[out, k]`, columns `(shift, channel)`, `k = 3c` (or `c`).
-    rows: Vec<(isize, Vec<f32>)>,
+    order: Order,
+    /// For each class its `dy = 0` product first (it writes every row of the class),
+    /// then those of `dy = ±d` (they add).
+    products: Vec<Product>,
 }
 
 /// What a convolution's epilogue does with `v = z + bias` at every output value.
@@ -114,7 +197,7 @@ pub struct TapConv {
 pub enum Epilogue {
     /// `y ← v`.
     Store,
-    /// `y ← GELU(v)`.
+    /// `u ← GELU(v)`.
     Gelu,
     /// `h ← v`, `g ← GELU(h)`: the residual stream and the next convolution's input.
     StoreAndGelu,
@@ -122,48 +205,79 @@ pub enum Epilogue {
     AddAndGelu,
 }
 
+/// `dst ← src` for a run of one pixel's images: the chunk's 16 as one fixed-size move
+/// (a `memcpy` call per run costs more than the copy).
+#[allow(clippy::inline_always)] // it must inline into the epilogue to become moves
+#[inline(always)]
+fn copy_run(dst: &mut [f32], src: &[f32]) {
+    if let (Ok(d), Ok(s)) = (<&mut [f32; 16]>::try_from(&mut *dst), <&[f32; 16]>::try_from(src)) {
+        *d = *s;
+    } else {
+        dst.copy_from_slice(src);
+    }
+}
+
 simd_fn! {
-    /// The epilogue of a convolution: `z` is its product, `out` channels `CHWN`, `bias`
-    /// is `out × images` (a bias per output channel and image); `first` and `second` are
-    /// `out` channels `CHWN` (`second` empty unless the mode has a second output).
+    /// The epilogue of a convolution: `z` is its product, `out` channels `CHWN` in the
+    /// order `from`, `bias` is `out × images` (a bias per output channel and image). `h`
+    /// is `out` channels in pixel order (`ε̂` for `Store`, the residual stream, or unused
+    /// for `Gelu`); `act` the next convolution's input, three copies of `out` channels in
+    /// the order `to` (unused for `Store`); `channel` is scratch of one channel.
     fn epilogue<'a>(
         z: &'a [f32],
         bias: &'a [f32],
         images: usize,
         mode: Epilogue,
-        first: &'a mut [f32],
-        second: &'a mut [f32],
+        from: &'a Order,
+        h: &'a mut [f32],
+        act: &'a mut [f32],
+        to: &'a Order,
+        channel: &'a mut [f32],
     ) {
         let out = bias.len() / images;
-        let rows = z.len() / out;
+        let rows = from.pixels.len() * images;
+        let v = &mut channel[..rows];
         for o in 0..out {
             let b = &bias[o * images..][..images];
-            let z = z[o * rows..][..rows].chunks_exact(images);
-            let y = first[o * rows..][..rows].chunks_exact_mut(images);
-            match mode {
-                Epilogue::Store => {
-                    for (y, z) in y.zip(z) {
-                        for ((y, z), b) in y.iter_mut().zip(z).zip(b) {
+            let zc = &z[o * rows..][..rows];
+            // v = z + b (+ h), run by run; `Store` is done there.
+            for (pos, &p) in from.pixels.iter().enumerate() {
+                let z = &zc[pos * images..][..images];
+                let vr = &mut v[pos * images..][..images];
+                let at = o * rows + p * images;
+                match mode {
+                    Epilogue::Store => {
+                        for ((y, z), b) in h[at..][..images].iter_mut().zip(z).zip(b) {
                             *y = z + b;
                         }
                     }
-                }
-                Epilogue::Gelu => {
-                    for (y, z) in y.zip(z) {
-                        for ((y, z), b) in y.iter_mut().zip(z).zip(b) {
-                            *y = gelu(z + b);
+                    Epilogue::Gelu => {
+                        for ((v, z), b) in vr.iter_mut().zip(z).zip(b) {
+                            *v = z + b;
+                        }
+                    }
+                    Epilogue::StoreAndGelu | Epilogue::AddAndGelu => {
+                        let add = mode == Epilogue::AddAndGelu;
+                        for (((y, v), z), b) in h[at..][..images].iter_mut().zip(vr.iter_mut()).zip(z).zip(b) {
+                            let s = if add { *y + z + b } else { z + b };
+                            *y = s;
+                            *v = s;
                         }
                     }
                 }
-                Epilogue::StoreAndGelu | Epilogue::AddAndGelu => {
-                    let add = mode == Epilogue::AddAndGelu;
-                    let g = second[o * rows..][..rows].chunks_exact_mut(images);
-                    for ((y, g), z) in y.zip(g).zip(z) {
-                        for (((y, g), z), b) in y.iter_mut().zip(g).zip(z).zip(b) {
-                            let v = if add { *y + z + b } else { z + b };
-                            *y = v;
-                            *g = gelu(v);
-                        }
+            }
+            if mode == Epilogue::Store {
+                continue;
+            }
+            // GELU over the whole channel: one long loop, many values in flight.
+            for v in v.iter_mut() {
+                *v = gelu(*v);
+            }
+            for (pos, &p) in from.pixels.iter().enumerate() {
+                let vr = &v[pos * images..][..images];
+                for (copy, &t) in to.targets[p].iter().enumerate() {
+                    if t != usize::MAX {
+                        copy_run(&mut act[(copy * out + o) * rows + t * images..][..images], vr);
                     }
                 }
             }
@@ -187,31 +301,46 @@ impl TapConv {
     #[must_use]
     pub fn new(grid: Grid, dilation: usize, weight: &[f32], (out, c): (usize, usize)) -> Self {
         assert_eq!(weight.len(), out * c * TAPS, "conv weight of {out}×{c}×3×3");
-        let shifted = dilation < grid.width;
-        let kxs: &[usize] = if shifted { &[0, 1, 2] } else { &[1] };
-        let rows = [1usize, 0, 2]
-            .into_iter()
-            .filter(|&ky| ky == 1 || dilation < grid.height)
-            .map(|ky| {
-                let k = kxs.len() * c;
+        let order = Order::new(grid, dilation);
+        let h = grid.height;
+        let d = dilation as isize;
+        let mut first = Vec::new();
+        let mut rest = Vec::new();
+        for class in &order.classes {
+            for ky in [1usize, 0, 2] {
+                let dy = (ky as isize - 1) * d;
+                let y0 = (-dy).max(0).unsigned_abs();
+                let y1 = (h as isize - dy.max(0)).max(0).unsigned_abs();
+                if y0 >= y1 {
+                    continue;
+                }
+                let k = class.copies * c;
                 let mut m = vec![0f32; out * k];
                 for (o, row) in m.chunks_exact_mut(k).enumerate() {
-                    for (s, &kx) in kxs.iter().enumerate() {
+                    for s in 0..class.copies {
+                        let kx = class.first_copy + s;
                         for ch in 0..c {
                             row[s * c + ch] = weight[(o * c + ch) * TAPS + ky * 3 + kx];
                         }
                     }
                 }
-                ((ky as isize - 1) * dilation as isize, m)
-            })
-            .collect();
+                let product = Product {
+                    class: *class,
+                    dy,
+                    y0,
+                    y1,
+                    weight: m,
+                };
+                if dy == 0 { first.push(product) } else { rest.push(product) }
+            }
+        }
+        first.extend(rest);
         Self {
             grid,
             c,
             out,
-            dilation,
-            shifted,
-            rows,
+            order,
+            products: first,
         }
     }
 
@@ -221,44 +350,24 @@ impl TapConv {
         self.out
     }
 
-    /// The convolution, without its bias, of the input held in the middle third of `xs`
-    /// (`3c` channels of `images` images, `CHWN`) into `z` (`out` channels): fills the
-    /// shifted thirds, then one product per tap row.
-    fn apply(&self, xs: &mut [f32], images: usize, z: &mut [f32]) {
-        let (h, w) = (self.grid.height, self.grid.width);
-        let row = w * images;
-        let rows_all = h * row;
+    /// The convolution, without its bias, of `xs` (three copies of `c` channels of
+    /// `images` images, `CHWN` in this convolution's order) into `z` (`out` channels in
+    /// the same order).
+    fn apply(&self, xs: &[f32], images: usize, z: &mut [f32]) {
+        let rows_all = self.grid.pixels() * images;
         let plane = self.c * rows_all;
-        if self.shifted {
-            let shift = self.dilation * images;
-            let (left, rest) = xs.split_at_mut(plane);
-            let (centre, right) = rest.split_at_mut(plane);
-            let right = &mut right[..plane];
-            // left[p] = centre[p − shift], right[p] = centre[p + shift]; then the columns
-            // the shift brought in from beside the image are zeroed, row by row.
-            left[shift..].copy_from_slice(&centre[..plane - shift]);
-            right[..plane - shift].copy_from_slice(&centre[shift..]);
-            for r in 0..self.c * h {
-                left[r * row..][..shift].fill(0.0);
-                right[r * row + row - shift..][..shift].fill(0.0);
-            }
-        }
-        let (lhs, k) = if self.shifted {
-            (&xs[..3 * plane], 3 * self.c)
-        } else {
-            (&xs[plane..2 * plane], self.c)
-        };
-        for (i, (dy, weight)) in self.rows.iter().enumerate() {
-            let y0 = (-dy).max(0) as usize;
-            let y1 = h - dy.max(&0).unsigned_abs();
-            let src = (y0 as isize + dy) as usize;
+        for p in &self.products {
+            let class = p.class;
+            let row = class.width * images;
+            let start = class.start * images;
+            let src = (p.y0 as isize + p.dy).unsigned_abs();
             matmul(
-                &mut z[y0 * row..],
-                &lhs[src * row..],
-                weight,
-                ((y1 - y0) * row, self.out, k),
+                &mut z[start + p.y0 * row..],
+                &xs[class.first_copy * plane + start + src * row..],
+                &p.weight,
+                ((p.y1 - p.y0) * row, self.out, class.copies * self.c),
                 rows_all,
-                i > 0,
+                p.dy != 0,
             );
         }
     }
@@ -278,30 +387,37 @@ impl TapConv {
         for (x, y) in x.chunks(per * px * self.c).zip(y.chunks_mut(per * px * self.out)) {
             let images = x.len() / (px * self.c);
             let mut xs = vec![0f32; 3 * x.len()];
-            to_chwn_into(x, self.c, px, images, &mut xs[x.len()..2 * x.len()]);
+            to_copies(x, self.c, &self.order, images, &mut xs);
             let b: Vec<f32> = bias.iter().flat_map(|&v| std::iter::repeat_n(v, images)).collect();
             let mut z = vec![0f32; y.len()];
             let mut yc = vec![0f32; y.len()];
-            self.apply(&mut xs, images, &mut z);
-            epilogue(&z, &b, images, Epilogue::Store, &mut yc, &mut []);
+            self.apply(&xs, images, &mut z);
+            epilogue(&z, &b, images, Epilogue::Store, &self.order, &mut yc, &mut [], &self.order, &mut vec![0.0; px * images]);
             from_chwn(&yc, self.out, px, images, y);
         }
         y
     }
 }
 
-/// `images` images of `c × pixels` (CHW each) into `out` in the `CHWN` layout.
-fn to_chwn_into(x: &[f32], c: usize, pixels: usize, images: usize, out: &mut [f32]) {
+/// `images` images of `c × pixels` (CHW each) as the three copies of a convolution's
+/// input in `order` (`CHWN`, `3c` channels).
+fn to_copies(x: &[f32], c: usize, order: &Order, images: usize, out: &mut [f32]) {
+    let pixels = order.pixels.len();
+    let rows = pixels * images;
     for (i, img) in x.chunks_exact(c * pixels).enumerate() {
         for (ch, plane) in img.chunks_exact(pixels).enumerate() {
-            for (p, &v) in plane.iter().enumerate() {
-                out[(ch * pixels + p) * images + i] = v;
+            for (&v, targets) in plane.iter().zip(&order.targets) {
+                for (copy, &t) in targets.iter().enumerate() {
+                    if t != usize::MAX {
+                        out[(copy * c + ch) * rows + t * images + i] = v;
+                    }
+                }
             }
         }
     }
 }
 
-/// The inverse of [`to_chwn`], into `out`.
+/// `c` channels `CHWN` in pixel order as `images` images of `c × pixels` (CHW each).
 fn from_chwn(y: &[f32], c: usize, pixels: usize, images: usize, out: &mut [f32]) {
     for (i, img) in out.chunks_exact_mut(c * pixels).enumerate() {
         for (ch, plane) in img.chunks_exact_mut(pixels).enumerate() {
@@ -361,6 +477,8 @@ struct Activations {
     y: Vec<f32>,
     /// A convolution's bias per channel and image.
     bias: Vec<f32>,
+    /// One channel of activations.
+    run: Vec<f32>,
 }
 
 thread_local! {
@@ -418,26 +536,32 @@ impl Network {
             z,
             y,
             bias,
+            run,
         } = acts;
+        let run = at_least(run, px * images);
         let x = at_least(x, 3 * cn);
-        to_chwn_into(xt, self.channels, px, images, &mut x[cn..2 * cn]);
         let (h, g, u, z) = (at_least(h, fr), at_least(g, 3 * fr), at_least(u, 3 * fr), at_least(z, fr));
-        bias_rows(bias, &self.conv_in.1, &[], first, images);
-        self.conv_in.0.apply(x, images, z);
-        epilogue(z, bias, images, Epilogue::StoreAndGelu, h, &mut g[fr..2 * fr]);
-        for (block, temb) in self.blocks.iter().zip(temb) {
+        let (conv_in, bias_in) = &self.conv_in;
+        let next = |i: usize| self.blocks.get(i).map_or(&self.conv_out.0.order, |b| &b.conv1.order);
+        to_copies(xt, self.channels, &conv_in.order, images, x);
+        bias_rows(bias, bias_in, &[], first, images);
+        conv_in.apply(x, images, z);
+        epilogue(z, bias, images, Epilogue::StoreAndGelu, &conv_in.order, h, g, next(0), run);
+        for (i, (block, temb)) in self.blocks.iter().zip(temb).enumerate() {
             bias_rows(bias, &block.bias1, temb, first, images);
             block.conv1.apply(g, images, z);
-            epilogue(z, bias, images, Epilogue::Gelu, &mut u[fr..2 * fr], &mut []);
+            let order = &block.conv1.order;
+            epilogue(z, bias, images, Epilogue::Gelu, order, &mut [], u, &block.conv2.order, run);
             bias_rows(bias, &block.bias2, &[], first, images);
             block.conv2.apply(u, images, z);
-            epilogue(z, bias, images, Epilogue::AddAndGelu, h, &mut g[fr..2 * fr]);
+            epilogue(z, bias, images, Epilogue::AddAndGelu, &block.conv2.order, h, g, next(i + 1), run);
         }
         let y = at_least(y, cn);
         let z = &mut z[..cn];
-        bias_rows(bias, &self.conv_out.1, &[], first, images);
-        self.conv_out.0.apply(g, images, z);
-        epilogue(z, bias, images, Epilogue::Store, y, &mut []);
+        let (conv_out, bias_out) = &self.conv_out;
+        bias_rows(bias, bias_out, &[], first, images);
+        conv_out.apply(g, images, z);
+        epilogue(z, bias, images, Epilogue::Store, &conv_out.order, y, &mut [], &conv_out.order, run);
         from_chwn(y, self.channels, px, images, eps);
     }
 }
