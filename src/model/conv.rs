@@ -352,14 +352,12 @@ impl ConvNet {
                 })
             })
             .collect::<Result<_, ModelError>>()?;
-        let network = conv_infer::Network {
-            grid,
-            channels: config.channels,
-            images,
-            conv_in: conv(2, 1)?,
+        let network = conv_infer::Network::new(
+            (grid, config.channels, images),
+            conv(2, 1)?,
             blocks,
-            conv_out: conv(FIRST_BLOCK + PER_BLOCK * config.blocks, 1)?,
-        };
+            conv(FIRST_BLOCK + PER_BLOCK * config.blocks, 1)?,
+        );
         Ok(ConvInference {
             config,
             tensors,

@@ -217,69 +217,81 @@ fn copy_run(dst: &mut [f32], src: &[f32]) {
     }
 }
 
+/// `v ← z + b` and, by `mode`, the residual stream `h` (pixel order) from it, run by run:
+/// `z` and `v` one channel in the order `from`, `b` a bias per image; for `Store`, `h`
+/// (then `ε̂`) gets `z + b` and `v` nothing.
+#[allow(clippy::inline_always)] // it must inline into the epilogue's vector body
+#[inline(always)]
+fn add_bias_runs(z: &[f32], b: &[f32], mode: Epilogue, from: &Order, h: &mut [f32], v: &mut [f32]) {
+    let images = b.len();
+    for (pos, &p) in from.pixels.iter().enumerate() {
+        let z = &z[pos * images..][..images];
+        let vr = &mut v[pos * images..][..images];
+        match mode {
+            Epilogue::Store => {
+                for ((y, z), b) in h[p * images..][..images].iter_mut().zip(z).zip(b) {
+                    *y = z + b;
+                }
+            }
+            Epilogue::Gelu => {
+                for ((v, z), b) in vr.iter_mut().zip(z).zip(b) {
+                    *v = z + b;
+                }
+            }
+            Epilogue::StoreAndGelu | Epilogue::AddAndGelu => {
+                let add = mode == Epilogue::AddAndGelu;
+                for (((y, v), z), b) in h[p * images..][..images].iter_mut().zip(vr.iter_mut()).zip(z).zip(b) {
+                    let s = if add { *y + z + b } else { z + b };
+                    *y = s;
+                    *v = s;
+                }
+            }
+        }
+    }
+}
+
 simd_fn! {
     /// The epilogue of a convolution: `z` is its product, `out` channels `CHWN` in the
     /// order `from`, `bias` is `out × images` (a bias per output channel and image). `h`
     /// is `out` channels in pixel order (`ε̂` for `Store`, the residual stream, or unused
     /// for `Gelu`); `act` the next convolution's input, three copies of `out` channels in
-    /// the order `to` (unused for `Store`); `channel` is scratch of one channel.
+    /// its order, written through `links` (see [`links`]; unused for `Store`); `channel`
+    /// is scratch of one channel.
     fn epilogue<'a>(
         z: &'a [f32],
         bias: &'a [f32],
-        images: usize,
         mode: Epilogue,
         from: &'a Order,
         h: &'a mut [f32],
         act: &'a mut [f32],
-        to: &'a Order,
+        links: &'a [(usize, usize)],
         channel: &'a mut [f32],
     ) {
+        let images = channel.len() / from.pixels.len();
         let out = bias.len() / images;
-        let rows = from.pixels.len() * images;
-        let v = &mut channel[..rows];
+        let pixels = from.pixels.len();
+        let rows = pixels * images;
         for o in 0..out {
             let b = &bias[o * images..][..images];
-            let zc = &z[o * rows..][..rows];
-            // v = z + b (+ h), run by run; `Store` is done there.
-            for (pos, &p) in from.pixels.iter().enumerate() {
-                let z = &zc[pos * images..][..images];
-                let vr = &mut v[pos * images..][..images];
-                let at = o * rows + p * images;
-                match mode {
-                    Epilogue::Store => {
-                        for ((y, z), b) in h[at..][..images].iter_mut().zip(z).zip(b) {
-                            *y = z + b;
-                        }
-                    }
-                    Epilogue::Gelu => {
-                        for ((v, z), b) in vr.iter_mut().zip(z).zip(b) {
-                            *v = z + b;
-                        }
-                    }
-                    Epilogue::StoreAndGelu | Epilogue::AddAndGelu => {
-                        let add = mode == Epilogue::AddAndGelu;
-                        for (((y, v), z), b) in h[at..][..images].iter_mut().zip(vr.iter_mut()).zip(z).zip(b) {
-                            let s = if add { *y + z + b } else { z + b };
-                            *y = s;
-                            *v = s;
-                        }
-                    }
+            let z = &z[o * rows..][..rows];
+            if mode == Epilogue::Gelu && b.iter().all(|&x| x == b[0]) {
+                // One bias for every image: one pass over the channel.
+                for (v, z) in channel.iter_mut().zip(z) {
+                    *v = z + b[0];
                 }
+            } else {
+                let h = if mode == Epilogue::Gelu { &mut [][..] } else { &mut h[o * rows..][..rows] };
+                add_bias_runs(z, b, mode, from, h, channel);
             }
             if mode == Epilogue::Store {
                 continue;
             }
             // GELU over the whole channel: one long loop, many values in flight.
-            for v in v.iter_mut() {
+            for v in channel.iter_mut() {
                 *v = gelu(*v);
             }
-            for (pos, &p) in from.pixels.iter().enumerate() {
-                let vr = &v[pos * images..][..images];
-                for (copy, &t) in to.targets[p].iter().enumerate() {
-                    if t != usize::MAX {
-                        copy_run(&mut act[(copy * out + o) * rows + t * images..][..images], vr);
-                    }
-                }
+            for &(pos, run) in links {
+                copy_run(&mut act[(run + o * pixels) * images..][..images], &channel[pos * images..][..images]);
             }
         }
     }
@@ -392,7 +404,7 @@ impl TapConv {
             let mut z = vec![0f32; y.len()];
             let mut yc = vec![0f32; y.len()];
             self.apply(&xs, images, &mut z);
-            epilogue(&z, &b, images, Epilogue::Store, &self.order, &mut yc, &mut [], &self.order, &mut vec![0.0; px * images]);
+            epilogue(&z, &b, Epilogue::Store, &self.order, &mut yc, &mut [], &[], &mut vec![0.0; px * images]);
             from_chwn(&yc, self.out, px, images, y);
         }
         y
@@ -445,18 +457,15 @@ pub struct Block {
 /// The whole network, every convolution's weight split by tap group.
 #[derive(Clone, Debug)]
 pub struct Network {
-    /// The grid.
-    pub grid: Grid,
-    /// Image channels.
-    pub channels: usize,
-    /// Images per chunk.
-    pub images: usize,
-    /// `conv_in` and its bias.
-    pub conv_in: (TapConv, Vec<f32>),
-    /// The residual blocks.
-    pub blocks: Vec<Block>,
-    /// `conv_out` and its bias.
-    pub conv_out: (TapConv, Vec<f32>),
+    grid: Grid,
+    channels: usize,
+    images: usize,
+    conv_in: (TapConv, Vec<f32>),
+    blocks: Vec<Block>,
+    conv_out: (TapConv, Vec<f32>),
+    /// For each convolution but the last, in order, where its activations go in the next
+    /// one's input ([`links`]).
+    links: Vec<Vec<(usize, usize)>>,
 }
 
 /// Activations of one chunk, reused from chunk to chunk on a thread: the inputs of the
@@ -503,7 +512,59 @@ fn bias_rows(into: &mut Vec<f32>, bias: &[f32], rows: &[f32], first: usize, imag
     }
 }
 
+/// The copies from a convolution's output order `from` to the input of the next
+/// convolution, of order `to`, for `out` channels: `(position in from, run)` pairs, the
+/// run of channel `o` at `run + o·pixels` in units of a pixel's images (the copy
+/// `[left, centre, right]` of channel `o` begins at run `(copy·out + o)·pixels`).
+fn links(from: &Order, to: &Order, out: usize) -> Vec<(usize, usize)> {
+    let pixels = from.pixels.len();
+    let mut v: Vec<(usize, usize)> = from
+        .pixels
+        .iter()
+        .enumerate()
+        .flat_map(|(pos, &p)| {
+            to.targets[p]
+                .iter()
+                .enumerate()
+                .filter(|&(_, &t)| t != usize::MAX)
+                .map(move |(copy, &t)| (pos, copy * out * pixels + t))
+        })
+        .collect();
+    // In the order of the writes.
+    v.sort_unstable_by_key(|&(_, run)| run);
+    v
+}
+
 impl Network {
+    /// The network of these convolutions and biases on `grid`, `channels` image channels,
+    /// in chunks of `images` images.
+    #[must_use]
+    pub fn new(
+        (grid, channels, images): (Grid, usize, usize),
+        conv_in: (TapConv, Vec<f32>),
+        blocks: Vec<Block>,
+        conv_out: (TapConv, Vec<f32>),
+    ) -> Self {
+        let mut convs: Vec<&TapConv> = vec![&conv_in.0];
+        for b in &blocks {
+            convs.extend([&b.conv1, &b.conv2]);
+        }
+        convs.push(&conv_out.0);
+        let links = convs
+            .windows(2)
+            .map(|w| links(&w[0].order, &w[1].order, w[0].out))
+            .collect();
+        Self {
+            grid,
+            channels,
+            images,
+            conv_in,
+            blocks,
+            conv_out,
+            links,
+        }
+    }
+
     /// `ε̂` for `xt`, `n` images of `channels × H × W` (CHW each), into `eps`, with
     /// `temb[i]` block `i`'s projection of the time embedding (`rows × F`: one row for
     /// every image, or one per image): chunks in parallel, each through the whole network
@@ -542,26 +603,26 @@ impl Network {
         let x = at_least(x, 3 * cn);
         let (h, g, u, z) = (at_least(h, fr), at_least(g, 3 * fr), at_least(u, 3 * fr), at_least(z, fr));
         let (conv_in, bias_in) = &self.conv_in;
-        let next = |i: usize| self.blocks.get(i).map_or(&self.conv_out.0.order, |b| &b.conv1.order);
+        let mut links = self.links.iter().map(Vec::as_slice);
+        let mut link = || links.next().unwrap_or_default();
         to_copies(xt, self.channels, &conv_in.order, images, x);
         bias_rows(bias, bias_in, &[], first, images);
         conv_in.apply(x, images, z);
-        epilogue(z, bias, images, Epilogue::StoreAndGelu, &conv_in.order, h, g, next(0), run);
-        for (i, (block, temb)) in self.blocks.iter().zip(temb).enumerate() {
+        epilogue(z, bias, Epilogue::StoreAndGelu, &conv_in.order, h, g, link(), run);
+        for (block, temb) in self.blocks.iter().zip(temb) {
             bias_rows(bias, &block.bias1, temb, first, images);
             block.conv1.apply(g, images, z);
-            let order = &block.conv1.order;
-            epilogue(z, bias, images, Epilogue::Gelu, order, &mut [], u, &block.conv2.order, run);
+            epilogue(z, bias, Epilogue::Gelu, &block.conv1.order, &mut [], u, link(), run);
             bias_rows(bias, &block.bias2, &[], first, images);
             block.conv2.apply(u, images, z);
-            epilogue(z, bias, images, Epilogue::AddAndGelu, &block.conv2.order, h, g, next(i + 1), run);
+            epilogue(z, bias, Epilogue::AddAndGelu, &block.conv2.order, h, g, link(), run);
         }
         let y = at_least(y, cn);
         let z = &mut z[..cn];
         let (conv_out, bias_out) = &self.conv_out;
         bias_rows(bias, bias_out, &[], first, images);
         conv_out.apply(g, images, z);
-        epilogue(z, bias, images, Epilogue::Store, &conv_out.order, y, &mut [], &conv_out.order, run);
+        epilogue(z, bias, Epilogue::Store, &conv_out.order, y, &mut [], &[], run);
         from_chwn(y, self.channels, px, images, eps);
     }
 }
