@@ -334,7 +334,10 @@ impl ConvNet {
         let conv = |i: usize, dilation: usize| -> Result<(TapConv, Vec<f32>), ModelError> {
             let (w, b) = (&self.params[i], &self.params[i + 1]);
             let [out, c, 3, 3] = w.shape[..] else {
-                return Err(ModelError::Data(format!("{} is not a 3×3 convolution weight", w.name)));
+                return Err(ModelError::Data(format!(
+                    "{} is not a 3×3 convolution weight",
+                    w.name
+                )));
             };
             Ok((TapConv::new(grid, dilation, &w.data, (out, c)), b.data.clone()))
         };
@@ -352,12 +355,12 @@ impl ConvNet {
                 })
             })
             .collect::<Result<_, ModelError>>()?;
-        let network = conv_infer::Network::new(
+        let network = Box::new(conv_infer::Network::new(
             (grid, config.channels, images),
             conv(2, 1)?,
             blocks,
             conv(FIRST_BLOCK + PER_BLOCK * config.blocks, 1)?,
-        );
+        ));
         Ok(ConvInference {
             config,
             tensors,
@@ -433,8 +436,8 @@ pub struct ConvInference {
     config: ConvConfig,
     /// The parameters as tensors, for the time embedding.
     tensors: Vec<Tensor>,
-    /// The convolutions, prepared.
-    network: conv_infer::Network,
+    /// The convolutions, prepared (boxed: it is large beside the other models' inference).
+    network: Box<conv_infer::Network>,
     freqs: Vec<f32>,
 }
 
