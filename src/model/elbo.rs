@@ -41,8 +41,9 @@
 //! values over `√n` (0 for `n = 1`); the total's is that of the per-example totals (the
 //! terms are independent given `x_0` but share `x_0`, so it is not the root sum of
 //! squares). All arithmetic is `f64`; the model sees `f32` inputs. Each step evaluates
-//! all `n` examples at one `t` (the 2D model in one call, the image model in parallel
-//! chunks of 8 images): `T` steps of model work in all.
+//! all `n` examples at one `t` (the 2D model and the conv net in one call — the conv net
+//! splits it into parallel chunks itself —, the U-Net in parallel chunks of 8 images): `T`
+//! steps of model work in all.
 //!
 //! The consistency step terms are differences of two KLs (see [`consistency_term`]) and
 //! can be negative; the consistency prior is much larger than the denoising-matching one,
