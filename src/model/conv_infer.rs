@@ -117,6 +117,9 @@ pub struct Order {
     targets: Vec<[usize; 3]>,
     /// The column classes: first position, width in columns, first copy used, copies.
     classes: Vec<ColumnClass>,
+    /// The rows of the classes as `(position, pixel, pixels)`: consecutive positions
+    /// that are consecutive pixels.
+    segments: Vec<(usize, usize, usize)>,
 }
 
 /// One class of columns of an [`Order`].
@@ -142,6 +145,7 @@ impl Order {
         ];
         let mut pixels = Vec::with_capacity(h * w);
         let mut classes = Vec::new();
+        let mut segments = Vec::new();
         for (left, right, first_copy, copies) in kinds {
             let cols: Vec<usize> = (0..w)
                 .filter(|&x| (x >= d) == left && (x + d < w) == right)
@@ -156,6 +160,7 @@ impl Order {
                 copies,
             });
             for y in 0..h {
+                segments.push((pixels.len(), y * w + cols[0], cols.len()));
                 pixels.extend(cols.iter().map(|&x| y * w + x));
             }
         }
@@ -177,6 +182,7 @@ impl Order {
             pixels,
             targets,
             classes,
+            segments,
         }
     }
 }
@@ -219,8 +225,8 @@ pub enum Epilogue {
     AddAndGelu,
 }
 
-/// `dst ← src` for a run of one pixel's images: the chunk's 16 as one fixed-size move
-/// (a `memcpy` call per run costs more than the copy).
+/// `dst ← src`: a run of one pixel's 16 images as one fixed-size move (a `memcpy` call
+/// per run costs more than the copy), anything else by `memcpy`.
 #[allow(clippy::inline_always)] // it must inline into the epilogue to become moves
 #[inline(always)]
 fn copy_run(dst: &mut [f32], src: &[f32]) {
@@ -238,32 +244,55 @@ fn copy_run(dst: &mut [f32], src: &[f32]) {
 #[inline(always)]
 fn add_bias_runs(z: &[f32], b: &[f32], mode: Epilogue, from: &Order, h: &mut [f32], v: &mut [f32]) {
     let images = b.len();
+    let no_h = mode == Epilogue::Gelu;
+    if images == 1 {
+        // A single image: its bias repeated along a whole segment, so that the loops run
+        // over segments rather than pixels.
+        let longest = from.segments.iter().map(|s| s.2).max().unwrap_or(0);
+        let repeated = vec![b[0]; longest];
+        for &(pos, p, len) in &from.segments {
+            let h = if no_h { &mut [][..] } else { &mut h[p..][..len] };
+            add_bias(&z[pos..][..len], &repeated[..len], mode, h, &mut v[pos..][..len]);
+        }
+        return;
+    }
     for (pos, &p) in from.pixels.iter().enumerate() {
-        let z = &z[pos * images..][..images];
-        let vr = &mut v[pos * images..][..images];
-        match mode {
-            Epilogue::Store => {
-                for ((y, z), b) in h[p * images..][..images].iter_mut().zip(z).zip(b) {
-                    *y = z + b;
-                }
+        let h = if no_h {
+            &mut [][..]
+        } else {
+            &mut h[p * images..][..images]
+        };
+        add_bias(
+            &z[pos * images..][..images],
+            b,
+            mode,
+            h,
+            &mut v[pos * images..][..images],
+        );
+    }
+}
+
+/// One run of [`add_bias_runs`], `b` a bias per value.
+#[allow(clippy::inline_always)] // it must inline into the epilogue's vector body
+#[inline(always)]
+fn add_bias(z: &[f32], b: &[f32], mode: Epilogue, h: &mut [f32], v: &mut [f32]) {
+    match mode {
+        Epilogue::Store => {
+            for ((y, z), b) in h.iter_mut().zip(z).zip(b) {
+                *y = z + b;
             }
-            Epilogue::Gelu => {
-                for ((v, z), b) in vr.iter_mut().zip(z).zip(b) {
-                    *v = z + b;
-                }
+        }
+        Epilogue::Gelu => {
+            for ((v, z), b) in v.iter_mut().zip(z).zip(b) {
+                *v = z + b;
             }
-            Epilogue::StoreAndGelu | Epilogue::AddAndGelu => {
-                let add = mode == Epilogue::AddAndGelu;
-                for (((y, v), z), b) in h[p * images..][..images]
-                    .iter_mut()
-                    .zip(vr.iter_mut())
-                    .zip(z)
-                    .zip(b)
-                {
-                    let s = if add { *y + z + b } else { z + b };
-                    *y = s;
-                    *v = s;
-                }
+        }
+        Epilogue::StoreAndGelu | Epilogue::AddAndGelu => {
+            let add = mode == Epilogue::AddAndGelu;
+            for (((y, v), z), b) in h.iter_mut().zip(v.iter_mut()).zip(z).zip(b) {
+                let s = if add { *y + z + b } else { z + b };
+                *y = s;
+                *v = s;
             }
         }
     }
@@ -284,7 +313,7 @@ simd_fn! {
         from: &'a Order,
         h: &'a mut [f32],
         act: &'a mut [f32],
-        links: &'a [(usize, usize)],
+        links: &'a [(usize, usize, usize)],
         channel: &'a mut [f32],
     ) {
         let images = channel.len() / from.pixels.len();
@@ -310,8 +339,17 @@ simd_fn! {
             for v in channel.iter_mut() {
                 *v = gelu(*v);
             }
-            for &(pos, run) in links {
-                copy_run(&mut act[(run + o * pixels) * images..][..images], &channel[pos * images..][..images]);
+            for &(pos, run, len) in links {
+                let n = len * images;
+                let dst = &mut act[(run + o * pixels) * images..][..n];
+                let src = &channel[pos * images..][..n];
+                if images == 16 {
+                    for (d, s) in dst.chunks_exact_mut(16).zip(src.chunks_exact(16)) {
+                        copy_run(d, s);
+                    }
+                } else {
+                    dst.copy_from_slice(src);
+                }
             }
         }
     }
@@ -501,7 +539,7 @@ pub struct Network {
     conv_out: (TapConv, Vec<f32>),
     /// For each convolution but the last, in order, where its activations go in the next
     /// one's input ([`links`]).
-    links: Vec<Vec<(usize, usize)>>,
+    links: Vec<Vec<(usize, usize, usize)>>,
 }
 
 /// Activations of one chunk, reused from chunk to chunk on a thread: the inputs of the
@@ -549,10 +587,10 @@ fn bias_rows(into: &mut Vec<f32>, bias: &[f32], rows: &[f32], first: usize, imag
 }
 
 /// The copies from a convolution's output order `from` to the input of the next
-/// convolution, of order `to`, for `out` channels: `(position in from, run)` pairs, the
-/// run of channel `o` at `run + o·pixels` in units of a pixel's images (the copy
-/// `[left, centre, right]` of channel `o` begins at run `(copy·out + o)·pixels`).
-fn links(from: &Order, to: &Order, out: usize) -> Vec<(usize, usize)> {
+/// convolution, of order `to`, for `out` channels: `(position in from, run, pixels)`
+/// triples, the run of channel `o` at `run + o·pixels` in units of a pixel's images (the
+/// copy `[left, centre, right]` of channel `o` begins at run `(copy·out + o)·pixels`).
+fn links(from: &Order, to: &Order, out: usize) -> Vec<(usize, usize, usize)> {
     let pixels = from.pixels.len();
     let mut v: Vec<(usize, usize)> = from
         .pixels
@@ -566,9 +604,16 @@ fn links(from: &Order, to: &Order, out: usize) -> Vec<(usize, usize)> {
                 .map(move |(copy, &t)| (pos, copy * out * pixels + t))
         })
         .collect();
-    // In the order of the writes.
+    // In the order of the writes, consecutive runs from consecutive positions merged.
     v.sort_unstable_by_key(|&(_, run)| run);
-    v
+    let mut merged: Vec<(usize, usize, usize)> = Vec::new();
+    for (pos, run) in v {
+        match merged.last_mut() {
+            Some((p, r, len)) if *p + *len == pos && *r + *len == run => *len += 1,
+            _ => merged.push((pos, run, 1)),
+        }
+    }
+    merged
 }
 
 impl Network {
