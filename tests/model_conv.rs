@@ -361,10 +361,19 @@ fn gradients_match_own_finite_differences() {
 
 #[test]
 fn predict_eps_matches_training_forward() {
-    for cfg in [TINY_RGB, ConvConfig::digits()] {
+    // 24×24 = 576 pixels: a chunk of one image, whose bias and copies go by row segments.
+    let wide = ConvConfig {
+        channels: 1,
+        height: 24,
+        width: 24,
+        features: 4,
+        blocks: 3,
+        classes: 0,
+    };
+    for cfg in [TINY_RGB, ConvConfig::digits(), wide] {
         let net = ConvNet::new(cfg, 8);
-        // Inference runs chunks of 16 digits (34 of the 5×6 images): 37 makes whole and
-        // partial chunks.
+        // Inference runs chunks of 16 digits (34 of the 5×6 images, 1 of the 24×24): 37
+        // makes whole and partial chunks.
         let n = 37;
         let (xt, _, eps) = batch(&cfg, n, 12);
         let inf = net.inference().unwrap();
