@@ -4,8 +4,10 @@
 //!
 //! # Layout
 //! A chunk of `b` images keeps every activation **channel-major, image-minor** (`CHWN`):
-//! channel `ch` of pixel `p = y·W + x` of image `i` at `ch·R + p·b + i`, `R = H·W·b`. A
-//! channel is one contiguous vector, an image row of it one contiguous run.
+//! channel `ch` of the pixel at position `p` of image `i` at `ch·R + p·b + i`, `R = H·W·b`.
+//! A channel is one contiguous vector, one pixel's `b` images one run. Positions are in
+//! the order of the convolution that reads or writes the activation ([`Order`]), or
+//! raster order `y·W + x` for the residual stream and `ε̂`.
 //!
 //! # A convolution without im2col
 //! A 3×3 convolution with dilation `d` and zero padding `d` sums nine taps `(dy, dx)`,
@@ -20,7 +22,7 @@
 //! `dy = 0`.
 //!
 //! No product touches the zero padding: the multiplications are exactly the taps inside
-//! the image (for the digits 20 % fewer than a full 3×3 at every pixel). Nothing is
+//! the image (for the digits a third fewer than a full 3×3 at every pixel). Nothing is
 //! copied but the epilogue's writes of each activation into its three places.
 //!
 //! The products call `gemm` directly, single-threaded, into reused buffers: the chunks
@@ -35,9 +37,10 @@ use super::conv_ops::{Grid, TAPS};
 use super::kernels::gelu;
 use crate::simd::simd_fn;
 
-/// Rows (pixels × images) of a chunk: 16 digits of 8×8. The largest im2col block, the
-/// interior pixels of a dilation-1 convolution of 32 channels, is then 650 KB and stays
-/// in this machine's 2 MB of L2 per core with the activations.
+/// Rows (pixels × images) of a chunk: 16 digits of 8×8. A 32-channel activation is then
+/// 128 KB and a convolution's three-copy input 384 KB, so a chunk's buffers (about
+/// 1.2 MB) stay in this machine's 2 MB of L2 per core; chunks of 8 and of 32 digits
+/// measured slower (BENCHMARKS.md).
 const CHUNK_ROWS: usize = 1024;
 
 /// Images per chunk on `grid`.
