@@ -173,18 +173,19 @@ pub fn cols_to_weight(m: &[f32], out: usize, c: usize) -> Vec<f32> {
     w
 }
 
-/// Output pixels of an image that share the set of taps falling inside it: at sampling a
-/// convolution skips the zero padding's taps, grouping the pixels by those sets. A
-/// dilation-4 convolution of an 8×8 digit has 4 of its 9 taps inside at every pixel.
+/// Output pixels of an image that share the set of taps falling inside it: at the U-Net's
+/// sampling a convolution skips the zero padding's taps, grouping the pixels by those
+/// sets (the conv net's inference has its own pass, [`super::conv_infer`]). A dilation-4
+/// convolution of an 8×8 digit has 4 of its 9 taps inside at every pixel.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(super) struct TapClass {
+struct TapClass {
     /// The taps used, in im2col's order.
-    pub taps: Vec<usize>,
+    taps: Vec<usize>,
     /// The class's output pixels.
-    pub pixels: Vec<usize>,
+    pixels: Vec<usize>,
     /// For each pixel and tap, the source pixel, or `None` for a zero (a tap outside the
     /// image, in a class merged from small ones).
-    pub sources: Vec<Option<usize>>,
+    sources: Vec<Option<usize>>,
 }
 
 /// A class of fewer output rows than this per chunk is merged with the other small ones
@@ -192,7 +193,7 @@ pub(super) struct TapClass {
 const MIN_CLASS_ROWS: usize = 64;
 
 /// The tap classes of `grid` at `dilation` for chunks of `images` images.
-pub(super) fn tap_classes(grid: Grid, dilation: usize, images: usize) -> Vec<TapClass> {
+fn tap_classes(grid: Grid, dilation: usize, images: usize) -> Vec<TapClass> {
     let offsets = Grid::offsets(dilation);
     let mut by_mask: Vec<(u16, Vec<usize>)> = Vec::new();
     for y in 0..grid.height {
@@ -251,7 +252,7 @@ pub struct Conv3x3 {
     /// Whether to return the gradient with respect to the input.
     pub input_grad: bool,
     /// The weight is already the `[out, 9·in]` matrix of [`weight_to_cols`] (prepared once
-    /// for inference; such a convolution has no backward).
+    /// for the U-Net's inference; such a convolution has no backward).
     pub prepared: bool,
 }
 
