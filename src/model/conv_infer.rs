@@ -249,13 +249,17 @@ fn add_bias_runs(z: &[f32], b: &[f32], mode: Epilogue, from: &Order, h: &mut [f3
     let images = b.len();
     let no_h = mode == Epilogue::Gelu;
     if images == 1 {
-        // A single image: its bias repeated along a whole segment, so that the loops run
-        // over segments rather than pixels.
-        let longest = from.segments.iter().map(|s| s.2).max().unwrap_or(0);
-        let repeated = vec![b[0]; longest];
+        // A single image: its one bias along whole segments, so that the loops run over
+        // segments rather than pixels.
         for &(pos, p, len) in &from.segments {
             let h = if no_h { &mut [][..] } else { &mut h[p..][..len] };
-            add_bias(&z[pos..][..len], &repeated[..len], mode, h, &mut v[pos..][..len]);
+            add_bias(
+                &z[pos..][..len],
+                std::iter::repeat(b[0]),
+                mode,
+                h,
+                &mut v[pos..][..len],
+            );
         }
         return;
     }
@@ -267,7 +271,7 @@ fn add_bias_runs(z: &[f32], b: &[f32], mode: Epilogue, from: &Order, h: &mut [f3
         };
         add_bias(
             &z[pos * images..][..images],
-            b,
+            b.iter().copied(),
             mode,
             h,
             &mut v[pos * images..][..images],
@@ -275,10 +279,10 @@ fn add_bias_runs(z: &[f32], b: &[f32], mode: Epilogue, from: &Order, h: &mut [f3
     }
 }
 
-/// One run of [`add_bias_runs`], `b` a bias per value.
+/// One run of [`add_bias_runs`] (or a whole channel), `b` the bias of each value in turn.
 #[allow(clippy::inline_always)] // it must inline into the epilogue's vector body
 #[inline(always)]
-fn add_bias(z: &[f32], b: &[f32], mode: Epilogue, h: &mut [f32], v: &mut [f32]) {
+fn add_bias(z: &[f32], b: impl Iterator<Item = f32>, mode: Epilogue, h: &mut [f32], v: &mut [f32]) {
     match mode {
         Epilogue::Store => {
             for ((y, z), b) in h.iter_mut().zip(z).zip(b) {
@@ -328,9 +332,7 @@ simd_fn! {
             let z = &z[o * rows..][..rows];
             if mode == Epilogue::Gelu && b.iter().all(|x| x.to_bits() == b[0].to_bits()) {
                 // One bias for every image: one pass over the channel.
-                for (v, z) in channel.iter_mut().zip(z) {
-                    *v = z + b[0];
-                }
+                add_bias(z, std::iter::repeat(b[0]), mode, &mut [], channel);
             } else {
                 let h = if mode == Epilogue::Gelu { &mut [][..] } else { &mut h[o * rows..][..rows] };
                 add_bias_runs(z, b, mode, from, h, channel);
